@@ -1,0 +1,110 @@
+//! `kizuki check` for SQLite: the file's own integrity, foreign keys, then kizuki's
+//! invariants (every report starts with a first report, stages count 1..n, records decode).
+
+use super::{SCHEMA_VERSION, load_case, load_report, load_survey};
+use kizuki_domain::ids::{CaseId, ReportId};
+use kizuki_domain::report::StageKind;
+use kizuki_store::{Problem, StoreResult};
+use rusqlite::Connection;
+
+const RESTORE: &str = "restore the latest backup with `kizuki restore FILE`";
+
+fn problem(what: impl Into<String>, fix: &str) -> Problem {
+    Problem {
+        what: what.into(),
+        fix: fix.to_owned(),
+    }
+}
+
+pub fn run(c: &Connection) -> StoreResult<Vec<Problem>> {
+    let mut out = Vec::new();
+    // A damaged file can fail the very first query; that is a finding, not a crash.
+    let integrity: Vec<String> = match c
+        .prepare("PRAGMA integrity_check")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+    {
+        Ok(v) => v,
+        Err(e) => vec![format!("integrity check could not run: {e}")],
+    };
+    if integrity != ["ok"] {
+        for line in integrity.into_iter().take(20) {
+            out.push(problem(format!("database file damaged: {line}"), RESTORE));
+        }
+        return Ok(out);
+    }
+    let fk: rusqlite::Result<Vec<(String, i64)>> = c
+        .prepare("PRAGMA foreign_key_check")
+        .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect());
+    match fk {
+        Ok(rows) => {
+            for (table, rowid) in rows {
+                out.push(problem(
+                    format!("{table} row {rowid} refers to a missing record"),
+                    RESTORE,
+                ));
+            }
+        }
+        Err(e) => out.push(problem(format!("foreign key check failed: {e}"), RESTORE)),
+    }
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap_or(-1);
+    if version != SCHEMA_VERSION {
+        out.push(problem(
+            format!("schema version {version}, expected {SCHEMA_VERSION}"),
+            "open the database with this kizuki version to migrate it",
+        ));
+        return Ok(out);
+    }
+    let ids = |sql: &str| -> Vec<i64> {
+        c.prepare(sql)
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_default()
+    };
+    for id in ids("SELECT id FROM reports ORDER BY id") {
+        match load_report(c, ReportId(id)) {
+            Err(e) => out.push(problem(format!("report {id} cannot be read: {e}"), RESTORE)),
+            Ok(r) => {
+                if r.stages.first().map(|s| s.kind) != Some(StageKind::First) {
+                    out.push(problem(
+                        format!("report {id} does not start with a first report (第一報)"),
+                        RESTORE,
+                    ));
+                }
+                let seqs: Vec<u32> = r.stages.iter().map(|s| s.seq).collect();
+                let want: Vec<u32> = (1..=u32::try_from(seqs.len()).unwrap_or(0)).collect();
+                if seqs != want {
+                    out.push(problem(
+                        format!("report {id} stages are numbered {seqs:?}"),
+                        RESTORE,
+                    ));
+                }
+                let causes: Vec<String> = c
+                    .prepare("SELECT cause FROM report_causes WHERE report_id = ?1 ORDER BY cause")
+                    .and_then(|mut st| st.query_map([id], |r| r.get(0))?.collect())
+                    .unwrap_or_default();
+                let mut want: Vec<String> = r.details.causes.iter().map(|c| c.0.clone()).collect();
+                want.sort();
+                want.dedup();
+                if causes != want {
+                    out.push(problem(
+                        format!("report {id} cause index disagrees with the report"),
+                        "run `kizuki check` again after restoring; report this as a bug",
+                    ));
+                }
+            }
+        }
+    }
+    for id in ids("SELECT id FROM cases ORDER BY id") {
+        if let Err(e) = load_case(c, CaseId(id)) {
+            out.push(problem(format!("case {id} cannot be read: {e}"), RESTORE));
+        }
+    }
+    for fy in ids("SELECT fiscal_year FROM surveys ORDER BY fiscal_year") {
+        let fy = i32::try_from(fy).unwrap_or_default();
+        if let Err(e) = load_survey(c, fy) {
+            out.push(problem(format!("survey {fy} cannot be read: {e}"), RESTORE));
+        }
+    }
+    Ok(out)
+}
