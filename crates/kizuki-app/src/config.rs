@@ -1,0 +1,143 @@
+//! Configuration: defaults, then `kizuki.toml` in the data dir, then `KIZUKI_*` environment
+//! variables, then command-line flags. Secrets are never printed.
+
+use crate::error::{AppError, AppResult};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./kizuki-data";
+
+/// What `kizuki.toml` may set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    addr: Option<String>,
+    database_url: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub addr: SocketAddr,
+    /// A PostgreSQL URL; `None` means the embedded SQLite file in the data dir.
+    pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("addr", &self.addr)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<set, not shown>"),
+            )
+            .finish()
+    }
+}
+
+/// Values given on the command line (they win over everything else).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub addr: Option<String>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Layers the sources; `env` is injected so tests need not touch the process environment.
+    pub fn load(
+        data_dir: &Path,
+        cli: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> AppResult<Config> {
+        let file_path = data_dir.join("kizuki.toml");
+        let file: FileConfig = match std::fs::read_to_string(&file_path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                AppError::Refused(format!("{}: {}", file_path.display(), e.message()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(e) => return Err(AppError::io(file_path.display().to_string(), e)),
+        };
+        let addr_text = cli
+            .addr
+            .clone()
+            .or_else(|| env("KIZUKI_ADDR"))
+            .or(file.addr)
+            .unwrap_or_else(|| DEFAULT_ADDR.to_owned());
+        let addr = addr_text.parse().map_err(|_| {
+            AppError::Refused(format!(
+                "addr: '{addr_text}' is not an address like 127.0.0.1:8080"
+            ))
+        })?;
+        let database_url = cli
+            .database_url
+            .clone()
+            .or_else(|| env("KIZUKI_DATABASE_URL"))
+            .or(file.database_url);
+        Ok(Config {
+            data_dir: data_dir.to_owned(),
+            addr,
+            database_url,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = |_: &str| None;
+        let c = Config::load(dir.path(), &Overrides::default(), &none).unwrap();
+        assert_eq!(c.addr.to_string(), DEFAULT_ADDR);
+        std::fs::write(
+            dir.path().join("kizuki.toml"),
+            "addr = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), &Overrides::default(), &none).unwrap();
+        assert_eq!(c.addr.port(), 9000);
+        let env = |k: &str| (k == "KIZUKI_ADDR").then(|| "127.0.0.1:9100".to_owned());
+        let c = Config::load(dir.path(), &Overrides::default(), &env).unwrap();
+        assert_eq!(c.addr.port(), 9100);
+        let cli = Overrides {
+            addr: Some("127.0.0.1:9200".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load(dir.path(), &cli, &env).unwrap().addr.port(),
+            9200
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kizuki.toml"), "adr = 1\n").unwrap();
+        let err = Config::load(dir.path(), &Overrides::default(), &|_| None).unwrap_err();
+        assert!(err.to_string().contains("kizuki.toml"), "{err}");
+        let cli = Overrides {
+            addr: Some("nowhere".into()),
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(dir.path(), &cli, &|_| None).unwrap_err();
+        assert!(err.to_string().contains("nowhere"), "{err}");
+    }
+
+    #[test]
+    fn debug_hides_the_database_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Overrides {
+            database_url: Some("postgres://u:secret@h/db".into()),
+            ..Default::default()
+        };
+        let c = Config::load(dir.path(), &cli, &|_| None).unwrap();
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,10 @@
+//! The `kizuki` command: serves the web application (the default) and runs the
+//! administrative subcommands, all against one data dir.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

@@ -1,0 +1,207 @@
+//! The `kizuki` command as a user runs it: dates, init, check, backup and restore, survey
+//! import and export.
+
+use crate::harness::{TempDataDir, kizuki, stderr, stdout};
+use kizuki_app::datadir::DB_FILE;
+use std::path::PathBuf;
+
+#[test]
+fn date_prints_all_forms() {
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["date", "R1.5.1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("2019-05-01\n"), "{out}");
+    assert!(out.contains("和暦: 令和元年5月1日"), "{out}");
+    assert!(out.contains("年度: 2019年度（令和元年度）"), "{out}");
+    let o = kizuki(&d.path(), &["date", "１９８９年１月７日"]);
+    assert!(
+        stdout(&o).contains("和暦: 昭和64年1月7日"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn date_rejects_impossible_dates_with_a_reason() {
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["date", "令和元年4月30日"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("2019年5月1日"), "{}", stderr(&o));
+    let o = kizuki(&d.path(), &["date", "平成32年1月1日"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("2020-01-01"));
+    assert!(
+        stderr(&o).contains("令和2年"),
+        "lenient conversion is flagged: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn init_seeds_demo_and_check_is_clean() {
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("analyst@centre.example.jp"), "{out}");
+    assert!(out.contains("7事例"), "{out}");
+    let o = kizuki(&d.path(), &["init"]);
+    assert!(!o.status.success(), "a second init must refuse");
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kizuki(&d.path(), &["user", "list"]);
+    assert_eq!(stdout(&o).lines().count(), 8);
+}
+
+#[test]
+fn init_no_demo_is_empty() {
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["init", "--no-demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("@"), "no accounts: {}", stdout(&o));
+    let o = kizuki(&d.path(), &["user", "list"]);
+    assert_eq!(stdout(&o), "");
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn commands_need_an_existing_data_dir() {
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("kizuki init"), "{}", stderr(&o));
+    assert!(
+        !d.path().join(DB_FILE).exists(),
+        "check must not create a database"
+    );
+}
+
+#[test]
+fn survey_export_import_round_trip() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/surveys/2019");
+    let tx = kizuki_dataset::default_taxonomy().unwrap();
+    let original = kizuki_dataset::load_survey_dir(&repo, &tx).unwrap();
+
+    // Import the repository's files into an empty data dir, export, compare.
+    let d = TempDataDir::new();
+    assert!(kizuki(&d.path(), &["init", "--no-demo"]).status.success());
+    let o = kizuki(&d.path(), &["import", "survey", repo.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("7 cases"), "{}", stdout(&o));
+    let out = d.dir.path().join("export");
+    let o = kizuki(
+        &d.path(),
+        &["export", "survey", "2019", "--out", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exported = kizuki_dataset::load_survey_dir(&out, &tx).unwrap();
+    assert_eq!(exported, original, "import then export changes nothing");
+
+    // Importing the exported folder again gives byte-identical files on export.
+    let d2 = TempDataDir::new();
+    assert!(kizuki(&d2.path(), &["init", "--no-demo"]).status.success());
+    assert!(
+        kizuki(&d2.path(), &["import", "survey", out.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out2 = d2.dir.path().join("export");
+    assert!(
+        kizuki(
+            &d2.path(),
+            &[
+                "export",
+                "survey",
+                "令和元年度",
+                "--out",
+                out2.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    for (name, _) in kizuki_dataset::survey_files(&exported).unwrap() {
+        assert_eq!(
+            std::fs::read(out.join(&name)).unwrap(),
+            std::fs::read(out2.join(&name)).unwrap(),
+            "{name} differs"
+        );
+    }
+    // A second import of the same survey is refused, not duplicated.
+    let o = kizuki(&d.path(), &["import", "survey", repo.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+}
+
+#[test]
+fn import_reports_file_case_and_field() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/surveys/2019");
+    let d = TempDataDir::new();
+    let bad = d.dir.path().join("bad");
+    std::fs::create_dir_all(bad.join("cases")).unwrap();
+    std::fs::copy(repo.join("survey.toml"), bad.join("survey.toml")).unwrap();
+    for n in 1..=7 {
+        let name = format!("cases/case-{n}.toml");
+        let mut text = std::fs::read_to_string(repo.join(&name)).unwrap();
+        if n == 2 {
+            text = text.replacen("event_type = \"", "event_type = \"no-such-", 1);
+        }
+        std::fs::write(bad.join(&name), text).unwrap();
+    }
+    assert!(kizuki(&d.path(), &["init", "--no-demo"]).status.success());
+    let o = kizuki(&d.path(), &["import", "survey", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("case-2.toml"), "{err}");
+    assert!(err.contains("case 2"), "{err}");
+    assert!(err.contains("report.event_type"), "{err}");
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(
+        o.status.success(),
+        "a refused import leaves the database sound"
+    );
+}
+
+#[test]
+fn backup_restore_and_corruption_detection() {
+    let d = TempDataDir::new();
+    assert!(kizuki(&d.path(), &["init"]).status.success());
+    let backup = d.dir.path().join("b.db");
+    let o = kizuki(&d.path(), &["backup", "--out", backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Damage a copy of the database: check must notice and say to restore.
+    let db = d.path().join(DB_FILE);
+    let damaged_dir = TempDataDir::new();
+    std::fs::create_dir_all(damaged_dir.path()).unwrap();
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let len = bytes.len();
+    for b in &mut bytes[len / 3..len / 3 + 4096] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(damaged_dir.path().join(DB_FILE), &bytes).unwrap();
+    let o = kizuki(&damaged_dir.path(), &["check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("restore"), "{}", stderr(&o));
+
+    // Restore refuses to overwrite without --force, then brings the backup back.
+    let o = kizuki(&damaged_dir.path(), &["restore", backup.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    let o = kizuki(
+        &damaged_dir.path(),
+        &["restore", "--force", backup.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kizuki(&damaged_dir.path(), &["check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A damaged file is refused as a backup.
+    let junk = d.dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all").unwrap();
+    let o = kizuki(&d.path(), &["restore", "--force", junk.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(db.exists());
+}

@@ -1,0 +1,7 @@
+//! kizuki's one integration-test binary: the real `kizuki` command and the real server on
+//! port 0, each test on a fresh data dir.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod harness;
+mod http;
