@@ -64,10 +64,7 @@ pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, DatasetError> {
     toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((0, 0));
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         DatasetError::Parse {
             file: file.to_owned(),
             line,

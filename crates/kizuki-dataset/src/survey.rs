@@ -117,7 +117,10 @@ pub struct SurveyData {
 impl SurveyData {
     /// The parsed report details of each case, in case order.
     pub fn report_details(&self, tx: &Taxonomy) -> Result<Vec<ReportDetails>, ValidationErrors> {
-        self.cases.iter().map(|c| c.report.input().parse(tx)).collect()
+        self.cases
+            .iter()
+            .map(|c| c.report.input().parse(tx))
+            .collect()
     }
 }
 
@@ -209,10 +212,7 @@ fn with_prefix(prefix: &str, e: ValidationErrors) -> ValidationErrors {
 
 /// Reads a survey folder from disk.
 pub fn load_survey_dir(dir: &Path, tx: &Taxonomy) -> Result<SurveyData, DatasetError> {
-    let mut files = vec![(
-        "survey.toml".to_owned(),
-        read(&dir.join("survey.toml"))?,
-    )];
+    let mut files = vec![("survey.toml".to_owned(), read(&dir.join("survey.toml"))?)];
     let cases_dir = dir.join("cases");
     let entries = std::fs::read_dir(&cases_dir).map_err(|source| DatasetError::Io {
         path: cases_dir.display().to_string(),
@@ -263,10 +263,7 @@ pub fn survey_files(data: &SurveyData) -> Result<Vec<(String, String)>, DatasetE
             message,
         })
     };
-    let mut out = vec![(
-        "survey.toml".to_owned(),
-        ser("survey.toml", &data.survey)?,
-    )];
+    let mut out = vec![("survey.toml".to_owned(), ser("survey.toml", &data.survey)?)];
     for c in &data.cases {
         let name = format!("cases/case-{}.toml", c.case.number);
         let text = ser(&name, c)?;

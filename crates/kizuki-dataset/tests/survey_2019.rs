@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use kizuki_dataset::{
-    DatasetError, SURVEY_2019, default_taxonomy, load_survey_dir, parse_survey_files,
-    survey_files, write_survey_dir,
+    DatasetError, SURVEY_2019, default_taxonomy, load_survey_dir, parse_survey_files, survey_files,
+    write_survey_dir,
 };
 use std::path::PathBuf;
 
