@@ -337,3 +337,131 @@ fn check_steps(
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::{RawTaxonomy, Term, Tlp};
+
+    fn tx() -> Taxonomy {
+        let t = |code: &str| Term {
+            code: code.into(),
+            ja: code.into(),
+            en: code.into(),
+            group: None,
+            description: String::new(),
+            maps: Default::default(),
+        };
+        let mut cause = t("c");
+        cause.group = Some("g".into());
+        Taxonomy::parse(RawTaxonomy {
+            sectors: vec![t("railway")],
+            regions: vec![t("kanto")],
+            event_types: vec![t("other")],
+            cause_groups: vec![t("g")],
+            causes: vec![cause],
+            severities: ["0", "1", "2", "3", "4"].map(t).to_vec(),
+            case_categories: vec![t("system-failure")],
+            tlp: Tlp::ALL.map(|x| t(x.code())).to_vec(),
+        })
+        .unwrap()
+    }
+
+    fn actor(key: &str, group: Option<&str>) -> Actor {
+        Actor {
+            key: key.into(),
+            label: key.into(),
+            kind: ActorKind::Department,
+            group: group.map(Into::into),
+        }
+    }
+
+    fn step(n: u32, actors: &[&str]) -> Step {
+        Step {
+            number: n,
+            text: format!("step {n}"),
+            actors: actors.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    fn good() -> CaseContent {
+        CaseContent {
+            number: 1,
+            category: Code("system-failure".into()),
+            title: "改元に伴うシステム変更トラブルへの対応".into(),
+            impact: "i".into(),
+            cause: "c".into(),
+            overview: vec!["a".into(), "b".into(), "c".into()],
+            actors: vec![actor("op", None), actor("sys", Some("op"))],
+            steps: vec![step(1, &["op"]), step(2, &["op", "sys"])],
+            responses: vec![step(1, &["sys"])],
+            sections: Sections {
+                background: vec!["b".into()],
+                detection: vec!["d".into()],
+                response: vec!["r".into()],
+                cause: vec!["c".into()],
+                countermeasures: vec!["m".into()],
+            },
+            lessons: vec![Lesson {
+                title: "t".into(),
+                text: "x".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_complete_case_parses() {
+        let c = good().parse(&tx()).unwrap();
+        assert_eq!(c.actor("sys").unwrap().group.as_deref(), Some("op"));
+        assert!(c.full_text().contains("改元"));
+    }
+
+    #[test]
+    fn broken_structure_is_named_by_field() {
+        let mut c = good();
+        c.category = Code("meteor".into());
+        c.actors.push(actor("op", None));
+        c.actors.push(actor("lost", Some("nowhere")));
+        c.steps[1].number = 5;
+        c.responses[0].actors = vec!["ghost".into()];
+        c.sections.cause = vec![" ".into()];
+        c.lessons.push(Lesson {
+            title: "t".into(),
+            text: "dup".into(),
+        });
+        let errs = c.parse(&tx()).unwrap_err();
+        for field in [
+            "category",
+            "actors[2].key",
+            "actors[3].group",
+            "steps[1].number",
+            "responses[0].actors[0]",
+            "sections.cause",
+            "lessons[1].title",
+        ] {
+            assert!(
+                errs.for_field(field).is_some(),
+                "{field} not named in {errs}"
+            );
+        }
+    }
+
+    #[test]
+    fn group_cycles_are_refused() {
+        let mut c = good();
+        c.actors = vec![actor("a", Some("b")), actor("b", Some("a"))];
+        c.steps = vec![step(1, &["a"])];
+        c.responses = vec![step(1, &["b"])];
+        let errs = c.parse(&tx()).unwrap_err();
+        assert!(errs.for_field("actors[0].group").is_some(), "{errs}");
+    }
+
+    #[test]
+    fn a_step_needs_an_actor() {
+        let mut c = good();
+        c.steps[0].actors.clear();
+        let errs = c.parse(&tx()).unwrap_err();
+        assert!(errs.for_field("steps[0].actors").is_some(), "{errs}");
+    }
+}

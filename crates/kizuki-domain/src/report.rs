@@ -358,3 +358,110 @@ pub fn parse_stage_text(s: &str) -> Result<String, ValidationErrors> {
     let t = text(&mut errs, "text", s, true, MAX_TEXT);
     errs.into_result(t)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::RawTaxonomy;
+
+    fn tx() -> Taxonomy {
+        let t = |code: &str, group: Option<&str>| crate::taxonomy::Term {
+            code: code.into(),
+            ja: code.into(),
+            en: code.into(),
+            group: group.map(Into::into),
+            description: String::new(),
+            maps: Default::default(),
+        };
+        Taxonomy::parse(RawTaxonomy {
+            sectors: vec![t("railway", None)],
+            regions: vec![t("kanto", None)],
+            event_types: vec![t("other", None)],
+            cause_groups: vec![t("g", None)],
+            causes: vec![t("vulnerability", Some("g")), t("user-error", Some("g"))],
+            severities: ["0", "1", "2", "3", "4"].map(|c| t(c, None)).to_vec(),
+            case_categories: vec![t("system-failure", None)],
+            tlp: Tlp::ALL.map(|x| t(x.code(), None)).to_vec(),
+        })
+        .unwrap()
+    }
+
+    fn essentials() -> ReportInput {
+        ReportInput {
+            title: " 予約画面の日付誤表示 ".into(),
+            sector: "railway".into(),
+            event_type: "other".into(),
+            summary: "改元後の日付が1989年と表示された。".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_first_report_needs_only_the_essentials() {
+        let d = essentials().parse(&tx()).unwrap();
+        assert_eq!(d.title, "予約画面の日付誤表示", "trimmed");
+        assert_eq!(d.tlp, Tlp::Amber, "a fresh report defaults to TLP:AMBER");
+        assert_eq!(d.severity, None);
+        assert!(d.causes.is_empty());
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let input = ReportInput {
+            title: String::new(),
+            sector: "mars".into(),
+            region: "atlantis".into(),
+            event_type: String::new(),
+            causes: vec!["vulnerability".into(), "gremlins".into()],
+            severity: Some(7),
+            people_affected: Some(-3),
+            tlp: "TLP:WHITE".into(),
+            summary: "x".repeat(MAX_TEXT + 1),
+            occurred_at: Some(DateTime::from_timestamp(2_000_000, 0).unwrap()),
+            detected_at: Some(DateTime::from_timestamp(1_000_000, 0).unwrap()),
+            ..Default::default()
+        };
+        let errs = input.parse(&tx()).unwrap_err();
+        for field in [
+            "title",
+            "sector",
+            "region",
+            "event_type",
+            "causes[1]",
+            "severity",
+            "people_affected",
+            "tlp",
+            "summary",
+            "detected_at",
+        ] {
+            assert!(
+                errs.for_field(field).is_some(),
+                "{field} not named in {errs}"
+            );
+        }
+        assert!(errs.for_field("causes[0]").is_none());
+        assert_eq!(
+            errs.for_field("title").unwrap().message_ja(),
+            "入力してください"
+        );
+    }
+
+    #[test]
+    fn duplicate_causes_collapse_and_input_round_trips() {
+        let mut input = essentials();
+        input.causes = vec!["vulnerability".into(), "vulnerability".into(), "".into()];
+        input.severity = Some(3);
+        input.tlp = "clear".into();
+        let d = input.parse(&tx()).unwrap();
+        assert_eq!(d.causes, vec![Code("vulnerability".into())]);
+        let again = ReportInput::from(&d).parse(&tx()).unwrap();
+        assert_eq!(again, d);
+    }
+
+    #[test]
+    fn stage_text_is_required() {
+        assert!(parse_stage_text("  ").is_err());
+        assert_eq!(parse_stage_text(" 続報 ").unwrap(), "続報");
+    }
+}
