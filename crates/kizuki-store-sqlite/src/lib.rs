@@ -18,8 +18,9 @@ use kizuki_domain::survey::{Survey, SurveyContent};
 use kizuki_domain::taxonomy::{Code, Lang};
 use kizuki_domain::user::{Email, NewUser, Role, User};
 use kizuki_store::{
-    Change, Credentials, Current, Entity, HistoryEntry, NewReport, NewStage, Page, Paged, Problem,
-    ReportFilter, ReportSort, Store, StoreError, StoreResult,
+    ApiToken, Change, Credentials, Current, Entity, HistoryEntry, LinkKind, NewReport, NewStage,
+    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, ReportSort, Store, StoreError,
+    StoreResult,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};
@@ -210,6 +211,53 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         },
         active: r.get("active")?,
     })
+}
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
+    Ok(ApiToken {
+        id: r.get("id")?,
+        user_id: UserId(r.get("user_id")?),
+        label: r.get("label")?,
+        created_at: time_from(&r.get::<_, String>("created_at")?)?,
+        revoked_at: r
+            .get::<_, Option<String>>("revoked_at")?
+            .map(|s| time_from(&s))
+            .transpose()?,
+    })
+}
+
+fn link_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportLink> {
+    let kind: String = r.get("kind")?;
+    Ok(ReportLink {
+        from: ReportId(r.get("from_id")?),
+        to: ReportId(r.get("to_id")?),
+        kind: LinkKind::parse(&kind).ok_or_else(|| codec::bad("report_links.kind", &kind))?,
+        at: time_from(&r.get::<_, String>("at")?)?,
+        by: r.get::<_, Option<i64>>("by_user")?.map(UserId),
+    })
+}
+
+const TOKEN_COLS: &str = "id, user_id, label, created_at, revoked_at";
+
+fn load_token(c: &Connection, id: i64) -> StoreResult<ApiToken> {
+    c.query_row(
+        &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = ?1"),
+        [id],
+        token_row,
+    )
+    .optional()
+    .map_err(db_err)?
+    .ok_or_else(|| StoreError::not_found("token", id))
+}
+
+fn report_exists(c: &Connection, id: ReportId) -> StoreResult<()> {
+    let found: Option<i64> = c
+        .query_row("SELECT id FROM reports WHERE id = ?1", [id.0], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::not_found("report", id))
 }
 
 const USER_COLS: &str = "id, org_id, email, display_name, role, lang, active, version";
@@ -641,6 +689,152 @@ impl Store for SqliteStore {
                 return Err(StoreError::not_found("user", id));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET lang = ?2, version = version + 1 WHERE id = ?1",
+                    params![
+                        id.0,
+                        match lang {
+                            Lang::Ja => "ja",
+                            Lang::En => "en",
+                        }
+                    ],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", id));
+            }
+            record_change(tx, Entity::User, id.0, Utc::now())?;
+            tx.query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                [id.0],
+                user_row,
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO api_tokens (user_id, label, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token.user_id.0, token.label, token.hash, time_to(token.at)],
+            )
+            .map_err(|e| match db_err(e) {
+                // Never echo the hash back into an error message.
+                StoreError::Duplicate { .. } => StoreError::Duplicate {
+                    what: "token".into(),
+                },
+                other => other,
+            })?;
+            load_token(tx, tx.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        let hash = hash.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE hash = ?1"),
+                [hash],
+                token_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
+        self.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = ?1 ORDER BY id"
+            ))?;
+            st.query_map([user.0], token_row)?.collect()
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<ApiToken> {
+        self.write(move |tx| {
+            load_token(tx, id)?;
+            tx.execute(
+                "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, time_to(at)],
+            )
+            .map_err(db_err)?;
+            load_token(tx, id)
+        })
+        .await
+    }
+
+    async fn link_reports(&self, link: ReportLink) -> StoreResult<()> {
+        self.write(move |tx| {
+            if link.from == link.to {
+                return Err(StoreError::Invalid(format!(
+                    "report {} cannot be linked to itself",
+                    link.from
+                )));
+            }
+            report_exists(tx, link.from)?;
+            report_exists(tx, link.to)?;
+            tx.execute(
+                "DELETE FROM report_links WHERE (from_id = ?1 AND to_id = ?2)
+                 OR (from_id = ?2 AND to_id = ?1)",
+                params![link.from.0, link.to.0],
+            )
+            .map_err(db_err)?;
+            tx.execute(
+                "INSERT INTO report_links (from_id, to_id, kind, at, by_user)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    link.from.0,
+                    link.to.0,
+                    link.kind.code(),
+                    time_to(link.at),
+                    link.by.map(|u| u.0)
+                ],
+            )
+            .map_err(db_err)?;
+            record_change(tx, Entity::Report, link.from.0, link.at)?;
+            record_change(tx, Entity::Report, link.to.0, link.at)
+        })
+        .await
+    }
+
+    async fn unlink_reports(&self, a: ReportId, b: ReportId) -> StoreResult<()> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM report_links WHERE (from_id = ?1 AND to_id = ?2)
+                     OR (from_id = ?2 AND to_id = ?1)",
+                    params![a.0, b.0],
+                )
+                .map_err(db_err)?;
+            if n > 0 {
+                let now = Utc::now();
+                record_change(tx, Entity::Report, a.0, now)?;
+                record_change(tx, Entity::Report, b.0, now)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn report_links(&self, id: ReportId) -> StoreResult<Vec<ReportLink>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT from_id, to_id, kind, at, by_user FROM report_links
+                 WHERE from_id = ?1 OR to_id = ?1 ORDER BY at, from_id, to_id",
+            )?;
+            st.query_map([id.0], link_row)?.collect()
         })
         .await
     }

@@ -32,7 +32,10 @@ macro_rules! conformance_suite {
             surveys_round_trip_and_conflict,
             change_feed_in_commit_order,
             not_found_is_reported,
-            fresh_store_checks_clean
+            fresh_store_checks_clean,
+            user_lang_is_remembered,
+            tokens_round_trip_and_revoke,
+            report_links_round_trip
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
@@ -737,4 +740,143 @@ pub async fn fresh_store_checks_clean(store: DynStore) {
     let org = an_org(store.as_ref()).await;
     file(store.as_ref(), org.id, "x", t0()).await;
     assert!(store.check().await.unwrap().is_empty());
+}
+
+async fn a_user(store: &dyn Store, org: OrgId, email: &str) -> User {
+    store
+        .create_user(
+            NewUser {
+                org_id: org,
+                email: Email::parse(email).unwrap(),
+                display_name: "利用者".into(),
+                role: Role::Analyst,
+                lang: Lang::Ja,
+            },
+            "$argon2id$x",
+        )
+        .await
+        .unwrap()
+}
+
+pub async fn user_lang_is_remembered(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let u = a_user(store.as_ref(), org.id, "lang@example.jp").await;
+    assert_eq!(u.user.lang, Lang::Ja);
+    let u2 = store.set_user_lang(u.id, Lang::En).await.unwrap();
+    assert_eq!(u2.user.lang, Lang::En);
+    assert_eq!(store.get_user(u.id).await.unwrap().user.lang, Lang::En);
+    let c = store
+        .credentials(&Email::parse("lang@example.jp").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.user.user.lang, Lang::En, "credentials see the new language");
+    assert!(matches!(
+        store.set_user_lang(UserId(987_654), Lang::En).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn tokens_round_trip_and_revoke(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let u = a_user(store.as_ref(), org.id, "tok@example.jp").await;
+    let t = store
+        .create_token(NewToken {
+            user_id: u.id,
+            label: "CI".into(),
+            hash: "aa11".into(),
+            at: t0(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(t.user_id, u.id);
+    assert_eq!(t.label, "CI");
+    assert_eq!(t.created_at, t0());
+    assert!(t.is_active());
+    assert_eq!(store.token_by_hash("aa11").await.unwrap(), Some(t.clone()));
+    assert_eq!(store.token_by_hash("bb22").await.unwrap(), None);
+    let dup = store
+        .create_token(NewToken {
+            user_id: u.id,
+            label: "again".into(),
+            hash: "aa11".into(),
+            at: t0(),
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Duplicate { .. })), "{dup:?}");
+    let t2 = store
+        .create_token(NewToken {
+            user_id: u.id,
+            label: "second".into(),
+            hash: "cc33".into(),
+            at: t0() + Duration::minutes(1),
+        })
+        .await
+        .unwrap();
+    let later = t0() + Duration::hours(1);
+    let r = store.revoke_token(t.id, later).await.unwrap();
+    assert_eq!(r.revoked_at, Some(later));
+    let again = store
+        .revoke_token(t.id, later + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(later), "the first revocation stands");
+    assert!(!store.token_by_hash("aa11").await.unwrap().unwrap().is_active());
+    let listed = store.list_tokens(u.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![t.id, t2.id]
+    );
+    assert!(matches!(
+        store.revoke_token(987_654, later).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn report_links_round_trip(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let a = file(store.as_ref(), org.id, "a", t0()).await;
+    let b = file(store.as_ref(), org.id, "b", t0()).await;
+    let c = file(store.as_ref(), org.id, "c", t0()).await;
+    let link = |from: ReportId, to: ReportId, kind| ReportLink {
+        from,
+        to,
+        kind,
+        at: t0(),
+        by: None,
+    };
+    store
+        .link_reports(link(a.id, b.id, LinkKind::Related))
+        .await
+        .unwrap();
+    store
+        .link_reports(link(c.id, a.id, LinkKind::SameIncident))
+        .await
+        .unwrap();
+    let la = store.report_links(a.id).await.unwrap();
+    assert_eq!(la.len(), 2);
+    assert_eq!(la[0].other(a.id), b.id);
+    assert_eq!(la[1].other(a.id), c.id);
+    assert_eq!(la[1].kind, LinkKind::SameIncident);
+    // Re-linking the pair the other way round replaces the link rather than adding one.
+    store
+        .link_reports(link(b.id, a.id, LinkKind::Duplicate))
+        .await
+        .unwrap();
+    let lb = store.report_links(b.id).await.unwrap();
+    assert_eq!(lb.len(), 1);
+    assert_eq!((lb[0].from, lb[0].to, lb[0].kind), (b.id, a.id, LinkKind::Duplicate));
+    assert!(matches!(
+        store.link_reports(link(a.id, a.id, LinkKind::Related)).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store
+            .link_reports(link(a.id, ReportId(987_654), LinkKind::Related))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    store.unlink_reports(a.id, b.id).await.unwrap();
+    assert_eq!(store.report_links(b.id).await.unwrap(), vec![]);
+    assert_eq!(store.report_links(a.id).await.unwrap().len(), 1);
 }

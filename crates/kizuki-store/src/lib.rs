@@ -16,6 +16,7 @@ use kizuki_domain::ids::{CaseId, OrgId, ReportId, UserId};
 use kizuki_domain::org::{NewOrganisation, Organisation};
 use kizuki_domain::report::{Report, ReportDetails, ReportStatus, StageKind};
 use kizuki_domain::survey::{Survey, SurveyContent};
+use kizuki_domain::taxonomy::Lang;
 use kizuki_domain::user::{Email, NewUser, User};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -107,6 +108,81 @@ pub struct Problem {
     pub fix: String,
 }
 
+/// A bearer token for the API as stored: only a hash of its secret is kept, so a leaked
+/// database does not leak working tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: UserId,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiToken {
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// A token to store; `hash` is the hex digest of the secret the user was shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub user_id: UserId,
+    pub label: String,
+    pub hash: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How two reports relate, as decided at triage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// About related events.
+    Related,
+    /// `from` reports the same thing as `to` and adds nothing new.
+    Duplicate,
+    /// Several operators' reports of one failure (typically of a shared system).
+    SameIncident,
+}
+
+impl LinkKind {
+    pub const ALL: [LinkKind; 3] = [
+        LinkKind::Related,
+        LinkKind::Duplicate,
+        LinkKind::SameIncident,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            LinkKind::Related => "related",
+            LinkKind::Duplicate => "duplicate",
+            LinkKind::SameIncident => "same_incident",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LinkKind> {
+        LinkKind::ALL.into_iter().find(|k| k.code() == s.trim())
+    }
+}
+
+/// A link between two reports. At most one link exists per pair, whichever its direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportLink {
+    pub from: ReportId,
+    pub to: ReportId,
+    pub kind: LinkKind,
+    pub at: DateTime<Utc>,
+    pub by: Option<UserId>,
+}
+
+impl ReportLink {
+    /// The report at the other end, seen from `id`.
+    pub fn other(&self, id: ReportId) -> ReportId {
+        if self.from == id { self.to } else { self.from }
+    }
+}
+
 /// All persistence. Every write is one transaction, durable when the call returns. Editable
 /// records carry a version; an update against a stale version fails with
 /// [`StoreError::Conflict`] carrying the current record, so nothing is silently overwritten.
@@ -133,6 +209,16 @@ pub trait Store: Send + Sync + 'static {
     async fn credentials(&self, email: &Email) -> StoreResult<Option<Credentials>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
+    /// The language the user's pages are shown in, remembered across sessions.
+    async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User>;
+
+    // API tokens.
+    async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken>;
+    /// The token with this hash, revoked or not (the caller decides what a revoked one means).
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>>;
+    /// Marks the token revoked; revoking twice keeps the first time.
+    async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<ApiToken>;
 
     // Reports.
     async fn create_report(&self, report: NewReport) -> StoreResult<Report>;
@@ -158,6 +244,13 @@ pub trait Store: Send + Sync + 'static {
     async fn add_stage(&self, id: ReportId, stage: NewStage) -> StoreResult<Report>;
     async fn list_reports(&self, filter: &ReportFilter, page: Page) -> StoreResult<Paged<Report>>;
     async fn report_history(&self, id: ReportId) -> StoreResult<Vec<HistoryEntry>>;
+    /// Links two reports, replacing any link the pair already has. A report cannot link to
+    /// itself ([`StoreError::Invalid`]).
+    async fn link_reports(&self, link: ReportLink) -> StoreResult<()>;
+    /// Removes the link between the pair, in whichever direction it was made.
+    async fn unlink_reports(&self, a: ReportId, b: ReportId) -> StoreResult<()>;
+    /// Every link touching the report, oldest first.
+    async fn report_links(&self, id: ReportId) -> StoreResult<Vec<ReportLink>>;
 
     // Cases.
     async fn create_case(

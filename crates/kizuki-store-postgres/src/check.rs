@@ -1,0 +1,102 @@
+//! `kizuki check` for PostgreSQL: the schema version, then kizuki's invariants (every report
+//! starts with a first report, stages count 1..n, the cause index agrees, records decode).
+//! Physical integrity is PostgreSQL's own (checksums, WAL); see docs/OPERATIONS.md.
+
+use crate::rows::{load_case, load_report, load_survey};
+use crate::{SCHEMA_VERSION, pg_err};
+use kizuki_domain::ids::{CaseId, ReportId};
+use kizuki_domain::report::StageKind;
+use kizuki_store::{Problem, StoreResult};
+
+const RESTORE: &str = "restore the latest pg_dump backup (docs/OPERATIONS.md)";
+
+fn problem(what: String, fix: &str) -> Problem {
+    Problem {
+        what,
+        fix: fix.to_owned(),
+    }
+}
+
+pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
+    let mut out = Vec::new();
+    let version: i64 = c
+        .query_opt("SELECT version FROM kizuki_schema", &[])
+        .await
+        .map_err(pg_err)?
+        .map_or(0, |r| r.get(0));
+    if version != SCHEMA_VERSION {
+        out.push(problem(
+            format!("schema version {version}, expected {SCHEMA_VERSION}"),
+            "start this kizuki version once to migrate",
+        ));
+        return Ok(out);
+    }
+    let ids =
+        |rows: Vec<tokio_postgres::Row>| -> Vec<i64> { rows.iter().map(|r| r.get(0)).collect() };
+    let reports = ids(c
+        .query("SELECT id FROM reports ORDER BY id", &[])
+        .await
+        .map_err(pg_err)?);
+    for id in reports {
+        match load_report(c, ReportId(id)).await {
+            Err(e) => out.push(problem(format!("report {id} cannot be read: {e}"), RESTORE)),
+            Ok(r) => {
+                if r.stages.first().map(|s| s.kind) != Some(StageKind::First) {
+                    out.push(problem(
+                        format!("report {id} does not start with a first report (第一報)"),
+                        RESTORE,
+                    ));
+                }
+                let seqs: Vec<u32> = r.stages.iter().map(|s| s.seq).collect();
+                let want: Vec<u32> = (1..=u32::try_from(seqs.len()).unwrap_or(0)).collect();
+                if seqs != want {
+                    out.push(problem(
+                        format!("report {id} stages are numbered {seqs:?}"),
+                        RESTORE,
+                    ));
+                }
+                let causes: Vec<String> = c
+                    .query(
+                        "SELECT cause FROM report_causes WHERE report_id = $1 ORDER BY cause",
+                        &[&id],
+                    )
+                    .await
+                    .map_err(pg_err)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                let mut want: Vec<String> = r.details.causes.iter().map(|c| c.0.clone()).collect();
+                want.sort();
+                want.dedup();
+                if causes != want {
+                    out.push(problem(
+                        format!("report {id} cause index disagrees with the report"),
+                        "report this as a bug",
+                    ));
+                }
+            }
+        }
+    }
+    let cases = ids(c
+        .query("SELECT id FROM cases ORDER BY id", &[])
+        .await
+        .map_err(pg_err)?);
+    for id in cases {
+        if let Err(e) = load_case(c, CaseId(id)).await {
+            out.push(problem(format!("case {id} cannot be read: {e}"), RESTORE));
+        }
+    }
+    let surveys: Vec<i32> = c
+        .query("SELECT fiscal_year FROM surveys ORDER BY fiscal_year", &[])
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for fy in surveys {
+        if let Err(e) = load_survey(c, fy).await {
+            out.push(problem(format!("survey {fy} cannot be read: {e}"), RESTORE));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,24 @@
+-- kizuki SQLite schema, version 2: API tokens (only their hashes) and links between reports.
+
+CREATE TABLE api_tokens (
+    id          INTEGER PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    label       TEXT NOT NULL,
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_id, id);
+
+-- One link per pair of reports whichever its direction, hence the unique index on the pair.
+CREATE TABLE report_links (
+    from_id  INTEGER NOT NULL REFERENCES reports(id),
+    to_id    INTEGER NOT NULL REFERENCES reports(id),
+    kind     TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    by_user  INTEGER REFERENCES users(id),
+    CHECK (from_id <> to_id),
+    PRIMARY KEY (from_id, to_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX report_links_pair ON report_links (min(from_id, to_id), max(from_id, to_id));
+CREATE INDEX report_links_to ON report_links (to_id);
