@@ -1,6 +1,7 @@
 //! Configuration: defaults, then `kizuki.toml` in the data dir, then `KIZUKI_*` environment
 //! variables, then command-line flags. Secrets are never printed.
 
+use crate::backup::{BackupPolicy, parse_interval};
 use crate::error::{AppError, AppResult};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -15,7 +16,28 @@ pub const DEFAULT_DATA_DIR: &str = "./kizuki-data";
 struct FileConfig {
     addr: Option<String>,
     database_url: Option<String>,
+    backup: Option<BackupSection>,
 }
+
+/// `[backup]`: `every = "6h"`, `keep = 28`, or `every = "off"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupSection {
+    every: String,
+    #[serde(default = "default_keep")]
+    keep: usize,
+}
+
+fn default_keep() -> usize {
+    DEFAULT_BACKUP.keep
+}
+
+/// Scheduled backups are on unless switched off: a database nobody backs up is the
+/// reference's case 2 waiting to happen.
+pub const DEFAULT_BACKUP: BackupPolicy = BackupPolicy {
+    every: std::time::Duration::from_secs(6 * 3600),
+    keep: 28,
+};
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -23,6 +45,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// A PostgreSQL URL; `None` means the embedded SQLite file in the data dir.
     pub database_url: Option<String>,
+    /// `None` when scheduled backups are switched off.
+    pub backup: Option<BackupPolicy>,
 }
 
 impl std::fmt::Debug for Config {
@@ -30,6 +54,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("addr", &self.addr)
+            .field("backup", &self.backup)
             .field(
                 "database_url",
                 &self.database_url.as_ref().map(|_| "<set, not shown>"),
@@ -76,10 +101,30 @@ impl Config {
             .clone()
             .or_else(|| env("KIZUKI_DATABASE_URL"))
             .or(file.database_url);
+        let backup = match file.backup {
+            None => Some(DEFAULT_BACKUP),
+            Some(b) if b.every.trim() == "off" => None,
+            Some(b) => {
+                let every = parse_interval(&b.every).map_err(|e| {
+                    AppError::Refused(format!("{}: backup.every: {e}", file_path.display()))
+                })?;
+                if b.keep == 0 {
+                    return Err(AppError::Refused(format!(
+                        "{}: backup.keep must be at least 1",
+                        file_path.display()
+                    )));
+                }
+                Some(BackupPolicy {
+                    every,
+                    keep: b.keep,
+                })
+            }
+        };
         Ok(Config {
             data_dir: data_dir.to_owned(),
             addr,
             database_url,
+            backup,
         })
     }
 }
@@ -113,6 +158,22 @@ mod tests {
             Config::load(dir.path(), &cli, &env).unwrap().addr.port(),
             9200
         );
+    }
+
+    #[test]
+    fn backup_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.path().join("kizuki.toml"), text).unwrap();
+            Config::load(dir.path(), &Overrides::default(), &|_| None)
+        };
+        assert_eq!(load("").unwrap().backup, Some(DEFAULT_BACKUP));
+        let b = load("[backup]\nevery = \"1d\"\nkeep = 7\n").unwrap().backup.unwrap();
+        assert_eq!((b.every.as_secs(), b.keep), (86_400, 7));
+        assert_eq!(load("[backup]\nevery = \"off\"\n").unwrap().backup, None);
+        let err = load("[backup]\nevery = \"often\"\n").unwrap_err().to_string();
+        assert!(err.contains("backup.every"), "{err}");
+        assert!(load("[backup]\nevery = \"6h\"\nkeep = 0\n").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! kizuki's application services: everything the CLI and the web server do, above the store
 //! and below the transport. Callers hand in an [`App`] (store, taxonomy, clock, randomness).
 
+pub mod backup;
 pub mod config;
 pub mod datadir;
 pub mod error;
