@@ -114,7 +114,7 @@ fn verify_backup(path: &Path) -> AppResult<()> {
     let v: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| bad(e.to_string()))?;
-    if v < 1 || v > kizuki_store_sqlite::SCHEMA_VERSION {
+    if !(1..=kizuki_store_sqlite::SCHEMA_VERSION).contains(&v) {
         return Err(bad(format!("schema version {v}")));
     }
     Ok(())
