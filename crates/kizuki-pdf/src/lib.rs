@@ -1,0 +1,160 @@
+//! The annual survey report as an A4 PDF, typeset with typst from `kizuki-report`'s model.
+//!
+//! A fixed typst template (`report.typ`, compiled into the crate) reads the model as JSON from
+//! an in-memory file; diagrams travel inside it as SVG text and are placed as vector images.
+//! Nothing is read from disk but the font files, and the PDF carries no timestamp, so the same
+//! model gives the same PDF.
+//!
+//! ```text
+//! let pdf = kizuki_pdf::render_pdf(&model)?;           // finds a Japanese font itself
+//! let renderer = kizuki_pdf::PdfRenderer::new()?;      // or load fonts once, render often
+//! let pdf = renderer.render(&model)?;
+//! ```
+
+mod fonts;
+mod world;
+
+pub use fonts::{FONT_CANDIDATES, FONT_ENV, FONT_PACKAGE, PdfFonts};
+
+use kizuki_report::ReportModel;
+use serde_json::json;
+use typst::diag::{Severity, SourceDiagnostic};
+use typst::foundations::Smart;
+use typst_layout::PagedDocument;
+
+/// Why a PDF could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// No font that covers Japanese was found; the message says what to install.
+    #[error(
+        "no Japanese font found for the PDF report (looked in: {searched}); install one with \
+         `apt-get install {FONT_PACKAGE}` (or fonts-noto-cjk), or name font files in \
+         {FONT_ENV}. HTML and Markdown reports do not need it."
+    )]
+    NoJapaneseFont { searched: String },
+    /// The template failed to typeset the model (a bug, not a data problem).
+    #[error("typesetting the PDF report failed: {0}")]
+    Typeset(String),
+    /// Writing the typeset document as PDF failed.
+    #[error("writing the PDF failed: {0}")]
+    Export(String),
+    #[error("encoding the report for the PDF template failed: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// A PDF renderer with its fonts loaded, for rendering many reports.
+#[derive(Debug)]
+pub struct PdfRenderer {
+    fonts: PdfFonts,
+    base: world::Base,
+}
+
+impl PdfRenderer {
+    /// Finds and loads a Japanese font (see [`PdfFonts::discover`]).
+    pub fn new() -> Result<PdfRenderer, PdfError> {
+        PdfRenderer::with_fonts(PdfFonts::discover()?)
+    }
+
+    /// Uses fonts the caller loaded (see [`PdfFonts::from_paths`], [`PdfFonts::from_bytes`]).
+    pub fn with_fonts(fonts: PdfFonts) -> Result<PdfRenderer, PdfError> {
+        let base = world::Base::new(&fonts)?;
+        Ok(PdfRenderer { fonts, base })
+    }
+
+    pub fn fonts(&self) -> &PdfFonts {
+        &self.fonts
+    }
+
+    /// Typesets the report as an A4 PDF.
+    pub fn render(&self, model: &ReportModel) -> Result<Vec<u8>, PdfError> {
+        let (document, _warnings) = self.typeset(model)?;
+        let options = typst_pdf::PdfOptions {
+            ident: Smart::Custom(format!("kizuki-report-{}", model.fiscal_year)),
+            creator: Smart::Custom(Some("kizuki".to_owned())),
+            timestamp: None,
+            ..typst_pdf::PdfOptions::default()
+        };
+        let pdf =
+            typst_pdf::pdf(&document, &options).map_err(|errs| PdfError::Export(describe(&errs)));
+        // typst memoises across compilations; keep only what the last few runs used, so a
+        // long-running server does not grow without bound.
+        typst::comemo::evict(4);
+        pdf
+    }
+
+    /// Lays the report out into pages, with typst's warnings (which a well-formed template
+    /// should not produce).
+    fn typeset(&self, model: &ReportModel) -> Result<(PagedDocument, Vec<String>), PdfError> {
+        let input = json!({
+            "model": model,
+            "fonts": self.fonts.families,
+            "fake_bold": !self.fonts.has_bold,
+        });
+        let world = world::ReportWorld::new(&self.base, serde_json::to_vec(&input)?);
+        let result = typst::compile::<PagedDocument>(&world);
+        let warnings = result
+            .warnings
+            .iter()
+            .map(|w| w.message.to_string())
+            .collect();
+        let document = result
+            .output
+            .map_err(|errs| PdfError::Typeset(describe(&errs)))?;
+        Ok((document, warnings))
+    }
+}
+
+/// Typesets the report as an A4 PDF, finding a Japanese font on the system first.
+pub fn render_pdf(model: &ReportModel) -> Result<Vec<u8>, PdfError> {
+    PdfRenderer::new()?.render(model)
+}
+
+fn describe(diags: &[SourceDiagnostic]) -> String {
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let mut s = d.message.to_string();
+            for h in &d.hints {
+                s.push_str("; hint: ");
+                s.push_str(&h.v);
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ReportModel {
+        let files: Vec<(String, String)> = kizuki_dataset::SURVEY_2019
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect();
+        let tx = kizuki_dataset::default_taxonomy().unwrap_or_else(|e| panic!("{e}"));
+        let data =
+            kizuki_dataset::parse_survey_files(&files, &tx).unwrap_or_else(|e| panic!("{e}"));
+        let cases: Vec<_> = data.cases.into_iter().map(|c| c.case).collect();
+        ReportModel::build(&data.survey, &cases, &tx)
+    }
+
+    #[test]
+    fn the_template_typesets_without_warnings() {
+        let renderer = match PdfRenderer::new() {
+            Ok(r) => r,
+            Err(e) => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "skipped: {e}");
+                return;
+            }
+        };
+        let (document, warnings) = renderer
+            .typeset(&sample())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(document.pages().len() >= 10);
+    }
+}
