@@ -67,6 +67,16 @@ enum Command {
     },
     /// Check the database and the application's invariants; exit 1 on any problem.
     Check,
+    /// Write a survey's annual report (e.g. `kizuki report --survey 2019 --format pdf --out r.pdf`).
+    Report {
+        /// Fiscal year of the survey, e.g. 2019 or 令和元年度.
+        #[arg(long)]
+        survey: String,
+        #[arg(long, value_enum)]
+        format: crate::report_cmd::Format,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -189,6 +199,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => check(&dir).await,
+        Command::Report {
+            survey,
+            format,
+            out,
+        } => {
+            let app = app_for(dir.open_existing()?)?;
+            crate::report_cmd::run(&app, &survey, format, &out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User(UserCommand::ResetPassword { email }) => {
             let app = app_for(dir.open_existing()?)?;
             let email = kizuki_domain::user::Email::parse(&email)?;

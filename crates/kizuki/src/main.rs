@@ -2,6 +2,7 @@
 //! administrative subcommands, all against one data dir.
 
 mod cli;
+mod report_cmd;
 
 use std::process::ExitCode;
 

@@ -205,3 +205,81 @@ fn backup_restore_and_corruption_detection() {
     assert!(!o.status.success());
     assert!(db.exists());
 }
+
+#[test]
+fn report_in_three_formats() {
+    let d = TempDataDir::new();
+    assert!(kizuki(&d.path(), &["init"]).status.success());
+    let dir = d.dir.path();
+    for (format, file) in [("html", "r.html"), ("md", "r.md")] {
+        let out = dir.join(file);
+        let o = kizuki(
+            &d.path(),
+            &[
+                "report",
+                "--survey",
+                "2019",
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        let text = std::fs::read_to_string(&out).unwrap();
+        for needle in [
+            "改元に伴うシステム変更トラブルへの対応",
+            "調査対象事例の選定基準",
+            "得られた気付き・教訓",
+        ] {
+            assert!(text.contains(needle), "{format} lacks {needle}");
+        }
+    }
+    let o = kizuki(
+        &d.path(),
+        &[
+            "report",
+            "--survey",
+            "2020",
+            "--format",
+            "html",
+            "--out",
+            dir.join("x").to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success(), "no survey 2020");
+
+    let pdf = dir.join("r.pdf");
+    let o = kizuki(
+        &d.path(),
+        &[
+            "report",
+            "--survey",
+            "令和元年度",
+            "--format",
+            "pdf",
+            "--out",
+            pdf.to_str().unwrap(),
+        ],
+    );
+    if !o.status.success() {
+        let err = stderr(&o);
+        // Without a Japanese font the command must say which package brings one.
+        assert!(err.contains("fonts-ipaexfont-gothic"), "{err}");
+        eprintln!("skipped: PDF report check (no Japanese font installed)");
+        return;
+    }
+    let Ok(text) = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+    else {
+        eprintln!("skipped: PDF text check (pdftotext not installed)");
+        return;
+    };
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("クラウド型メールサービスに対する不正ログイン"),
+        "{text}"
+    );
+}
