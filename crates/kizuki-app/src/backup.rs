@@ -97,7 +97,8 @@ pub fn prune(dir: &Path, keep: usize) -> AppResult<Vec<PathBuf>> {
     let excess = all.len().saturating_sub(keep.max(1));
     let mut removed = Vec::new();
     for (_, p) in all.into_iter().take(excess) {
-        std::fs::remove_file(&p).map_err(|e| AppError::io(format!("removing {}", p.display()), e))?;
+        std::fs::remove_file(&p)
+            .map_err(|e| AppError::io(format!("removing {}", p.display()), e))?;
         removed.push(p);
     }
     Ok(removed)
@@ -176,15 +177,28 @@ mod tests {
             every: Duration::from_secs(6 * 3600),
             keep: 3,
         };
-        assert_eq!(next_due(&backups, policy, t0).unwrap(), t0, "none yet: due now");
+        assert_eq!(
+            next_due(&backups, policy, t0).unwrap(),
+            t0,
+            "none yet: due now"
+        );
         for h in 0..5 {
-            backup_now(&store, &backups, t0 + chrono::Duration::hours(6 * h), policy.keep)
-                .await
-                .unwrap();
+            backup_now(
+                &store,
+                &backups,
+                t0 + chrono::Duration::hours(6 * h),
+                policy.keep,
+            )
+            .await
+            .unwrap();
         }
         let kept = list(&backups).unwrap();
         assert_eq!(kept.len(), 3);
-        assert_eq!(kept[0].0, t0 + chrono::Duration::hours(12), "the oldest went first");
+        assert_eq!(
+            kept[0].0,
+            t0 + chrono::Duration::hours(12),
+            "the oldest went first"
+        );
         let newest = t0 + chrono::Duration::hours(24);
         assert_eq!(
             next_due(&backups, policy, newest).unwrap(),

@@ -168,10 +168,15 @@ mod tests {
             Config::load(dir.path(), &Overrides::default(), &|_| None)
         };
         assert_eq!(load("").unwrap().backup, Some(DEFAULT_BACKUP));
-        let b = load("[backup]\nevery = \"1d\"\nkeep = 7\n").unwrap().backup.unwrap();
+        let b = load("[backup]\nevery = \"1d\"\nkeep = 7\n")
+            .unwrap()
+            .backup
+            .unwrap();
         assert_eq!((b.every.as_secs(), b.keep), (86_400, 7));
         assert_eq!(load("[backup]\nevery = \"off\"\n").unwrap().backup, None);
-        let err = load("[backup]\nevery = \"often\"\n").unwrap_err().to_string();
+        let err = load("[backup]\nevery = \"often\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("backup.every"), "{err}");
         assert!(load("[backup]\nevery = \"6h\"\nkeep = 0\n").is_err());
     }

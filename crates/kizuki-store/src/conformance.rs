@@ -770,7 +770,11 @@ pub async fn user_lang_is_remembered(store: DynStore) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c.user.user.lang, Lang::En, "credentials see the new language");
+    assert_eq!(
+        c.user.user.lang,
+        Lang::En,
+        "credentials see the new language"
+    );
     assert!(matches!(
         store.set_user_lang(UserId(987_654), Lang::En).await,
         Err(StoreError::NotFound { .. })
@@ -821,7 +825,14 @@ pub async fn tokens_round_trip_and_revoke(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(again.revoked_at, Some(later), "the first revocation stands");
-    assert!(!store.token_by_hash("aa11").await.unwrap().unwrap().is_active());
+    assert!(
+        !store
+            .token_by_hash("aa11")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active()
+    );
     let listed = store.list_tokens(u.id).await.unwrap();
     assert_eq!(
         listed.iter().map(|t| t.id).collect::<Vec<_>>(),
@@ -865,9 +876,14 @@ pub async fn report_links_round_trip(store: DynStore) {
         .unwrap();
     let lb = store.report_links(b.id).await.unwrap();
     assert_eq!(lb.len(), 1);
-    assert_eq!((lb[0].from, lb[0].to, lb[0].kind), (b.id, a.id, LinkKind::Duplicate));
+    assert_eq!(
+        (lb[0].from, lb[0].to, lb[0].kind),
+        (b.id, a.id, LinkKind::Duplicate)
+    );
     assert!(matches!(
-        store.link_reports(link(a.id, a.id, LinkKind::Related)).await,
+        store
+            .link_reports(link(a.id, a.id, LinkKind::Related))
+            .await,
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
