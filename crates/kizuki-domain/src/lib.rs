@@ -10,6 +10,7 @@ pub mod fiscal;
 pub mod ids;
 pub mod org;
 pub mod report;
+pub mod selection;
 pub mod survey;
 pub mod taxonomy;
 pub mod user;
