@@ -3,14 +3,18 @@
 //! Nothing here knows about HTTP, SQL or files: callers hand in values (already read from
 //! wherever they live) and get back parsed, validated types or errors that name the field.
 
+pub mod access;
+pub mod anonymise;
 pub mod case;
 pub mod clock;
+pub mod deadlines;
 pub mod error;
 pub mod fiscal;
 pub mod ids;
 pub mod org;
 pub mod report;
 pub mod selection;
+pub mod signoff;
 pub mod survey;
 pub mod taxonomy;
 pub mod user;
