@@ -14,6 +14,12 @@ pub enum AppError {
     Dataset(#[from] DatasetError),
     #[error("{0}")]
     Refused(String),
+    /// No valid login or token; deliberately says nothing about which part was wrong.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// Signed in, but the role may not do this.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

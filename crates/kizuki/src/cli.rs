@@ -1,6 +1,8 @@
 //! Command-line parsing and the subcommands. Each subcommand opens the data dir, calls the
 //! application services and prints the outcome; errors go to stderr with a non-zero exit.
 
+mod search_cmd;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use kizuki_app::config::{DEFAULT_DATA_DIR, Overrides};
@@ -10,6 +12,7 @@ use kizuki_app::{App, Config, os_rng};
 use kizuki_domain::clock::SystemClock;
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::wareki;
+use kizuki_store::DynStore;
 use kizuki_store_sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +30,15 @@ struct Cli {
     /// Where the database, backups and settings live.
     #[arg(long, global = true, env = "KIZUKI_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+
+    /// Use PostgreSQL (postgres://…) instead of the SQLite file in the data dir.
+    #[arg(
+        long,
+        global = true,
+        env = "KIZUKI_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -77,9 +89,43 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Rank a survey's candidate reports and propose the cases, with reasons
+    /// (e.g. `kizuki select --survey 2019 --count 7 --min-category cyber-attack=2`).
+    Select(crate::select_cmd::SelectArgs),
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Full-text search (e.g. `kizuki search 改元 sector:railway --as reporter@example.jp`).
+    Search(search_cmd::SearchArgs),
+    /// Rebuild the search index from the database, with a progress bar.
+    Reindex,
+    /// Write a deterministic synthetic corpus of reports (for scale tests).
+    Gen(search_cmd::GenArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(search_cmd::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user and print it once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// What the token is for, shown in `token list`.
+        #[arg(long, default_value = "api")]
+        label: String,
+    },
+    /// List a user's tokens (never the secrets).
+    List {
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke a token by its id; it stops working at once.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Args, Default)]
@@ -93,6 +139,8 @@ struct ServeArgs {
 enum ImportCommand {
     /// Import a survey folder (survey.toml and cases/*.toml).
     Survey { dir: PathBuf },
+    /// Import reports from CSV files through a column mapping (e.g. JPCERT/CC phishing URLs).
+    Csv(search_cmd::ImportCsvArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,12 +195,24 @@ fn init_tracing() {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let dir = DataDir::new(&cli.data_dir);
+    let config = Config::load(
+        dir.root(),
+        &Overrides {
+            addr: None,
+            database_url: cli.database_url.clone(),
+        },
+        &|k| std::env::var(k).ok(),
+    )?;
+    let db = Db {
+        dir: dir.clone(),
+        url: config.database_url.clone(),
+    };
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(&dir, args).await,
-        Command::Init { no_demo } => init(&dir, no_demo).await,
+        Command::Serve(args) => serve(&db, args).await,
+        Command::Init { no_demo } => init(&db, no_demo).await,
         Command::Date { text } => Ok(date(&text)),
         Command::Import(ImportCommand::Survey { dir: from }) => {
-            let app = app_for(dir.open_existing()?)?;
+            let app = db.existing_app().await?;
             let data = kizuki_dataset::load_survey_dir(&from, &app.taxonomy)?;
             let s = kizuki_app::survey::import_survey(&app, &data).await?;
             println!(
@@ -169,7 +229,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Export(ExportCommand::Survey { year, out }) => {
             let fy = FiscalYear::parse(&year).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let app = app_for(dir.open_existing()?)?;
+            let app = db.existing_app().await?;
             let data = kizuki_app::survey::export_survey(&app, fy.year()).await?;
             kizuki_dataset::write_survey_dir(&data, &out)?;
             println!(
@@ -181,6 +241,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { out } => {
+            db.sqlite_only("backup")?;
             let store = dir.open_existing()?;
             if out.exists() {
                 bail!("{} exists; choose a new file name", out.display());
@@ -190,6 +251,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Restore { file, force } => {
+            db.sqlite_only("restore")?;
             dir.restore(&file, force)?;
             println!(
                 "restored {} into {}; run `kizuki check` to confirm",
@@ -198,18 +260,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check => check(&dir).await,
+        Command::Check => check(&db).await,
         Command::Report {
             survey,
             format,
             out,
         } => {
-            let app = app_for(dir.open_existing()?)?;
+            let app = db.existing_app().await?;
             crate::report_cmd::run(&app, &survey, format, &out).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::ResetPassword { email }) => {
-            let app = app_for(dir.open_existing()?)?;
+            let app = db.existing_app().await?;
             let email = kizuki_domain::user::Email::parse(&email)?;
             let creds = app
                 .store
@@ -222,8 +284,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("new password for {email}: {pw}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Select(args) => {
+            let app = db.existing_app().await?;
+            crate::select_cmd::run(&app, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(cmd) => token(&db, cmd).await,
+        Command::Search(a) => search_cmd::search(&db.existing_app().await?, dir.root(), a).await,
+        Command::Reindex => search_cmd::reindex(&db.existing_app().await?, dir.root()).await,
+        Command::Gen(a) => search_cmd::gen_reports(&db.existing_app().await?, a).await,
+        Command::Bench(cmd) => search_cmd::bench(cmd).await,
+        Command::Import(ImportCommand::Csv(a)) => {
+            search_cmd::import_csv(&db.existing_app().await?, a).await
+        }
         Command::User(UserCommand::List) => {
-            let app = app_for(dir.open_existing()?)?;
+            let app = db.existing_app().await?;
             for u in app.store.list_users().await? {
                 let org = app.store.get_org(u.user.org_id).await?;
                 println!(
@@ -239,38 +314,121 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn app_for(store: SqliteStore) -> Result<App> {
+async fn token(db: &Db, cmd: TokenCommand) -> Result<ExitCode> {
+    let app = db.existing_app().await?;
+    match cmd {
+        TokenCommand::Create { email, label } => {
+            let (t, secret) = kizuki_app::tokens::create(&app, &email, &label).await?;
+            // The secret alone on stdout, so scripts can capture it; the note goes to stderr.
+            println!("{secret}");
+            eprintln!(
+                "token {} for {email} ({}) created; it is shown only now",
+                t.id, t.label
+            );
+        }
+        TokenCommand::List { email } => {
+            for t in kizuki_app::tokens::list(&app, &email).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    t.id,
+                    t.label,
+                    t.created_at.to_rfc3339(),
+                    t.revoked_at.map_or_else(
+                        || "active".to_owned(),
+                        |r| format!("revoked {}", r.to_rfc3339())
+                    )
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let t = kizuki_app::tokens::revoke(&app, id).await?;
+            println!("token {} revoked", t.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn app_for(store: DynStore) -> Result<App> {
     let taxonomy = kizuki_dataset::default_taxonomy()?;
     Ok(App {
-        store: Arc::new(store),
+        store,
         taxonomy: Arc::new(taxonomy),
         clock: Arc::new(SystemClock),
         rng: os_rng(),
     })
 }
 
-/// Opens the data dir, creating it (with demo content unless `no_demo`) when new.
-/// Returns the app and the logins created, if any.
-async fn open_or_create(
-    dir: &DataDir,
-    no_demo: bool,
-) -> Result<(App, Option<Vec<IssuedCredential>>)> {
-    let fresh = !dir.is_initialised();
-    let app = app_for(dir.open()?)?;
-    if !fresh {
-        return Ok((app, None));
+/// Where the records live: the SQLite file in the data dir, or PostgreSQL when a URL is set.
+struct Db {
+    dir: DataDir,
+    url: Option<String>,
+}
+
+impl Db {
+    fn describe(&self) -> String {
+        match &self.url {
+            Some(_) => "PostgreSQL".to_owned(),
+            None => self.dir.db_path().display().to_string(),
+        }
     }
-    if no_demo {
-        return Ok((app, Some(Vec::new())));
+
+    fn sqlite_only(&self, what: &str) -> Result<()> {
+        if self.url.is_some() {
+            bail!(
+                "`kizuki {what}` works on the SQLite file; for PostgreSQL use pg_dump / pg_restore (docs/OPERATIONS.md)"
+            );
+        }
+        Ok(())
     }
-    let outcome = kizuki_app::seed::seed_demo(&app).await?;
-    println!(
-        "新しいデータディレクトリ {} を作成し、デモデータ（{}年度 補完調査 {}事例）を読み込みました。",
-        dir.root().display(),
-        outcome.survey.fiscal_year,
-        outcome.survey.cases
-    );
-    Ok((app, Some(outcome.credentials)))
+
+    async fn connect_pg(url: &str) -> Result<DynStore> {
+        let store = kizuki_store_postgres::PgStore::connect(url)
+            .await
+            .context("cannot open the PostgreSQL database")?;
+        Ok(Arc::new(store))
+    }
+
+    /// An app over the existing database; refuses to create one.
+    async fn existing_app(&self) -> Result<App> {
+        match &self.url {
+            Some(url) => app_for(Self::connect_pg(url).await?),
+            None => app_for(Arc::new(self.dir.open_existing()?)),
+        }
+    }
+
+    /// Opens the database, creating and seeding it (demo content unless `no_demo`) when new.
+    /// Returns the app, the SQLite store when that is the backend, and the logins created.
+    async fn open_or_create(
+        &self,
+        no_demo: bool,
+    ) -> Result<(App, Option<SqliteStore>, Option<Vec<IssuedCredential>>)> {
+        let (app, sqlite, fresh) = match &self.url {
+            Some(url) => {
+                let app = app_for(Self::connect_pg(url).await?)?;
+                let fresh = app.store.list_orgs().await?.is_empty();
+                (app, None, fresh)
+            }
+            None => {
+                let fresh = !self.dir.is_initialised();
+                let store = self.dir.open()?;
+                (app_for(Arc::new(store.clone()))?, Some(store), fresh)
+            }
+        };
+        if !fresh {
+            return Ok((app, sqlite, None));
+        }
+        if no_demo {
+            return Ok((app, sqlite, Some(Vec::new())));
+        }
+        let outcome = kizuki_app::seed::seed_demo(&app).await?;
+        println!(
+            "新しいデータベース（{}）を作成し、デモデータ（{}年度 補完調査 {}事例）を読み込みました。",
+            self.describe(),
+            outcome.survey.fiscal_year,
+            outcome.survey.cases
+        );
+        Ok((app, sqlite, Some(outcome.credentials)))
+    }
 }
 
 fn print_credentials(creds: &[IssuedCredential]) {
@@ -293,34 +451,51 @@ fn print_credentials(creds: &[IssuedCredential]) {
     println!();
 }
 
-async fn init(dir: &DataDir, no_demo: bool) -> Result<ExitCode> {
-    if dir.is_initialised() {
+async fn init(db: &Db, no_demo: bool) -> Result<ExitCode> {
+    if db.url.is_none() && db.dir.is_initialised() {
         bail!(
             "{} already holds a kizuki database; nothing changed",
-            dir.db_path().display()
+            db.dir.db_path().display()
         );
     }
-    let (_, creds) = open_or_create(dir, no_demo).await?;
+    let (_, _, creds) = db.open_or_create(no_demo).await?;
+    let Some(creds) = creds else {
+        bail!(
+            "{} already holds kizuki data; nothing changed",
+            db.describe()
+        );
+    };
     if no_demo {
         println!(
-            "created an empty data dir at {} (no demo content)",
-            dir.root().display()
+            "created an empty kizuki database in {} (no demo content)",
+            db.describe()
         );
     }
-    print_credentials(creds.as_deref().unwrap_or_default());
+    print_credentials(&creds);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(dir: &DataDir, args: ServeArgs) -> Result<ExitCode> {
+async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
+    let dir = &db.dir;
     let config = Config::load(
         dir.root(),
         &Overrides {
             addr: args.addr,
-            database_url: None,
+            database_url: db.url.clone(),
         },
         &|k| std::env::var(k).ok(),
     )?;
-    let (app, creds) = open_or_create(dir, false).await?;
+    let (app, sqlite, creds) = db.open_or_create(false).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let (Some(store), Some(policy)) = (sqlite, config.backup) {
+        tokio::spawn(kizuki_app::backup::run_schedule(
+            store,
+            dir.backups_dir(),
+            policy,
+            app.clock.clone(),
+            stop_rx,
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -328,12 +503,13 @@ async fn serve(dir: &DataDir, args: ServeArgs) -> Result<ExitCode> {
     match creds {
         Some(c) => print_credentials(&c),
         None => println!(
-            "データディレクトリ {} を使用します。ログイン情報は作成時に表示済みです（再発行: kizuki user reset-password EMAIL）。",
-            dir.root().display()
+            "データベース {} を使用します。ログイン情報は作成時に表示済みです（再発行: kizuki user reset-password EMAIL）。",
+            db.describe()
         ),
     }
     println!("kizuki を http://{addr} で起動しました（Ctrl+C で停止）");
     kizuki_web::serve(app, listener, shutdown_signal()).await?;
+    let _ = stop_tx.send(true);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -341,12 +517,11 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn check(dir: &DataDir) -> Result<ExitCode> {
-    let store = dir.open_existing()?;
-    let app = app_for(store)?;
+async fn check(db: &Db) -> Result<ExitCode> {
+    let app = db.existing_app().await?;
     let problems = kizuki_app::survey::check(&app).await?;
     if problems.is_empty() {
-        println!("ok: {} is sound", dir.db_path().display());
+        println!("ok: {} is sound", db.describe());
         return Ok(ExitCode::SUCCESS);
     }
     for p in &problems {

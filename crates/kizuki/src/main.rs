@@ -3,6 +3,7 @@
 
 mod cli;
 mod report_cmd;
+mod select_cmd;
 
 use std::process::ExitCode;
 

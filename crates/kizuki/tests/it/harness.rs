@@ -134,3 +134,270 @@ pub async fn get(url: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// One HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"_csrf\" value=\"")
+            .unwrap_or_else(|| panic!("no CSRF field in: {}", self.body));
+        let rest = &self.body[at + "name=\"_csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&body[..eol]);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        body = &body[eol + 2..];
+        if size == 0 || body.len() < size {
+            break;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[(size + 2).min(body.len())..];
+    }
+    out
+}
+
+/// Sends one request over a fresh connection and reads the whole answer.
+pub async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Resp {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.strip_prefix("http://").unwrap();
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    // Read until the body is complete: some servers (chromedriver) keep the connection
+    // open despite `Connection: close`, so waiting for end-of-stream could hang.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    let (split, headers, status, chunked) = loop {
+        let n = s.read(&mut chunk).await.unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(split) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+            let mut lines = head.lines();
+            let status: u16 = lines
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            let chunked = headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+            break (split, headers, status, chunked);
+        }
+        assert!(n > 0, "connection closed before the headers");
+    };
+    let length: Option<usize> = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok());
+    loop {
+        let have = buf.len() - (split + 4);
+        let done = match length {
+            Some(len) => have >= len,
+            None if chunked => buf.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if done {
+            break;
+        }
+        let n = s.read(&mut chunk).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let raw = &buf[split + 4..];
+    let bytes = if chunked { dechunk(raw) } else { raw.to_vec() };
+    Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// A browser-like client: keeps the session cookie, follows nothing by itself.
+pub struct Client {
+    pub base: String,
+    pub cookie: Option<String>,
+}
+
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Client {
+    pub fn new(srv: &TestServer) -> Client {
+        Client {
+            base: srv.base.clone(),
+            cookie: None,
+        }
+    }
+
+    fn remember(&mut self, r: &Resp) {
+        for (k, v) in &r.headers {
+            if k.eq_ignore_ascii_case("set-cookie")
+                && let Some(c) = v.split(';').next()
+                && c.starts_with("kizuki_session=")
+            {
+                self.cookie = Some(c.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> Vec<(&'static str, String)> {
+        self.cookie.iter().map(|c| ("Cookie", c.clone())).collect()
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        let r = request(&self.base, "GET", path, &self.cookie_header(), b"").await;
+        self.remember(&r);
+        r
+    }
+
+    /// Posts a form as is (the caller supplies `_csrf`, or deliberately leaves it out).
+    pub async fn post_raw(&mut self, path: &str, pairs: &[(&str, &str)]) -> Resp {
+        let mut h = self.cookie_header();
+        h.push((
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_owned(),
+        ));
+        let r = request(&self.base, "POST", path, &h, form_body(pairs).as_bytes()).await;
+        self.remember(&r);
+        r
+    }
+
+    /// Loads `form_page` for its CSRF token, then posts `pairs` with it to `path`.
+    pub async fn post(&mut self, form_page: &str, path: &str, pairs: &[(&str, &str)]) -> Resp {
+        let csrf = self.get(form_page).await.csrf();
+        let mut all: Vec<(&str, &str)> = vec![("_csrf", csrf.as_str())];
+        all.extend_from_slice(pairs);
+        self.post_raw(path, &all).await
+    }
+
+    /// Signs in; panics unless the server accepts.
+    pub async fn login(&mut self, email: &str, password: &str) {
+        let r = self
+            .post(
+                "/login",
+                "/login",
+                &[("email", email), ("password", password), ("next", "/")],
+            )
+            .await;
+        assert_eq!(r.status, 303, "login failed: {}", r.body);
+    }
+}
+
+impl TestServer {
+    pub fn password(&self, email: &str) -> String {
+        self.credentials
+            .iter()
+            .find(|c| c.email == email)
+            .unwrap_or_else(|| panic!("no demo login {email}"))
+            .password
+            .clone()
+    }
+
+    /// A signed-in client for a demo user.
+    pub async fn client(&self, email: &str) -> Client {
+        let mut c = Client::new(self);
+        c.login(email, &self.password(email)).await;
+        c
+    }
+
+    /// A bearer token for a demo user, made through the application service.
+    pub async fn token(&self, email: &str) -> String {
+        kizuki_app::tokens::create(&self.app, email, "test")
+            .await
+            .unwrap()
+            .1
+    }
+
+    /// A JSON API call with a bearer token.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        extra: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Resp {
+        let mut h: Vec<(&str, String)> = extra.to_vec();
+        if let Some(t) = token {
+            h.push(("Authorization", format!("Bearer {t}")));
+        }
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        if body.is_some() {
+            h.push(("Content-Type", "application/json".to_owned()));
+        }
+        request(
+            &self.base,
+            method,
+            &format!("/api/v1{path}"),
+            &h,
+            bytes.as_bytes(),
+        )
+        .await
+    }
+}
+
+pub const ANALYST: &str = "analyst@centre.example.jp";
+pub const EDITOR: &str = "editor@centre.example.jp";
+pub const RAIL: &str = "reporter@railway.example.jp";
+pub const FINANCE: &str = "reporter@finance.example.jp";
+pub const MINISTRY: &str = "ministry@ministry.example.jp";

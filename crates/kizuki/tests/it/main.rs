@@ -2,6 +2,12 @@
 //! port 0, each test on a fresh data dir.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
+mod browser;
 mod cli;
+mod crash;
 mod harness;
 mod http;
+mod search;
+mod select;
+mod web;

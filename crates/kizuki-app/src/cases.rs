@@ -1,0 +1,460 @@
+//! Cases, surveys and lessons as services: the case editor's form (one item a line, so it
+//! works without JavaScript), saving against a version, the survey with its common lessons,
+//! and every named lesson across cases.
+
+use crate::App;
+use crate::auth::Principal;
+use crate::error::AppResult;
+use kizuki_domain::case::{Actor, ActorKind, Case, CaseContent, Lesson, Sections, Step};
+use kizuki_domain::ids::CaseId;
+use kizuki_domain::survey::{CommonLesson, Survey};
+use kizuki_domain::taxonomy::{Code, Taxonomy};
+use kizuki_domain::{FieldError, FieldErrorKind, ValidationErrors};
+use serde::{Deserialize, Serialize};
+
+/// Actor kinds by the code written in the editor.
+pub const ACTOR_KINDS: [(ActorKind, &str); 8] = [
+    (ActorKind::Operator, "operator"),
+    (ActorKind::Department, "department"),
+    (ActorKind::Vendor, "vendor"),
+    (ActorKind::System, "system"),
+    (ActorKind::Store, "store"),
+    (ActorKind::Customer, "customer"),
+    (ActorKind::Attacker, "attacker"),
+    (ActorKind::ThirdParty, "third_party"),
+];
+
+pub fn actor_kind_code(k: ActorKind) -> &'static str {
+    ACTOR_KINDS
+        .iter()
+        .find(|(a, _)| *a == k)
+        .map_or("operator", |(_, c)| c)
+}
+
+fn actor_kind(s: &str) -> Option<ActorKind> {
+    let s = s.trim().replace('-', "_");
+    ACTOR_KINDS.iter().find(|(_, c)| *c == s).map(|(k, _)| *k)
+}
+
+/// The case editor's fields as typed. List fields hold one item a line; actors are
+/// `key | label | kind | group`, steps and responses `actor, actor | text`, lessons
+/// `title | text`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaseForm {
+    pub number: String,
+    pub category: String,
+    pub title: String,
+    pub impact: String,
+    pub cause: String,
+    pub overview: String,
+    pub actors: String,
+    pub steps: String,
+    pub responses: String,
+    pub background: String,
+    pub detection: String,
+    pub response: String,
+    pub cause_points: String,
+    pub countermeasures: String,
+    pub lessons: String,
+}
+
+/// The form fields in the order the editor shows them, for comparisons and error placement.
+pub const CASE_FIELDS: [&str; 15] = [
+    "number",
+    "category",
+    "title",
+    "impact",
+    "cause",
+    "overview",
+    "actors",
+    "steps",
+    "responses",
+    "background",
+    "detection",
+    "response",
+    "cause_points",
+    "countermeasures",
+    "lessons",
+];
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+}
+
+fn cells(line: &str) -> Vec<String> {
+    line.split(['|', '｜'])
+        .map(|c| c.trim().to_owned())
+        .collect()
+}
+
+fn steps_text(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|s| format!("{} | {}", s.actors.join(", "), s.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl CaseForm {
+    pub fn from_content(c: &CaseContent) -> CaseForm {
+        CaseForm {
+            number: c.number.to_string(),
+            category: c.category.0.clone(),
+            title: c.title.clone(),
+            impact: c.impact.clone(),
+            cause: c.cause.clone(),
+            overview: c.overview.join("\n"),
+            actors: c
+                .actors
+                .iter()
+                .map(|a| {
+                    let mut l = format!("{} | {} | {}", a.key, a.label, actor_kind_code(a.kind));
+                    if let Some(g) = &a.group {
+                        l.push_str(&format!(" | {g}"));
+                    }
+                    l
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            steps: steps_text(&c.steps),
+            responses: steps_text(&c.responses),
+            background: c.sections.background.join("\n"),
+            detection: c.sections.detection.join("\n"),
+            response: c.sections.response.join("\n"),
+            cause_points: c.sections.cause.join("\n"),
+            countermeasures: c.sections.countermeasures.join("\n"),
+            lessons: c
+                .lessons
+                .iter()
+                .map(|l| format!("{} | {}", l.title, l.text))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// The value of one field by name (see [`CASE_FIELDS`]).
+    pub fn field(&self, name: &str) -> &str {
+        match name {
+            "number" => &self.number,
+            "category" => &self.category,
+            "title" => &self.title,
+            "impact" => &self.impact,
+            "cause" => &self.cause,
+            "overview" => &self.overview,
+            "actors" => &self.actors,
+            "steps" => &self.steps,
+            "responses" => &self.responses,
+            "background" => &self.background,
+            "detection" => &self.detection,
+            "response" => &self.response,
+            "cause_points" => &self.cause_points,
+            "countermeasures" => &self.countermeasures,
+            "lessons" => &self.lessons,
+            _ => "",
+        }
+    }
+
+    /// Reads the lines into a case and checks it. Errors name the editor's field (a
+    /// numbered item inside it becomes `field[i]`, i counting lines from 0).
+    pub fn parse(&self, tx: &Taxonomy) -> Result<CaseContent, ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        let number = match self.number.trim().parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                errs.push(FieldError::new(
+                    "number",
+                    FieldErrorKind::OutOfRange {
+                        min: 1,
+                        max: i64::from(u32::MAX),
+                    },
+                ));
+                1
+            }
+        };
+        let mut actors = Vec::new();
+        for (i, l) in lines(&self.actors).into_iter().enumerate() {
+            let c = cells(l);
+            let get = |j: usize| c.get(j).cloned().unwrap_or_default();
+            let kind = match actor_kind(&get(2)) {
+                Some(k) => k,
+                None => {
+                    errs.push(FieldError::invalid(
+                        format!("actors[{i}]"),
+                        format!(
+                            "種別「{}」は使えません（{}） / unknown kind '{}'",
+                            get(2),
+                            ACTOR_KINDS.map(|(_, c)| c).join(", "),
+                            get(2)
+                        ),
+                    ));
+                    ActorKind::Operator
+                }
+            };
+            let group = Some(get(3)).filter(|g| !g.is_empty());
+            actors.push(Actor {
+                key: get(0),
+                label: get(1),
+                kind,
+                group,
+            });
+        }
+        let steps = |text: &str| -> Vec<Step> {
+            lines(text)
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let (who, what) = l
+                        .split_once(['|', '｜'])
+                        .map_or(("", l), |(a, b)| (a.trim(), b.trim()));
+                    Step {
+                        number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                        text: what.to_owned(),
+                        actors: who
+                            .split([',', '、', ' '])
+                            .map(str::trim)
+                            .filter(|a| !a.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    }
+                })
+                .collect()
+        };
+        let points =
+            |text: &str| -> Vec<String> { lines(text).into_iter().map(str::to_owned).collect() };
+        let lessons = lines(&self.lessons)
+            .into_iter()
+            .map(|l| {
+                let (t, x) = l
+                    .split_once(['|', '｜'])
+                    .map_or((l, ""), |(a, b)| (a.trim(), b.trim()));
+                Lesson {
+                    title: t.to_owned(),
+                    text: x.to_owned(),
+                }
+            })
+            .collect();
+        let content = CaseContent {
+            number,
+            category: Code(self.category.trim().to_owned()),
+            title: self.title.clone(),
+            impact: self.impact.clone(),
+            cause: self.cause.clone(),
+            overview: points(&self.overview),
+            actors,
+            steps: steps(&self.steps),
+            responses: steps(&self.responses),
+            sections: Sections {
+                background: points(&self.background),
+                detection: points(&self.detection),
+                response: points(&self.response),
+                cause: points(&self.cause_points),
+                countermeasures: points(&self.countermeasures),
+            },
+            lessons,
+        };
+        match content.parse(tx) {
+            Ok(c) if errs.is_empty() => Ok(c),
+            Ok(_) => Err(errs),
+            Err(more) => {
+                errs.0.extend(more.0.into_iter().map(|mut e| {
+                    e.field = editor_field(&e.field);
+                    e
+                }));
+                Err(errs)
+            }
+        }
+    }
+}
+
+/// Maps a domain field path (`sections.cause[2]`, `steps[1].actors[0]`) to the editor's
+/// field with the line index (`cause_points[2]`, `steps[1]`).
+pub fn editor_field(path: &str) -> String {
+    let path = path
+        .strip_prefix("sections.")
+        .map(|rest| {
+            if let Some(r) = rest.strip_prefix("cause") {
+                format!("cause_points{r}")
+            } else {
+                rest.to_owned()
+            }
+        })
+        .unwrap_or_else(|| path.to_owned());
+    match path.find('.') {
+        Some(dot) => path[..dot].to_owned(),
+        None => path,
+    }
+}
+
+/// The editor field an error belongs to and, when it is about one line, that line (from 1).
+pub fn split_field(path: &str) -> (&str, Option<usize>) {
+    match path.split_once('[') {
+        Some((f, rest)) => {
+            let n = rest
+                .trim_end_matches(']')
+                .split(']')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok());
+            (f, n.map(|n| n + 1))
+        }
+        None => (path, None),
+    }
+}
+
+/// Cases can be read by any signed-in user (they are written to be shared).
+pub async fn get(app: &App, _p: &Principal, id: CaseId) -> AppResult<Case> {
+    Ok(app.store.get_case(id).await?)
+}
+
+pub async fn list(app: &App, _p: &Principal, survey_year: Option<i32>) -> AppResult<Vec<Case>> {
+    Ok(app.store.list_cases(survey_year).await?)
+}
+
+/// Saves an edited case against the version the editor started from.
+pub async fn update(
+    app: &App,
+    p: &Principal,
+    id: CaseId,
+    version: i64,
+    content: CaseContent,
+) -> AppResult<Case> {
+    p.require_analyst()?;
+    Ok(app
+        .store
+        .update_case(id, version, content, Some(p.user_id), app.clock.now())
+        .await?)
+}
+
+pub async fn update_form(
+    app: &App,
+    p: &Principal,
+    id: CaseId,
+    version: i64,
+    form: &CaseForm,
+) -> AppResult<Case> {
+    p.require_analyst()?;
+    let content = form.parse(&app.taxonomy)?;
+    update(app, p, id, version, content).await
+}
+
+/// A survey as its page shows it.
+#[derive(Debug, Clone)]
+pub struct SurveyView {
+    pub survey: Survey,
+    pub cases: Vec<Case>,
+    /// Common lessons grouped by case category, in the taxonomy's order.
+    pub lessons: Vec<(Code, Vec<CommonLesson>)>,
+}
+
+pub async fn survey(app: &App, _p: &Principal, fiscal_year: i32) -> AppResult<SurveyView> {
+    let survey = app.store.get_survey(fiscal_year).await?;
+    let cases = app.store.list_cases(Some(fiscal_year)).await?;
+    let mut lessons: Vec<(Code, Vec<CommonLesson>)> = Vec::new();
+    for term in app
+        .taxonomy
+        .terms(kizuki_domain::taxonomy::Vocabulary::CaseCategory)
+    {
+        let ls: Vec<CommonLesson> = survey
+            .content
+            .common_lessons
+            .iter()
+            .filter(|l| l.category.0 == term.code)
+            .cloned()
+            .collect();
+        if !ls.is_empty() {
+            lessons.push((Code(term.code.clone()), ls));
+        }
+    }
+    Ok(SurveyView {
+        survey,
+        cases,
+        lessons,
+    })
+}
+
+/// One named lesson with the case it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LessonRow {
+    pub case_id: CaseId,
+    pub survey_year: Option<i32>,
+    pub case_number: u32,
+    pub case_title: String,
+    pub category: Code,
+    pub title: String,
+    pub text: String,
+}
+
+/// Every named lesson across cases, optionally of one case category.
+pub async fn lessons(
+    app: &App,
+    _p: &Principal,
+    category: Option<&str>,
+) -> AppResult<Vec<LessonRow>> {
+    let mut out = Vec::new();
+    for c in app.store.list_cases(None).await? {
+        if category.is_some_and(|cat| cat != c.content.category.as_str()) {
+            continue;
+        }
+        for l in &c.content.lessons {
+            out.push(LessonRow {
+                case_id: c.id,
+                survey_year: c.survey_year,
+                case_number: c.content.number,
+                case_title: c.content.title.clone(),
+                category: c.content.category.clone(),
+                title: l.title.clone(),
+                text: l.text.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_round_trips_the_2019_cases() {
+        let tx = kizuki_dataset::default_taxonomy().unwrap();
+        let files: Vec<(String, String)> = kizuki_dataset::SURVEY_2019
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect();
+        let data = kizuki_dataset::parse_survey_files(&files, &tx).unwrap();
+        for c in &data.cases {
+            let form = CaseForm::from_content(&c.case);
+            assert_eq!(form.parse(&tx).unwrap(), c.case, "case {}", c.case.number);
+        }
+    }
+
+    #[test]
+    fn errors_point_at_editor_lines() {
+        let tx = kizuki_dataset::default_taxonomy().unwrap();
+        let form = CaseForm {
+            number: "1".into(),
+            category: "system-failure".into(),
+            title: "t".into(),
+            impact: "i".into(),
+            cause: "c".into(),
+            overview: "a".into(),
+            actors: "op | 事業者 | operator\nv | ベンダ | nonsense".into(),
+            steps: "op | 起きた\nghost | 幽霊".into(),
+            responses: "op | 対処".into(),
+            background: "b".into(),
+            detection: "d".into(),
+            response: "r".into(),
+            cause_points: String::new(),
+            countermeasures: "m".into(),
+            lessons: "教訓 | 本文".into(),
+        };
+        let errs = form.parse(&tx).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"actors[1]"), "{fields:?}");
+        assert!(fields.contains(&"steps[1]"), "{fields:?}");
+        assert!(fields.contains(&"cause_points"), "{fields:?}");
+        assert_eq!(split_field("steps[1]"), ("steps", Some(2)));
+        assert_eq!(editor_field("sections.cause[2]"), "cause_points[2]");
+    }
+}

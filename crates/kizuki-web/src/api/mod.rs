@@ -1,0 +1,400 @@
+//! The JSON API under `/api/v1`: reports (create, get, list, update with `If-Match`, add a
+//! stage), cases, surveys and the taxonomy, for bearer tokens. The OpenAPI document is built
+//! from these handlers' annotations, so it cannot drift from them.
+
+pub mod dto;
+
+use crate::error::{ApiError, ApiErrorBody, WebError};
+use crate::state::WebState;
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use dto::*;
+use kizuki_app::auth::Principal;
+use kizuki_app::{AppError, cases, reports, tokens};
+use kizuki_domain::fiscal::FiscalYear;
+use kizuki_domain::ids::{CaseId, OrgId, ReportId};
+use kizuki_domain::report::{ReportInput, ReportStatus, StageKind};
+use kizuki_domain::taxonomy::Tlp;
+use kizuki_store::{Page, ReportFilter, ReportSort, StoreError};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The caller behind a bearer token.
+#[derive(Debug, Clone)]
+pub struct ApiUser(pub Principal);
+
+impl FromRequestParts<WebState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &WebState) -> Result<Self, Self::Rejection> {
+        let secret = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError(WebError::App(AppError::Unauthenticated)))?;
+        let user = tokens::authenticate(&st.app, secret).await?;
+        Ok(ApiUser(Principal::from_user(&user)))
+    }
+}
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// The version an update is based on, from `If-Match` (required: without it a client could
+/// overwrite a change it never saw).
+fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let v = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError(WebError::PreconditionRequired))?;
+    v.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map_err(|_| {
+            ApiError(WebError::BadRequest(
+                "If-Match must be a version ETag".into(),
+            ))
+        })
+}
+
+/// A stale version becomes 412 with the current version, as HTTP preconditions do.
+fn stale_to_412(e: AppError) -> ApiError {
+    match e {
+        AppError::Store(StoreError::Conflict { current, .. }) => {
+            ApiError(WebError::PreconditionFailed {
+                current: current.version(),
+            })
+        }
+        other => ApiError(WebError::App(other)),
+    }
+}
+
+fn with_etag<T: serde::Serialize>(status: StatusCode, version: i64, body: T) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
+    res
+}
+
+#[utoipa::path(
+    get, path = "/reports", tag = "reports",
+    params(ListParams),
+    responses(
+        (status = 200, description = "Reports visible to the caller", body = ReportPageDto),
+        (status = 401, description = "No valid token", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_reports(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Query(q): Query<ListParams>,
+) -> Result<Json<ReportPageDto>, ApiError> {
+    let fiscal_year = match q.fy.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            FiscalYear::parse(s)
+                .map_err(|e| {
+                    ApiError::from(kizuki_domain::FieldError::invalid(
+                        "fy",
+                        format!("{} / {e}", e.message_ja()),
+                    ))
+                })?
+                .year(),
+        ),
+    };
+    let filter = ReportFilter {
+        fiscal_year,
+        sector: q.sector.clone(),
+        event_type: q.event_type.clone(),
+        cause: q.cause.clone(),
+        severity: q.severity,
+        status: q.status.as_deref().and_then(ReportStatus::parse),
+        tlp: q.tlp.as_deref().and_then(Tlp::parse),
+        org_id: q.org.map(OrgId),
+        visible_orgs: None,
+        sort: q
+            .sort
+            .as_deref()
+            .and_then(ReportSort::parse)
+            .unwrap_or_default(),
+    };
+    let page = Page::new(q.page.unwrap_or(1), q.per_page.unwrap_or(50));
+    let out = reports::list(&st.app, &p, filter, page).await?;
+    Ok(Json(ReportPageDto {
+        items: out.items.iter().map(ReportDto::from).collect(),
+        total: out.total,
+        page: out.page.number,
+        per_page: out.page.size,
+        pages: out.pages(),
+    }))
+}
+
+#[utoipa::path(
+    post, path = "/reports", tag = "reports",
+    request_body = ReportInputDto,
+    responses(
+        (status = 201, description = "Filed; the first report is the summary", body = ReportDto,
+         headers(("ETag" = String, description = "The version"))),
+        (status = 422, description = "Invalid fields", body = ApiErrorBody),
+        (status = 403, description = "Only operators file reports", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn create_report(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Json(body): Json<ReportInputDto>,
+) -> Result<Response, ApiError> {
+    let r = reports::file_input(&st.app, &p, &ReportInput::from(body)).await?;
+    let mut res = with_etag(StatusCode::CREATED, r.version, ReportDto::from(&r));
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/reports/{}", r.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+#[utoipa::path(
+    get, path = "/reports/{id}", tag = "reports",
+    params(("id" = i64, Path, description = "Report id")),
+    responses(
+        (status = 200, description = "The report", body = ReportDto,
+         headers(("ETag" = String, description = "The version, for If-Match"))),
+        (status = 404, description = "No such report, or not visible to the caller", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_report(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let r = reports::get(&st.app, &p, ReportId(id)).await?;
+    Ok(with_etag(StatusCode::OK, r.version, ReportDto::from(&r)))
+}
+
+#[utoipa::path(
+    put, path = "/reports/{id}", tag = "reports",
+    params(
+        ("id" = i64, Path, description = "Report id"),
+        ("If-Match" = String, Header, description = "The ETag the change is based on"),
+    ),
+    request_body = ReportInputDto,
+    responses(
+        (status = 200, description = "Updated", body = ReportDto, headers(("ETag" = String))),
+        (status = 412, description = "Someone changed the report since that ETag", body = ApiErrorBody),
+        (status = 428, description = "If-Match is missing", body = ApiErrorBody),
+        (status = 422, description = "Invalid fields", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn update_report(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(body): Json<ReportInputDto>,
+) -> Result<Response, ApiError> {
+    let version = if_match(&headers)?;
+    let details = ReportInput::from(body).parse(&st.app.taxonomy)?;
+    let r = reports::update(&st.app, &p, ReportId(id), version, details)
+        .await
+        .map_err(stale_to_412)?;
+    Ok(with_etag(StatusCode::OK, r.version, ReportDto::from(&r)))
+}
+
+#[utoipa::path(
+    post, path = "/reports/{id}/stages", tag = "reports",
+    params(("id" = i64, Path, description = "Report id")),
+    request_body = StageInputDto,
+    responses(
+        (status = 201, description = "Stage appended", body = ReportDto, headers(("ETag" = String))),
+        (status = 422, description = "Invalid stage", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn add_stage(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    Json(body): Json<StageInputDto>,
+) -> Result<Response, ApiError> {
+    let kind = StageKind::parse(&body.kind).ok_or_else(|| {
+        ApiError::from(kizuki_domain::FieldError::new(
+            "kind",
+            kizuki_domain::FieldErrorKind::UnknownCode {
+                code: body.kind.clone(),
+            },
+        ))
+    })?;
+    let r = reports::add_stage(&st.app, &p, ReportId(id), kind, &body.text).await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        r.version,
+        ReportDto::from(&r),
+    ))
+}
+
+#[utoipa::path(
+    get, path = "/cases", tag = "cases",
+    responses((status = 200, description = "Every case, by survey and number", body = Vec<CaseDto>)),
+    security(("bearer" = []))
+)]
+async fn list_cases(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+) -> Result<Json<Vec<CaseDto>>, ApiError> {
+    let all = cases::list(&st.app, &p, None).await?;
+    Ok(Json(all.iter().map(CaseDto::from).collect()))
+}
+
+#[utoipa::path(
+    get, path = "/cases/{id}", tag = "cases",
+    params(("id" = i64, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "The case", body = CaseDto, headers(("ETag" = String))),
+        (status = 404, description = "No such case", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_case(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let c = cases::get(&st.app, &p, CaseId(id)).await?;
+    Ok(with_etag(StatusCode::OK, c.version, CaseDto::from(&c)))
+}
+
+#[utoipa::path(
+    put, path = "/cases/{id}", tag = "cases",
+    params(
+        ("id" = i64, Path, description = "Case id"),
+        ("If-Match" = String, Header, description = "The ETag the change is based on"),
+    ),
+    request_body = CaseContentDto,
+    responses(
+        (status = 200, description = "Updated", body = CaseDto, headers(("ETag" = String))),
+        (status = 412, description = "Someone changed the case since that ETag", body = ApiErrorBody),
+        (status = 428, description = "If-Match is missing", body = ApiErrorBody),
+        (status = 422, description = "Invalid case", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn update_case(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(body): Json<CaseContentDto>,
+) -> Result<Response, ApiError> {
+    p.require_analyst()?;
+    let version = if_match(&headers)?;
+    let content = body.into_content()?.parse(&st.app.taxonomy)?;
+    let c = cases::update(&st.app, &p, CaseId(id), version, content)
+        .await
+        .map_err(stale_to_412)?;
+    Ok(with_etag(StatusCode::OK, c.version, CaseDto::from(&c)))
+}
+
+#[utoipa::path(
+    get, path = "/surveys", tag = "surveys",
+    responses((status = 200, description = "Every survey", body = Vec<SurveyDto>)),
+    security(("bearer" = []))
+)]
+async fn list_surveys(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+) -> Result<Json<Vec<SurveyDto>>, ApiError> {
+    let mut out = Vec::new();
+    for s in st.app.store.list_surveys().await? {
+        let year = s.content.fiscal_year.year();
+        let cs = cases::list(&st.app, &p, Some(year)).await?;
+        out.push(SurveyDto::new(&s, &cs));
+    }
+    Ok(Json(out))
+}
+
+#[utoipa::path(
+    get, path = "/surveys/{year}", tag = "surveys",
+    params(("year" = i32, Path, description = "Fiscal year, e.g. 2019")),
+    responses(
+        (status = 200, description = "The survey", body = SurveyDto),
+        (status = 404, description = "No survey that year", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_survey(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    Path(year): Path<i32>,
+) -> Result<Json<SurveyDto>, ApiError> {
+    let v = cases::survey(&st.app, &p, year).await?;
+    Ok(Json(SurveyDto::new(&v.survey, &v.cases)))
+}
+
+#[utoipa::path(
+    get, path = "/taxonomy", tag = "taxonomy",
+    responses((status = 200, description = "The classification vocabularies", body = TaxonomyDto)),
+    security(("bearer" = []))
+)]
+async fn taxonomy(State(st): State<WebState>, ApiUser(_): ApiUser) -> Json<TaxonomyDto> {
+    Json(TaxonomyDto::from(st.app.taxonomy.as_ref()))
+}
+
+async fn openapi_json(State(st): State<WebState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        st.openapi.as_ref().clone(),
+    )
+        .into_response()
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "kizuki API",
+        description = "Incident reports (情報連絡), cases and surveys. Tokens: `kizuki token create --email EMAIL`. Errors are `{code, message_ja, message_en}`; updates need `If-Match` with the ETag they are based on.",
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ApiErrorBody))
+)]
+struct ApiDoc;
+
+/// The API's routes and the OpenAPI document describing them.
+pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_reports, create_report))
+        .routes(routes!(get_report, update_report))
+        .routes(routes!(add_stage))
+        .routes(routes!(list_cases))
+        .routes(routes!(get_case, update_case))
+        .routes(routes!(list_surveys))
+        .routes(routes!(get_survey))
+        .routes(routes!(taxonomy))
+        .split_for_parts();
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    let router = router
+        .route("/openapi.json", axum::routing::get(openapi_json))
+        .fallback(|| async { ApiError(WebError::NotFound) });
+    (router, doc)
+}

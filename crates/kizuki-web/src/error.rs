@@ -1,0 +1,271 @@
+//! The web layer's one error type and its one mapping to HTTP. Pages and the API share the
+//! mapping (status and stable code); pages get an HTML page in the visitor's language, the
+//! API a JSON body `{code, message_ja, message_en}`. Server errors say nothing about their
+//! cause to the client; the cause goes to the log.
+
+use crate::i18n;
+use crate::session::SessionData;
+use crate::state::WebState;
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use kizuki_app::AppError;
+use kizuki_domain::ValidationErrors;
+use kizuki_domain::taxonomy::Lang;
+use kizuki_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub enum WebError {
+    App(AppError),
+    /// A page needs a signed-in user.
+    NeedLogin {
+        next: String,
+    },
+    Csrf,
+    NotFound,
+    BadRequest(String),
+    /// An API update came without `If-Match`.
+    PreconditionRequired,
+    /// An API update's `If-Match` named an old version.
+    PreconditionFailed {
+        current: i64,
+    },
+    Internal(String),
+}
+
+impl std::fmt::Display for WebError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WebError::App(e) => write!(f, "{e}"),
+            WebError::NeedLogin { .. } => f.write_str("sign-in required"),
+            WebError::Csrf => f.write_str("CSRF token missing or wrong"),
+            WebError::NotFound => f.write_str("not found"),
+            WebError::BadRequest(m) => write!(f, "bad request: {m}"),
+            WebError::PreconditionRequired => f.write_str("If-Match required"),
+            WebError::PreconditionFailed { current } => {
+                write!(f, "stale If-Match; current version {current}")
+            }
+            WebError::Internal(m) => write!(f, "internal: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for WebError {}
+
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> Self {
+        WebError::App(e)
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        WebError::App(AppError::Store(e))
+    }
+}
+
+impl From<ValidationErrors> for WebError {
+    fn from(e: ValidationErrors) -> Self {
+        WebError::App(AppError::Validation(e))
+    }
+}
+
+impl From<kizuki_domain::FieldError> for WebError {
+    fn from(e: kizuki_domain::FieldError) -> Self {
+        WebError::App(AppError::Validation(e.into()))
+    }
+}
+
+impl WebError {
+    /// The HTTP status and the stable machine code; the code also names the message in the
+    /// catalogues (`errors.<code>`).
+    pub fn status_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            WebError::App(e) => match e {
+                AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+                AppError::Store(StoreError::NotFound { .. }) => {
+                    (StatusCode::NOT_FOUND, "not_found")
+                }
+                AppError::Store(StoreError::Conflict { .. }) => (StatusCode::CONFLICT, "conflict"),
+                AppError::Store(StoreError::Duplicate { .. }) => {
+                    (StatusCode::CONFLICT, "duplicate")
+                }
+                AppError::Store(StoreError::Invalid(_)) | AppError::Refused(_) => {
+                    (StatusCode::BAD_REQUEST, "bad_request")
+                }
+                AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+                AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                AppError::Store(StoreError::Backend(_))
+                | AppError::Dataset(_)
+                | AppError::Io { .. }
+                | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            WebError::NeedLogin { .. } => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            WebError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            WebError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            WebError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            WebError::PreconditionRequired => {
+                (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
+            }
+            WebError::PreconditionFailed { .. } => {
+                (StatusCode::PRECONDITION_FAILED, "precondition_failed")
+            }
+            WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn log_if_server_error(&self) {
+        if self.status_code().0.is_server_error() {
+            // Debug carries the whole chain, down to the backend's own error.
+            tracing::error!(error = %self, detail = ?self, "request failed");
+        }
+    }
+
+    pub fn validation(&self) -> Option<&ValidationErrors> {
+        match self {
+            WebError::App(AppError::Validation(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// What the session layer needs to render an error page after the fact.
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub code: &'static str,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        self.log_if_server_error();
+        if let WebError::NeedLogin { next } = &self {
+            let q: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish();
+            return Redirect::to(&format!("/login?{q}")).into_response();
+        }
+        let (status, code) = self.status_code();
+        let mut res = (status, code).into_response();
+        res.extensions_mut().insert(ErrorPage { code });
+        res
+    }
+}
+
+/// One field's problem in an API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message_ja: String,
+    pub message_en: String,
+}
+
+/// The API's error body; `code` is stable, the messages are for people.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiErrorBody {
+    pub code: String,
+    pub message_ja: String,
+    pub message_en: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+    /// With `precondition_failed`: the version the record is at now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+}
+
+/// The same errors for the JSON API.
+#[derive(Debug)]
+pub struct ApiError(pub WebError);
+
+impl<E: Into<WebError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        e.log_if_server_error();
+        let (status, code) = match &e {
+            WebError::NeedLogin { .. } => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            other => other.status_code(),
+        };
+        let cat = i18n::catalogue();
+        let key = format!("errors.{code}");
+        let fields = e
+            .validation()
+            .map(|v| {
+                v.iter()
+                    .map(|f| FieldProblem {
+                        field: f.field.clone(),
+                        message_ja: i18n::pick(&f.message_ja(), Lang::Ja).to_owned(),
+                        message_en: i18n::pick(&f.message_en(), Lang::En).to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let current_version = match &e {
+            WebError::PreconditionFailed { current } => Some(*current),
+            _ => None,
+        };
+        let body = ApiErrorBody {
+            code: code.to_owned(),
+            message_ja: cat.get(Lang::Ja, &key).to_owned(),
+            message_en: cat.get(Lang::En, &key).to_owned(),
+            fields,
+            current_version,
+        };
+        let mut res = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED
+            && let Ok(v) = header::HeaderValue::from_str("Bearer realm=\"kizuki\"")
+        {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        res
+    }
+}
+
+/// Replaces the bare body of an error response with a page in the visitor's language.
+pub async fn render_error_page(st: &WebState, sess: &SessionData, res: Response) -> Response {
+    let Some(info) = res.extensions().get::<ErrorPage>().cloned() else {
+        return res;
+    };
+    let status = res.status();
+    let mut headers = res.headers().clone();
+    let lang = match sess.user {
+        Some(u) => st
+            .app
+            .store
+            .get_user(u)
+            .await
+            .map_or(sess.lang, |u| u.user.lang),
+        None => sess.lang,
+    };
+    let ctx = serde_json::json!({
+        "lang": i18n::lang_code(lang),
+        "code": info.code,
+        "status": status.as_u16(),
+        "csrf": sess.csrf,
+        "path": "/",
+        "user": null,
+        "flash": null,
+    });
+    match st.views.render("error.html", ctx) {
+        Ok(html) => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            headers.remove(header::CONTENT_LENGTH);
+            let mut out = (status, html).into_response();
+            out.headers_mut().extend(headers);
+            out
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "error page failed to render");
+            res
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! Case pages (view, editor with live preview and conflict handling), the survey page, the
+//! lessons list and the presence heartbeat every editor page sends.
+
+use super::{done, render};
+use crate::error::WebError;
+use crate::form::FormData;
+use crate::i18n;
+use crate::session::{Posted, SignedIn};
+use crate::state::WebState;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kizuki_app::AppError;
+use kizuki_app::cases::{self, CASE_FIELDS, CaseForm, split_field};
+use kizuki_domain::ValidationErrors;
+use kizuki_domain::case::{CaseContent, SECTION_HEADINGS, Step};
+use kizuki_domain::ids::CaseId;
+use kizuki_domain::taxonomy::Lang;
+use kizuki_store::{Current, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn steps_json(c: &CaseContent, steps: &[Step]) -> Vec<Value> {
+    steps
+        .iter()
+        .map(|s| {
+            let actors: Vec<String> = s
+                .actors
+                .iter()
+                .map(|a| c.actor(a).map_or_else(|| a.clone(), |x| x.label.clone()))
+                .collect();
+            json!({"number": s.number, "text": s.text, "actors": actors})
+        })
+        .collect()
+}
+
+/// A case in the shape of its page in the annual report.
+pub fn case_json(c: &CaseContent, lang: Lang) -> Value {
+    let sections: Vec<Value> = c
+        .sections
+        .numbered()
+        .iter()
+        .map(|(i, pts)| {
+            let (ja, en) = SECTION_HEADINGS[*i];
+            json!({"n": i + 1, "heading": if lang == Lang::Ja { ja } else { en }, "points": pts})
+        })
+        .collect();
+    let (ja6, en6) = SECTION_HEADINGS[5];
+    json!({
+        "number": c.number,
+        "category": c.category.0,
+        "title": c.title,
+        "impact": c.impact,
+        "cause": c.cause,
+        "overview": c.overview,
+        "actors": c.actors.iter().map(|a| json!({
+            "key": a.key, "label": a.label, "kind": cases::actor_kind_code(a.kind),
+            "group": a.group.as_ref().and_then(|g| c.actor(g)).map(|g| g.label.clone()),
+        })).collect::<Vec<_>>(),
+        "steps": steps_json(c, &c.steps),
+        "responses": steps_json(c, &c.responses),
+        "sections": sections,
+        "lessons_heading": if lang == Lang::Ja { ja6 } else { en6 },
+        "lessons": c.lessons,
+    })
+}
+
+pub async fn list(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
+    let all = cases::list(&st.app, &s.p, None).await?;
+    let rows: Vec<Value> = all
+        .iter()
+        .map(|c| {
+            json!({"id": c.id.0, "year": c.survey_year, "number": c.content.number,
+                   "title": c.content.title, "category": c.content.category.0,
+                   "impact": c.content.impact, "cause": c.content.cause,
+                   "report_id": c.report_id.map(|r| r.0), "version": c.version})
+        })
+        .collect();
+    render(&st, &s.viewer, "cases/list.html", json!({"rows": rows}))
+}
+
+pub async fn view(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let c = cases::get(&st.app, &s.p, CaseId(id)).await?;
+    render(
+        &st,
+        &s.viewer,
+        "cases/view.html",
+        json!({"id": id, "year": c.survey_year, "report_id": c.report_id.map(|r| r.0),
+               "version": c.version, "case": case_json(&c.content, s.viewer.lang),
+               "can_edit": s.p.require_analyst().is_ok()}),
+    )
+}
+
+/// Errors placed on the editor's fields; an error about one line says which.
+fn case_errors(errs: &ValidationErrors, lang: Lang) -> Value {
+    let cat = i18n::catalogue();
+    let mut m = serde_json::Map::new();
+    for e in errs.iter() {
+        let (field, line) = split_field(&e.field);
+        let msg = match lang {
+            Lang::Ja => e.message_ja(),
+            Lang::En => e.message_en(),
+        };
+        let mut msg = i18n::pick(&msg, lang).to_owned();
+        if let Some(n) = line {
+            msg = format!(
+                "{}{msg}",
+                cat.fmt(lang, "case.line", &[("n", n.to_string())])
+            );
+        }
+        match m.get_mut(field) {
+            Some(Value::Array(list)) => list.push(json!(msg)),
+            _ => {
+                m.insert(field.to_owned(), json!([msg]));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+fn read_case_form(f: &FormData) -> CaseForm {
+    CaseForm {
+        number: f.get("number").to_owned(),
+        category: f.get("category").to_owned(),
+        title: f.get("title").to_owned(),
+        impact: f.get("impact").to_owned(),
+        cause: f.get("cause").to_owned(),
+        overview: f.get("overview").to_owned(),
+        actors: f.get("actors").to_owned(),
+        steps: f.get("steps").to_owned(),
+        responses: f.get("responses").to_owned(),
+        background: f.get("background").to_owned(),
+        detection: f.get("detection").to_owned(),
+        response: f.get("response").to_owned(),
+        cause_points: f.get("cause_points").to_owned(),
+        countermeasures: f.get("countermeasures").to_owned(),
+        lessons: f.get("lessons").to_owned(),
+    }
+}
+
+fn editor_ctx(id: i64, year: Option<i32>, version: i64, form: &CaseForm) -> Value {
+    json!({"id": id, "year": year, "version": version, "form": form,
+           "fields": CASE_FIELDS, "errors": {}, "presence_key": format!("case:{id}")})
+}
+
+pub async fn edit_form(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    s.p.require_analyst()?;
+    let c = cases::get(&st.app, &s.p, CaseId(id)).await?;
+    let mut ctx = editor_ctx(
+        id,
+        c.survey_year,
+        c.version,
+        &CaseForm::from_content(&c.content),
+    );
+    ctx["preview"] = case_json(&c.content, s.viewer.lang);
+    ctx["others"] = json!(super::reports::presence(&st, &s, &format!("case:{id}")));
+    render(&st, &s.viewer, "cases/edit.html", ctx)
+}
+
+pub async fn save(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    s.p.require_analyst()?;
+    let cid = CaseId(id);
+    let c = cases::get(&st.app, &s.p, cid).await?;
+    let form = read_case_form(&f);
+    let version = f.i64("version").unwrap_or(0);
+    let mut ctx = editor_ctx(id, c.survey_year, version, &form);
+    let lang = s.viewer.lang;
+    // "Preview" re-renders the editor with the preview of what was typed, saving nothing.
+    if f.has("preview") {
+        match form.parse(&st.app.taxonomy) {
+            Ok(content) => ctx["preview"] = case_json(&content, lang),
+            Err(errs) => ctx["errors"] = case_errors(&errs, lang),
+        }
+        ctx["others"] = json!(super::reports::presence(&st, &s, &format!("case:{id}")));
+        return render(&st, &s.viewer, "cases/edit.html", ctx);
+    }
+    let status = match cases::update_form(&st.app, &s.p, cid, version, &form).await {
+        Ok(_) => {
+            st.presence.leave(&format!("case:{id}"), s.p.user_id);
+            return Ok(done(&st, &s.viewer, "flash.saved", &format!("/cases/{id}")));
+        }
+        Err(AppError::Validation(errs)) => {
+            ctx["errors"] = case_errors(&errs, lang);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(AppError::Store(StoreError::Conflict {
+            current: Current::Case(cur),
+            ..
+        })) => {
+            let theirs = CaseForm::from_content(&cur.content);
+            let rows: Vec<Value> = CASE_FIELDS
+                .iter()
+                .filter(|name| theirs.field(name).trim() != form.field(name).trim())
+                .map(|name| json!({"field": name, "theirs": theirs.field(name), "mine": form.field(name)}))
+                .collect();
+            ctx["version"] = json!(cur.version);
+            ctx["conflict"] = json!({"rows": rows, "version": cur.version});
+            ctx["preview"] = case_json(&cur.content, lang);
+            StatusCode::CONFLICT
+        }
+        Err(e) => return Err(e.into()),
+    };
+    ctx["others"] = json!(super::reports::presence(&st, &s, &format!("case:{id}")));
+    let mut res = render(&st, &s.viewer, "cases/edit.html", ctx)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// The live preview: the case page for what is in the editor now, as an HTML fragment.
+pub async fn preview(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    s.p.require_analyst()?;
+    let form = read_case_form(&f);
+    let ctx = match form.parse(&st.app.taxonomy) {
+        Ok(content) => json!({"case": case_json(&content, s.viewer.lang), "preview_errors": null}),
+        Err(errs) => {
+            let list: Vec<String> =
+                case_errors(&errs, s.viewer.lang)
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .flat_map(|(k, v)| {
+                                v.as_array().cloned().unwrap_or_default().into_iter().map(
+                                    move |m| format!("{k}: {}", m.as_str().unwrap_or_default()),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            json!({"case": null, "preview_errors": list})
+        }
+    };
+    render(&st, &s.viewer, "cases/_case.html", ctx)
+}
+
+pub async fn surveys(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
+    let mut rows = Vec::new();
+    for sv in st.app.store.list_surveys().await? {
+        let fy = sv.content.fiscal_year.year();
+        let n = st.app.store.list_cases(Some(fy)).await?.len();
+        rows.push(json!({"year": fy, "title": sv.content.title, "cases": n,
+                         "period_start": sv.content.period_start, "period_end": sv.content.period_end}));
+    }
+    render(&st, &s.viewer, "surveys/list.html", json!({"rows": rows}))
+}
+
+pub async fn survey(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(year): Path<i32>,
+) -> Result<Response, WebError> {
+    let v = cases::survey(&st.app, &s.p, year).await?;
+    let c = &v.survey.content;
+    let lessons: Vec<Value> = v
+        .lessons
+        .iter()
+        .map(|(cat, ls)| json!({"category": cat.0, "items": ls}))
+        .collect();
+    let cases: Vec<Value> = v
+        .cases
+        .iter()
+        .map(|x| {
+            json!({"id": x.id.0, "number": x.content.number, "title": x.content.title,
+                   "category": x.content.category.0, "impact": x.content.impact,
+                   "cause": x.content.cause})
+        })
+        .collect();
+    render(
+        &st,
+        &s.viewer,
+        "surveys/view.html",
+        json!({
+            "year": year, "title": c.title, "period_start": c.period_start,
+            "period_end": c.period_end, "purpose": c.purpose, "method": c.method,
+            "criteria_intro": c.criteria_intro, "criteria": c.criteria, "remarks": c.remarks,
+            "cases": cases, "lessons": lessons,
+        }),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LessonQuery {
+    category: String,
+}
+
+pub async fn lessons(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Query(q): Query<LessonQuery>,
+) -> Result<Response, WebError> {
+    let cat = Some(q.category.trim()).filter(|c| !c.is_empty());
+    let rows = cases::lessons(&st.app, &s.p, cat).await?;
+    render(
+        &st,
+        &s.viewer,
+        "lessons.html",
+        json!({"rows": rows, "category": q.category}),
+    )
+}
+
+/// The heartbeat of an open editor: records this user and answers with the others.
+pub async fn presence(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let key = f.get("key");
+    let valid = key
+        .split_once(':')
+        .is_some_and(|(k, id)| matches!(k, "report" | "case") && id.parse::<i64>().is_ok());
+    if !valid {
+        return Err(WebError::BadRequest("unknown record".into()));
+    }
+    if f.flag("leave") {
+        st.presence.leave(key, s.p.user_id);
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let others = super::reports::presence(&st, &s, key);
+    let names: Vec<String> = others
+        .iter()
+        .filter_map(|o| o["name"].as_str().map(str::to_owned))
+        .collect();
+    let msg = if names.is_empty() {
+        String::new()
+    } else {
+        i18n::catalogue().fmt(
+            s.viewer.lang,
+            "presence.others",
+            &[("names", names.join("、"))],
+        )
+    };
+    Ok(Json(json!({"others": others, "message": msg})).into_response())
+}

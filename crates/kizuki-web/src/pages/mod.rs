@@ -1,0 +1,115 @@
+//! HTML pages. Handlers are thin: extract, call a service in kizuki-app, render a template.
+
+pub mod auth;
+pub mod cases;
+pub mod reports;
+pub mod triage;
+
+use crate::error::WebError;
+use crate::i18n;
+use crate::session::Viewer;
+use crate::state::WebState;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use kizuki_app::auth::Principal;
+use kizuki_app::reports::{Overdue, overdue};
+use kizuki_domain::ValidationErrors;
+use kizuki_domain::ids::OrgId;
+use kizuki_domain::report::Report;
+use kizuki_domain::taxonomy::Lang;
+use kizuki_domain::user::Role;
+use serde_json::{Value, json};
+
+fn user_json(p: &Principal) -> Value {
+    json!({
+        "name": p.display_name,
+        "email": p.email,
+        "role": p.role.code(),
+        "is_operator": p.is_operator(),
+        "is_centre": p.is_centre(),
+        "is_analyst": matches!(p.role, Role::Analyst | Role::Editor | Role::Admin),
+    })
+}
+
+/// Renders `name` with the fields every page has (language, user, CSRF token, notice).
+pub fn render(st: &WebState, v: &Viewer, name: &str, mut ctx: Value) -> Result<Response, WebError> {
+    let flash = st.sessions.take_flash(&v.session.id);
+    if let Value::Object(m) = &mut ctx {
+        m.insert("lang".into(), json!(i18n::lang_code(v.lang)));
+        m.insert("csrf".into(), json!(v.session.csrf));
+        m.insert("path".into(), json!(v.path));
+        m.insert(
+            "user".into(),
+            v.principal.as_ref().map_or(Value::Null, user_json),
+        );
+        m.insert("flash".into(), json!(flash));
+    }
+    Ok(Html(st.views.render(name, ctx)?).into_response())
+}
+
+/// After a successful POST: a notice for the next page, then a redirect (so reloading does
+/// not post twice).
+pub fn done(st: &WebState, v: &Viewer, flash_key: &str, to: &str) -> Response {
+    let msg = i18n::catalogue().get(v.lang, flash_key).to_owned();
+    st.sessions.set_flash(&v.session.id, &msg);
+    Redirect::to(to).into_response()
+}
+
+/// Field errors for a template: `{field: message}` in the viewer's language, first error
+/// of each field only.
+pub fn errors_json(errs: &ValidationErrors, lang: Lang) -> Value {
+    let mut m = serde_json::Map::new();
+    for e in errs.iter() {
+        let msg = match lang {
+            Lang::Ja => e.message_ja(),
+            Lang::En => e.message_en(),
+        };
+        let msg = i18n::pick(&msg, lang).to_owned();
+        // Also under the field's base name (`causes` for `causes[2]`), where the form shows
+        // one message for the whole group.
+        if let Some((base, _)) = e.field.split_once(['[', '.']) {
+            m.entry(base.to_owned()).or_insert(json!(msg.clone()));
+        }
+        m.entry(e.field.clone()).or_insert(json!(msg));
+    }
+    Value::Object(m)
+}
+
+pub fn org_name(names: &[(OrgId, String)], id: OrgId) -> String {
+    names
+        .iter()
+        .find(|(o, _)| *o == id)
+        .map_or_else(|| format!("#{id}"), |(_, n)| n.clone())
+}
+
+fn overdue_json(o: &[Overdue]) -> Value {
+    json!(
+        o.iter()
+            .map(|o| json!({"kind": o.kind.code(), "due": o.due}))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// A report as list rows and link boxes show it.
+pub fn report_row(st: &WebState, r: &Report, orgs: &[(OrgId, String)]) -> Value {
+    let od = overdue(r, st.app.clock.now(), &st.deadlines);
+    json!({
+        "id": r.id.0,
+        "version": r.version,
+        "title": r.details.title,
+        "org": org_name(orgs, r.org_id),
+        "sector": r.details.sector.0,
+        "event_type": r.details.event_type.0,
+        "causes": r.details.causes.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
+        "severity": r.details.severity.map(|s| s.level()),
+        "tlp": r.details.tlp.code(),
+        "tlp_label": r.details.tlp.label(),
+        "status": r.status.code(),
+        "reported_at": r.reported_at,
+        "updated_at": r.updated_at,
+        "stages": r.stages.len(),
+        "last_stage": r.stages.last().map(|s| s.kind.code()),
+        "has_final": r.has_final(),
+        "overdue": overdue_json(&od),
+        "case_id": r.case_id.map(|c| c.0),
+    })
+}

@@ -1,0 +1,641 @@
+//! Report pages: the list with filters and CSV export, the first-report form, the detail
+//! page with its timeline and stage form, and editing with conflict handling.
+
+use super::{done, errors_json, org_name, render, report_row};
+use crate::error::WebError;
+use crate::form::FormData;
+use crate::i18n;
+use crate::session::{Posted, SignedIn};
+use crate::state::WebState;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kizuki_app::AppError;
+use kizuki_app::reports::{self, ReportForm, SYSTEM_ROWS, SystemRow};
+use kizuki_domain::fiscal::FiscalYear;
+use kizuki_domain::ids::{OrgId, ReportId};
+use kizuki_domain::report::{Report, ReportStatus, StageKind};
+use kizuki_domain::taxonomy::{Lang, Taxonomy, Tlp, Vocabulary};
+use kizuki_domain::wareki;
+use kizuki_store::{Current, Page, ReportFilter, ReportSort, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub const PAGE_SIZE: u32 = 25;
+
+/// The list's filters as they appear in the query string; everything optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub fy: String,
+    pub sector: String,
+    pub event_type: String,
+    pub cause: String,
+    pub severity: String,
+    pub status: String,
+    pub tlp: String,
+    pub org: String,
+    pub sort: String,
+    pub page: String,
+}
+
+fn opt(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl ListQuery {
+    /// The store filter, and a message when the 年度 could not be read.
+    pub fn filter(&self) -> (ReportFilter, Option<String>) {
+        let mut problem = None;
+        let fiscal_year = match opt(&self.fy) {
+            None => None,
+            Some(s) => match FiscalYear::parse(&s) {
+                Ok(fy) => Some(fy.year()),
+                Err(e) => {
+                    problem = Some(e.message_ja());
+                    None
+                }
+            },
+        };
+        (
+            ReportFilter {
+                fiscal_year,
+                sector: opt(&self.sector),
+                event_type: opt(&self.event_type),
+                cause: opt(&self.cause),
+                severity: self.severity.trim().parse().ok(),
+                status: ReportStatus::parse(&self.status),
+                tlp: Tlp::parse(&self.tlp),
+                org_id: self.org.trim().parse().ok().map(OrgId),
+                visible_orgs: None,
+                sort: ReportSort::parse(&self.sort).unwrap_or_default(),
+            },
+            problem,
+        )
+    }
+
+    pub fn page(&self) -> u32 {
+        self.page.trim().parse().unwrap_or(1).max(1)
+    }
+
+    /// The query string for another page of the same list.
+    fn with_page(&self, n: u32) -> String {
+        let mut q = self.clone();
+        q.page = n.to_string();
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("fy", &q.fy),
+            ("sector", &q.sector),
+            ("event_type", &q.event_type),
+            ("cause", &q.cause),
+            ("severity", &q.severity),
+            ("status", &q.status),
+            ("tlp", &q.tlp),
+            ("org", &q.org),
+            ("sort", &q.sort),
+            ("page", &q.page),
+        ] {
+            if !v.is_empty() {
+                ser.append_pair(k, v);
+            }
+        }
+        ser.finish()
+    }
+}
+
+pub async fn list(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let (filter, fy_problem) = q.filter();
+    let page = reports::list(&st.app, &s.p, filter, Page::new(q.page(), PAGE_SIZE)).await?;
+    let orgs = reports::org_names(&st.app).await?;
+    let visible = kizuki_app::auth::visible_orgs(&st.app, &s.p).await?;
+    let org_choices: Vec<Value> = st
+        .app
+        .store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .filter(|o| o.org.kind == kizuki_domain::org::OrgKind::Operator)
+        .filter(|o| visible.as_ref().is_none_or(|v| v.contains(&o.id)))
+        .map(|o| json!({"id": o.id.0, "name": o.org.name}))
+        .collect();
+    let pages = page.pages();
+    let n = page.page.number;
+    render(
+        &st,
+        &s.viewer,
+        "reports/list.html",
+        json!({
+            "q": q,
+            "fy_problem": fy_problem,
+            "rows": page.items.iter().map(|r| report_row(&st, r, &orgs)).collect::<Vec<_>>(),
+            "total": page.total,
+            "page": n,
+            "pages": pages,
+            "prev_q": (n > 1).then(|| q.with_page(n - 1)),
+            "next_q": (u64::from(n) < pages).then(|| q.with_page(n + 1)),
+            "csv_q": q.with_page(1),
+            "orgs": org_choices,
+            "sorts": ReportSort::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
+            "statuses": ReportStatus::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn csv_rows(tx: &Taxonomy, lang: Lang, items: &[Report], orgs: &[(OrgId, String)]) -> String {
+    let cat = i18n::catalogue();
+    let head = [
+        "csv.id",
+        "csv.reported_at",
+        "csv.reported_wareki",
+        "csv.org",
+        "csv.sector",
+        "csv.event_type",
+        "csv.causes",
+        "csv.severity",
+        "csv.tlp",
+        "csv.status",
+        "csv.stages",
+        "csv.title",
+    ];
+    let mut out = String::new();
+    out.push_str(
+        &head
+            .iter()
+            .map(|k| csv_cell(cat.get(lang, k)))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    out.push_str("\r\n");
+    for r in items {
+        let local = r.reported_at.with_timezone(&kizuki_domain::clock::jst());
+        let causes: Vec<&str> = r
+            .details
+            .causes
+            .iter()
+            .map(|c| tx.label(Vocabulary::Cause, c.as_str(), lang))
+            .collect();
+        let status_key = format!("status.{}", r.status.code());
+        let cells = [
+            r.id.to_string(),
+            local.format("%Y-%m-%d %H:%M").to_string(),
+            wareki::format_wareki(local.date_naive()),
+            org_name(orgs, r.org_id),
+            tx.label(Vocabulary::Sector, r.details.sector.as_str(), lang)
+                .to_owned(),
+            tx.label(Vocabulary::EventType, r.details.event_type.as_str(), lang)
+                .to_owned(),
+            causes.join("・"),
+            r.details
+                .severity
+                .map(|s| s.level().to_string())
+                .unwrap_or_default(),
+            r.details.tlp.label().to_owned(),
+            cat.get(lang, &status_key).to_owned(),
+            r.stages.len().to_string(),
+            r.details.title.clone(),
+        ];
+        out.push_str(
+            &cells
+                .iter()
+                .map(|c| csv_cell(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The filtered list as CSV, UTF-8 with a byte-order mark so Excel reads Japanese correctly.
+pub async fn csv(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let (filter, _) = q.filter();
+    let items = reports::list_all(&st.app, &s.p, filter).await?;
+    let orgs = reports::org_names(&st.app).await?;
+    let body = format!(
+        "\u{feff}{}",
+        csv_rows(&st.app.taxonomy, s.viewer.lang, &items, &orgs)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"kizuki-reports.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Reads the report form's fields.
+pub fn read_form(f: &FormData) -> ReportForm {
+    ReportForm {
+        title: f.get("title").to_owned(),
+        sector: f.get("sector").to_owned(),
+        region: f.get("region").to_owned(),
+        affected_service: f.get("affected_service").to_owned(),
+        occurred_date: f.get("occurred_date").to_owned(),
+        occurred_time: f.get("occurred_time").to_owned(),
+        detected_date: f.get("detected_date").to_owned(),
+        detected_time: f.get("detected_time").to_owned(),
+        event_type: f.get("event_type").to_owned(),
+        causes: f.all("causes"),
+        severity: f.get("severity").to_owned(),
+        people_affected: f.get("people_affected").to_owned(),
+        duration_minutes: f.get("duration_minutes").to_owned(),
+        actual_harm: f.flag("actual_harm"),
+        impact_description: f.get("impact_description").to_owned(),
+        systems: (0..SYSTEM_ROWS)
+            .map(|i| SystemRow {
+                name: f.get(&format!("systems[{i}].name")).to_owned(),
+                vendor: f.get(&format!("systems[{i}].vendor")).to_owned(),
+                shared: f.flag(&format!("systems[{i}].shared")),
+            })
+            .collect(),
+        vendors: f.get("vendors").to_owned(),
+        tlp: f.get("tlp").to_owned(),
+        summary: f.get("summary").to_owned(),
+    }
+}
+
+pub async fn new_form(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
+    s.p.require_operator()?;
+    let org = st.app.store.get_org(s.p.org_id).await?;
+    let form = ReportForm::blank(org.org.sectors.first(), org.org.region.as_ref());
+    render(
+        &st,
+        &s.viewer,
+        "reports/form.html",
+        json!({"mode": "new", "form": form, "errors": {}, "org": org.org.name}),
+    )
+}
+
+pub async fn create(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    s.p.require_operator()?;
+    let form = read_form(&f);
+    match reports::file_form(&st.app, &s.p, &form).await {
+        Ok(r) => Ok(done(
+            &st,
+            &s.viewer,
+            "flash.filed",
+            &format!("/reports/{}", r.id),
+        )),
+        Err(AppError::Validation(errs)) => {
+            let org = st.app.store.get_org(s.p.org_id).await?;
+            let mut res = render(
+                &st,
+                &s.viewer,
+                "reports/form.html",
+                json!({"mode": "new", "form": form, "errors": errors_json(&errs, s.viewer.lang),
+                       "org": org.org.name}),
+            )?;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn history_json(
+    v: &reports::ReportView,
+    users: &[(kizuki_domain::ids::UserId, String)],
+) -> Vec<Value> {
+    v.history
+        .iter()
+        .rev()
+        .map(|h| {
+            let (action, detail) = h.action.split_once(':').unwrap_or((h.action.as_str(), ""));
+            json!({
+                "version": h.version,
+                "at": h.at,
+                "action": action,
+                "detail": detail,
+                "user": h.user_id.and_then(|u| users.iter().find(|(id, _)| *id == u).map(|(_, n)| n.clone())),
+            })
+        })
+        .collect()
+}
+
+/// Everything the detail page shows, with the stage form's state.
+async fn detail_ctx(
+    st: &WebState,
+    s: &SignedIn,
+    id: ReportId,
+    stage_form: Value,
+    stage_errors: Value,
+) -> Result<Value, WebError> {
+    let view = reports::view(&st.app, &s.p, id, &st.deadlines).await?;
+    let orgs = reports::org_names(&st.app).await?;
+    let users = reports::user_names(&st.app).await?;
+    let r = &view.report;
+    let stages: Vec<Value> = r
+        .stages
+        .iter()
+        .map(|x| {
+            json!({"seq": x.seq, "kind": x.kind.code(), "at": x.at, "text": x.text,
+                   "author": x.author.and_then(|u| users.iter().find(|(id, _)| *id == u).map(|(_, n)| n.clone()))})
+        })
+        .collect();
+    let links: Vec<Value> = view
+        .links
+        .iter()
+        .map(|l| {
+            json!({
+                "kind": l.link.kind.code(),
+                "outgoing": l.link.from == id,
+                "other_id": l.other_id.0,
+                "other": l.other.as_ref().map(|o| report_row(st, o, &orgs)),
+                "at": l.link.at,
+            })
+        })
+        .collect();
+    let incident: Vec<Value> = view
+        .incident
+        .iter()
+        .map(|o| report_row(st, o, &orgs))
+        .collect();
+    let d = &r.details;
+    Ok(json!({
+        "r": report_row(st, r, &orgs),
+        "d": {
+            "region": d.region.as_ref().map(|c| c.0.clone()),
+            "affected_service": d.affected_service,
+            "occurred_at": d.occurred_at,
+            "detected_at": d.detected_at,
+            "people_affected": d.impact.people_affected,
+            "duration_minutes": d.impact.duration_minutes,
+            "actual_harm": d.impact.actual_harm,
+            "impact_description": d.impact.description,
+            "systems": d.systems,
+            "vendors": d.vendors,
+            "summary": d.summary,
+        },
+        "org": view.org_name,
+        "stages": stages,
+        "links": links,
+        "incident": incident,
+        "history": history_json(&view, &users),
+        "can_edit": view.can_edit,
+        "can_add_stage": view.can_edit && !r.has_final(),
+        "stage_form": stage_form,
+        "stage_errors": stage_errors,
+    }))
+}
+
+pub async fn detail(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let ctx = detail_ctx(
+        &st,
+        &s,
+        ReportId(id),
+        json!({"kind": "follow_up", "text": ""}),
+        json!({}),
+    )
+    .await?;
+    render(&st, &s.viewer, "reports/detail.html", ctx)
+}
+
+pub async fn add_stage(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let id = ReportId(id);
+    let kind = StageKind::parse(f.get("kind")).unwrap_or(StageKind::FollowUp);
+    match reports::add_stage(&st.app, &s.p, id, kind, f.get("text")).await {
+        Ok(_) => Ok(done(
+            &st,
+            &s.viewer,
+            "flash.stage_added",
+            &format!("/reports/{id}"),
+        )),
+        Err(AppError::Validation(errs)) => {
+            let ctx = detail_ctx(
+                &st,
+                &s,
+                id,
+                json!({"kind": kind.code(), "text": f.get("text")}),
+                errors_json(&errs, s.viewer.lang),
+            )
+            .await?;
+            let mut res = render(&st, &s.viewer, "reports/detail.html", ctx)?;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn edit_form(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let r = reports::get_for_edit(&st.app, &s.p, ReportId(id)).await?;
+    let others = presence(&st, &s, &format!("report:{id}"));
+    let org = st.app.store.get_org(r.org_id).await?;
+    render(
+        &st,
+        &s.viewer,
+        "reports/form.html",
+        json!({"mode": "edit", "id": id, "version": r.version, "title": r.details.title,
+               "form": ReportForm::from_details(&r.details), "errors": {}, "org": org.org.name,
+               "presence_key": format!("report:{id}"), "others": others}),
+    )
+}
+
+pub fn presence(st: &WebState, s: &SignedIn, key: &str) -> Vec<Value> {
+    st.presence
+        .touch(key, s.p.user_id, &s.p.display_name, st.app.clock.now())
+        .into_iter()
+        .map(|e| json!({"name": e.name, "since": e.since}))
+        .collect()
+}
+
+/// The form's fields as text, for showing two versions side by side.
+fn form_lines(tx: &Taxonomy, lang: Lang, f: &ReportForm) -> Vec<(&'static str, String)> {
+    let label = |v, c: &str| tx.label(v, c, lang).to_owned();
+    vec![
+        ("title", f.title.clone()),
+        ("sector", label(Vocabulary::Sector, &f.sector)),
+        ("region", label(Vocabulary::Region, &f.region)),
+        ("affected_service", f.affected_service.clone()),
+        (
+            "occurred_at",
+            format!("{} {}", f.occurred_date, f.occurred_time)
+                .trim()
+                .to_owned(),
+        ),
+        (
+            "detected_at",
+            format!("{} {}", f.detected_date, f.detected_time)
+                .trim()
+                .to_owned(),
+        ),
+        ("event_type", label(Vocabulary::EventType, &f.event_type)),
+        (
+            "causes",
+            f.causes
+                .iter()
+                .map(|c| label(Vocabulary::Cause, c))
+                .collect::<Vec<_>>()
+                .join("、"),
+        ),
+        ("severity", f.severity.clone()),
+        ("people_affected", f.people_affected.clone()),
+        ("duration_minutes", f.duration_minutes.clone()),
+        (
+            "actual_harm",
+            if f.actual_harm {
+                "✓".into()
+            } else {
+                String::new()
+            },
+        ),
+        ("impact_description", f.impact_description.clone()),
+        (
+            "systems",
+            f.systems
+                .iter()
+                .filter(|s| !s.name.trim().is_empty())
+                .map(|s| {
+                    format!(
+                        "{} / {}{}",
+                        s.name,
+                        s.vendor,
+                        if s.shared { " ★" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        ("vendors", f.vendors.trim().to_owned()),
+        (
+            "tlp",
+            Tlp::parse(&f.tlp).map_or_else(|| f.tlp.clone(), |t| t.label().to_owned()),
+        ),
+        ("summary", f.summary.clone()),
+    ]
+}
+
+pub fn diff_rows(tx: &Taxonomy, lang: Lang, theirs: &ReportForm, mine: &ReportForm) -> Vec<Value> {
+    form_lines(tx, lang, theirs)
+        .into_iter()
+        .zip(form_lines(tx, lang, mine))
+        .filter(|((_, a), (_, b))| a.trim() != b.trim())
+        .map(|((field, a), (_, b))| json!({"field": field, "theirs": a, "mine": b}))
+        .collect()
+}
+
+pub async fn update(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let rid = ReportId(id);
+    let r = reports::get_for_edit(&st.app, &s.p, rid).await?;
+    let org = st.app.store.get_org(r.org_id).await?;
+    let form = read_form(&f);
+    let version = f.i64("version").unwrap_or(0);
+    let base = json!({"mode": "edit", "id": id, "title": r.details.title, "org": org.org.name,
+                      "presence_key": format!("report:{id}")});
+    let outcome = match form.parse(&st.app.taxonomy, st.app.clock.now()) {
+        Ok(details) => reports::update(&st.app, &s.p, rid, version, details).await,
+        Err(errs) => Err(AppError::Validation(errs)),
+    };
+    let mut ctx = base;
+    let status = match outcome {
+        Ok(_) => {
+            st.presence.leave(&format!("report:{id}"), s.p.user_id);
+            return Ok(done(
+                &st,
+                &s.viewer,
+                "flash.saved",
+                &format!("/reports/{id}"),
+            ));
+        }
+        Err(AppError::Validation(errs)) => {
+            ctx["version"] = json!(version);
+            ctx["errors"] = errors_json(&errs, s.viewer.lang);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(AppError::Store(StoreError::Conflict {
+            current: Current::Report(cur),
+            ..
+        })) => {
+            // Keep what this user typed, show what changed meanwhile, and base the next save
+            // on the current version so the merged text can be saved.
+            let theirs = ReportForm::from_details(&cur.details);
+            ctx["version"] = json!(cur.version);
+            ctx["errors"] = json!({});
+            ctx["conflict"] = json!({
+                "rows": diff_rows(&st.app.taxonomy, s.viewer.lang, &theirs, &form),
+                "updated_at": cur.updated_at,
+                "version": cur.version,
+            });
+            StatusCode::CONFLICT
+        }
+        Err(e) => return Err(e.into()),
+    };
+    ctx["form"] = json!(form);
+    ctx["others"] = json!(presence(&st, &s, &format!("report:{id}")));
+    let mut res = render(&st, &s.viewer, "reports/form.html", ctx)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// Marks the reports ticked in the list as one incident (analysts).
+pub async fn incident(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let ids: Vec<ReportId> = f
+        .all("ids")
+        .iter()
+        .filter_map(|x| x.parse().ok())
+        .map(ReportId)
+        .collect();
+    let Some((&primary, rest)) = ids.split_first() else {
+        return Ok(done(&st, &s.viewer, "flash.choose_reports", "/reports"));
+    };
+    match kizuki_app::reports::mark_incident(&st.app, &s.p, primary, rest).await {
+        Ok(_) => Ok(done(
+            &st,
+            &s.viewer,
+            "flash.incident_marked",
+            &format!("/reports/{primary}"),
+        )),
+        Err(AppError::Validation(_)) => {
+            Ok(done(&st, &s.viewer, "flash.choose_reports", "/reports"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,29 @@
+//! What every handler shares: the application services, the views, sessions and presence.
+
+use crate::render::Views;
+use kizuki_app::App;
+use kizuki_app::presence::Presence;
+use kizuki_app::reports::Deadlines;
+use std::sync::Arc;
+
+use crate::session::Sessions;
+
+#[derive(Clone)]
+pub struct WebState {
+    pub app: App,
+    pub views: Arc<Views>,
+    pub sessions: Arc<Sessions>,
+    pub presence: Arc<Presence>,
+    pub deadlines: Deadlines,
+    /// Set behind TLS so the session cookie is never sent in clear.
+    pub secure_cookies: bool,
+    pub openapi: Arc<String>,
+}
+
+impl std::fmt::Debug for WebState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebState")
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,466 @@
+//! Browser tests in headless Chromium, driven over WebDriver (Debian's chromium-driver) with
+//! the harness's own HTTP client: log in, file a first report with a 和暦 date, see a
+//! validation error keep the input, add a follow-up, triage it, and two sessions editing one
+//! case where the second save shows the conflict and loses nothing. Screenshots of the main
+//! pages go to `target/tmp/screenshots`. Without Chromium the tests say so and pass.
+
+use crate::harness::{ANALYST, EDITOR, RAIL, TestServer, request};
+use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const DRIVER: &str = "/usr/bin/chromedriver";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// The running chromedriver, stopped when dropped.
+struct Driver {
+    base: String,
+    child: Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver runs in its own process group with the browsers it started; ending the
+        // group also ends browsers a failed test never closed.
+        let _ = Command::new("kill")
+            .arg("--")
+            .arg(format!("-{}", self.child.id()))
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn available() -> bool {
+    Path::new(CHROMIUM).exists() && Path::new(DRIVER).exists()
+}
+
+async fn wd(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+    let h = [("Content-Type", "application/json".to_owned())];
+    let r = request(base, method, path, &h, bytes.as_bytes()).await;
+    let v: Value = serde_json::from_str(&r.body)
+        .unwrap_or_else(|e| panic!("webdriver {method} {path}: {e}: {}", r.body));
+    assert!(
+        r.status < 400,
+        "webdriver {method} {path} failed: {}",
+        r.body
+    );
+    v["value"].clone()
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let child = Command::new(DRIVER)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Driver { base, child }
+    }
+
+    /// A fresh browser with its own profile (so two sessions share nothing).
+    async fn browser(&self, profile: &Path) -> Browser {
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1280,1400", "--lang=ja",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        }}});
+        let v = wd(&self.base, "POST", "/session", Some(caps)).await;
+        Browser {
+            base: self.base.clone(),
+            id: v["sessionId"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+struct Browser {
+    base: String,
+    id: String,
+}
+
+impl Browser {
+    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        wd(
+            &self.base,
+            method,
+            &format!("/session/{}{path}", self.id),
+            body,
+        )
+        .await
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})))
+            .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})))
+            .await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    async fn value(&self, css: &str) -> String {
+        let script = format!(
+            "return document.querySelector({}).value;",
+            serde_json::to_string(css).unwrap()
+        );
+        self.js(&script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn text(&self) -> String {
+        self.js("return document.body.innerText;")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn url(&self) -> String {
+        self.cmd("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let b64 = self.cmd("GET", "/screenshot", None).await;
+        let png = base64_decode(b64.as_str().unwrap());
+        let dir = screenshots_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn login(&self, base: &str, email: &str, password: &str) {
+        self.goto(&format!("{base}/login")).await;
+        self.type_into("#email", email).await;
+        self.type_into("#password", password).await;
+        self.click("form.stack button[type=submit]").await;
+    }
+
+    async fn quit(&self) {
+        let _ = request(
+            &self.base,
+            "DELETE",
+            &format!("/session/{}", self.id),
+            &[],
+            b"",
+        )
+        .await;
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let digits: Vec<u32> = s.bytes().filter_map(val).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, d)| acc | (d << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    out
+}
+
+/// Waits until the page's text contains `needle` (pages load and scripts run asynchronously).
+async fn wait_for_text(b: &Browser, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        last = b.text().await;
+        if last.contains(needle) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("page never showed {needle:?}; it shows:\n{last}");
+}
+
+/// Runs a browser flow on a thread with a large stack: the flows are long async functions
+/// whose unoptimised futures overflow a test thread's default 2 MiB.
+fn run_flow<F: std::future::Future<Output = ()> + Send + 'static>(flow: F) {
+    if !available() {
+        println!("skipped: chromium not installed");
+        return;
+    }
+    let t = std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(16 * 1024 * 1024)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(flow)
+        })
+        .unwrap();
+    if let Err(p) = t.join() {
+        std::panic::resume_unwind(p);
+    }
+}
+
+#[test]
+fn report_flow_in_chromium() {
+    run_flow(report_flow());
+}
+
+async fn report_flow() {
+    let srv = TestServer::start_demo().await;
+    let driver = Driver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let b = driver.browser(profile.path()).await;
+    let base = srv.base.clone();
+
+    b.goto(&format!("{base}/")).await;
+    wait_for_text(&b, "改元に伴うシステム変更トラブルへの対応").await;
+    b.screenshot("01-home").await;
+    b.goto(&format!("{base}/login")).await;
+    b.screenshot("02-login").await;
+    b.login(&base, RAIL, &srv.password(RAIL)).await;
+    wait_for_text(&b, "自組織の対応中の報告").await;
+
+    // A first report whose 和暦 date does not exist and with no title: errors, input kept.
+    b.goto(&format!("{base}/reports/new")).await;
+    b.type_into("#f-occurred_date", "令和元年4月30日").await;
+    b.type_into("input[name=occurred_time]", "9:15").await;
+    b.js("document.getElementById('f-event_type').value = 'unavailability';")
+        .await;
+    b.type_into("#f-summary", "改元後、予約画面の日付が1989年と表示された。")
+        .await;
+    b.click(".report-form button[type=submit]").await;
+    let page = wait_for_text(&b, "入力内容に誤りがあります").await;
+    assert!(
+        page.contains("2019年5月1日"),
+        "the era error explains: {page}"
+    );
+    assert_eq!(b.value("#f-occurred_date").await, "令和元年4月30日");
+    assert_eq!(
+        b.value("#f-summary").await,
+        "改元後、予約画面の日付が1989年と表示された。"
+    );
+    b.screenshot("03-report-form-errors").await;
+
+    b.type_into("#f-title", "改元後の日付誤表示").await;
+    b.type_into("#f-occurred_date", "令和元年5月1日").await;
+    b.click(".report-form button[type=submit]").await;
+    let page = wait_for_text(&b, "第一報を受け付けました").await;
+    assert!(
+        page.contains("2019年5月1日（令和元年5月1日） 09:15"),
+        "{page}"
+    );
+    let report_url = b.url().await;
+    let id: i64 = report_url.rsplit('/').next().unwrap().parse().unwrap();
+
+    // A follow-up.
+    b.type_into("#f-stage-text", "原因はベンダの改修漏れと判明。")
+        .await;
+    b.click("#stage-form button[type=submit]").await;
+    let page = wait_for_text(&b, "報告を追加しました").await;
+    assert!(page.contains("原因はベンダの改修漏れと判明。"));
+    assert!(page.contains("続報"));
+    b.screenshot("04-report-detail").await;
+    b.quit().await;
+
+    // The analyst triages it.
+    let profile2 = tempfile::tempdir().unwrap();
+    let a = driver.browser(profile2.path()).await;
+    a.login(&base, ANALYST, &srv.password(ANALYST)).await;
+    wait_for_text(&a, "トリアージ待ちの報告").await;
+    a.screenshot("05-dashboard-analyst").await;
+    a.goto(&format!("{base}/reports")).await;
+    a.screenshot("06-report-list").await;
+    a.goto(&format!("{base}/reports/{id}/triage")).await;
+    wait_for_text(&a, "分類").await;
+    a.js("document.getElementById('f-severity').value = '2'; document.getElementById('f-tlp').value = 'green';")
+        .await;
+    a.click("input[name=causes][value=vulnerability]").await;
+    a.screenshot("07-triage").await;
+    a.click("form.stack button[type=submit]").await;
+    let page = wait_for_text(&a, "分類を保存しました").await;
+    assert!(
+        page.contains("分類済み") && page.contains("TLP:GREEN"),
+        "{page}"
+    );
+    assert!(page.contains("システムの脆弱性"), "{page}");
+    a.goto(&format!("{base}/surveys/2019")).await;
+    wait_for_text(&a, "共通する気付き・教訓").await;
+    a.screenshot("08-survey").await;
+    a.goto(&format!("{base}/cases/1")).await;
+    a.screenshot("09-case").await;
+    a.goto(&format!("{base}/lessons")).await;
+    a.screenshot("10-lessons").await;
+    // The language switch, remembered for the account.
+    a.click("button[name=lang][value=en]").await;
+    wait_for_text(&a, "Lessons learned").await;
+    a.goto(&format!("{base}/reports/{id}")).await;
+    let page = wait_for_text(&a, "Timeline").await;
+    assert!(page.contains("2019-05-01 (令和元年5月1日) 09:15"), "{page}");
+    a.screenshot("13-report-detail-en").await;
+    a.quit().await;
+}
+
+#[test]
+fn two_sessions_edit_one_case_and_nothing_is_lost() {
+    run_flow(case_conflict_flow());
+}
+
+async fn case_conflict_flow() {
+    let srv = TestServer::start_demo().await;
+    let driver = Driver::start().await;
+    let (p1, p2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let base = srv.base.clone();
+    let analyst = driver.browser(p1.path()).await;
+    let editor = driver.browser(p2.path()).await;
+    analyst.login(&base, ANALYST, &srv.password(ANALYST)).await;
+    editor.login(&base, EDITOR, &srv.password(EDITOR)).await;
+    wait_for_text(&analyst, "トリアージ待ち").await;
+    wait_for_text(&editor, "トリアージ待ち").await;
+
+    analyst.goto(&format!("{base}/cases/1/edit")).await;
+    wait_for_text(&analyst, "事例の編集").await;
+    editor.goto(&format!("{base}/cases/1/edit")).await;
+    // Presence: each sees the other (the analyst's page learns it from its heartbeat).
+    wait_for_text(&editor, "分析 太郎 さんもこの記録を編集中です").await;
+    analyst.js("location.reload();").await;
+    wait_for_text(&analyst, "編集 花子 さんもこの記録を編集中です").await;
+
+    // Live preview follows typing.
+    analyst
+        .type_into("#f-title", "改元に伴うシステム変更トラブル（分析者の修正）")
+        .await;
+    wait_for_text(&analyst, "改元に伴うシステム変更トラブル（分析者の修正）").await;
+    let preview = analyst
+        .js("return document.getElementById('case-preview').innerText;")
+        .await;
+    assert!(
+        preview
+            .as_str()
+            .unwrap()
+            .contains("改元に伴うシステム変更トラブル（分析者の修正）"),
+        "{preview}"
+    );
+    analyst.screenshot("11-case-editor").await;
+
+    // The editor adds a lesson and saves first.
+    let lessons = editor.value("#f-lessons").await;
+    let theirs = format!("{lessons}\n編集者の教訓 | 編集者が追加した本文");
+    editor
+        .js(&format!(
+            "document.getElementById('f-lessons').value = {};",
+            serde_json::to_string(&theirs).unwrap()
+        ))
+        .await;
+    editor.click(".actions button.primary").await;
+    wait_for_text(&editor, "保存しました").await;
+
+    // The analyst saves on the old version: refused, both shown, nothing lost.
+    analyst.click(".actions button.primary").await;
+    let page = wait_for_text(&analyst, "ほかの人が先に保存しました").await;
+    assert!(
+        page.contains("編集者が追加した本文"),
+        "their change is shown"
+    );
+    assert_eq!(
+        analyst.value("#f-title").await,
+        "改元に伴うシステム変更トラブル（分析者の修正）",
+        "my input is still in the form"
+    );
+    analyst.screenshot("12-case-conflict").await;
+
+    // Merge: take their lessons, keep my title, save.
+    analyst
+        .js(&format!(
+            "document.getElementById('f-lessons').value = {};",
+            serde_json::to_string(&theirs).unwrap()
+        ))
+        .await;
+    analyst.click(".actions button.primary").await;
+    let page = wait_for_text(&analyst, "保存しました").await;
+    assert!(page.contains("改元に伴うシステム変更トラブル（分析者の修正）"));
+    assert!(page.contains("編集者が追加した本文"));
+    analyst.quit().await;
+    editor.quit().await;
+}

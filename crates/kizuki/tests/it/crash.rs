@@ -1,0 +1,177 @@
+//! Crash safety: the real server is killed with SIGKILL at arbitrary moments while clients
+//! file reports; after each restart every report that got a 2xx answer must be there, and
+//! `kizuki check` must be clean at the end. Slow, so `#[ignore]`d: `.ci/run` runs it with
+//! `cargo test --test it -- --ignored crash`. `KIZUKI_CRASH_CYCLES` sets the cycle count
+//! (default 50).
+
+use crate::harness::{TempDataDir, kizuki, stderr, stdout};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A small HTTP/1.1 exchange over a fresh connection; `None` when the server is not there.
+async fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(data: &std::path::Path, addr: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kizuki"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--addr", addr])
+        .env("KIZUKI_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some((200, _)) = exchange(addr, "GET", "/healthz", "", "").await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("server on {addr} did not come up");
+}
+
+/// A deterministic pseudo-random sequence (no dependency needed for a kill schedule).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "slow: run by .ci/run"]
+async fn crash_sigkill_loses_no_acknowledged_report() {
+    let cycles: u64 = std::env::var("KIZUKI_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kizuki(
+        &d.path(),
+        &["token", "create", "--email", "reporter@railway.example.jp"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_owned();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut rng = Lcg(0x6b697a756b69);
+    let mut acknowledged: Vec<(i64, String)> = Vec::new();
+    let mut total_acked = 0usize;
+
+    for cycle in 0..cycles {
+        let mut server = start(&d.path(), &addr);
+        wait_ready(&addr).await;
+
+        // Everything acknowledged before the last kill must have survived it.
+        for (id, title) in acknowledged.drain(..) {
+            let (status, body) =
+                exchange(&addr, "GET", &format!("/api/v1/reports/{id}"), &token, "")
+                    .await
+                    .expect("server answers after restart");
+            assert_eq!(status, 200, "acknowledged report {id} lost after SIGKILL");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["title"], title, "report {id} changed");
+        }
+
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let mut clients = Vec::new();
+        for client in 0..8 {
+            let acked = acked.clone();
+            let addr = addr.clone();
+            let token = token.clone();
+            clients.push(tokio::spawn(async move {
+                for n in 0.. {
+                    let title = format!("crash {cycle}-{client}-{n}");
+                    let body = serde_json::json!({
+                        "title": title,
+                        "sector": "railway",
+                        "event_type": "unavailability",
+                        "summary": "停止試験の報告",
+                    })
+                    .to_string();
+                    match exchange(&addr, "POST", "/api/v1/reports", &token, &body).await {
+                        Some((201, resp)) => {
+                            let v: serde_json::Value = serde_json::from_str(&resp).unwrap();
+                            let id = v["id"].as_i64().unwrap();
+                            acked.lock().unwrap().push((id, title));
+                        }
+                        Some((status, resp)) => panic!("unexpected {status}: {resp}"),
+                        // Killed mid-request: no acknowledgement, nothing promised.
+                        None => return,
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(30 + rng.next(300))).await;
+        server.kill().unwrap();
+        server.wait().unwrap();
+        for c in clients {
+            c.await.unwrap();
+        }
+        let got = std::mem::take(&mut *acked.lock().unwrap());
+        total_acked += got.len();
+        acknowledged = got;
+    }
+    // The last cycle's acknowledgements, after one more restart.
+    let mut server = start(&d.path(), &addr);
+    wait_ready(&addr).await;
+    for (id, title) in acknowledged.drain(..) {
+        let (status, body) = exchange(&addr, "GET", &format!("/api/v1/reports/{id}"), &token, "")
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "acknowledged report {id} lost");
+        assert!(body.contains(&title));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(
+        o.status.success(),
+        "check after {cycles} crashes: {}",
+        stderr(&o)
+    );
+    eprintln!(
+        "crash safety: {cycles} SIGKILL cycles, {total_acked} acknowledged reports, none lost"
+    );
+    assert!(total_acked > 0, "the clients never got a report through");
+}

@@ -1,0 +1,651 @@
+//! The HTML application over a real server: every page's happy path and its main failure,
+//! login and CSRF, role and organisation checks, and the no-lost-update conflict page.
+
+use crate::harness::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, TestServer};
+
+/// Files a first report as the railway reporter and returns its id.
+async fn file_report(c: &mut Client, title: &str) -> i64 {
+    let r = c
+        .post(
+            "/reports/new",
+            "/reports",
+            &[
+                ("title", title),
+                ("sector", "railway"),
+                ("event_type", "unavailability"),
+                ("occurred_date", "令和元年5月1日"),
+                ("occurred_time", "9:15"),
+                ("summary", "改元後に日付が1989年と表示された。"),
+                ("tlp", "amber"),
+                ("systems[0].name", "共同利用型予約システム"),
+                ("systems[0].shared", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let loc = r.header("location").unwrap();
+    loc.trim_start_matches("/reports/").parse().unwrap()
+}
+
+#[tokio::test]
+async fn pages_need_login_and_say_where_to_go() {
+    let srv = TestServer::start_demo().await;
+    let mut anon = Client::new(&srv);
+    for path in [
+        "/reports",
+        "/reports/1",
+        "/reports/new",
+        "/cases",
+        "/cases/1",
+        "/cases/1/edit",
+        "/surveys",
+        "/surveys/2019",
+        "/lessons",
+        "/reports.csv",
+        "/reports/1/triage",
+    ] {
+        let r = anon.get(path).await;
+        assert_eq!(r.status, 303, "{path} must redirect to login");
+        assert!(
+            r.header("location").unwrap().starts_with("/login?next="),
+            "{path}"
+        );
+    }
+    let r = anon.get("/").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("改元に伴うシステム変更トラブルへの対応"));
+    assert!(r.header("content-security-policy").is_some());
+    let r = anon.get("/no/such/page").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("見つかりません"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn login_logout_and_csrf() {
+    let srv = TestServer::start_demo().await;
+    let mut c = Client::new(&srv);
+    let page = c.get("/login").await;
+    assert_eq!(page.status, 200);
+    let anon_cookie = c.cookie.clone().unwrap();
+    let csrf = page.csrf();
+    // Without the token the form is refused, whatever the password.
+    let r = c
+        .post_raw(
+            "/login",
+            &[("email", ANALYST), ("password", &srv.password(ANALYST))],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = c
+        .post_raw(
+            "/login",
+            &[("_csrf", &csrf), ("email", ANALYST), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("正しくありません"));
+    assert!(r.body.contains(ANALYST), "the e-mail typed is kept");
+    let pw = srv.password(ANALYST);
+    let r = c
+        .post_raw(
+            "/login",
+            &[
+                ("_csrf", &csrf),
+                ("email", ANALYST),
+                ("password", &pw),
+                ("next", "/reports"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/reports"));
+    let set = r.header("set-cookie").unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    assert_ne!(
+        c.cookie.clone().unwrap(),
+        anon_cookie,
+        "session id rotates at login"
+    );
+    let r = c.get("/").await;
+    assert!(r.body.contains("分析 太郎"), "dashboard greets the user");
+    assert!(r.body.contains("トリアージ待ちの報告"));
+    let r = c.post("/", "/logout", &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(c.get("/reports").await.status, 303, "signed out");
+}
+
+#[tokio::test]
+async fn language_switch_is_remembered_per_user() {
+    let srv = TestServer::start_demo().await;
+    let mut c = srv.client(RAIL).await;
+    let r = c
+        .post("/", "/lang", &[("lang", "en"), ("back", "/reports")])
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/reports"));
+    let r = c.get("/").await;
+    assert!(
+        r.body.contains("Your organisation&#x27;s open reports") || r.body.contains("open reports"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("lang=\"en\""));
+    // A new session for the same user starts in English: it is stored with the account.
+    let mut again = srv.client(RAIL).await;
+    assert!(again.get("/").await.body.contains("lang=\"en\""));
+    let r = c.post("/", "/lang", &[("lang", "xx")]).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn first_report_with_wareki_date_and_validation_keeps_input() {
+    let srv = TestServer::start_demo().await;
+    let mut c = srv.client(RAIL).await;
+    let page = c.get("/reports/new").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("第一報を提出"));
+    // A bad 和暦 date and a missing title: both reported, everything typed kept.
+    let r = c
+        .post(
+            "/reports/new",
+            "/reports",
+            &[
+                ("title", ""),
+                ("sector", "railway"),
+                ("event_type", "unavailability"),
+                ("occurred_date", "令和元年4月30日"),
+                ("summary", "概要は入力済み"),
+                ("people_affected", "千人"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("入力してください"), "title error");
+    assert!(r.body.contains("令和元年4月30日"), "typed date kept");
+    assert!(
+        r.body.contains("2019年5月1日"),
+        "the era error explains: {}",
+        r.body
+    );
+    assert!(r.body.contains("概要は入力済み"));
+    assert!(r.body.contains("千人"));
+    let id = file_report(&mut c, "改元後の日付誤表示").await;
+    let r = c.get(&format!("/reports/{id}")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("改元後の日付誤表示"));
+    assert!(
+        r.body.contains("2019年5月1日（令和元年5月1日） 09:15"),
+        "occurred date shown in both calendars: {}",
+        r.body
+    );
+    assert!(r.body.contains("第一報"));
+    // The centre cannot file reports for operators.
+    let mut a = srv.client(ANALYST).await;
+    assert_eq!(a.get("/reports/new").await.status, 403);
+}
+
+#[tokio::test]
+async fn follow_up_and_final_stages() {
+    let srv = TestServer::start_demo().await;
+    let mut c = srv.client(RAIL).await;
+    let id = file_report(&mut c, "段階の試験").await;
+    let detail = format!("/reports/{id}");
+    let stages = format!("/reports/{id}/stages");
+    let r = c
+        .post(&detail, &stages, &[("kind", "follow_up"), ("text", "")])
+        .await;
+    assert_eq!(r.status, 422);
+    srv.clock.advance(chrono::Duration::hours(5));
+    let r = c
+        .post(
+            &detail,
+            &stages,
+            &[("kind", "follow_up"), ("text", "原因はベンダの改修漏れ。")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let r = c
+        .post(
+            &detail,
+            &stages,
+            &[("kind", "final"), ("text", "復旧済み。")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = c.get(&detail).await;
+    assert!(page.body.contains("原因はベンダの改修漏れ。"));
+    assert!(page.body.contains("最終報"));
+    assert!(
+        !page.body.contains("id=\"stage-form\""),
+        "nothing follows a final report"
+    );
+    let r = c
+        .post(
+            &detail,
+            &stages,
+            &[("kind", "follow_up"), ("text", "さらに")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+}
+
+#[tokio::test]
+async fn reporters_see_only_their_organisation() {
+    let srv = TestServer::start_demo().await;
+    let mut rail = srv.client(RAIL).await;
+    let id = file_report(&mut rail, "鉄道の報告").await;
+    let mut fin = srv.client(FINANCE).await;
+    assert_eq!(fin.get(&format!("/reports/{id}")).await.status, 404);
+    assert_eq!(fin.get(&format!("/reports/{id}/edit")).await.status, 404);
+    let list = fin.get("/reports").await;
+    assert!(!list.body.contains("鉄道の報告"));
+    let list = rail.get("/reports").await;
+    assert!(list.body.contains("鉄道の報告"));
+    // The ministry overseeing railways sees it; it cannot triage.
+    let mut min = srv.client(MINISTRY).await;
+    assert_eq!(min.get(&format!("/reports/{id}")).await.status, 200);
+    assert_eq!(min.get(&format!("/reports/{id}/triage")).await.status, 403);
+    // Reporters cannot triage or edit cases either.
+    assert_eq!(rail.get(&format!("/reports/{id}/triage")).await.status, 403);
+    assert_eq!(rail.get("/cases/1/edit").await.status, 403);
+}
+
+#[tokio::test]
+async fn list_filters_sort_pages_and_csv() {
+    let srv = TestServer::start_demo().await;
+    let mut rail = srv.client(RAIL).await;
+    file_report(&mut rail, "フィルタ試験").await;
+    let mut a = srv.client(ANALYST).await;
+    let all = a.get("/reports").await;
+    assert_eq!(all.status, 200);
+    assert!(all.body.contains("フィルタ試験"));
+    assert!(all.body.contains("改元"), "the survey's reports are listed");
+    let r = a.get("/reports?status=new").await;
+    assert!(r.body.contains("フィルタ試験"));
+    assert!(
+        !r.body.contains("改元に伴う"),
+        "imported reports are triaged"
+    );
+    let r = a
+        .get("/reports?fy=%E4%BB%A4%E5%92%8C%E5%85%83%E5%B9%B4%E5%BA%A6")
+        .await;
+    assert!(
+        !r.body.contains("フィルタ試験"),
+        "filed in FY2026, not 令和元年度"
+    );
+    let r = a.get("/reports?fy=nonsense").await;
+    assert!(r.body.contains("年度として認識できません"));
+    let r = a.get("/reports?sector=finance&sort=severity_desc").await;
+    assert!(!r.body.contains("フィルタ試験"));
+    let csv = a.get("/reports.csv?status=new").await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(csv.body.starts_with('\u{feff}'), "UTF-8 BOM for Excel");
+    assert!(csv.body.contains("報告日（和暦）"));
+    assert!(csv.body.contains("フィルタ試験"));
+    assert!(csv.body.contains("令和8年11月27日"));
+    let mut fin = srv.client(FINANCE).await;
+    assert!(!fin.get("/reports.csv").await.body.contains("フィルタ試験"));
+}
+
+#[tokio::test]
+async fn stale_report_edit_shows_both_and_keeps_mine() {
+    let srv = TestServer::start_demo().await;
+    let mut rail = srv.client(RAIL).await;
+    let id = file_report(&mut rail, "編集の競合").await;
+    let edit = format!("/reports/{id}/edit");
+    let form = rail.get(&edit).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("name=\"version\" value=\"1\""));
+    // An analyst saves first.
+    let mut admin = srv.client("admin@railway.example.jp").await;
+    let base = [
+        ("version", "1"),
+        ("sector", "railway"),
+        ("event_type", "unavailability"),
+        ("summary", "概要"),
+        ("tlp", "amber"),
+    ];
+    let mut theirs = base.to_vec();
+    theirs.push(("title", "管理者が直した件名"));
+    assert_eq!(admin.post(&edit, &edit, &theirs).await.status, 303);
+    let mut mine = base.to_vec();
+    mine.push(("title", "報告者が直した件名"));
+    let r = rail.post(&edit, &edit, &mine).await;
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("ほかの人が先に保存しました"));
+    assert!(
+        r.body.contains("管理者が直した件名"),
+        "their change is shown"
+    );
+    assert!(r.body.contains("報告者が直した件名"), "mine is kept");
+    assert!(
+        r.body.contains("name=\"version\" value=\"2\""),
+        "based on theirs now"
+    );
+    // Saving again on purpose wins.
+    let mut again = base.to_vec();
+    again[0] = ("version", "2");
+    again.push(("title", "報告者が直した件名"));
+    assert_eq!(rail.post(&edit, &edit, &again).await.status, 303);
+    assert!(
+        rail.get(&format!("/reports/{id}"))
+            .await
+            .body
+            .contains("報告者が直した件名")
+    );
+}
+
+#[tokio::test]
+async fn triage_links_and_incidents() {
+    let srv = TestServer::start_demo().await;
+    let mut rail = srv.client(RAIL).await;
+    let a = file_report(&mut rail, "共同利用システム障害A").await;
+    let mut fin = srv.client(FINANCE).await;
+    let r = fin
+        .post(
+            "/reports/new",
+            "/reports",
+            &[
+                ("title", "共同利用システム障害B"),
+                ("sector", "finance"),
+                ("event_type", "unavailability"),
+                ("summary", "同じシステムで障害"),
+                ("systems[0].name", "共同利用型予約システム"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let b: i64 = r.header("location").unwrap()[9..].parse().unwrap();
+    let mut an = srv.client(ANALYST).await;
+    let triage = format!("/reports/{a}/triage");
+    let page = an.get(&triage).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("共同利用システム障害B"),
+        "shared system is a candidate"
+    );
+    let r = an
+        .post(
+            &triage,
+            &triage,
+            &[
+                ("version", "1"),
+                ("event_type", "unavailability"),
+                ("causes", "vulnerability"),
+                ("severity", "2"),
+                ("tlp", "green"),
+                ("status", "triaged"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let detail = an.get(&format!("/reports/{a}")).await.body;
+    assert!(detail.contains("TLP:GREEN") && detail.contains("分類済み"));
+    // Stale triage is refused with both versions.
+    let r = an
+        .post(
+            &triage,
+            &triage,
+            &[
+                ("version", "1"),
+                ("event_type", "malware"),
+                ("tlp", "red"),
+                ("status", "triaged"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("ほかの人が先に保存しました"));
+    let links = format!("/reports/{a}/links");
+    let r = an
+        .post(
+            &triage,
+            &links,
+            &[("to", &a.to_string()), ("kind", "related")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "a report cannot link to itself");
+    let b_s = b.to_string();
+    let r = an.post(&triage, &links, &[("incident", &b_s)]).await;
+    assert_eq!(r.status, 303);
+    let detail = an.get(&format!("/reports/{b}")).await.body;
+    assert!(detail.contains("同一インシデントの報告"));
+    assert!(detail.contains("共同利用システム障害A"));
+    // The finance reporter sees the link but not the other operator's report.
+    let fdetail = fin.get(&format!("/reports/{b}")).await.body;
+    assert!(!fdetail.contains("共同利用システム障害A"));
+    let r = an
+        .post(&triage, &format!("/reports/{a}/links/{b}/delete"), &[])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        !an.get(&format!("/reports/{b}"))
+            .await
+            .body
+            .contains("共同利用システム障害A")
+    );
+    // Marking from the list.
+    let r = an
+        .post(
+            "/reports",
+            "/reports/incident",
+            &[("ids", &a.to_string()), ("ids", &b_s)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location").unwrap(), format!("/reports/{a}"));
+    let r = rail
+        .post(
+            "/",
+            "/reports/incident",
+            &[("ids", &a.to_string()), ("ids", &b_s)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "reporters cannot link");
+}
+
+#[tokio::test]
+async fn cases_surveys_and_lessons() {
+    let srv = TestServer::start_demo().await;
+    let mut c = srv.client(RAIL).await;
+    let list = c.get("/cases").await;
+    assert_eq!(list.status, 200);
+    assert!(
+        list.body
+            .contains("クラウド型メールサービスに対する不正ログイン")
+    );
+    let case = c.get("/cases/1").await;
+    assert_eq!(case.status, 200);
+    assert!(case.body.contains("【1 背景】") && case.body.contains("得られた気付き・教訓"));
+    assert!(
+        !case.body.contains("/cases/1/edit"),
+        "reporters get no edit button"
+    );
+    assert_eq!(c.get("/cases/999").await.status, 404);
+    let s = c.get("/surveys").await;
+    assert!(s.body.contains("2019年度"));
+    let s = c.get("/surveys/2019").await;
+    assert_eq!(s.status, 200);
+    assert!(s.body.contains("共通する気付き・教訓"));
+    assert!(
+        s.body.contains("（事例"),
+        "common lessons cite case numbers"
+    );
+    assert_eq!(c.get("/surveys/1999").await.status, 404);
+    let all = c.get("/lessons").await;
+    let cyber = c.get("/lessons?category=cyber-attack").await;
+    assert_eq!(cyber.status, 200);
+    let count = |b: &str| b.matches("<li class=\"card\">").count();
+    assert!(count(&cyber.body) > 0);
+    assert!(count(&cyber.body) < count(&all.body), "the filter narrows");
+}
+
+/// The case editor: a stale save shows the other change beside mine and loses nothing.
+#[tokio::test]
+async fn case_editor_preview_and_conflict() {
+    let srv = TestServer::start_demo().await;
+    let mut a = srv.client(ANALYST).await;
+    let mut e = srv.client(EDITOR).await;
+    let page = a.get("/cases/1/edit").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("name=\"version\" value=\"1\""));
+    // Presence: the editor opens the same case and is told the analyst has it open.
+    let epage = e.get("/cases/1/edit").await;
+    assert!(
+        epage.body.contains("分析 太郎"),
+        "presence shows the other editor"
+    );
+    let csrf = page.csrf();
+    let r = a
+        .post_raw("/presence", &[("_csrf", &csrf), ("key", "case:1")])
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.json()["message"].as_str().unwrap().contains("編集 花子"));
+    let r = a.post_raw("/presence", &[("key", "case:1")]).await;
+    assert_eq!(r.status, 403, "heartbeats need the CSRF token too");
+
+    // Read the form the way a browser would submit it.
+    let field = |body: &str, name: &str| -> String {
+        let tag = format!("name=\"{name}\"");
+        let at = body.find(&tag).unwrap();
+        let after = &body[at..];
+        if body[..at]
+            .rfind('<')
+            .map(|i| body[i..].starts_with("<textarea"))
+            == Some(true)
+        {
+            let s = after.find('>').unwrap() + 1;
+            let end = after.find("</textarea>").unwrap();
+            decode(&after[s..end])
+        } else {
+            let v = after.find("value=\"").unwrap() + 7;
+            let end = after[v..].find('"').unwrap();
+            decode(&after[v..v + end])
+        }
+    };
+    let names = [
+        "number",
+        "title",
+        "impact",
+        "cause",
+        "overview",
+        "actors",
+        "steps",
+        "responses",
+        "background",
+        "detection",
+        "response",
+        "cause_points",
+        "countermeasures",
+        "lessons",
+    ];
+    let mut base: Vec<(String, String)> = names
+        .iter()
+        .map(|n| ((*n).to_owned(), field(&page.body, n)))
+        .collect();
+    base.push(("category".into(), "system-failure".into()));
+    base.push(("version".into(), "1".into()));
+    let with = |changes: &[(&str, &str)]| -> Vec<(String, String)> {
+        base.iter()
+            .map(|(k, v)| {
+                let nv = changes
+                    .iter()
+                    .find(|(ck, _)| ck == k)
+                    .map_or(v.clone(), |(_, cv)| (*cv).to_owned());
+                (k.clone(), nv)
+            })
+            .collect()
+    };
+
+    // Live preview renders the typed case without saving.
+    let preview = with(&[("title", "プレビューの題名")]);
+    let refs: Vec<(&str, &str)> = preview
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = a.post("/cases/1/edit", "/cases/preview", &refs).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("プレビューの題名"));
+    assert!(!a.get("/cases/1").await.body.contains("プレビューの題名"));
+    let broken = with(&[("steps", "ghost | 誰もいない")]);
+    let refs: Vec<(&str, &str)> = broken
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = a.post("/cases/1/edit", "/cases/preview", &refs).await;
+    assert!(r.body.contains("1行目"), "errors name the line: {}", r.body);
+
+    // The editor saves a new lesson first.
+    let lessons = field(&page.body, "lessons");
+    let theirs_lessons = format!("{lessons}\n編集者の教訓 | 編集者が追加した本文");
+    let theirs = with(&[("lessons", &theirs_lessons)]);
+    let refs: Vec<(&str, &str)> = theirs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = e.post("/cases/1/edit", "/cases/1/edit", &refs).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // The analyst, still on version 1, changes the title.
+    let mine = with(&[("title", "分析者が直した題名")]);
+    let refs: Vec<(&str, &str)> = mine.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = a.post("/cases/1/edit", "/cases/1/edit", &refs).await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.body.contains("編集者が追加した本文"),
+        "their change is shown"
+    );
+    assert!(
+        r.body.contains("分析者が直した題名"),
+        "my change is kept in the form"
+    );
+    assert!(r.body.contains("name=\"version\" value=\"2\""));
+    // Merging both and saving keeps both.
+    let merged = with(&[
+        ("title", "分析者が直した題名"),
+        ("lessons", &theirs_lessons),
+        ("version", "2"),
+    ]);
+    let refs: Vec<(&str, &str)> = merged
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = a.post("/cases/1/edit", "/cases/1/edit", &refs).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let view = a.get("/cases/1").await.body;
+    assert!(view.contains("分析者が直した題名") && view.contains("編集者が追加した本文"));
+    // Validation errors keep the input.
+    let bad = with(&[
+        ("title", ""),
+        ("version", "3"),
+        ("overview", "残すべき概要"),
+    ]);
+    let refs: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = a.post("/cases/1/edit", "/cases/1/edit", &refs).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("残すべき概要"));
+}
+
+fn decode(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn static_assets_are_embedded() {
+    let srv = TestServer::start_demo().await;
+    let mut c = Client::new(&srv);
+    let css = c.get("/static/style.css").await;
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    let js = c.get("/static/app.js").await;
+    assert!(js.body.contains("presence"));
+    assert_eq!(c.get("/static/nothing.js").await.status, 404);
+}
