@@ -165,6 +165,52 @@ mod tests {
         assert!(parse_interval("5s").unwrap_err().contains("too often"));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backup_runs_while_writers_go_on() {
+        use kizuki_store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let store = store.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let org = kizuki_domain::org::NewOrganisation {
+                        key: format!("op-{n}"),
+                        name: format!("事業者{n}"),
+                        kind: kizuki_domain::org::OrgKind::Operator,
+                        sectors: vec![kizuki_domain::taxonomy::Code("railway".into())],
+                        region: None,
+                    };
+                    store.create_org(org).await.unwrap();
+                    n += 1;
+                }
+                n
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let at = Utc::now();
+        let path = backup_now(&store, &dir.path().join("backups"), at, 3)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.await.unwrap();
+        let copy = SqliteStore::open(&path).unwrap();
+        assert!(copy.check().await.unwrap().is_empty());
+        let in_backup = copy.list_orgs().await.unwrap().len();
+        assert!(
+            in_backup > 0,
+            "the backup holds what was committed before it"
+        );
+        assert!(
+            in_backup < written as usize,
+            "writers went on during and after the backup ({in_backup} of {written})"
+        );
+    }
+
     #[tokio::test]
     async fn backups_are_kept_up_to_the_limit_and_scheduled_after_the_newest() {
         let dir = tempfile::tempdir().unwrap();
