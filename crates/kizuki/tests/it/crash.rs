@@ -142,7 +142,13 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
                 }
             }));
         }
-        tokio::time::sleep(Duration::from_millis(30 + rng.next(300))).await;
+        // Kill at a random moment after the first acknowledgement, so that every cycle
+        // has something to lose even on a slow or loaded machine.
+        let first = Instant::now() + Duration::from_secs(20);
+        while acked.lock().unwrap().is_empty() && Instant::now() < first {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.next(300))).await;
         server.kill().unwrap();
         server.wait().unwrap();
         for c in clients {
