@@ -1,12 +1,17 @@
 //! Who is asking and what they may see: password login, the signed-in principal, role checks
-//! and the organisations whose reports a principal may read. Access is decided here, once,
-//! for pages and API alike.
+//! and the bridge to `kizuki_domain::access`, where every access decision is made (pages,
+//! API, lists and exports alike).
 
 use crate::error::{AppError, AppResult};
 use crate::{App, password};
+use kizuki_domain::access::{
+    self, Action, CaseRef, Decision, Member, ReportRef, ReportVisibility, Resource, Viewer,
+};
+use kizuki_domain::case::Case;
 use kizuki_domain::ids::{OrgId, UserId};
 use kizuki_domain::org::OrgKind;
 use kizuki_domain::report::Report;
+use kizuki_domain::signoff::{SignOff, SignOffState};
 use kizuki_domain::taxonomy::Lang;
 use kizuki_domain::user::{Email, Role, User};
 use kizuki_store::StoreError;
@@ -105,40 +110,144 @@ pub async fn set_lang(app: &App, p: &Principal, lang: Lang) -> AppResult<Princip
     Ok(Principal::from_user(&u))
 }
 
-/// Which organisations' reports the principal may read: `None` means all (centre staff).
-pub async fn visible_orgs(app: &App, p: &Principal) -> AppResult<Option<Vec<OrgId>>> {
-    match p.role {
-        Role::Analyst | Role::Editor | Role::Admin => Ok(None),
-        Role::Reporter | Role::OperatorAdmin => Ok(Some(vec![p.org_id])),
-        Role::Ministry => {
-            let me = app.store.get_org(p.org_id).await?;
-            let overseen = &me.org.sectors;
-            Ok(Some(
-                app.store
-                    .list_orgs()
-                    .await?
-                    .into_iter()
-                    .filter(|o| {
-                        o.org.kind == OrgKind::Operator
-                            && o.org.sectors.iter().any(|s| overseen.contains(s))
-                    })
-                    .map(|o| o.id)
-                    .collect(),
-            ))
-        }
-    }
+/// The principal as access control sees them. The organisation is re-read so a ministry's
+/// overseen sectors and an organisation's kind take effect at once; a role that does not fit
+/// its organisation's kind yields a member `access::decide` denies everything.
+pub async fn viewer(app: &App, p: &Principal) -> AppResult<Viewer> {
+    let org = app.store.get_org(p.org_id).await?;
+    let oversees = if org.org.kind == OrgKind::Ministry {
+        org.org.sectors.clone()
+    } else {
+        Vec::new()
+    };
+    Ok(Viewer::Member(Member {
+        user_id: p.user_id,
+        role: p.role,
+        org_id: p.org_id,
+        org_kind: org.org.kind,
+        oversees,
+    }))
+}
+
+/// The rule lists, search, counts and exports apply (the same as [`decide_report`]).
+pub async fn visibility(app: &App, p: &Principal) -> AppResult<ReportVisibility> {
+    Ok(access::report_visibility(&viewer(app, p).await?))
+}
+
+/// Decides `action` on a report, with its sharing lists from the store. Reports have no
+/// publication flag yet, so none counts as published.
+pub async fn decide_report(
+    app: &App,
+    p: &Principal,
+    r: &Report,
+    action: Action,
+) -> AppResult<Decision> {
+    let v = viewer(app, p).await?;
+    decide_report_as(app, &v, r, action).await
+}
+
+/// [`decide_report`] for a viewer already built (lists of links, similar reports).
+pub async fn decide_report_as(
+    app: &App,
+    v: &Viewer,
+    r: &Report,
+    action: Action,
+) -> AppResult<Decision> {
+    let sharing = app.store.report_sharing(r.id).await?;
+    let rr = ReportRef::of(r).shared(&sharing.orgs, &sharing.users);
+    Ok(access::decide(v, action, &Resource::Report(rr)))
 }
 
 /// Whether the principal may read this report. Callers turn `false` into "not found", so a
 /// report's existence does not leak.
 pub async fn can_read(app: &App, p: &Principal, r: &Report) -> AppResult<bool> {
-    Ok(match visible_orgs(app, p).await? {
-        None => true,
-        Some(orgs) => orgs.contains(&r.org_id),
-    })
+    Ok(decide_report(app, p, r, Action::Read).await?.is_allowed())
 }
 
 /// Whether the principal may edit the report's details and add stages.
-pub fn can_edit(p: &Principal, r: &Report) -> bool {
-    p.is_centre() && p.role != Role::Admin || (p.is_operator() && p.org_id == r.org_id)
+pub async fn can_edit(app: &App, p: &Principal, r: &Report) -> AppResult<bool> {
+    Ok(decide_report(app, p, r, Action::Edit).await?.is_allowed())
+}
+
+/// Decides an action on something other than a report; a denial is for the caller to turn
+/// into "not found" (one record) or "forbidden" (a page of its own).
+pub async fn decide(
+    app: &App,
+    p: &Principal,
+    action: Action,
+    resource: &Resource<'_>,
+) -> AppResult<Decision> {
+    Ok(access::decide(&viewer(app, p).await?, action, resource))
+}
+
+/// What access control needs about a case: its source organisation (the owner of the report
+/// it was written from) and where its sign-off stands. A history that does not replay counts
+/// as a draft, so a damaged record shows less, never more.
+pub async fn case_ref(app: &App, c: &Case) -> AppResult<CaseRef> {
+    let source_org = match c.report_id {
+        Some(r) => match app.store.get_report(r).await {
+            Ok(r) => Some(r.org_id),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let state = SignOff::replay(app.store.signoff_history(c.id).await?)
+        .map(|s| s.state())
+        .unwrap_or(SignOffState::Draft);
+    Ok(CaseRef {
+        source_org,
+        shown_to_source: !matches!(state, SignOffState::Draft),
+        awaiting_source: state == SignOffState::SentToOperator,
+        published: state == SignOffState::Published,
+    })
+}
+
+/// Decides an action on a case for a viewer already built.
+pub async fn decide_case_as(
+    app: &App,
+    v: &Viewer,
+    c: &Case,
+    action: Action,
+) -> AppResult<Decision> {
+    let cr = case_ref(app, c).await?;
+    Ok(access::decide(v, action, &Resource::Case(cr)))
+}
+
+/// A survey counts as published once one of its cases is: the survey's results go out with
+/// its published cases (surveys carry no flag of their own yet).
+pub async fn survey_published(app: &App, fiscal_year: i32) -> AppResult<bool> {
+    for c in app.store.list_cases(Some(fiscal_year)).await? {
+        if case_ref(app, &c).await?.published {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Decides an action on a survey for a viewer already built.
+pub async fn decide_survey_as(
+    app: &App,
+    v: &Viewer,
+    fiscal_year: i32,
+    action: Action,
+) -> AppResult<Decision> {
+    let published = survey_published(app, fiscal_year).await?;
+    Ok(access::decide(v, action, &Resource::Survey { published }))
+}
+
+/// [`decide`], as "not found" when denied.
+pub async fn require_found(
+    app: &App,
+    p: &Principal,
+    action: Action,
+    resource: &Resource<'_>,
+    what: &'static str,
+    id: impl ToString,
+) -> AppResult<()> {
+    if decide(app, p, action, resource).await?.is_allowed() {
+        Ok(())
+    } else {
+        Err(StoreError::not_found(what, id).into())
+    }
 }

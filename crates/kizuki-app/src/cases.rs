@@ -3,13 +3,15 @@
 //! and every named lesson across cases.
 
 use crate::App;
-use crate::auth::Principal;
-use crate::error::AppResult;
+use crate::auth::{self, Principal};
+use crate::error::{AppError, AppResult};
+use kizuki_domain::access::{Action, Viewer};
 use kizuki_domain::case::{Actor, ActorKind, Case, CaseContent, Lesson, Sections, Step};
 use kizuki_domain::ids::CaseId;
 use kizuki_domain::survey::{CommonLesson, Survey};
 use kizuki_domain::taxonomy::{Code, Taxonomy};
 use kizuki_domain::{FieldError, FieldErrorKind, ValidationErrors};
+use kizuki_store::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// Actor kinds by the code written in the editor.
@@ -301,13 +303,108 @@ pub fn split_field(path: &str) -> (&str, Option<usize>) {
     }
 }
 
-/// Cases can be read by any signed-in user (they are written to be shared).
-pub async fn get(app: &App, _p: &Principal, id: CaseId) -> AppResult<Case> {
-    Ok(app.store.get_case(id).await?)
+/// The case, if `access::decide` lets the principal read it; otherwise "not found".
+pub async fn get(app: &App, p: &Principal, id: CaseId) -> AppResult<Case> {
+    let c = app.store.get_case(id).await?;
+    let v = auth::viewer(app, p).await?;
+    if auth::decide_case_as(app, &v, &c, Action::Read)
+        .await?
+        .is_allowed()
+    {
+        Ok(c)
+    } else {
+        Err(StoreError::not_found("case", id).into())
+    }
 }
 
-pub async fn list(app: &App, _p: &Principal, survey_year: Option<i32>) -> AppResult<Vec<Case>> {
-    Ok(app.store.list_cases(survey_year).await?)
+/// The cases the principal may read.
+pub async fn list(app: &App, p: &Principal, survey_year: Option<i32>) -> AppResult<Vec<Case>> {
+    list_as(app, &auth::viewer(app, p).await?, survey_year).await
+}
+
+/// The cases `v` may read (the public portal passes `Viewer::Public`).
+pub async fn list_as(app: &App, v: &Viewer, survey_year: Option<i32>) -> AppResult<Vec<Case>> {
+    let v = v.clone();
+    let mut out = Vec::new();
+    for c in app.store.list_cases(survey_year).await? {
+        if auth::decide_case_as(app, &v, &c, Action::Read)
+            .await?
+            .is_allowed()
+        {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// The surveys the principal may read, in the store's order.
+pub async fn surveys(app: &App, p: &Principal) -> AppResult<Vec<Survey>> {
+    surveys_as(app, &auth::viewer(app, p).await?).await
+}
+
+/// The surveys `v` may read (the public portal passes `Viewer::Public`).
+pub async fn surveys_as(app: &App, v: &Viewer) -> AppResult<Vec<Survey>> {
+    let v = v.clone();
+    let mut out = Vec::new();
+    for s in app.store.list_surveys().await? {
+        let fy = s.content.fiscal_year.year();
+        if auth::decide_survey_as(app, &v, fy, Action::Read)
+            .await?
+            .is_allowed()
+        {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the principal may write this case (for showing the edit button).
+pub async fn may_edit(app: &App, p: &Principal, c: &Case) -> AppResult<bool> {
+    let v = auth::viewer(app, p).await?;
+    Ok(auth::decide_case_as(app, &v, c, Action::Edit)
+        .await?
+        .is_allowed())
+}
+
+/// Refuses unless the principal writes cases at all (the live preview, new cases).
+pub async fn require_writer(app: &App, p: &Principal) -> AppResult<()> {
+    let draft = kizuki_domain::access::CaseRef {
+        source_org: None,
+        shown_to_source: false,
+        awaiting_source: false,
+        published: false,
+    };
+    let v = auth::viewer(app, p).await?;
+    if kizuki_domain::access::decide(
+        &v,
+        Action::Create,
+        &kizuki_domain::access::Resource::Case(draft),
+    )
+    .is_allowed()
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "cases are written by the centre's staff".into(),
+        ))
+    }
+}
+
+/// Refuses editing a case the principal may not write ("not found" when it may not even
+/// read it).
+pub async fn require_case_edit(app: &App, p: &Principal, id: CaseId) -> AppResult<()> {
+    let c = get(app, p, id).await?;
+    let v = auth::viewer(app, p).await?;
+    if auth::decide_case_as(app, &v, &c, Action::Edit)
+        .await?
+        .is_allowed()
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "this case cannot be edited by you".into(),
+        ))
+    }
 }
 
 /// Saves an edited case against the version the editor started from.
@@ -318,11 +415,18 @@ pub async fn update(
     version: i64,
     content: CaseContent,
 ) -> AppResult<Case> {
-    p.require_analyst()?;
-    Ok(app
+    require_case_edit(app, p, id).await?;
+    let saved = app
         .store
         .update_case(id, version, content, Some(p.user_id), app.clock.now())
-        .await?)
+        .await?;
+    // Publication (issue 8): a change to a case under sign-off sends it back to draft. The
+    // case is saved either way; should recording the reopen fail, the fingerprint checks at
+    // approval and publication still refuse the changed text.
+    if let Err(e) = crate::publication::content_changed(app, p, id).await {
+        tracing::warn!(case = %id, error = %e, "could not record the sign-off reopen");
+    }
+    Ok(saved)
 }
 
 pub async fn update_form(
@@ -332,7 +436,7 @@ pub async fn update_form(
     version: i64,
     form: &CaseForm,
 ) -> AppResult<Case> {
-    p.require_analyst()?;
+    require_case_edit(app, p, id).await?;
     let content = form.parse(&app.taxonomy)?;
     update(app, p, id, version, content).await
 }
@@ -346,9 +450,16 @@ pub struct SurveyView {
     pub lessons: Vec<(Code, Vec<CommonLesson>)>,
 }
 
-pub async fn survey(app: &App, _p: &Principal, fiscal_year: i32) -> AppResult<SurveyView> {
+pub async fn survey(app: &App, p: &Principal, fiscal_year: i32) -> AppResult<SurveyView> {
     let survey = app.store.get_survey(fiscal_year).await?;
-    let cases = app.store.list_cases(Some(fiscal_year)).await?;
+    let v = auth::viewer(app, p).await?;
+    if !auth::decide_survey_as(app, &v, fiscal_year, Action::Read)
+        .await?
+        .is_allowed()
+    {
+        return Err(StoreError::not_found("survey", fiscal_year).into());
+    }
+    let cases = list(app, p, Some(fiscal_year)).await?;
     let mut lessons: Vec<(Code, Vec<CommonLesson>)> = Vec::new();
     for term in app
         .taxonomy
@@ -387,11 +498,11 @@ pub struct LessonRow {
 /// Every named lesson across cases, optionally of one case category.
 pub async fn lessons(
     app: &App,
-    _p: &Principal,
+    p: &Principal,
     category: Option<&str>,
 ) -> AppResult<Vec<LessonRow>> {
     let mut out = Vec::new();
-    for c in app.store.list_cases(None).await? {
+    for c in list(app, p, None).await? {
         if category.is_some_and(|cat| cat != c.content.category.as_str()) {
             continue;
         }

@@ -3,6 +3,7 @@
 
 use crate::backup::{BackupPolicy, parse_interval};
 use crate::error::{AppError, AppResult};
+use kizuki_domain::deadlines::DeadlinePolicy;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ struct FileConfig {
     addr: Option<String>,
     database_url: Option<String>,
     backup: Option<BackupSection>,
+    /// `[deadlines]`: `first = "24h"`, `follow_up = "72h"`, `final = "1month"` (issue 8).
+    deadlines: Option<DeadlinePolicy>,
 }
 
 /// `[backup]`: `every = "6h"`, `keep = 28`, or `every = "off"`.
@@ -47,6 +50,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// `None` when scheduled backups are switched off.
     pub backup: Option<BackupPolicy>,
+    /// How long after detection each report stage is due.
+    pub deadlines: DeadlinePolicy,
 }
 
 impl std::fmt::Debug for Config {
@@ -120,13 +125,32 @@ impl Config {
                 })
             }
         };
+        let deadlines = deadline_policy(file.deadlines.unwrap_or_default(), env)
+            .map_err(|e| AppError::Refused(format!("{}: deadlines: {e}", file_path.display())))?;
         Ok(Config {
             data_dir: data_dir.to_owned(),
             addr,
             database_url,
             backup,
+            deadlines,
         })
     }
+}
+
+/// The file's deadlines with `KIZUKI_DEADLINE_FIRST`, `_FOLLOW_UP` and `_FINAL` laid over
+/// them; the three are checked together (a later stage may not be shorter).
+fn deadline_policy(
+    file: DeadlinePolicy,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<DeadlinePolicy, kizuki_domain::ValidationErrors> {
+    use kizuki_domain::report::StageKind;
+    let pick =
+        |var: &str, stage: StageKind| env(var).unwrap_or_else(|| file.span(stage).to_string());
+    DeadlinePolicy::from_config(
+        &pick("KIZUKI_DEADLINE_FIRST", StageKind::First),
+        &pick("KIZUKI_DEADLINE_FOLLOW_UP", StageKind::FollowUp),
+        &pick("KIZUKI_DEADLINE_FINAL", StageKind::Final),
+    )
 }
 
 #[cfg(test)]
@@ -179,6 +203,33 @@ mod tests {
             .to_string();
         assert!(err.contains("backup.every"), "{err}");
         assert!(load("[backup]\nevery = \"6h\"\nkeep = 0\n").is_err());
+    }
+
+    #[test]
+    fn deadlines_section_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path(), &Overrides::default(), &|_| None).unwrap();
+        assert_eq!(c.deadlines, DeadlinePolicy::default());
+        std::fs::write(
+            dir.path().join("kizuki.toml"),
+            "[deadlines]\nfirst = \"12h\"\nfollow_up = \"48h\"\nfinal = \"2month\"\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), &Overrides::default(), &|_| None).unwrap();
+        let want = DeadlinePolicy::from_config("12h", "48h", "2month").unwrap();
+        assert_eq!(c.deadlines, want);
+        let env = |k: &str| (k == "KIZUKI_DEADLINE_FINAL").then(|| "1month".to_owned());
+        let c = Config::load(dir.path(), &Overrides::default(), &env).unwrap();
+        assert_eq!(
+            c.deadlines,
+            DeadlinePolicy::from_config("12h", "48h", "1month").unwrap()
+        );
+        // A later stage shorter than an earlier one is refused, naming the section.
+        let env = |k: &str| (k == "KIZUKI_DEADLINE_FOLLOW_UP").then(|| "6h".to_owned());
+        let err = Config::load(dir.path(), &Overrides::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("deadlines"), "{err}");
     }
 
     #[test]

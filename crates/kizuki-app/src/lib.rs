@@ -1,18 +1,23 @@
 //! kizuki's application services: everything the CLI and the web server do, above the store
 //! and below the transport. Callers hand in an [`App`] (store, taxonomy, clock, randomness).
 
+pub mod audit_log;
 pub mod auth;
 pub mod backup;
 pub mod cases;
 pub mod config;
 pub mod datadir;
 pub mod error;
+pub mod mfa;
 pub mod password;
 pub mod presence;
+pub mod publication;
 pub mod reports;
 pub mod security;
 pub mod seed;
 pub mod selection;
+pub mod selections;
+pub mod stage_deadlines;
 pub mod survey;
 pub mod tokens;
 pub mod when;

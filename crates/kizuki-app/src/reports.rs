@@ -268,7 +268,27 @@ impl ReportForm {
 
 /// Files a first report for the principal's organisation; its text is the summary.
 pub async fn file(app: &App, p: &Principal, details: ReportDetails) -> AppResult<Report> {
-    p.require_operator()?;
+    let new = kizuki_domain::access::ReportRef {
+        org_id: p.org_id,
+        sector: &details.sector,
+        tlp: details.tlp,
+        shared_with: &[],
+        recipients: &[],
+        published: false,
+    };
+    if !auth::decide(
+        app,
+        p,
+        kizuki_domain::access::Action::Create,
+        &kizuki_domain::access::Resource::Report(new),
+    )
+    .await?
+    .is_allowed()
+    {
+        return Err(AppError::Forbidden(
+            "reports are filed by an operator's staff".into(),
+        ));
+    }
     let first = NewStage {
         kind: StageKind::First,
         at: app.clock.now(),
@@ -309,10 +329,24 @@ pub async fn get(app: &App, p: &Principal, id: ReportId) -> AppResult<Report> {
     }
 }
 
+/// Refuses triage (classify, link, set status) unless `access::decide` allows it on `r`.
+pub async fn require_triage(app: &App, p: &Principal, r: &Report) -> AppResult<()> {
+    if auth::decide_report(app, p, r, kizuki_domain::access::Action::Triage)
+        .await?
+        .is_allowed()
+    {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "this report cannot be triaged by you".into(),
+        ))
+    }
+}
+
 /// The report, if the principal may edit it.
 pub async fn get_for_edit(app: &App, p: &Principal, id: ReportId) -> AppResult<Report> {
     let r = get(app, p, id).await?;
-    if auth::can_edit(p, &r) {
+    if auth::can_edit(app, p, &r).await? {
         Ok(r)
     } else {
         Err(AppError::Forbidden(
@@ -329,11 +363,31 @@ pub async fn update(
     version: i64,
     details: ReportDetails,
 ) -> AppResult<Report> {
-    get_for_edit(app, p, id).await?;
-    Ok(app
+    let before = get_for_edit(app, p, id).await?;
+    let after = app
         .store
         .update_report(id, version, details, Some(p.user_id), app.clock.now())
-        .await?)
+        .await?;
+    audit_change(app, p, &before, &after).await?;
+    Ok(after)
+}
+
+/// Records a change to a report with its details before and after.
+async fn audit_change(app: &App, p: &Principal, before: &Report, after: &Report) -> AppResult<()> {
+    crate::audit_log::note(
+        app,
+        crate::security::audit::actor_user(p.user_id),
+        crate::security::audit::actions::CHANGE,
+        format!("report:{}", after.id),
+        &serde_json::json!({
+            "before": {"version": before.version, "status": before.status.code(),
+                       "details": before.details},
+            "after": {"version": after.version, "status": after.status.code(),
+                      "details": after.details},
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Appends a follow-up or the final report. Stages only append, so a stale page cannot
@@ -370,7 +424,7 @@ pub async fn add_stage(
         Some(t) if errs.is_empty() => t,
         _ => return Err(errs.into()),
     };
-    Ok(app
+    let after = app
         .store
         .add_stage(
             id,
@@ -381,17 +435,15 @@ pub async fn add_stage(
                 author: Some(p.user_id),
             },
         )
-        .await?)
+        .await?;
+    audit_change(app, p, &r, &after).await?;
+    Ok(after)
 }
 
 /// Narrows `filter` to what the principal may see.
 pub async fn scoped(app: &App, p: &Principal, mut filter: ReportFilter) -> AppResult<ReportFilter> {
-    if let Some(orgs) = auth::visible_orgs(app, p).await? {
-        filter.visible_orgs = Some(match filter.visible_orgs.take() {
-            None => orgs,
-            Some(asked) => asked.into_iter().filter(|o| orgs.contains(o)).collect(),
-        });
-    }
+    // The TLP rule from `access`, applied inside the query so counts and pages agree.
+    filter.visibility = Some(auth::visibility(app, p).await?);
     Ok(filter)
 }
 
@@ -422,6 +474,19 @@ pub async fn list_all(app: &App, p: &Principal, filter: ReportFilter) -> AppResu
         }
     }
     Ok(out)
+}
+
+/// The organisations with at least one report the principal may read, for the list's
+/// organisation filter (offering others would only ever give empty pages).
+pub async fn visible_report_orgs(app: &App, p: &Principal) -> AppResult<Vec<OrgId>> {
+    let mut orgs: Vec<OrgId> = list_all(app, p, ReportFilter::default())
+        .await?
+        .into_iter()
+        .map(|r| r.org_id)
+        .collect();
+    orgs.sort();
+    orgs.dedup();
+    Ok(orgs)
 }
 
 /// What an analyst decides at triage.
@@ -530,8 +595,8 @@ pub async fn triage(
     version: i64,
     input: &TriageInput,
 ) -> AppResult<Report> {
-    p.require_analyst()?;
     let r = get(app, p, id).await?;
+    require_triage(app, p, &r).await?;
     if r.version != version {
         return Err(StoreError::Conflict {
             entity: "report",
@@ -551,6 +616,7 @@ pub async fn triage(
             .set_report_status(id, out.version, status, Some(p.user_id), now)
             .await?;
     }
+    audit_change(app, p, &r, &out).await?;
     Ok(out)
 }
 
@@ -562,7 +628,6 @@ pub async fn link(
     to: ReportId,
     kind: LinkKind,
 ) -> AppResult<()> {
-    p.require_analyst()?;
     if from == to {
         return Err(FieldError::invalid(
             "to",
@@ -570,14 +635,19 @@ pub async fn link(
         )
         .into());
     }
-    get(app, p, from).await?;
-    if get(app, p, to).await.is_err() {
-        return Err(FieldError::invalid(
-            "to",
-            format!("報告 #{to} は見つかりません / report #{to} was not found"),
-        )
-        .into());
-    }
+    let r = get(app, p, from).await?;
+    require_triage(app, p, &r).await?;
+    let target = match get(app, p, to).await {
+        Ok(t) => t,
+        Err(_) => {
+            return Err(FieldError::invalid(
+                "to",
+                format!("報告 #{to} は見つかりません / report #{to} was not found"),
+            )
+            .into());
+        }
+    };
+    require_triage(app, p, &target).await?;
     Ok(app
         .store
         .link_reports(ReportLink {
@@ -591,8 +661,8 @@ pub async fn link(
 }
 
 pub async fn unlink(app: &App, p: &Principal, a: ReportId, b: ReportId) -> AppResult<()> {
-    p.require_analyst()?;
-    get(app, p, a).await?;
+    let r = get(app, p, a).await?;
+    require_triage(app, p, &r).await?;
     Ok(app.store.unlink_reports(a, b).await?)
 }
 
@@ -645,6 +715,8 @@ pub struct ReportView {
 
 pub async fn view(app: &App, p: &Principal, id: ReportId, d: &Deadlines) -> AppResult<ReportView> {
     let report = get(app, p, id).await?;
+    // The detail page is the read of record; lists show titles only.
+    crate::audit_log::record_read(app, p, &report, "page").await?;
     let org_name = app.store.get_org(report.org_id).await?.org.name;
     let mut links = Vec::new();
     for l in app.store.report_links(id).await? {
@@ -659,7 +731,7 @@ pub async fn view(app: &App, p: &Principal, id: ReportId, d: &Deadlines) -> AppR
     let incident = incident_of(app, p, id).await?;
     let history = app.store.report_history(id).await?;
     let overdue = overdue(&report, app.clock.now(), d);
-    let can_edit = auth::can_edit(p, &report);
+    let can_edit = auth::can_edit(app, p, &report).await?;
     Ok(ReportView {
         report,
         org_name,

@@ -821,8 +821,8 @@ pub fn signals(
     Ok(out)
 }
 
-/// The ranking before any rule: every candidate scored.
-#[derive(Debug, Clone, Serialize)]
+/// The ranking before any rule: every candidate scored. Deserialize: saved decisions keep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ranking {
     pub fiscal_year: i32,
     pub period_start: NaiveDate,

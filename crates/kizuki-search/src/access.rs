@@ -7,14 +7,16 @@
 //! The rules (TLP 2.0 read for a sharing community of operators, ministries and the centre):
 //! | viewer | sees |
 //! |---|---|
-//! | centre staff (analyst, editor, admin) | everything |
+//! | centre staff (analyst, editor, admin) | everything except TLP:RED |
 //! | operator staff (reporter, operator admin) | everything of their own organisation; TLP:CLEAR and TLP:GREEN of others |
 //! | ministry staff | their own organisation's; TLP:CLEAR/GREEN of all; TLP:AMBER too for the sectors they oversee |
-//! | public (no login) | TLP:CLEAR only |
+//! | public (no login) | TLP:CLEAR cases and lessons; no reports |
 //!
-//! TLP:AMBER+STRICT and TLP:RED stay with the reporting organisation and the centre.
-//! A case is seen by whoever may see the report it was written from (a case without a report
-//! is the centre's alone until it has one).
+//! This follows docs/SECURITY.md §2–3 where the index knows enough: TLP:AMBER+STRICT stays with
+//! the reporting organisation and the centre; TLP:RED with the reporting organisation only
+//! (named recipients are not indexed yet, so nobody else sees it here); reports have no
+//! publication flag yet, so the public sees none. A case is seen by whoever may see the
+//! report it was written from (a case without a report is the centre's alone).
 
 use kizuki_domain::ids::OrgId;
 use kizuki_domain::org::Organisation;
@@ -59,7 +61,7 @@ impl Viewer {
     /// The audience tokens this viewer holds; `None` means unrestricted.
     pub fn tokens(&self) -> Option<Vec<String>> {
         match self {
-            Viewer::Centre => None,
+            Viewer::Centre => Some(vec![CENTRE.to_owned()]),
             Viewer::Public => Some(vec![PUBLIC.to_owned()]),
             Viewer::Member { org } => Some(vec![org_token(*org), COMMUNITY.to_owned()]),
             Viewer::Ministry { org, sectors } => {
@@ -72,6 +74,7 @@ impl Viewer {
 }
 
 const PUBLIC: &str = "public";
+const CENTRE: &str = "centre";
 const COMMUNITY: &str = "community";
 
 fn org_token(org: OrgId) -> String {
@@ -83,16 +86,19 @@ fn sector_token(sector: &str) -> String {
 }
 
 /// The audience tokens of a document owned by `org` (none: the centre's own), in `sector`,
-/// labelled `tlp`.
-pub fn audience(org: Option<OrgId>, sector: &str, tlp: Tlp) -> Vec<String> {
-    let mut out = Vec::with_capacity(4);
+/// labelled `tlp`; `report` for a report (which the public never sees), not a case or lesson.
+pub fn audience(org: Option<OrgId>, sector: &str, tlp: Tlp, report: bool) -> Vec<String> {
+    let mut out = Vec::with_capacity(5);
     if let Some(o) = org {
         out.push(org_token(o));
+    }
+    if tlp != Tlp::Red {
+        out.push(CENTRE.to_owned());
     }
     if matches!(tlp, Tlp::Clear | Tlp::Green) {
         out.push(COMMUNITY.to_owned());
     }
-    if tlp == Tlp::Clear {
+    if tlp == Tlp::Clear && !report {
         out.push(PUBLIC.to_owned());
     }
     if matches!(tlp, Tlp::Clear | Tlp::Green | Tlp::Amber) && !sector.is_empty() {
@@ -129,15 +135,17 @@ mod tests {
             sectors: vec!["finance".into()],
         };
         for tlp in Tlp::ALL {
-            let aud = audience(Some(a), "railway", tlp);
+            let aud = audience(Some(a), "railway", tlp, true);
             assert!(may_see(&own, &aud), "own org sees its {tlp}");
-            assert!(may_see(&Viewer::Centre, &aud));
+            assert_eq!(may_see(&Viewer::Centre, &aud), tlp != Tlp::Red, "{tlp}");
+            let case = audience(Some(a), "railway", tlp, false);
+            assert_eq!(may_see(&Viewer::Public, &case), tlp == Tlp::Clear, "{tlp}");
             assert_eq!(
                 may_see(&b, &aud),
                 matches!(tlp, Tlp::Clear | Tlp::Green),
                 "{tlp}"
             );
-            assert_eq!(may_see(&Viewer::Public, &aud), tlp == Tlp::Clear, "{tlp}");
+            assert!(!may_see(&Viewer::Public, &aud), "no report is public yet");
             assert_eq!(
                 may_see(&min, &aud),
                 matches!(tlp, Tlp::Clear | Tlp::Green | Tlp::Amber),
@@ -153,7 +161,7 @@ mod tests {
 
     #[test]
     fn centre_documents_without_owner() {
-        let aud = audience(None, "", Tlp::Amber);
+        let aud = audience(None, "", Tlp::Amber, false);
         assert!(!may_see(&Viewer::Member { org: OrgId(1) }, &aud));
         assert!(may_see(&Viewer::Centre, &aud));
     }

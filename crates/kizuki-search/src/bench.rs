@@ -191,7 +191,7 @@ fn brute_matches(q: &BenchQuery, d: &IndexDoc, title: &str, body: &str) -> bool 
     if f.sector.is_some_and(|s| s != d.sector)
         || f.fiscal_year.is_some_and(|y| Some(y) != d.fiscal_year)
         || f.tlp.is_some_and(|t| t != d.tlp.code())
-        || (f.member_of.is_some() && !may_see(&viewer(f), &d.audience()))
+        || !may_see(&viewer(f), &d.audience())
     {
         return false;
     }

@@ -202,7 +202,12 @@ impl IndexDoc {
 
     /// The audience tokens of this document.
     pub fn audience(&self) -> Vec<String> {
-        audience(self.org, &self.sector, self.tlp)
+        audience(
+            self.org,
+            &self.sector,
+            self.tlp,
+            self.kind == DocKind::Report,
+        )
     }
 
     pub(crate) fn to_tantivy(&self, f: &Fields) -> TantivyDocument {

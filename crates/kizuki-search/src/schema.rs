@@ -10,7 +10,7 @@ use tantivy::schema::{
 
 /// Bumped whenever the schema, the analysis or the audience rules change; an index built by
 /// another version is rebuilt from the store on open.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Handles to every field, looked up once.
 #[derive(Debug, Clone, Copy)]
@@ -88,8 +88,8 @@ pub fn build_schema() -> (Schema, Fields) {
         org: b.add_text_field("org", keyword.clone()),
         tlp: b.add_text_field("tlp", keyword.clone()),
         status: b.add_text_field("status", keyword),
-        system: b.add_text_field("system", STRING | STORED),
-        vendor: b.add_text_field("vendor", STRING | STORED),
+        system: b.add_text_field("system", STRING | FAST | STORED),
+        vendor: b.add_text_field("vendor", STRING | FAST | STORED),
         audience: b.add_text_field("audience", STRING),
         at: b.add_i64_field("at", FAST | STORED),
         lessons: b.add_text_field("lessons", STORED),

@@ -21,6 +21,7 @@ use kizuki_domain::ids::{CaseId, ReportId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use tantivy::collector::TopDocs;
+use tantivy::columnar::StrColumn;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
@@ -233,20 +234,31 @@ impl SearchIndex {
             .copied()
             .fold(0.0f32, f32::max)
             .max(1e-6);
-        let mut items = Vec::with_capacity(candidates.len());
+        // Re-rank from fast fields; only the items shown are read from the document store
+        // (random reads there, not scoring, are what a cold page cache makes slow).
+        let mut columns: HashMap<u32, ClassColumns> = HashMap::new();
+        let mut ranked: Vec<(f32, DocAddress)> = Vec::with_capacity(candidates.len());
         for (addr, text_score) in candidates {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let item = self.item(
-                &searcher,
-                &doc,
-                &profile,
-                &key_phrases,
-                text_score / max_text,
-                opts,
-            )?;
-            items.push(item);
+            let cols = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(ClassColumns::open(
+                    searcher.segment_reader(addr.segment_ord),
+                )?),
+            };
+            let class = cols.read(addr.doc_id);
+            let mut score = text_score / max_text;
+            if opts.use_classification {
+                score += bonus(&profile, &class);
+            }
+            ranked.push((score, addr));
         }
-        items.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        ranked.truncate(opts.limit.max(1));
+        let mut items = Vec::with_capacity(ranked.len());
+        for (score, addr) in ranked {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            items.push(self.item(&searcher, &doc, &profile, &key_phrases, score)?);
+        }
         items.truncate(opts.limit.max(1));
 
         let mut lessons = Vec::new();
@@ -374,8 +386,7 @@ impl SearchIndex {
         doc: &TantivyDocument,
         p: &Profile,
         key_phrases: &[(String, f64)],
-        text_score: f32,
-        opts: &SimilarOptions,
+        score: f32,
     ) -> SearchResult<SimilarItem> {
         let f = self.fields();
         let kind = kind_of(doc, f);
@@ -418,22 +429,6 @@ impl SearchIndex {
                 .cloned()
                 .collect(),
         };
-        let mut score = text_score;
-        if opts.use_classification {
-            if reasons.same_event_type {
-                score += 0.15;
-            }
-            if !p.causes.is_empty() {
-                let union: HashSet<&String> = p.causes.iter().chain(meta.causes.iter()).collect();
-                score += 0.25 * reasons.shared_causes.len() as f32 / union.len().max(1) as f32;
-            }
-            if !reasons.shared_systems.is_empty() {
-                score += 0.3;
-            }
-            if !reasons.shared_vendors.is_empty() {
-                score += 0.15;
-            }
-        }
         let lessons_json = match kind {
             DocKind::Case => text_of(doc, f.lessons),
             _ => match case_id {
@@ -472,6 +467,76 @@ impl SearchIndex {
             None => Ok(None),
         }
     }
+}
+
+/// The classification of a candidate, read from fast fields.
+#[derive(Debug, Default)]
+struct Classification {
+    event_type: String,
+    causes: Vec<String>,
+    systems: Vec<String>,
+    vendors: Vec<String>,
+}
+
+/// A segment's keyword columns used for re-ranking.
+struct ClassColumns {
+    event_type: Option<StrColumn>,
+    cause: Option<StrColumn>,
+    system: Option<StrColumn>,
+    vendor: Option<StrColumn>,
+}
+
+impl ClassColumns {
+    fn open(r: &tantivy::SegmentReader) -> SearchResult<ClassColumns> {
+        let ff = r.fast_fields();
+        Ok(ClassColumns {
+            event_type: ff.str("event_type")?,
+            cause: ff.str("cause")?,
+            system: ff.str("system")?,
+            vendor: ff.str("vendor")?,
+        })
+    }
+
+    fn read(&self, doc: tantivy::DocId) -> Classification {
+        let all = |c: &Option<StrColumn>| -> Vec<String> {
+            let Some(c) = c else { return Vec::new() };
+            c.term_ords(doc)
+                .filter_map(|o| {
+                    let mut s = String::new();
+                    c.ord_to_str(o, &mut s)
+                        .ok()
+                        .filter(|found| *found)
+                        .map(|_| s)
+                })
+                .collect()
+        };
+        Classification {
+            event_type: all(&self.event_type).into_iter().next().unwrap_or_default(),
+            causes: all(&self.cause),
+            systems: all(&self.system),
+            vendors: all(&self.vendor),
+        }
+    }
+}
+
+/// What the classification adds to a candidate's (normalised) text score.
+fn bonus(p: &Profile, c: &Classification) -> f32 {
+    let mut b = 0.0;
+    if !p.event_type.is_empty() && p.event_type == c.event_type {
+        b += 0.15;
+    }
+    if !p.causes.is_empty() {
+        let shared = p.causes.iter().filter(|x| c.causes.contains(x)).count();
+        let union: HashSet<&String> = p.causes.iter().chain(c.causes.iter()).collect();
+        b += 0.25 * shared as f32 / union.len().max(1) as f32;
+    }
+    if p.systems.iter().any(|s| c.systems.contains(s)) {
+        b += 0.3;
+    }
+    if p.vendors.iter().any(|v| c.vendors.contains(v)) {
+        b += 0.15;
+    }
+    b
 }
 
 fn keyword(field: tantivy::schema::Field, v: &str) -> Box<dyn TQuery> {

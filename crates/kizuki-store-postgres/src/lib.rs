@@ -4,7 +4,10 @@
 
 mod check;
 mod migrate;
+mod publication;
 mod rows;
+// Security (issue 6).
+mod security;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
@@ -826,6 +829,10 @@ impl Store for PgStore {
             let ids: Vec<i64> = orgs.iter().map(|o| o.0).collect();
             wh.push(format!("org_id = ANY({})", arg(&mut args, Box::new(ids))));
         }
+        // Security (issue 6).
+        if let Some(vis) = &filter.visibility {
+            wh.push(security::visibility_where(vis, &mut args));
+        }
         let where_sql = if wh.is_empty() {
             String::new()
         } else {
@@ -1082,6 +1089,66 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    // Selection (issue 5): the SQL lives in selection.rs.
+    async fn put_score_override(
+        &self,
+        o: kizuki_store::ScoreOverrideRecord,
+    ) -> StoreResult<kizuki_store::ScoreOverrideRecord> {
+        self.sel_put_override(o).await
+    }
+
+    async fn delete_score_override(
+        &self,
+        survey_year: i32,
+        report_id: ReportId,
+        key: &str,
+    ) -> StoreResult<()> {
+        self.sel_delete_override(survey_year, report_id, key).await
+    }
+
+    async fn list_score_overrides(
+        &self,
+        survey_year: i32,
+    ) -> StoreResult<Vec<kizuki_store::ScoreOverrideRecord>> {
+        self.sel_list_overrides(survey_year).await
+    }
+
+    async fn save_selection(
+        &self,
+        s: kizuki_store::NewSelection,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
+        self.sel_save(s).await
+    }
+
+    async fn list_selections(
+        &self,
+        survey_year: i32,
+    ) -> StoreResult<Vec<kizuki_store::StoredSelection>> {
+        self.sel_list(survey_year).await
+    }
+
+    async fn get_selection(&self, id: i64) -> StoreResult<kizuki_store::StoredSelection> {
+        self.sel_get(id).await
+    }
+
+    async fn confirmed_selection(
+        &self,
+        survey_year: i32,
+    ) -> StoreResult<Option<kizuki_store::StoredSelection>> {
+        self.sel_confirmed(survey_year).await
+    }
+
+    async fn confirm_selection(
+        &self,
+        id: i64,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+        drafts: Vec<kizuki_store::CaseDraft>,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
+        self.sel_confirm(id, expected_version, by, at, drafts).await
+    }
+
     async fn changes_since(&self, after: i64, limit: usize) -> StoreResult<Vec<Change>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let c = self.client().await?;
@@ -1105,8 +1172,186 @@ impl Store for PgStore {
         .collect()
     }
 
+    // Publication (issue 8): implemented in publication.rs.
+    async fn pseudonym_map(&self, case: CaseId) -> StoreResult<kizuki_store::StoredMap> {
+        publication::pseudonym_map(self, case).await
+    }
+
+    async fn set_pseudonym_map(
+        &self,
+        case: CaseId,
+        expected_version: i64,
+        map: kizuki_domain::anonymise::PseudonymMap,
+        disclosed: kizuki_domain::anonymise::Disclosed,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<kizuki_store::StoredMap> {
+        publication::set_pseudonym_map(self, case, expected_version, map, disclosed, by, at).await
+    }
+
+    async fn candidate_decisions(
+        &self,
+        case: CaseId,
+    ) -> StoreResult<Vec<kizuki_store::DecisionRow>> {
+        publication::candidate_decisions(self, case).await
+    }
+
+    async fn decide_candidate(
+        &self,
+        case: CaseId,
+        candidate: &str,
+        decision: Option<kizuki_domain::anonymise::Decision>,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        publication::decide_candidate(self, case, candidate, decision, by, at).await
+    }
+
+    async fn signoff_history(
+        &self,
+        case: CaseId,
+    ) -> StoreResult<Vec<kizuki_domain::signoff::Transition>> {
+        publication::signoff_history(self, case).await
+    }
+
+    async fn append_signoff(
+        &self,
+        case: CaseId,
+        expected_len: usize,
+        t: kizuki_domain::signoff::Transition,
+        snapshot: Option<kizuki_store::PublicationSnapshot>,
+    ) -> StoreResult<()> {
+        publication::append_signoff(self, case, expected_len, t, snapshot).await
+    }
+
+    async fn publication(
+        &self,
+        survey_year: i32,
+        number: u32,
+    ) -> StoreResult<Option<kizuki_store::Publication>> {
+        publication::publication(self, survey_year, number).await
+    }
+
+    async fn list_publications(
+        &self,
+        survey_year: Option<i32>,
+    ) -> StoreResult<Vec<kizuki_store::Publication>> {
+        publication::list_publications(self, survey_year).await
+    }
+
     async fn check(&self) -> StoreResult<Vec<Problem>> {
         check::run(&**self.client().await?).await
+    }
+
+    // Security (issue 6).
+    async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {
+        security::audit_head(self).await
+    }
+
+    async fn audit_insert(&self, entry: kizuki_store::AuditRecord) -> StoreResult<()> {
+        security::audit_insert(self, entry).await
+    }
+
+    async fn audit_range(
+        &self,
+        from_seq: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
+        security::audit_range(self, from_seq, limit).await
+    }
+
+    async fn audit_query(
+        &self,
+        query: &kizuki_store::AuditQuery,
+    ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
+        security::audit_query(self, query).await
+    }
+
+    async fn audit_purge(
+        &self,
+        checkpoint: kizuki_store::AuditRecord,
+        through: u64,
+    ) -> StoreResult<()> {
+        security::audit_purge(self, checkpoint, through).await
+    }
+
+    async fn mfa(&self, user: UserId) -> StoreResult<Option<kizuki_store::MfaRecord>> {
+        security::mfa(self, user).await
+    }
+
+    async fn mfa_begin(
+        &self,
+        user: UserId,
+        secret_base32: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        security::mfa_begin(self, user, secret_base32, at).await
+    }
+
+    async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool> {
+        security::mfa_confirm(self, user, step, at).await
+    }
+
+    async fn mfa_use_step(
+        &self,
+        user: UserId,
+        expected_last: Option<u64>,
+        step: u64,
+    ) -> StoreResult<bool> {
+        security::mfa_use_step(self, user, expected_last, step).await
+    }
+
+    async fn mfa_remove(&self, user: UserId) -> StoreResult<()> {
+        security::mfa_remove(self, user).await
+    }
+
+    async fn set_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[String],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        security::set_recovery_codes(self, user, hashes, at).await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        security::use_recovery_code(self, user, hash, at).await
+    }
+
+    async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize> {
+        security::recovery_codes_left(self, user).await
+    }
+
+    async fn org_allowlist(&self, org: OrgId) -> StoreResult<kizuki_store::OrgAllowlist> {
+        security::org_allowlist(self, org).await
+    }
+
+    async fn set_org_allowlist(
+        &self,
+        org: OrgId,
+        expected_version: i64,
+        entries: &str,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<kizuki_store::OrgAllowlist> {
+        security::set_org_allowlist(self, org, expected_version, entries, by, at).await
+    }
+
+    async fn report_sharing(&self, report: ReportId) -> StoreResult<kizuki_store::ReportSharing> {
+        security::report_sharing(self, report).await
+    }
+
+    async fn set_report_sharing(
+        &self,
+        report: ReportId,
+        sharing: &kizuki_store::ReportSharing,
+    ) -> StoreResult<()> {
+        security::set_report_sharing(self, report, sharing).await
     }
 }
 
@@ -1134,3 +1379,6 @@ async fn history(
     })
     .collect()
 }
+
+// After `in_tx!`, which it uses: macros are in scope only below their definition.
+mod selection;

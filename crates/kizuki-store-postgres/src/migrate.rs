@@ -7,6 +7,9 @@ use kizuki_store::{StoreError, StoreResult};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_tokens_links.sql"),
+    include_str!("../migrations/0003_selection.sql"),
+    include_str!("../migrations/0004_security.sql"),
+    include_str!("../migrations/0005_publication.sql"),
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,24 @@ use kizuki_domain::survey::{CommonLesson, Criterion};
 use kizuki_domain::taxonomy::{Code, Lang, Severity, Tlp};
 use kizuki_domain::user::Role;
 
+// Selection (issue 5).
+mod selection;
+pub use selection::{selection_overrides_round_trip, selections_save_confirm_and_conflict};
+
+// Publication (issue 8).
+mod publication;
+pub use publication::{
+    pseudonym_map_is_versioned_and_decisions_round_trip, signoff_appends_publishes_and_withdraws,
+};
+
+// Security (issue 6).
+mod security;
+pub use security::{
+    audit_log_appends_only_in_chain, audit_purge_needs_a_checkpoint,
+    list_visibility_agrees_with_decide, mfa_enrol_confirm_and_step_cas, org_allowlist_is_versioned,
+    recovery_codes_are_single_use, report_sharing_round_trip,
+};
+
 /// Generates one `#[tokio::test]` per behaviour. `$factory` is an async fn returning
 /// `Option<DynStore>`: a fresh empty store, or `None` to skip (it should say why).
 #[macro_export]
@@ -35,7 +53,21 @@ macro_rules! conformance_suite {
             fresh_store_checks_clean,
             user_lang_is_remembered,
             tokens_round_trip_and_revoke,
-            report_links_round_trip
+            report_links_round_trip,
+            // Selection (issue 5).
+            selection_overrides_round_trip,
+            selections_save_confirm_and_conflict,
+            // Security (issue 6).
+            audit_log_appends_only_in_chain,
+            audit_purge_needs_a_checkpoint,
+            mfa_enrol_confirm_and_step_cas,
+            recovery_codes_are_single_use,
+            org_allowlist_is_versioned,
+            report_sharing_round_trip,
+            list_visibility_agrees_with_decide,
+            // Publication (issue 8).
+            pseudonym_map_is_versioned_and_decisions_round_trip,
+            signoff_appends_publishes_and_withdraws
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {

@@ -13,6 +13,9 @@ pub enum Current {
     Case(Box<Case>),
     Survey(Box<Survey>),
     Organisation(Box<Organisation>),
+    Selection(Box<crate::StoredSelection>),
+    /// A record known only by its version or length (a pseudonym map, a sign-off history).
+    Version(i64),
 }
 
 impl Current {
@@ -22,6 +25,8 @@ impl Current {
             Current::Case(c) => c.version,
             Current::Survey(s) => s.version,
             Current::Organisation(o) => o.version,
+            Current::Version(v) => *v,
+            Current::Selection(s) => s.version,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Report list filters and pagination, shared by every backend and every caller.
 
+use kizuki_domain::access::ReportVisibility;
 use kizuki_domain::ids::OrgId;
 use kizuki_domain::report::ReportStatus;
 use kizuki_domain::taxonomy::Tlp;
@@ -53,6 +54,11 @@ pub struct ReportFilter {
     pub org_id: Option<OrgId>,
     /// Restricts to these organisations (access control); `None` means no restriction.
     pub visible_orgs: Option<Vec<OrgId>>,
+    /// Security (issue 6): the TLP rule from `access::report_visibility`, applied by the
+    /// backend as a query filter so lists, counts and exports match single-record reads.
+    /// Never taken from a request (skipped by serde); `None` means no restriction.
+    #[serde(skip)]
+    pub visibility: Option<ReportVisibility>,
     pub sort: ReportSort,
 }
 

@@ -5,16 +5,26 @@
 pub mod conformance;
 mod error;
 mod filter;
+// Security (issue 6).
+mod security;
+mod selection;
 
 pub use error::{Current, StoreError, StoreResult};
 pub use filter::{Page, Paged, ReportFilter, ReportSort};
+// Security (issue 6).
+pub use security::{AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing};
+pub use selection::{
+    CaseDraft, NewSelection, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoredSelection,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use kizuki_domain::anonymise::{Decision, Disclosed, PseudonymMap};
 use kizuki_domain::case::{Case, CaseContent};
 use kizuki_domain::ids::{CaseId, OrgId, ReportId, UserId};
 use kizuki_domain::org::{NewOrganisation, Organisation};
 use kizuki_domain::report::{Report, ReportDetails, ReportStatus, StageKind};
+use kizuki_domain::signoff::{Action, Transition};
 use kizuki_domain::survey::{Survey, SurveyContent};
 use kizuki_domain::taxonomy::Lang;
 use kizuki_domain::user::{Email, NewUser, User};
@@ -58,6 +68,8 @@ pub enum Entity {
     Survey,
     Organisation,
     User,
+    /// A saved case selection (issue 5), by its id.
+    Selection,
 }
 
 impl Entity {
@@ -68,6 +80,7 @@ impl Entity {
             Entity::Survey => "survey",
             Entity::Organisation => "organisation",
             Entity::User => "user",
+            Entity::Selection => "selection",
         }
     }
 
@@ -78,6 +91,7 @@ impl Entity {
             Entity::Survey,
             Entity::Organisation,
             Entity::User,
+            Entity::Selection,
         ]
         .into_iter()
         .find(|e| e.code() == s)
@@ -183,6 +197,60 @@ impl ReportLink {
     }
 }
 
+// Publication (issue 8).
+
+/// The editor's pseudonym map of a case and what its publication reveals (for the
+/// re-identification check). `version` 0 means nothing was saved yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMap {
+    pub version: i64,
+    pub map: PseudonymMap,
+    pub disclosed: Disclosed,
+}
+
+/// One stored decision on an anonymisation candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRow {
+    /// `Candidate::id`, stable across edits.
+    pub candidate: String,
+    pub decision: Decision,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// What a `publish` transition puts on the portal: the anonymised case and its rendering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicationSnapshot {
+    pub content: CaseContent,
+    /// The case as HTML when it was published, so later template changes cannot alter what
+    /// was approved.
+    pub html: String,
+}
+
+/// A published case as the portal serves it. Immutable: only a later publish replaces it and
+/// only a withdrawal removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publication {
+    pub case_id: CaseId,
+    pub survey_year: Option<i32>,
+    pub number: u32,
+    pub fingerprint: String,
+    pub content: CaseContent,
+    pub html: String,
+    pub published_at: DateTime<Utc>,
+    pub published_by: UserId,
+}
+
+impl Publication {
+    /// The stable public name: `2019-1` for case 1 of the 2019 survey.
+    pub fn slug(&self) -> String {
+        match self.survey_year {
+            Some(y) => format!("{y}-{}", self.number),
+            None => format!("case-{}", self.case_id.0),
+        }
+    }
+}
+
 /// All persistence. Every write is one transaction, durable when the call returns. Editable
 /// records carry a version; an update against a stale version fails with
 /// [`StoreError::Conflict`] carrying the current record, so nothing is silently overwritten.
@@ -285,11 +353,182 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Survey>;
     async fn list_surveys(&self) -> StoreResult<Vec<Survey>>;
 
+    // Selection (issue 5).
+    /// Stores an analyst's score, replacing the one for the same survey, report and criterion.
+    async fn put_score_override(&self, o: ScoreOverrideRecord) -> StoreResult<ScoreOverrideRecord>;
+    /// Removes it; removing one that is not there is not an error.
+    async fn delete_score_override(
+        &self,
+        survey_year: i32,
+        report_id: ReportId,
+        key: &str,
+    ) -> StoreResult<()>;
+    /// The survey's overrides by report id, then criterion key.
+    async fn list_score_overrides(&self, survey_year: i32)
+    -> StoreResult<Vec<ScoreOverrideRecord>>;
+    /// Saves a draft selection (version 1).
+    async fn save_selection(&self, s: NewSelection) -> StoreResult<StoredSelection>;
+    /// The survey's selections, newest first.
+    async fn list_selections(&self, survey_year: i32) -> StoreResult<Vec<StoredSelection>>;
+    async fn get_selection(&self, id: i64) -> StoreResult<StoredSelection>;
+    async fn confirmed_selection(&self, survey_year: i32) -> StoreResult<Option<StoredSelection>>;
+    /// Confirms a draft in one transaction: creates `drafts` as the survey's cases (numbers
+    /// from their content; a taken number fails the whole call with
+    /// [`StoreError::Duplicate`]), records each chosen member's case (a new draft's, or the
+    /// case its report already has in the survey), and marks the selection confirmed.
+    /// A stale version is [`StoreError::Conflict`]; a survey that already has a confirmed
+    /// selection, or a selection that is not a draft, is [`StoreError::Invalid`].
+    async fn confirm_selection(
+        &self,
+        id: i64,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+        drafts: Vec<CaseDraft>,
+    ) -> StoreResult<StoredSelection>;
+
     /// Committed changes after `after`, oldest first, at most `limit`.
     async fn changes_since(&self, after: i64, limit: usize) -> StoreResult<Vec<Change>>;
 
     /// Integrity of the storage itself and of the application's invariants.
     async fn check(&self) -> StoreResult<Vec<Problem>>;
+
+    // Publication (issue 8).
+    /// The case's pseudonym map; an empty one at version 0 when none was saved.
+    async fn pseudonym_map(&self, case: CaseId) -> StoreResult<StoredMap>;
+    /// Replaces the map; `expected_version` is the one the editor saw (0 for the first save).
+    async fn set_pseudonym_map(
+        &self,
+        case: CaseId,
+        expected_version: i64,
+        map: PseudonymMap,
+        disclosed: Disclosed,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<StoredMap>;
+    /// Stored decisions in candidate-id order.
+    async fn candidate_decisions(&self, case: CaseId) -> StoreResult<Vec<DecisionRow>>;
+    /// `None` clears a decision. Decisions are independent, so the last write wins.
+    async fn decide_candidate(
+        &self,
+        case: CaseId,
+        candidate: &str,
+        decision: Option<Decision>,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Every sign-off transition of the case, oldest first.
+    async fn signoff_history(&self, case: CaseId) -> StoreResult<Vec<Transition>>;
+    /// Appends transition number `expected_len + 1`; if someone appended first it fails with
+    /// [`StoreError::Conflict`]. A `publish` must carry the snapshot, written to the
+    /// publications in the same transaction; a `withdraw` removes the publication.
+    async fn append_signoff(
+        &self,
+        case: CaseId,
+        expected_len: usize,
+        t: Transition,
+        snapshot: Option<PublicationSnapshot>,
+    ) -> StoreResult<()>;
+    async fn publication(&self, survey_year: i32, number: u32) -> StoreResult<Option<Publication>>;
+    /// Publications of one survey (or all) in year and number order.
+    async fn list_publications(&self, survey_year: Option<i32>) -> StoreResult<Vec<Publication>>;
+
+    // Security (issue 6).
+    /// The newest audit entry; `None` for an empty log.
+    async fn audit_head(&self) -> StoreResult<Option<AuditRecord>>;
+    /// Appends a sealed entry. It must extend the chain (seq = head + 1, prev_hash = head's
+    /// hash); otherwise [`StoreError::Duplicate`], and the caller seals again on the new head.
+    async fn audit_insert(&self, entry: AuditRecord) -> StoreResult<()>;
+    /// Entries from `from_seq` on, oldest first, at most `limit`.
+    async fn audit_range(&self, from_seq: u64, limit: usize) -> StoreResult<Vec<AuditRecord>>;
+    /// Entries matching the query, newest first.
+    async fn audit_query(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+    /// Retention: appends `checkpoint` (which must extend the chain and cover `through`) and
+    /// deletes every entry up to `through`, in one transaction.
+    async fn audit_purge(&self, checkpoint: AuditRecord, through: u64) -> StoreResult<()>;
+    /// The user's TOTP enrolment, confirmed or not.
+    async fn mfa(&self, user: UserId) -> StoreResult<Option<MfaRecord>>;
+    /// Starts (or restarts) enrolment with a new secret. Refused with
+    /// [`StoreError::Invalid`] when the user has a confirmed enrolment (remove it first).
+    async fn mfa_begin(
+        &self,
+        user: UserId,
+        secret_base32: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Confirms a pending enrolment with the step of the first accepted code; `false` when
+    /// there is nothing pending (already confirmed, or never begun).
+    async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Compare-and-set of the last accepted step: stores `step` only if the stored value is
+    /// still `expected_last` and `step` is later, so a code is accepted once even under races.
+    async fn mfa_use_step(
+        &self,
+        user: UserId,
+        expected_last: Option<u64>,
+        step: u64,
+    ) -> StoreResult<bool>;
+    /// Removes the enrolment and its recovery codes (an admin reset).
+    async fn mfa_remove(&self, user: UserId) -> StoreResult<()>;
+    /// Replaces the user's recovery codes with these hashes.
+    async fn set_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[String],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Marks the unused code with this hash used; `false` if there is none.
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize>;
+    /// The organisation's allowlist; version 0 and no entries when never set.
+    async fn org_allowlist(&self, org: OrgId) -> StoreResult<OrgAllowlist>;
+    /// Replaces the allowlist if it is still at `expected_version`; otherwise
+    /// [`StoreError::Invalid`] saying it was changed by someone else.
+    async fn set_org_allowlist(
+        &self,
+        org: OrgId,
+        expected_version: i64,
+        entries: &str,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<OrgAllowlist>;
+    async fn report_sharing(&self, report: ReportId) -> StoreResult<ReportSharing>;
+    /// Replaces the report's sharing lists.
+    async fn set_report_sharing(
+        &self,
+        report: ReportId,
+        sharing: &ReportSharing,
+    ) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Checks what `append_signoff` is handed, the same way in every backend: a publish needs
+/// its snapshot (and the snapshot's fingerprint must be the one published), nothing else
+/// may carry one.
+pub fn check_snapshot(t: &Transition, snapshot: Option<&PublicationSnapshot>) -> StoreResult<()> {
+    match (&t.action, snapshot) {
+        (Action::Publish { fingerprint }, Some(s)) => {
+            let got = kizuki_domain::signoff::fingerprint(&s.content);
+            if got == *fingerprint {
+                Ok(())
+            } else {
+                Err(StoreError::Invalid(format!(
+                    "publication snapshot is {got}, the transition publishes {fingerprint}"
+                )))
+            }
+        }
+        (Action::Publish { .. }, None) => Err(StoreError::Invalid(
+            "a publish transition needs its snapshot".into(),
+        )),
+        (_, Some(_)) => Err(StoreError::Invalid(format!(
+            "a {} transition carries no snapshot",
+            t.action.code()
+        ))),
+        (_, None) => Ok(()),
+    }
+}

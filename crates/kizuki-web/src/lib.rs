@@ -8,6 +8,8 @@ pub mod form;
 pub mod i18n;
 pub mod pages;
 pub mod render;
+pub mod routes;
+pub mod security;
 pub mod session;
 pub mod state;
 
@@ -20,7 +22,7 @@ use axum::routing::{get, post};
 use kizuki_app::App;
 use kizuki_app::presence::Presence;
 use kizuki_app::reports::Deadlines;
-use pages::{auth, cases, reports, triage};
+use pages::{auth, cases, publication, reports, triage};
 use render::Views;
 use session::Sessions;
 use state::WebState;
@@ -32,6 +34,10 @@ use std::sync::Arc;
 pub struct WebOptions {
     /// Mark the session cookie `Secure` (set when served behind TLS).
     pub secure_cookies: bool,
+    /// Security (issue 6): TLS headers and trusted proxies.
+    pub security: security::SecurityOptions,
+    /// Report-stage deadlines, `[deadlines]` in kizuki.toml (issue 8).
+    pub deadlines: kizuki_domain::deadlines::DeadlinePolicy,
 }
 
 const STYLE: &str = include_str!("../static/style.css");
@@ -53,50 +59,34 @@ async fn asset(Path(name): Path<String>) -> Response {
         .into_response()
 }
 
-/// Headers every answer carries: no framing by other sites, no MIME sniffing, no referrer
-/// leaking record numbers to other sites.
-async fn security_headers(req: axum::extract::Request, next: middleware::Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::X_FRAME_OPTIONS,
-        header::HeaderValue::from_static("DENY"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-        ),
-    );
-    res
-}
-
 /// The whole application. Fails when the embedded templates or message catalogues are broken.
 pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
     i18n::check()?;
     let views = Views::load(i18n::catalogue(), app.taxonomy.clone())?;
     let (api_router, openapi) = api::router();
     let openapi_json = serde_json::to_string_pretty(&openapi).map_err(|e| e.to_string())?;
+    let security = security::Security::new(&app, opts.security.clone());
     let st = WebState {
+        security,
         app,
         views: Arc::new(views),
         sessions: Arc::new(Sessions::default()),
         presence: Arc::new(Presence::new()),
         deadlines: Deadlines::default(),
+        deadline_policy: opts.deadlines,
         secure_cookies: opts.secure_cookies,
         openapi: Arc::new(openapi_json),
     };
     let pages = Router::new()
         .route("/", get(auth::home))
         .route("/login", get(auth::login_form).post(auth::login))
+        // Security (issue 6): the second factor, and enrolment where it is required.
+        .route("/audit", get(pages::audit::view))
+        .route("/login/mfa", get(pages::mfa::form).post(pages::mfa::verify))
+        .route(
+            "/login/mfa/enrol",
+            get(pages::mfa::enrol_form).post(pages::mfa::enrol),
+        )
         .route("/logout", post(auth::logout))
         .route("/lang", post(auth::set_lang))
         .route("/reports", get(reports::list).post(reports::create))
@@ -116,8 +106,46 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/cases/preview", post(cases::preview))
         .route("/cases/{id}", get(cases::view))
         .route("/cases/{id}/edit", get(cases::edit_form).post(cases::save))
+        // Publication (issue 8): review, sign-off, and the public portal (no login).
+        .route("/cases/{id}/anonymise", get(publication::review))
+        .route("/cases/{id}/anonymise/decisions", post(publication::decide))
+        .route("/cases/{id}/anonymise/map", post(publication::save_map))
+        .route("/cases/{id}/anonymised.svg", get(publication::preview_svg))
+        .route(
+            "/cases/{id}/signoff",
+            get(publication::signoff).post(publication::answer),
+        )
+        .route(
+            "/cases/{id}/signoff/action",
+            post(publication::editor_action),
+        )
+        .route("/public", get(publication::index))
+        .route("/public/report.css", get(publication::report_css))
+        .route("/public/cases/{file}", get(publication::case))
+        .route("/public/surveys/{file}", get(publication::survey))
         .route("/surveys", get(cases::surveys))
         .route("/surveys/{year}", get(cases::survey))
+        // Selection (issue 5).
+        .route(
+            "/surveys/{year}/selection",
+            get(pages::selection::show).post(pages::selection::propose),
+        )
+        .route(
+            "/surveys/{year}/selection/overrides",
+            post(pages::selection::set_override),
+        )
+        .route(
+            "/surveys/{year}/selection/overrides/delete",
+            post(pages::selection::delete_override),
+        )
+        .route(
+            "/surveys/{year}/selection/weights",
+            post(pages::selection::set_weights),
+        )
+        .route(
+            "/surveys/{year}/selection/confirm",
+            post(pages::selection::confirm),
+        )
         .route("/lessons", get(cases::lessons))
         .route("/presence", post(cases::presence))
         .fallback(|| async { error::WebError::NotFound })
@@ -127,8 +155,34 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/static/{name}", get(asset))
         .nest("/api/v1", api_router)
         .merge(pages)
-        .layer(middleware::from_fn(security_headers))
+        // Security (issue 6): only routes classified in `routes::route_table` answer.
+        .route_layer(middleware::from_fn(routes::require_classified))
+        .layer(middleware::from_fn_with_state(st.clone(), security::layer))
         .with_state(st))
+}
+
+/// `KIZUKI_TRUSTED_PROXIES` (addresses or CIDR blocks, comma-separated) turns on
+/// `X-Forwarded-For`, believed only from those proxies; unset means the header is ignored.
+fn proxy_from_env() -> std::io::Result<kizuki_app::security::ip_allowlist::ProxyConfig> {
+    use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig};
+    match std::env::var("KIZUKI_TRUSTED_PROXIES") {
+        Ok(v) if !v.trim().is_empty() => {
+            let trusted = Allowlist::parse(&v.replace(',', "\n")).map_err(|errs| {
+                std::io::Error::other(format!(
+                    "KIZUKI_TRUSTED_PROXIES: {}",
+                    errs.iter()
+                        .map(|e| e.message_en())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ))
+            })?;
+            Ok(ProxyConfig {
+                trust_forwarded: true,
+                trusted,
+            })
+        }
+        _ => Ok(ProxyConfig::default()),
+    }
 }
 
 /// The application with default options.
@@ -143,8 +197,25 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_deadlines(app, listener, shutdown, Default::default()).await
+}
+
+/// Like [`serve`], with the configured report-stage deadlines (issue 8).
+pub async fn serve_with_deadlines(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    deadlines: kizuki_domain::deadlines::DeadlinePolicy,
+) -> std::io::Result<()> {
+    let secure_cookies = std::env::var("KIZUKI_SECURE_COOKIES").is_ok_and(|v| v == "1");
     let opts = WebOptions {
-        secure_cookies: std::env::var("KIZUKI_SECURE_COOKIES").is_ok_and(|v| v == "1"),
+        secure_cookies,
+        // Behind TLS the cookie is Secure and the headers ask for HTTPS only.
+        security: security::SecurityOptions {
+            tls: secure_cookies,
+            proxy: proxy_from_env()?,
+        },
+        deadlines,
     };
     let router = router_with(app, opts).map_err(std::io::Error::other)?;
     axum::serve(

@@ -37,9 +37,23 @@ templates!(
     "cases/list.html",
     "cases/view.html",
     "cases/edit.html",
+    // Publication (issue 8).
+    "cases/anonymise.html",
+    "cases/_signoff_history.html",
+    "cases/signoff.html",
+    "public/index.html",
+    "public/case.html",
+    "public/survey.html",
     "surveys/list.html",
     "surveys/view.html",
+    "surveys/selection.html",
     "lessons.html",
+    // Security (issue 6).
+    "login_mfa.html",
+    "login_enrol.html",
+    "recovery_codes.html",
+    "ip_refused.html",
+    "audit.html",
 );
 
 pub struct Views {

@@ -25,8 +25,9 @@ pub const CSRF_FIELD: &str = "_csrf";
 /// Header alternative for scripts (presence heartbeats, preview).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-const IDLE: i64 = 8 * 3600;
-const ABSOLUTE: i64 = 24 * 3600;
+// Security (issue 6): ASVS 3.3 — 30 minutes idle, 12 hours at most, then sign in again.
+const IDLE: i64 = 30 * 60;
+const ABSOLUTE: i64 = 12 * 3600;
 const MAX_SESSIONS: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,17 @@ pub struct SessionData {
     pub seen: DateTime<Utc>,
     /// A one-time notice for the next page ("保存しました").
     pub flash: Option<String>,
+    /// Security (issue 6): the password was right, the second factor is still to come.
+    pub pending: Option<PendingLogin>,
+}
+
+/// A login halfway through: who, where to go afterwards, and whether the user must first
+/// enrol an authenticator (required for their role, not set up yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLogin {
+    pub user: UserId,
+    pub next: String,
+    pub enrol: bool,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +105,7 @@ impl Sessions {
             created: now,
             seen: now,
             flash: None,
+            pending: None,
         };
         let mut map = self.lock();
         if map.len() >= MAX_SESSIONS {
@@ -111,6 +124,13 @@ impl Sessions {
     pub fn set_lang(&self, id: &str, lang: Lang) {
         if let Some(s) = self.lock().get_mut(id) {
             s.lang = lang;
+        }
+    }
+
+    /// Security (issue 6): marks a login halfway through (password right, MFA to come).
+    pub fn set_pending(&self, id: &str, pending: Option<PendingLogin>) {
+        if let Some(s) = self.lock().get_mut(id) {
+            s.pending = pending;
         }
     }
 

@@ -15,9 +15,13 @@ pub struct WebState {
     pub sessions: Arc<Sessions>,
     pub presence: Arc<Presence>,
     pub deadlines: Deadlines,
+    /// Report-stage deadlines as configured (`[deadlines]`, issue 8).
+    pub deadline_policy: kizuki_domain::deadlines::DeadlinePolicy,
     /// Set behind TLS so the session cookie is never sent in clear.
     pub secure_cookies: bool,
     pub openapi: Arc<String>,
+    /// Security (issue 6): throttling, proxies, headers.
+    pub security: crate::security::Security,
 }
 
 impl std::fmt::Debug for WebState {

@@ -98,6 +98,9 @@ enum Command {
     /// Manage API bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The tamper-evident audit log (security, issue 6).
+    #[command(subcommand)]
+    Audit(crate::audit_cmd::AuditCommand),
     /// Full-text search (e.g. `kizuki search 改元 sector:railway --as reporter@example.jp`).
     Search(search_cmd::SearchArgs),
     /// Rebuild the search index from the database, with a progress bar.
@@ -290,6 +293,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token(&db, cmd).await,
+        Command::Audit(cmd) => Ok(crate::audit_cmd::run(&db.existing_app().await?, cmd).await?),
         Command::Search(a) => search_cmd::search(&db.existing_app().await?, dir.root(), a).await,
         Command::Reindex => search_cmd::reindex(&db.existing_app().await?, dir.root()).await,
         Command::Gen(a) => search_cmd::gen_reports(&db.existing_app().await?, a).await,
@@ -508,7 +512,7 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
         ),
     }
     println!("kizuki を http://{addr} で起動しました（Ctrl+C で停止）");
-    kizuki_web::serve(app, listener, shutdown_signal()).await?;
+    kizuki_web::serve_with_deadlines(app, listener, shutdown_signal(), config.deadlines).await?;
     let _ = stop_tx.send(true);
     Ok(ExitCode::SUCCESS)
 }

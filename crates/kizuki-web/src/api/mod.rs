@@ -3,6 +3,8 @@
 //! from these handlers' annotations, so it cannot drift from them.
 
 pub mod dto;
+// Selection (issue 5).
+pub mod selection;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -38,7 +40,38 @@ impl FromRequestParts<WebState> for ApiUser {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError(WebError::App(AppError::Unauthenticated)))?;
-        let user = tokens::authenticate(&st.app, secret).await?;
+        // Security (issue 6): the same address throttle and allowlist as the login form.
+        let addr = parts
+            .extensions
+            .get::<crate::security::ClientAddr>()
+            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), |a| a.0);
+        let key = format!("token@{addr}");
+        let throttle = &st.security.throttle;
+        if throttle.check(&key, addr).is_err() {
+            return Err(ApiError(WebError::App(AppError::Unauthenticated)));
+        }
+        let user = match tokens::authenticate(&st.app, secret).await {
+            Ok(u) => u,
+            Err(e) => {
+                if matches!(e, AppError::Unauthenticated) {
+                    let _ = throttle.record_failure(&key, addr);
+                }
+                return Err(e.into());
+            }
+        };
+        if !crate::security::allowlist_permits(&st.app, user.user.org_id, addr).await? {
+            kizuki_app::audit_log::note(
+                &st.app,
+                kizuki_app::security::audit::actor_user(user.id),
+                kizuki_app::security::audit::actions::IP_REFUSED,
+                format!("user:{}", user.user.email.as_str()),
+                &serde_json::json!({"addr": addr.to_string(), "via": "token"}),
+            )
+            .await?;
+            return Err(ApiError(WebError::App(AppError::Forbidden(format!(
+                "this organisation's accounts may not be used from {addr}"
+            )))));
+        }
         Ok(ApiUser(Principal::from_user(&user)))
     }
 }
@@ -120,6 +153,7 @@ async fn list_reports(
         tlp: q.tlp.as_deref().and_then(Tlp::parse),
         org_id: q.org.map(OrgId),
         visible_orgs: None,
+        visibility: None,
         sort: q
             .sort
             .as_deref()
@@ -177,6 +211,7 @@ async fn get_report(
     Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     let r = reports::get(&st.app, &p, ReportId(id)).await?;
+    kizuki_app::audit_log::record_read(&st.app, &p, &r, "api").await?;
     Ok(with_etag(StatusCode::OK, r.version, ReportDto::from(&r)))
 }
 
@@ -295,7 +330,8 @@ async fn update_case(
     headers: HeaderMap,
     Json(body): Json<CaseContentDto>,
 ) -> Result<Response, ApiError> {
-    p.require_analyst()?;
+    // Decided before the body is looked at: a caller who may not write learns nothing more.
+    cases::require_case_edit(&st.app, &p, CaseId(id)).await?;
     let version = if_match(&headers)?;
     let content = body.into_content()?.parse(&st.app.taxonomy)?;
     let c = cases::update(&st.app, &p, CaseId(id), version, content)
@@ -314,7 +350,7 @@ async fn list_surveys(
     ApiUser(p): ApiUser,
 ) -> Result<Json<Vec<SurveyDto>>, ApiError> {
     let mut out = Vec::new();
-    for s in st.app.store.list_surveys().await? {
+    for s in cases::surveys(&st.app, &p).await? {
         let year = s.content.fiscal_year.year();
         let cs = cases::list(&st.app, &p, Some(year)).await?;
         out.push(SurveyDto::new(&s, &cs));
@@ -390,6 +426,8 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys))
         .routes(routes!(get_survey))
+        // Selection (issue 5).
+        .routes(routes!(selection::get_selection, selection::post_selection))
         .routes(routes!(taxonomy))
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);

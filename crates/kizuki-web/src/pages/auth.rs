@@ -3,12 +3,14 @@
 use super::{render, report_row};
 use crate::error::WebError;
 use crate::i18n;
-use crate::session::{NewSessionId, Posted, Viewer};
+use crate::security::{self, ClientAddr};
+use crate::session::{NewSessionId, PendingLogin, Posted, Viewer};
 use crate::state::WebState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use kizuki_app::reports;
-use kizuki_app::{AppError, auth};
+use kizuki_app::security::audit;
+use kizuki_app::{AppError, audit_log, auth};
 use kizuki_domain::report::ReportStatus;
 use kizuki_store::{Page, ReportFilter, ReportSort};
 use serde::Deserialize;
@@ -30,12 +32,11 @@ pub async fn home(State(st): State<WebState>, v: Viewer) -> Result<Response, Web
         return dashboard(&st, &v, &p).await;
     }
     let mut surveys = Vec::new();
-    for s in st.app.store.list_surveys().await? {
+    // Only what `access::decide` gives the public: published surveys and cases.
+    let public = kizuki_domain::access::Viewer::Public;
+    for s in kizuki_app::cases::surveys_as(&st.app, &public).await? {
         let fy = s.content.fiscal_year.year();
-        let cases: Vec<_> = st
-            .app
-            .store
-            .list_cases(Some(fy))
+        let cases: Vec<_> = kizuki_app::cases::list_as(&st.app, &public, Some(fy))
             .await?
             .into_iter()
             .map(|c| {
@@ -60,7 +61,10 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
         let mine = reports::list(
             app,
             p,
+            // The organisation's own open reports (others' GREEN ones are visible too, but
+            // they are not this operator's work).
             ReportFilter {
+                org_id: Some(p.org_id),
                 sort: ReportSort::UpdatedDesc,
                 ..ReportFilter::default()
             },
@@ -99,15 +103,25 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
         .await?;
         ctx["recent"] = json!(rows(recent.items));
         let mut surveys = Vec::new();
-        for s in app.store.list_surveys().await? {
+        for s in kizuki_app::cases::surveys(app, p).await? {
             let fy = s.content.fiscal_year.year();
-            let n = app.store.list_cases(Some(fy)).await?.len();
+            let n = kizuki_app::cases::list(app, p, Some(fy)).await?.len();
             surveys.push(json!({"year": fy, "title": s.content.title, "cases": n,
                                 "period_start": s.content.period_start,
                                 "period_end": s.content.period_end}));
         }
         ctx["surveys"] = json!(surveys);
     }
+    // Issue 8: overdue report stages, own organisation's or everything readable.
+    ctx["overdue"] = super::deadlines::dashboard_json(st, p).await?;
+    // Issue 8: anonymised cases waiting for this operator's sign-off.
+    ctx["signoff"] = json!(
+        kizuki_app::publication::awaiting_operator(app, p)
+            .await?
+            .iter()
+            .map(|c| json!({"id": c.id.0, "title": c.content.title}))
+            .collect::<Vec<_>>()
+    );
     render(st, v, "dashboard.html", ctx)
 }
 
@@ -133,34 +147,163 @@ pub async fn login_form(
     )
 }
 
+/// The login form again, with what went wrong: wrong credentials or a lockout message.
+fn login_page(
+    st: &WebState,
+    v: &Viewer,
+    next: &str,
+    email: &str,
+    lock: Option<String>,
+    status: axum::http::StatusCode,
+) -> Result<Response, WebError> {
+    let mut res = render(
+        st,
+        v,
+        "login.html",
+        json!({"next": next, "email": email, "failed": lock.is_none(), "lock": lock}),
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// The lockout message in the viewer's language.
+pub(crate) fn lock_message(v: &Viewer, l: &kizuki_app::security::throttle::Locked) -> String {
+    match v.lang {
+        kizuki_domain::taxonomy::Lang::En => l.message_en(),
+        kizuki_domain::taxonomy::Lang::Ja => l.message_ja(),
+    }
+}
+
+/// Security (issue 6), in this order: throttle check, password, IP allowlist, then the
+/// second factor (required for centre staff) or completion; every outcome is audited.
 pub async fn login(
     State(st): State<WebState>,
     v: Viewer,
+    ClientAddr(addr): ClientAddr,
     Posted(form): Posted,
 ) -> Result<Response, WebError> {
+    use axum::http::StatusCode;
     let email = form.get("email").trim().to_owned();
     let next = safe_next(form.get("next"));
+    let account = email.to_lowercase();
+    let detail = json!({"addr": addr.to_string()});
+    if let Err(locked) = st.security.throttle.check(&account, addr) {
+        audit_log::note(
+            &st.app,
+            audit::ANONYMOUS,
+            audit::actions::LOGIN_LOCKED,
+            format!("user:{account}"),
+            &detail,
+        )
+        .await?;
+        let msg = lock_message(&v, &locked);
+        return login_page(
+            &st,
+            &v,
+            &next,
+            &email,
+            Some(msg),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
     match auth::login(&st.app, &email, form.get("password")).await {
         Ok(user) => {
-            // A new session id at login: an id planted before login is worthless after it.
+            if !security::allowlist_permits(&st.app, user.user.org_id, addr).await? {
+                audit_log::note(
+                    &st.app,
+                    audit::actor_user(user.id),
+                    audit::actions::IP_REFUSED,
+                    format!("user:{account}"),
+                    &detail,
+                )
+                .await?;
+                return ip_refused(&st, &v, addr);
+            }
+            let enrolled = kizuki_app::mfa::is_enrolled(&st.app, user.id).await?;
+            let required = kizuki_app::security::totp::mfa_required(user.user.role);
+            // A new session id at each step: an id planted before login is worthless after.
             st.sessions.remove(&v.session.id);
-            let s = st.sessions.create(&st, Some(user.id), user.user.lang);
-            let mut res = Redirect::to(&next).into_response();
-            res.extensions_mut().insert(NewSessionId(s.id));
-            Ok(res)
+            if enrolled || required {
+                let s = st.sessions.create(&st, None, v.lang);
+                st.sessions.set_pending(
+                    &s.id,
+                    Some(PendingLogin {
+                        user: user.id,
+                        next,
+                        enrol: !enrolled,
+                    }),
+                );
+                let to = if enrolled {
+                    "/login/mfa"
+                } else {
+                    "/login/mfa/enrol"
+                };
+                let mut res = Redirect::to(to).into_response();
+                res.extensions_mut().insert(NewSessionId(s.id));
+                return Ok(res);
+            }
+            complete_login(&st, &user, addr, &next).await
         }
         Err(AppError::Unauthenticated) => {
-            let mut res = render(
-                &st,
-                &v,
-                "login.html",
-                json!({"next": next, "email": email, "failed": true}),
-            )?;
-            *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-            Ok(res)
+            let lock = st.security.throttle.record_failure(&account, addr);
+            audit_log::note(
+                &st.app,
+                audit::ANONYMOUS,
+                audit::actions::LOGIN_FAILED,
+                format!("user:{account}"),
+                &detail,
+            )
+            .await?;
+            let msg = lock.map(|l| lock_message(&v, &l));
+            login_page(&st, &v, &next, &email, msg, StatusCode::UNAUTHORIZED)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The last step of every login: the throttle forgets the account's failures, the login is
+/// audited, and the user gets a fresh session id.
+pub(crate) async fn complete_login(
+    st: &WebState,
+    user: &kizuki_domain::user::User,
+    addr: std::net::IpAddr,
+    next: &str,
+) -> Result<Response, WebError> {
+    let s = signed_in_session(st, user, addr).await?;
+    let mut res = Redirect::to(next).into_response();
+    res.extensions_mut().insert(NewSessionId(s));
+    Ok(res)
+}
+
+/// Records the successful login and opens its session; returns the new session id.
+pub(crate) async fn signed_in_session(
+    st: &WebState,
+    user: &kizuki_domain::user::User,
+    addr: std::net::IpAddr,
+) -> Result<String, WebError> {
+    st.security
+        .throttle
+        .record_success(&user.user.email.as_str().to_lowercase(), addr);
+    audit_log::note(
+        &st.app,
+        audit::actor_user(user.id),
+        audit::actions::LOGIN,
+        format!("user:{}", user.user.email.as_str()),
+        &json!({"addr": addr.to_string()}),
+    )
+    .await?;
+    Ok(st.sessions.create(st, Some(user.id), user.user.lang).id)
+}
+
+/// The refusal when the organisation's IP allowlist does not include the address.
+pub(crate) fn ip_refused(
+    st: &WebState,
+    v: &Viewer,
+    addr: std::net::IpAddr,
+) -> Result<Response, WebError> {
+    let mut res = render(st, v, "ip_refused.html", json!({"addr": addr.to_string()}))?;
+    *res.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    Ok(res)
 }
 
 pub async fn logout(

@@ -86,13 +86,14 @@ pub async fn view(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let c = cases::get(&st.app, &s.p, CaseId(id)).await?;
+    let can_edit = cases::may_edit(&st.app, &s.p, &c).await?;
     render(
         &st,
         &s.viewer,
         "cases/view.html",
         json!({"id": id, "year": c.survey_year, "report_id": c.report_id.map(|r| r.0),
                "version": c.version, "case": case_json(&c.content, s.viewer.lang),
-               "can_edit": s.p.require_analyst().is_ok()}),
+               "can_edit": can_edit}),
     )
 }
 
@@ -153,7 +154,7 @@ pub async fn edit_form(
     s: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    s.p.require_analyst()?;
+    cases::require_case_edit(&st.app, &s.p, CaseId(id)).await?;
     let c = cases::get(&st.app, &s.p, CaseId(id)).await?;
     let mut ctx = editor_ctx(
         id,
@@ -172,8 +173,8 @@ pub async fn save(
     Path(id): Path<i64>,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
-    s.p.require_analyst()?;
     let cid = CaseId(id);
+    cases::require_case_edit(&st.app, &s.p, cid).await?;
     let c = cases::get(&st.app, &s.p, cid).await?;
     let form = read_case_form(&f);
     let version = f.i64("version").unwrap_or(0);
@@ -226,7 +227,7 @@ pub async fn preview(
     s: SignedIn,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
-    s.p.require_analyst()?;
+    cases::require_writer(&st.app, &s.p).await?;
     let form = read_case_form(&f);
     let ctx = match form.parse(&st.app.taxonomy) {
         Ok(content) => json!({"case": case_json(&content, s.viewer.lang), "preview_errors": null}),
@@ -252,9 +253,9 @@ pub async fn preview(
 
 pub async fn surveys(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
     let mut rows = Vec::new();
-    for sv in st.app.store.list_surveys().await? {
+    for sv in cases::surveys(&st.app, &s.p).await? {
         let fy = sv.content.fiscal_year.year();
-        let n = st.app.store.list_cases(Some(fy)).await?.len();
+        let n = cases::list(&st.app, &s.p, Some(fy)).await?.len();
         rows.push(json!({"year": fy, "title": sv.content.title, "cases": n,
                          "period_start": sv.content.period_start, "period_end": sv.content.period_end}));
     }

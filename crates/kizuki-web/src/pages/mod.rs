@@ -1,8 +1,13 @@
 //! HTML pages. Handlers are thin: extract, call a service in kizuki-app, render a template.
 
+pub mod audit;
 pub mod auth;
 pub mod cases;
+pub mod deadlines;
+pub mod mfa;
+pub mod publication;
 pub mod reports;
+pub mod selection;
 pub mod triage;
 
 use crate::error::WebError;
@@ -11,7 +16,6 @@ use crate::session::Viewer;
 use crate::state::WebState;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kizuki_app::auth::Principal;
-use kizuki_app::reports::{Overdue, overdue};
 use kizuki_domain::ValidationErrors;
 use kizuki_domain::ids::OrgId;
 use kizuki_domain::report::Report;
@@ -81,17 +85,8 @@ pub fn org_name(names: &[(OrgId, String)], id: OrgId) -> String {
         .map_or_else(|| format!("#{id}"), |(_, n)| n.clone())
 }
 
-fn overdue_json(o: &[Overdue]) -> Value {
-    json!(
-        o.iter()
-            .map(|o| json!({"kind": o.kind.code(), "due": o.due}))
-            .collect::<Vec<_>>()
-    )
-}
-
 /// A report as list rows and link boxes show it.
 pub fn report_row(st: &WebState, r: &Report, orgs: &[(OrgId, String)]) -> Value {
-    let od = overdue(r, st.app.clock.now(), &st.deadlines);
     json!({
         "id": r.id.0,
         "version": r.version,
@@ -109,7 +104,8 @@ pub fn report_row(st: &WebState, r: &Report, orgs: &[(OrgId, String)]) -> Value 
         "stages": r.stages.len(),
         "last_stage": r.stages.last().map(|s| s.kind.code()),
         "has_final": r.has_final(),
-        "overdue": overdue_json(&od),
+        // Issue 8: from the configured stage deadlines.
+        "overdue": deadlines::overdue_json(st, r),
         "case_id": r.case_id.map(|c| c.0),
     })
 }

@@ -69,6 +69,7 @@ impl ListQuery {
                 tlp: Tlp::parse(&self.tlp),
                 org_id: self.org.trim().parse().ok().map(OrgId),
                 visible_orgs: None,
+                visibility: None,
                 sort: ReportSort::parse(&self.sort).unwrap_or_default(),
             },
             problem,
@@ -112,7 +113,7 @@ pub async fn list(
     let (filter, fy_problem) = q.filter();
     let page = reports::list(&st.app, &s.p, filter, Page::new(q.page(), PAGE_SIZE)).await?;
     let orgs = reports::org_names(&st.app).await?;
-    let visible = kizuki_app::auth::visible_orgs(&st.app, &s.p).await?;
+    let visible = Some(reports::visible_report_orgs(&st.app, &s.p).await?);
     let org_choices: Vec<Value> = st
         .app
         .store
@@ -227,6 +228,16 @@ pub async fn csv(
 ) -> Result<Response, WebError> {
     let (filter, _) = q.filter();
     let items = reports::list_all(&st.app, &s.p, filter).await?;
+    // Exports are recorded with what they contained, restricted labels or not.
+    let ids: Vec<i64> = items.iter().map(|r| r.id.0).collect();
+    kizuki_app::audit_log::note(
+        &st.app,
+        kizuki_app::security::audit::actor_user(s.p.user_id),
+        kizuki_app::security::audit::actions::EXPORT,
+        "reports.csv",
+        &json!({"reports": ids}),
+    )
+    .await?;
     let orgs = reports::org_names(&st.app).await?;
     let body = format!(
         "\u{feff}{}",
@@ -379,6 +390,8 @@ async fn detail_ctx(
     let d = &r.details;
     Ok(json!({
         "r": report_row(st, r, &orgs),
+        // Issue 8: what is due when, from the configured stage deadlines.
+        "schedule": super::deadlines::schedule_json(st, r),
         "d": {
             "region": d.region.as_ref().map(|c| c.0.clone()),
             "affected_service": d.affected_service,

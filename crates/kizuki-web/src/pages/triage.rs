@@ -49,9 +49,9 @@ async fn page(
     errors: Value,
     conflict: Option<Value>,
 ) -> Result<Response, WebError> {
-    s.p.require_analyst()?;
     let view = reports::view(&st.app, &s.p, id, &st.deadlines).await?;
     let r = &view.report;
+    reports::require_triage(&st.app, &s.p, r).await?;
     let orgs = reports::org_names(&st.app).await?;
     let (input, version) = form.unwrap_or_else(|| (TriageInput::from_report(r), r.version));
     let cands = candidates(st, s, r).await?;

@@ -305,7 +305,9 @@ async fn cases_surveys_and_taxonomy() {
         )
         .await
         .status,
-        403
+        // Security (issue 6): the edit withdrew the case from its operator, and a record the
+        // caller may not read answers "not found".
+        404
     );
     let s = srv
         .api("GET", "/surveys/2019", Some(&t), &[], None)

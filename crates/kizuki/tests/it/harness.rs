@@ -74,6 +74,14 @@ impl TestServer {
             rng: seeded_rng(7),
         };
         let outcome = kizuki_app::seed::seed_demo(&app).await.unwrap();
+        // Security (issue 6): centre staff must use a second factor; enrol them through the
+        // service now and keep their recovery codes for logins.
+        let mut codes = std::collections::HashMap::new();
+        for c in &outcome.credentials {
+            if kizuki_app::security::totp::mfa_required(c.role) {
+                codes.insert(c.email.clone(), enrol_mfa(&app, &clock, &c.email).await);
+            }
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -85,6 +93,9 @@ impl TestServer {
             .await
             .unwrap();
         });
+        if let Ok(mut m) = MFA.lock() {
+            m.insert(base.clone(), (app.clone(), codes));
+        }
         TestServer {
             base,
             app,
@@ -106,6 +117,52 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// Security (issue 6): per server (by base URL), the app and each enrolled user's unused
+/// recovery codes, so both the HTTP client and the browser tests can pass the second step.
+type MfaCodes = std::collections::HashMap<String, Vec<String>>;
+static MFA: std::sync::Mutex<std::collections::BTreeMap<String, (App, MfaCodes)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Enrols `email` in TOTP through the application service (computing the first code from the
+/// fixed clock) and returns its recovery codes.
+pub async fn enrol_mfa(app: &App, clock: &FixedClock, email: &str) -> Vec<String> {
+    let e = kizuki_domain::user::Email::parse(email).unwrap();
+    let user = app.store.credentials(&e).await.unwrap().unwrap().user;
+    let en = kizuki_app::mfa::begin(app, &user).await.unwrap();
+    let secret = kizuki_app::security::totp::TotpSecret::from_base32(&en.secret_base32).unwrap();
+    let code = secret.code_at(clock.now());
+    kizuki_app::mfa::confirm(app, &user, &code)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// An unused recovery code of `email` on the server at `base`; `None` if the user has no
+/// second factor. New codes are issued when the ten run out.
+pub async fn mfa_code(base: &str, email: &str) -> Option<String> {
+    let (app, next) = {
+        let mut m = MFA.lock().ok()?;
+        let (app, codes) = m.get_mut(base)?;
+        let list = codes.get_mut(email)?;
+        (app.clone(), list.pop())
+    };
+    if let Some(c) = next {
+        return Some(c);
+    }
+    let e = kizuki_domain::user::Email::parse(email).ok()?;
+    let user = app.store.credentials(&e).await.ok()??.user;
+    let mut fresh = kizuki_app::mfa::new_recovery_codes(&app, user.id)
+        .await
+        .ok()?;
+    let c = fresh.pop();
+    if let Ok(mut m) = MFA.lock()
+        && let Some((_, codes)) = m.get_mut(base)
+    {
+        codes.insert(email.to_owned(), fresh);
+    }
+    c
 }
 
 /// A plain HTTP/1.1 GET over a TCP socket, so the harness needs no HTTP client crate.
@@ -340,6 +397,18 @@ impl Client {
             )
             .await;
         assert_eq!(r.status, 303, "login failed: {}", r.body);
+        // Security (issue 6): the second step for users with a second factor.
+        if r.header("location")
+            .is_some_and(|l| l.starts_with("/login/mfa"))
+        {
+            let code = mfa_code(&self.base, email)
+                .await
+                .unwrap_or_else(|| panic!("no MFA code for {email}"));
+            let r = self
+                .post("/login/mfa", "/login/mfa", &[("code", &code)])
+                .await;
+            assert_eq!(r.status, 303, "second factor refused: {}", r.body);
+        }
     }
 }
 

@@ -3,11 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api;
+mod authz;
 mod browser;
 mod cli;
 mod crash;
 mod harness;
 mod http;
+mod publication;
 mod search;
 mod select;
+mod selection_web;
 mod web;

@@ -98,6 +98,11 @@ async fn login_logout_and_csrf() {
         )
         .await;
     assert_eq!(r.status, 303);
+    // Security (issue 6): centre staff pass a second factor; the session rotates each step.
+    assert_eq!(r.header("location"), Some("/login/mfa"));
+    let code = crate::harness::mfa_code(&srv.base, ANALYST).await.unwrap();
+    let r = c.post("/login/mfa", "/login/mfa", &[("code", &code)]).await;
+    assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/reports"));
     let set = r.header("set-cookie").unwrap();
     assert!(
@@ -199,6 +204,8 @@ async fn follow_up_and_final_stages() {
         .await;
     assert_eq!(r.status, 422);
     srv.clock.advance(chrono::Duration::hours(5));
+    // Five idle hours end the session (30-minute idle timeout); sign in again.
+    c.login(RAIL, &srv.password(RAIL)).await;
     let r = c
         .post(
             &detail,
@@ -377,14 +384,15 @@ async fn triage_links_and_incidents() {
                 ("event_type", "unavailability"),
                 ("causes", "vulnerability"),
                 ("severity", "2"),
-                ("tlp", "green"),
+                ("tlp", "amber"),
                 ("status", "triaged"),
             ],
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let detail = an.get(&format!("/reports/{a}")).await.body;
-    assert!(detail.contains("TLP:GREEN") && detail.contains("分類済み"));
+    // AMBER (TLP 2.0): other operators do not receive it unless named.
+    assert!(detail.contains("TLP:AMBER") && detail.contains("分類済み"));
     // Stale triage is refused with both versions.
     let r = an
         .post(

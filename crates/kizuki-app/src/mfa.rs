@@ -1,0 +1,133 @@
+//! TOTP enrolment and the second login step as services over `security::totp` and the store:
+//! enrolment shows the secret until the first code confirms it, then ten recovery codes once;
+//! a login code is accepted once (compare-and-set on the last step), a recovery code once.
+
+use crate::App;
+use crate::audit_log;
+use crate::error::{AppError, AppResult};
+use crate::security::audit::{actions, actor_user};
+use crate::security::totp::{self, TotpSecret};
+use kizuki_domain::ids::UserId;
+use kizuki_domain::user::User;
+use kizuki_store::MfaRecord;
+
+/// What the enrolment page shows: the secret for typing in and the URI a QR code would hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    pub secret_base32: String,
+    pub otpauth_uri: String,
+}
+
+const ISSUER: &str = "kizuki";
+
+/// Whether the user has a confirmed second factor.
+pub async fn is_enrolled(app: &App, user: UserId) -> AppResult<bool> {
+    Ok(app.store.mfa(user).await?.is_some_and(|m| m.is_confirmed()))
+}
+
+/// Starts enrolment, or shows the pending one again (a reload must not change the secret the
+/// user may already have typed into an app).
+pub async fn begin(app: &App, user: &User) -> AppResult<Enrolment> {
+    let secret = match app.store.mfa(user.id).await? {
+        Some(m) if m.is_confirmed() => {
+            return Err(AppError::Forbidden("MFA is already set up".into()));
+        }
+        Some(m) => TotpSecret::from_base32(&m.secret_base32)
+            .map_err(|e| AppError::Internal(format!("stored TOTP secret: {e:?}")))?,
+        None => {
+            let s = TotpSecret::generate(app);
+            app.store
+                .mfa_begin(user.id, &s.to_base32(), app.clock.now())
+                .await?;
+            s
+        }
+    };
+    Ok(Enrolment {
+        secret_base32: secret.to_base32(),
+        otpauth_uri: totp::otpauth_uri(&secret, ISSUER, user.user.email.as_str()),
+    })
+}
+
+/// Confirms the pending enrolment with a first code; returns the recovery codes to show once.
+/// `None` when the code is wrong.
+pub async fn confirm(app: &App, user: &User, code: &str) -> AppResult<Option<Vec<String>>> {
+    let Some(m) = app.store.mfa(user.id).await? else {
+        return Ok(None);
+    };
+    if m.is_confirmed() {
+        return Ok(None);
+    }
+    let secret = secret_of(&m)?;
+    let Ok(step) = totp::verify(&secret, code, app.clock.now(), None) else {
+        return Ok(None);
+    };
+    if !app
+        .store
+        .mfa_confirm(user.id, step, app.clock.now())
+        .await?
+    {
+        return Ok(None);
+    }
+    let codes = new_recovery_codes(app, user.id).await?;
+    audit_log::note(
+        app,
+        actor_user(user.id),
+        actions::MFA_ENROLLED,
+        format!("user:{}", user.id),
+        &serde_json::json!({}),
+    )
+    .await?;
+    Ok(Some(codes))
+}
+
+/// Replaces the user's recovery codes; returns the new ones to show once.
+pub async fn new_recovery_codes(app: &App, user: UserId) -> AppResult<Vec<String>> {
+    let (shown, stored) = totp::new_recovery_codes(app);
+    let hashes: Vec<String> = stored.into_iter().map(|c| c.hash).collect();
+    app.store
+        .set_recovery_codes(user, &hashes, app.clock.now())
+        .await?;
+    Ok(shown)
+}
+
+fn secret_of(m: &MfaRecord) -> AppResult<TotpSecret> {
+    TotpSecret::from_base32(&m.secret_base32)
+        .map_err(|e| AppError::Internal(format!("stored TOTP secret: {e:?}")))
+}
+
+/// The second login step: a current TOTP code (each accepted once) or an unused recovery
+/// code. `false` for anything else, including a replayed code.
+pub async fn verify_login(app: &App, user: UserId, input: &str) -> AppResult<bool> {
+    let Some(m) = app.store.mfa(user).await? else {
+        return Ok(false);
+    };
+    if !m.is_confirmed() {
+        return Ok(false);
+    }
+    let secret = secret_of(&m)?;
+    if let Ok(step) = totp::verify(&secret, input, app.clock.now(), m.last_step) {
+        return app
+            .store
+            .mfa_use_step(user, m.last_step, step)
+            .await
+            .map_err(Into::into);
+    }
+    if let Some(hash) = totp::recovery_code_hash(input) {
+        let used = app
+            .store
+            .use_recovery_code(user, &hash, app.clock.now())
+            .await?;
+        if used {
+            audit_log::note(
+                app,
+                actor_user(user),
+                actions::RECOVERY_CODE_USED,
+                format!("user:{user}"),
+                &serde_json::json!({}),
+            )
+            .await?;
+        }
+        return Ok(used);
+    }
+    Ok(false)
+}

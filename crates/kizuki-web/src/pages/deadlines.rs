@@ -1,0 +1,71 @@
+//! Report-stage deadlines on pages (issue 8): what is due when on a report's page, the
+//! overdue badges of report rows, and the dashboards' overdue lists, all from the configured
+//! policy and the injected clock.
+
+use crate::state::WebState;
+use kizuki_app::stage_deadlines;
+use kizuki_domain::deadlines::{DueStatus, duration_ja, when_ja};
+use kizuki_domain::report::Report;
+use serde_json::{Value, json};
+
+fn status_code(s: &DueStatus) -> &'static str {
+    match s {
+        DueStatus::Met { late_by, .. } if late_by.is_zero() => "met",
+        DueStatus::Met { .. } => "met_late",
+        DueStatus::Pending { .. } => "pending",
+        DueStatus::Overdue { .. } => "overdue",
+    }
+}
+
+/// The report page's schedule: the anchor line and one line per stage (`describe_ja`), with
+/// each stage's status for styling. `null` when the report owes nothing any more.
+pub fn schedule_json(st: &WebState, r: &Report) -> Value {
+    let Some(s) = stage_deadlines::for_report(&st.app, r, &st.deadline_policy) else {
+        return Value::Null;
+    };
+    let lines = s.describe_ja();
+    let stages: Vec<Value> = s
+        .deadlines
+        .iter()
+        .zip(lines.iter().skip(1))
+        .map(|(d, line)| {
+            json!({"stage": d.stage.code(), "due": d.due, "status": status_code(&d.status),
+                   "line": line})
+        })
+        .collect();
+    json!({"anchor": lines.first(), "stages": stages})
+}
+
+/// Overdue stages of one report in the shape report rows have always used.
+pub fn overdue_json(st: &WebState, r: &Report) -> Value {
+    let items: Vec<Value> = stage_deadlines::for_report(&st.app, r, &st.deadline_policy)
+        .map(|s| {
+            s.overdue()
+                .map(|d| json!({"kind": d.stage.code(), "due": d.due}))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!(items)
+}
+
+/// The dashboard's overdue list (own organisation's for operators, everything readable for
+/// the centre), longest overdue first.
+pub async fn dashboard_json(
+    st: &WebState,
+    p: &kizuki_app::auth::Principal,
+) -> Result<Value, kizuki_app::AppError> {
+    let items = stage_deadlines::dashboard_overdue(&st.app, p, &st.deadline_policy).await?;
+    Ok(json!(
+        items
+            .iter()
+            .map(|(i, r)| json!({
+                "id": r.id.0,
+                "title": r.details.title,
+                "stage": i.stage.code(),
+                "stage_label": i.stage.label_ja(),
+                "due": when_ja(i.due),
+                "overdue_by": duration_ja(i.overdue_by),
+            }))
+            .collect::<Vec<_>>()
+    ))
+}

@@ -1,0 +1,148 @@
+//! The second login step (security, issue 6): enter a TOTP or recovery code, or — for roles
+//! that require it and have none yet — enrol an authenticator first (the secret is shown as
+//! text and as an `otpauth://` URI; ten recovery codes are shown once at the end).
+
+use super::auth::{lock_message, signed_in_session};
+use super::render;
+use crate::error::WebError;
+use crate::security::ClientAddr;
+use crate::session::{NewSessionId, PendingLogin, Posted, Viewer};
+use crate::state::WebState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use kizuki_app::security::audit;
+use kizuki_app::{audit_log, mfa};
+use serde_json::json;
+
+fn pending(v: &Viewer, enrol: bool) -> Option<PendingLogin> {
+    v.session.pending.clone().filter(|p| p.enrol == enrol)
+}
+
+pub async fn form(State(st): State<WebState>, v: Viewer) -> Result<Response, WebError> {
+    if pending(&v, false).is_none() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    render(&st, &v, "login_mfa.html", json!({"failed": false}))
+}
+
+pub async fn verify(
+    State(st): State<WebState>,
+    v: Viewer,
+    ClientAddr(addr): ClientAddr,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let Some(p) = pending(&v, false) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let user = st
+        .app
+        .store
+        .get_user(p.user)
+        .await
+        .map_err(kizuki_app::AppError::from)?;
+    let account = user.user.email.as_str().to_lowercase();
+    if let Err(locked) = st.security.throttle.check(&account, addr) {
+        st.sessions.set_pending(&v.session.id, None);
+        let msg = lock_message(&v, &locked);
+        let mut res = render(
+            &st,
+            &v,
+            "login_mfa.html",
+            json!({"failed": false, "lock": msg}),
+        )?;
+        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return Ok(res);
+    }
+    if mfa::verify_login(&st.app, user.id, f.get("code")).await? {
+        let id = signed_in_session(&st, &user, addr).await?;
+        st.sessions.remove(&v.session.id);
+        let mut res = Redirect::to(&p.next).into_response();
+        res.extensions_mut().insert(NewSessionId(id));
+        return Ok(res);
+    }
+    let lock = st.security.throttle.record_failure(&account, addr);
+    audit_log::note(
+        &st.app,
+        audit::actor_user(user.id),
+        audit::actions::MFA_FAILED,
+        format!("user:{account}"),
+        &json!({"addr": addr.to_string()}),
+    )
+    .await?;
+    let msg = lock.map(|l| lock_message(&v, &l));
+    if msg.is_some() {
+        st.sessions.set_pending(&v.session.id, None);
+    }
+    let mut res = render(
+        &st,
+        &v,
+        "login_mfa.html",
+        json!({"failed": msg.is_none(), "lock": msg}),
+    )?;
+    *res.status_mut() = StatusCode::UNAUTHORIZED;
+    Ok(res)
+}
+
+async fn enrol_page(
+    st: &WebState,
+    v: &Viewer,
+    p: &PendingLogin,
+    failed: bool,
+) -> Result<Response, WebError> {
+    let user = st
+        .app
+        .store
+        .get_user(p.user)
+        .await
+        .map_err(kizuki_app::AppError::from)?;
+    let e = mfa::begin(&st.app, &user).await?;
+    let mut res = render(
+        st,
+        v,
+        "login_enrol.html",
+        json!({"secret": e.secret_base32, "uri": e.otpauth_uri, "failed": failed}),
+    )?;
+    if failed {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+pub async fn enrol_form(State(st): State<WebState>, v: Viewer) -> Result<Response, WebError> {
+    let Some(p) = pending(&v, true) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    enrol_page(&st, &v, &p, false).await
+}
+
+pub async fn enrol(
+    State(st): State<WebState>,
+    v: Viewer,
+    ClientAddr(addr): ClientAddr,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let Some(p) = pending(&v, true) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let user = st
+        .app
+        .store
+        .get_user(p.user)
+        .await
+        .map_err(kizuki_app::AppError::from)?;
+    let Some(codes) = mfa::confirm(&st.app, &user, f.get("code")).await? else {
+        return enrol_page(&st, &v, &p, true).await;
+    };
+    // Enrolled: the login completes here, and the recovery codes are shown this once.
+    let id = signed_in_session(&st, &user, addr).await?;
+    st.sessions.remove(&v.session.id);
+    let mut res = render(
+        &st,
+        &v,
+        "recovery_codes.html",
+        json!({"codes": codes, "next": p.next}),
+    )?;
+    res.extensions_mut().insert(NewSessionId(id));
+    Ok(res)
+}

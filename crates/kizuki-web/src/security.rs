@@ -1,0 +1,130 @@
+//! The web side of issue 6: the client's address (computed once per request, behind proxies
+//! only when configured), the security headers on every answer, and the checks login and
+//! API tokens share — throttling, the organisation's IP allowlist and the audit trail.
+
+use crate::state::WebState;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kizuki_app::App;
+use kizuki_app::security::headers::{HeaderOptions, api_headers, html_headers, no_store};
+use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig, client_addr};
+use kizuki_app::security::throttle::LoginThrottle;
+use kizuki_domain::ids::OrgId;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// Deployment settings for the checks here.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityOptions {
+    /// Served over TLS (directly or by a proxy): HSTS and `upgrade-insecure-requests`.
+    pub tls: bool,
+    /// Whom to believe about `X-Forwarded-For`; by default nobody.
+    pub proxy: ProxyConfig,
+}
+
+/// What the checks share across requests.
+#[derive(Clone)]
+pub struct Security {
+    pub opts: SecurityOptions,
+    pub headers: HeaderOptions,
+    pub throttle: Arc<LoginThrottle>,
+}
+
+impl Security {
+    pub fn new(app: &App, opts: SecurityOptions) -> Security {
+        Security {
+            headers: HeaderOptions {
+                tls: opts.tls,
+                ..HeaderOptions::default()
+            },
+            throttle: Arc::new(LoginThrottle::new(
+                kizuki_app::security::throttle::ThrottleConfig::default(),
+                app.clock.clone(),
+            )),
+            opts,
+        }
+    }
+}
+
+/// The client's address as computed once by [`layer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // The layer always sets it; a route outside the layer counts as local.
+        Ok(parts
+            .extensions
+            .get::<ClientAddr>()
+            .copied()
+            .unwrap_or(ClientAddr(IpAddr::V4(Ipv4Addr::LOCALHOST))))
+    }
+}
+
+/// Computes the client address, refuses a forged or malformed forwarding chain, and adds
+/// the security headers to whatever the handlers answer.
+pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let addr = client_addr(&st.security.opts.proxy, peer, &forwarded);
+    let path = req.uri().path().to_owned();
+    let mut res = match addr {
+        Ok(a) => {
+            req.extensions_mut().insert(ClientAddr(a));
+            next.run(req).await
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let api = path.starts_with("/api/");
+    let pairs = if api {
+        api_headers(&st.security.headers)
+    } else {
+        html_headers(&st.security.headers)
+    };
+    let h = res.headers_mut();
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    }
+    // Anything but the fixed assets and the public portal may carry signed-in content.
+    let public = path.starts_with("/static/") || path.starts_with("/public") || path == "/healthz";
+    if !public {
+        let (name, value) = no_store();
+        h.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    res
+}
+
+/// Whether `addr` may sign in to (or use a token of) an organisation; an empty or never-set
+/// list means no restriction. A list that no longer parses refuses everyone (fail closed).
+pub async fn allowlist_permits(
+    app: &App,
+    org: OrgId,
+    addr: IpAddr,
+) -> kizuki_app::error::AppResult<bool> {
+    let stored = app.store.org_allowlist(org).await?;
+    if stored.entries.trim().is_empty() {
+        return Ok(true);
+    }
+    Ok(match Allowlist::parse(&stored.entries) {
+        Ok(list) => list.permits(addr),
+        Err(_) => false,
+    })
+}

@@ -1,0 +1,324 @@
+//! Case selection on the real server (issue 5): the page for analysts only, proposing and
+//! confirming over the API with If-Match, and a confirmed decision that reads the same after
+//! the reports change.
+
+use crate::harness::{ANALYST, RAIL, TestServer};
+use kizuki_domain::ids::ReportId;
+use kizuki_domain::report::{ReportInput, StageKind};
+use kizuki_store::{NewReport, NewStage};
+use serde_json::json;
+
+async fn new_2019_report(srv: &TestServer) -> ReportId {
+    let org = srv
+        .app
+        .store
+        .org_by_key("demo-finance")
+        .await
+        .unwrap()
+        .unwrap();
+    let details = ReportInput {
+        title: "選定後に追加された報告".into(),
+        sector: "finance".into(),
+        event_type: "unavailability".into(),
+        causes: vec!["equipment-failure".into()],
+        summary: "勘定系システムが停止した。".into(),
+        actual_harm: true,
+        severity: Some(3),
+        ..Default::default()
+    }
+    .parse(&srv.app.taxonomy)
+    .unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2019-09-01T10:00:00+09:00")
+        .unwrap()
+        .to_utc();
+    srv.app
+        .store
+        .create_report(NewReport {
+            org_id: org.id,
+            details,
+            first: NewStage {
+                kind: StageKind::First,
+                at,
+                text: "第一報".into(),
+                author: None,
+            },
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn the_page_is_for_analysts_and_proposes_from_the_rules() {
+    let srv = TestServer::start_demo().await;
+    let mut analyst = srv.client(ANALYST).await;
+    let survey = analyst.get("/surveys/2019").await;
+    assert!(survey.body.contains("/surveys/2019/selection"), "linked");
+    let r = analyst.get("/surveys/2019/selection").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("事例の選定"));
+    assert!(r.body.contains("まだ提案がありません"));
+    // A 2019 report without a case: choosing all eight makes it the survey's eighth case,
+    // numbered after the seven the survey has.
+    let fresh = new_2019_report(&srv).await;
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection",
+            &[("count", "8"), ("min.cyber-attack", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = analyst.get("/surveys/2019/selection").await;
+    assert!(r.body.contains("選定した事例と理由"), "{}", r.body);
+    assert!(r.body.contains("主な理由"), "why-in explanations shown");
+    assert!(r.body.contains("選ばれなかった有力な報告と理由"));
+    assert!(r.body.contains("この選定を確定"));
+    assert!(r.body.contains("実害"), "per-criterion scores shown");
+    // A rule that cannot hold comes back on the page, named.
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection",
+            &[("count", "0")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    // An analyst's score with its reason.
+    let first = srv
+        .app
+        .store
+        .case_by_number(2019, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let rid = first.report_id.unwrap().0.to_string();
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection/overrides",
+            &[
+                ("report_id", rid.as_str()),
+                ("key", "lesson-usefulness"),
+                ("value", "3"),
+                ("reason", "公表された教訓が他事業者にも有用"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = analyst.get("/surveys/2019/selection").await;
+    assert!(r.body.contains("公表された教訓が他事業者にも有用"));
+    // Weights are the survey's, changed against its version.
+    let v = srv
+        .app
+        .store
+        .get_survey(2019)
+        .await
+        .unwrap()
+        .version
+        .to_string();
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection/weights",
+            &[("survey_version", v.as_str()), ("weight.novelty", "2.5")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let s = srv.app.store.get_survey(2019).await.unwrap();
+    let w = s
+        .content
+        .criteria
+        .iter()
+        .find(|c| c.key == "novelty")
+        .unwrap();
+    assert_eq!(w.weight, 2.5);
+    // Confirm the latest proposal from the page.
+    let latest = srv.app.store.list_selections(2019).await.unwrap();
+    let (id, ver) = (latest[0].id.to_string(), latest[0].version.to_string());
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection/confirm",
+            &[("id", id.as_str()), ("version", ver.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = analyst.get("/surveys/2019/selection").await;
+    assert!(r.body.contains("確定した選定"), "{}", r.body);
+    assert!(!r.body.contains("この選定を確定"));
+    let draft = srv
+        .app
+        .store
+        .case_by_number(2019, 8)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(draft.report_id, Some(fresh));
+    let r = analyst.get(&format!("/cases/{}", draft.id)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("（未記入）"));
+    assert!(r.body.contains("選定後に追加された報告"));
+
+    let mut reporter = srv.client(RAIL).await;
+    let r = reporter.get("/surveys/2019/selection").await;
+    assert!(r.status == 403 || r.status == 404, "{}", r.status);
+    let survey = reporter.get("/surveys/2019").await;
+    assert!(
+        !survey.body.contains("/surveys/2019/selection"),
+        "not linked"
+    );
+}
+
+#[tokio::test]
+async fn api_proposes_confirms_with_if_match_and_keeps_the_decision() {
+    let srv = TestServer::start_demo().await;
+    let token = srv.token(ANALYST).await;
+    let t = Some(token.as_str());
+    let r = srv
+        .api("GET", "/surveys/2019/selection", t, &[], None)
+        .await;
+    assert_eq!(r.status, 404, "nothing proposed yet");
+
+    let rules = json!({"rules": {"count": 3, "min_per_category": {"cyber-attack": 1}}});
+    let first = srv
+        .api("POST", "/surveys/2019/selection", t, &[], Some(&rules))
+        .await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let old_tag = first.header("etag").unwrap().to_owned();
+    let body = first.json();
+    assert_eq!(body["status"], "draft");
+    assert_eq!(
+        body["decision"]["selection"]["chosen"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let second = srv
+        .api("POST", "/surveys/2019/selection", t, &[], Some(&rules))
+        .await;
+    assert_eq!(second.status, 201);
+    let tag = second.header("etag").unwrap().to_owned();
+    assert_ne!(tag, old_tag);
+    let got = srv
+        .api("GET", "/surveys/2019/selection", t, &[], None)
+        .await;
+    assert_eq!(
+        got.header("etag"),
+        Some(tag.as_str()),
+        "the latest proposal"
+    );
+
+    let confirm = json!({"confirm": true});
+    let r = srv
+        .api("POST", "/surveys/2019/selection", t, &[], Some(&confirm))
+        .await;
+    assert_eq!(r.status, 428, "confirming needs If-Match");
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2019/selection",
+            t,
+            &[("If-Match", old_tag.clone())],
+            Some(&confirm),
+        )
+        .await;
+    assert_eq!(r.status, 412, "a replaced proposal: {}", r.body);
+    let done = srv
+        .api(
+            "POST",
+            "/surveys/2019/selection",
+            t,
+            &[("If-Match", tag.clone())],
+            Some(&confirm),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let decided = done.json();
+    assert_eq!(decided["status"], "confirmed");
+    assert!(decided["confirmed_at"].is_string());
+    assert!(decided["confirmed_by"].is_string());
+    // The demo's 2019 reports all have their reference case: they are kept, none is added.
+    assert_eq!(srv.app.store.list_cases(Some(2019)).await.unwrap().len(), 7);
+    for m in decided["members"].as_array().unwrap() {
+        assert_eq!(
+            m["chosen"].as_bool().unwrap(),
+            m["case_id"].is_number(),
+            "{m}"
+        );
+    }
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2019/selection",
+            t,
+            &[("If-Match", tag.clone())],
+            Some(&confirm),
+        )
+        .await;
+    assert_eq!(r.status, 412, "the draft's tag is stale now: {}", r.body);
+    let confirmed_tag = done.header("etag").unwrap().to_owned();
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2019/selection",
+            t,
+            &[("If-Match", confirmed_tag)],
+            Some(&confirm),
+        )
+        .await;
+    assert_eq!(r.status, 400, "confirmed once: {}", r.body);
+    let r = srv
+        .api("POST", "/surveys/2019/selection", t, &[], Some(&rules))
+        .await;
+    assert_eq!(r.status, 400, "no new proposals after the decision");
+
+    // Editing a chosen report afterwards changes nothing in the decision.
+    let chosen_id = decided["decision"]["selection"]["chosen"][0]["report_id"]
+        .as_i64()
+        .unwrap();
+    let report = srv.app.store.get_report(ReportId(chosen_id)).await.unwrap();
+    let old_title = report.details.title.clone();
+    let mut details = report.details.clone();
+    details.title = "後から書き換えた題名".into();
+    details.impact.actual_harm = !details.impact.actual_harm;
+    srv.app
+        .store
+        .update_report(
+            report.id,
+            report.version,
+            details,
+            None,
+            srv.app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let later = srv
+        .api("GET", "/surveys/2019/selection", t, &[], None)
+        .await;
+    assert_eq!(later.status, 200);
+    assert_eq!(later.json(), decided, "shown unchanged");
+    let mut analyst = srv.client(ANALYST).await;
+    let page = analyst.get("/surveys/2019/selection").await;
+    assert!(page.body.contains("確定した選定"));
+    assert!(page.body.contains(&old_title));
+    assert!(!page.body.contains("後から書き換えた題名"));
+    assert!(!page.body.contains("この選定を確定"), "no confirm button");
+
+    let reporter = srv.token(RAIL).await;
+    let r = srv
+        .api("GET", "/surveys/2019/selection", Some(&reporter), &[], None)
+        .await;
+    assert_eq!(r.status, 403);
+    let doc = srv
+        .api("GET", "/openapi.json", None, &[], None)
+        .await
+        .json();
+    let path = &doc["paths"]["/surveys/{year}/selection"];
+    assert!(
+        path["get"].is_object() && path["post"].is_object(),
+        "{path}"
+    );
+    assert!(path["post"]["responses"]["412"].is_object());
+}
