@@ -125,6 +125,10 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/public/surveys/{file}", get(publication::survey))
         .route("/surveys", get(cases::surveys))
         .route("/surveys/{year}", get(cases::survey))
+        .route(
+            "/surveys/{year}/report/{format}",
+            get(pages::report::download),
+        )
         // Selection (issue 5).
         .route(
             "/surveys/{year}/selection",

@@ -98,6 +98,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/cases/{id}/signoff/action", CaseWrite),
         r("GET", "/surveys", Member),
         r("GET", "/surveys/{year}", CaseRead),
+        r("GET", "/surveys/{year}/report/{format}", CaseRead),
         r("GET", "/surveys/{year}/selection", CaseWrite),
         r("POST", "/surveys/{year}/selection", CaseWrite),
         r("POST", "/surveys/{year}/selection/overrides", CaseWrite),

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod deadlines;
 pub mod mfa;
 pub mod publication;
+pub mod report;
 pub mod reports;
 pub mod selection;
 pub mod triage;

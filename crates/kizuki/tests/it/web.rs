@@ -484,6 +484,27 @@ async fn cases_surveys_and_lessons() {
         "common lessons cite case numbers"
     );
     assert_eq!(c.get("/surveys/1999").await.status, 404);
+    // The survey page links the annual report in each format.
+    for (format, needle) in [("html", "<!DOCTYPE html"), ("md", "# ")] {
+        assert!(s.body.contains(&format!("/surveys/2019/report/{format}")));
+        let r = c.get(&format!("/surveys/2019/report/{format}")).await;
+        assert_eq!(r.status, 200, "{format}");
+        assert!(
+            r.header("content-disposition")
+                .is_some_and(|d| d.contains("kizuki-survey-2019")),
+            "{format} is a download"
+        );
+        assert!(
+            r.body.to_lowercase().contains(&needle.to_lowercase()),
+            "{format}"
+        );
+        assert!(
+            r.body.contains("改元に伴うシステム変更トラブルへの対応"),
+            "{format}"
+        );
+    }
+    assert!(s.body.contains("/surveys/2019/report/pdf"));
+    assert_eq!(c.get("/surveys/2019/report/docx").await.status, 404);
     let all = c.get("/lessons").await;
     let cyber = c.get("/lessons?category=cyber-attack").await;
     assert_eq!(cyber.status, 200);
