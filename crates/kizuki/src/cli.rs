@@ -452,6 +452,10 @@ fn print_credentials(creds: &[IssuedCredential]) {
         );
     }
     println!("パスワードを忘れたら / to reset: kizuki user reset-password EMAIL");
+    println!(
+        "analyst・editor・admin は初回ログイン時に二要素認証（TOTP）を登録します。表示される秘密鍵を認証アプリに登録してください。"
+    );
+    println!("Centre accounts (analyst, editor, admin) enrol a TOTP authenticator at first login.");
     println!();
 }
 
