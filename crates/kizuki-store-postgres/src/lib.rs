@@ -5,9 +5,13 @@
 mod check;
 mod migrate;
 mod publication;
+// Reminders (issue 8).
+mod reminders;
 mod rows;
 // Security (issue 6).
 mod security;
+// Accounts (issue 6).
+mod accounts;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
@@ -128,6 +132,33 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Drops a schema made by [`PgStore::connect_in_schema`] with everything in it (for
+    /// benchmarks and tests that made a throwaway one). Same name rule as there.
+    pub async fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
+        if schema.is_empty()
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Invalid(format!("schema name {schema:?}")));
+        }
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        let (client, conn) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(pg_err)?;
+        let task = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .map_err(pg_err)?;
+        drop(client);
+        let _ = task.await;
+        Ok(())
+    }
+
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_err)
     }
@@ -152,7 +183,7 @@ macro_rules! in_tx {
     }};
 }
 
-async fn record_change(
+pub(crate) async fn record_change(
     tx: &Transaction<'_>,
     entity: Entity,
     id: i64,
@@ -343,10 +374,109 @@ fn lang_code(l: Lang) -> &'static str {
     }
 }
 
+/// A time as a `timestamptz` column gives it back: whole microseconds since 2000-01-01,
+/// cut the way tokio-postgres converts it.
+fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
+    let base = DateTime::<Utc>::from_naive_utc_and_offset(
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+        Utc,
+    );
+    match (t - base).num_microseconds() {
+        Some(us) => base + chrono::Duration::microseconds(us),
+        None => t,
+    }
+}
+
+/// Inserts one report with its first stage, history entry and change-feed entry.
+async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreResult<Report> {
+    let at = report.first.at;
+    let day = jst_date(at);
+    // Dates before 1873 have no 年度; they cannot be filed, so any number will do.
+    let fy = FiscalYear::of(day).map_or(day.year(), FiscalYear::year);
+    let d = &report.details;
+    let details = json(d)?;
+    // All columns in one insert, and the result built here instead of read back: each
+    // statement is a round trip, which is what limits intake (issue 7).
+    let row = tx
+        .query_one(
+            "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
+             fiscal_year, sector, event_type, severity, tlp, details)
+             VALUES ($1, 1, 'new', $2, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                &report.org_id.0,
+                &at,
+                &fy,
+                &d.sector.as_str(),
+                &d.event_type.as_str(),
+                &d.severity.map(|s| i16::from(s.level())),
+                &d.tlp.code(),
+                &details,
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    let id = ReportId(row.get(0));
+    if !d.causes.is_empty() {
+        let causes: Vec<&str> = d.causes.iter().map(Code::as_str).collect();
+        tx.execute(
+            "INSERT INTO report_causes (report_id, cause) SELECT $1, unnest($2::text[])
+             ON CONFLICT DO NOTHING",
+            &[&id.0, &causes],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    insert_stage(tx, id, 1, &report.first).await?;
+    let stored_at = as_stored(at);
+    let r = Report {
+        id,
+        version: 1,
+        org_id: report.org_id,
+        status: ReportStatus::New,
+        reported_at: stored_at,
+        updated_at: stored_at,
+        details: serde_json::from_str(&details).map_err(StoreError::backend)?,
+        stages: vec![kizuki_domain::report::Stage {
+            seq: 1,
+            kind: report.first.kind,
+            at: stored_at,
+            text: report.first.text.clone(),
+            author: report.first.author,
+        }],
+        case_id: None,
+    };
+    record_history(
+        tx,
+        Revision {
+            entity: Entity::Report,
+            id: id.0,
+            version: 1,
+            at,
+            by: report.first.author,
+            action: "create",
+            snapshot: &r,
+        },
+    )
+    .await?;
+    Ok(r)
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    // Issue 7: pool use for `/metrics` and the warning before the pool runs dry.
+    fn pool_status(&self) -> Option<kizuki_store::PoolStatus> {
+        let s = self.pool.status();
+        Some(kizuki_store::PoolStatus {
+            in_use: s.size.saturating_sub(s.available),
+            size: s.max_size,
+            waiting: s.waiting,
+        })
     }
 
     async fn create_org(&self, org: NewOrganisation) -> StoreResult<Organisation> {
@@ -683,38 +813,19 @@ impl Store for PgStore {
     }
 
     async fn create_report(&self, report: NewReport) -> StoreResult<Report> {
+        in_tx!(self, |tx| { insert_report(&tx, &report).await })
+    }
+
+    async fn create_reports(&self, reports: Vec<NewReport>) -> StoreResult<Vec<Report>> {
+        if reports.is_empty() {
+            return Ok(Vec::new());
+        }
         in_tx!(self, |tx| {
-            let at = report.first.at;
-            let day = jst_date(at);
-            // Dates before 1873 have no 年度; they cannot be filed, so any number will do.
-            let fy = FiscalYear::of(day).map_or(day.year(), FiscalYear::year);
-            let row = tx
-                .query_one(
-                    "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
-                     fiscal_year, sector, event_type, severity, tlp, details)
-                     VALUES ($1, 1, 'new', $2, $2, $3, '', '', NULL, '', '{}') RETURNING id",
-                    &[&report.org_id.0, &at, &fy],
-                )
-                .await
-                .map_err(pg_err)?;
-            let id = ReportId(row.get(0));
-            write_report_columns(&tx, id, &report.details).await?;
-            insert_stage(&tx, id, 1, &report.first).await?;
-            let r = load_report(&*tx, id).await?;
-            record_history(
-                &tx,
-                Revision {
-                    entity: Entity::Report,
-                    id: id.0,
-                    version: 1,
-                    at,
-                    by: report.first.author,
-                    action: "create",
-                    snapshot: &r,
-                },
-            )
-            .await?;
-            Ok(r)
+            let mut out = Vec::with_capacity(reports.len());
+            for r in &reports {
+                out.push(insert_report(&tx, r).await?);
+            }
+            Ok(out)
         })
     }
 
@@ -1352,6 +1463,63 @@ impl Store for PgStore {
         sharing: &kizuki_store::ReportSharing,
     ) -> StoreResult<()> {
         security::set_report_sharing(self, report, sharing).await
+    }
+
+    // Reminders (issue 8).
+    async fn claim_reminder(&self, claim: &kizuki_store::ReminderClaim) -> StoreResult<bool> {
+        reminders::claim(self, claim).await
+    }
+
+    async fn reminder_sent(
+        &self,
+        key: &kizuki_store::ReminderKey,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        reminders::sent(self, key, token, at).await
+    }
+
+    async fn release_reminder(
+        &self,
+        key: &kizuki_store::ReminderKey,
+        token: &str,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        reminders::release(self, key, token, retry_at, error).await
+    }
+
+    async fn reminders_for(
+        &self,
+        report: ReportId,
+    ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
+        reminders::for_report(self, report).await
+    }
+
+    async fn failed_reminders(
+        &self,
+        min_attempts: u32,
+    ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
+        reminders::failed(self, min_attempts).await
+    }
+
+    // Accounts (issue 6).
+    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
+        accounts::set_user_active(self, id, active).await
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        accounts::set_password(self, id, password_hash, must_change, at).await
+    }
+
+    async fn password_state(&self, id: UserId) -> StoreResult<kizuki_store::PasswordState> {
+        accounts::password_state(self, id).await
     }
 }
 

@@ -266,6 +266,8 @@ pub(crate) async fn append_signoff(
         )
         .await
         .map_err(pg_err)?;
+        // Publishing or withdrawing changes what the public may find.
+        crate::record_change(&tx, kizuki_store::Entity::Case, case.0, t.at).await?;
         match (&t.action, snapshot) {
             (Action::Publish { fingerprint }, Some(snap)) => {
                 tx.execute(

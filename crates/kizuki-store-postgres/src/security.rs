@@ -445,6 +445,8 @@ pub(crate) async fn set_report_sharing(
         .await
         .map_err(pg_err)?;
     }
+    // Sharing changes who may find the report, so the search index must hear of it.
+    crate::record_change(&tx, kizuki_store::Entity::Report, id.0, chrono::Utc::now()).await?;
     tx.commit().await.map_err(pg_err)
 }
 

@@ -9,6 +9,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_selection.sql"),
     include_str!("../migrations/0004_security.sql"),
     include_str!("../migrations/0005_publication.sql"),
+    // Reminders (issue 8).
+    include_str!("../migrations/0006_reminders.sql"),
+    // Accounts (issue 6): version 7.
+    include_str!("../migrations/0007_accounts.sql"),
 ];
 
 /// The schema version this build writes.

@@ -236,6 +236,8 @@ pub(crate) async fn append_signoff(
             ],
         )
         .map_err(db_err)?;
+        // Publishing or withdrawing changes what the public may find.
+        crate::record_change(tx, kizuki_store::Entity::Case, case.0, t.at)?;
         match (&t.action, snapshot) {
             (Action::Publish { fingerprint }, Some(snap)) => {
                 tx.execute(

@@ -311,21 +311,22 @@ pub(crate) async fn recovery_codes_left(s: &SqliteStore, user: UserId) -> StoreR
 }
 
 fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowlist> {
+    // Cached statement: read on every API call (issue 7).
     let row = c
-        .query_row(
+        .prepare_cached(
             "SELECT entries, version, updated_at, updated_by FROM org_allowlists
              WHERE org_id = ?1",
-            [org.0],
-            |r| {
-                Ok(OrgAllowlist {
-                    org_id: org,
-                    entries: r.get(0)?,
-                    version: r.get(1)?,
-                    updated_at: Some(time_from(&r.get::<_, String>(2)?)?),
-                    updated_by: r.get::<_, Option<i64>>(3)?.map(UserId),
-                })
-            },
         )
+        .map_err(db_err)?
+        .query_row([org.0], |r| {
+            Ok(OrgAllowlist {
+                org_id: org,
+                entries: r.get(0)?,
+                version: r.get(1)?,
+                updated_at: Some(time_from(&r.get::<_, String>(2)?)?),
+                updated_by: r.get::<_, Option<i64>>(3)?.map(UserId),
+            })
+        })
         .optional()
         .map_err(db_err)?;
     Ok(row.unwrap_or(OrgAllowlist {
@@ -339,9 +340,9 @@ fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowl
 
 fn org_exists(c: &rusqlite::Connection, org: OrgId) -> StoreResult<()> {
     let found: Option<i64> = c
-        .query_row("SELECT id FROM organisations WHERE id = ?1", [org.0], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT id FROM organisations WHERE id = ?1")
+        .map_err(db_err)?
+        .query_row([org.0], |r| r.get(0))
         .optional()
         .map_err(db_err)?;
     found
@@ -455,6 +456,8 @@ pub(crate) async fn set_report_sharing(
             )
             .map_err(db_err)?;
         }
+        // Sharing changes who may find the report, so the search index must hear of it.
+        crate::record_change(tx, kizuki_store::Entity::Report, id.0, chrono::Utc::now())?;
         Ok(())
     })
     .await

@@ -23,6 +23,19 @@ pub use publication::{
     pseudonym_map_is_versioned_and_decisions_round_trip, signoff_appends_publishes_and_withdraws,
 };
 
+// Write throughput (issues 7 and 9).
+mod batch;
+pub use batch::{
+    concurrent_creates_all_commit, concurrent_failure_spares_others, create_reports_in_one_batch,
+    create_reports_is_all_or_none,
+};
+
+// Reminders (issue 8).
+mod reminders;
+pub use reminders::{concurrent_reminder_claims_one_wins, reminders_are_claimed_once};
+mod publication_check;
+pub use publication_check::check_reports_publications_without_approval;
+
 // Security (issue 6).
 mod security;
 pub use security::{
@@ -30,6 +43,10 @@ pub use security::{
     list_visibility_agrees_with_decide, mfa_enrol_confirm_and_step_cas, org_allowlist_is_versioned,
     recovery_codes_are_single_use, report_sharing_round_trip,
 };
+
+// Accounts (issue 6).
+mod accounts;
+pub use accounts::users_disable_and_must_change_password;
 
 /// Generates one `#[tokio::test]` per behaviour. `$factory` is an async fn returning
 /// `Option<DynStore>`: a fresh empty store, or `None` to skip (it should say why).
@@ -67,7 +84,18 @@ macro_rules! conformance_suite {
             list_visibility_agrees_with_decide,
             // Publication (issue 8).
             pseudonym_map_is_versioned_and_decisions_round_trip,
-            signoff_appends_publishes_and_withdraws
+            signoff_appends_publishes_and_withdraws,
+            // Reminders (issue 8).
+            reminders_are_claimed_once,
+            concurrent_reminder_claims_one_wins,
+            check_reports_publications_without_approval,
+            // Accounts (issue 6).
+            users_disable_and_must_change_password,
+            // Write throughput (issues 7 and 9).
+            create_reports_in_one_batch,
+            create_reports_is_all_or_none,
+            concurrent_creates_all_commit,
+            concurrent_failure_spares_others
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {

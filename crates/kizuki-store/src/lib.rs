@@ -7,12 +7,18 @@ mod error;
 mod filter;
 // Security (issue 6).
 mod security;
+// Reminders (issue 8).
+mod reminders;
 mod selection;
 
 pub use error::{Current, StoreError, StoreResult};
 pub use filter::{Page, Paged, ReportFilter, ReportSort};
 // Security (issue 6).
 pub use security::{AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing};
+// Reminders (issue 8).
+pub use reminders::{
+    ReminderChannel, ReminderClaim, ReminderKey, ReminderKind, ReminderRecord, sort_reminders,
+};
 pub use selection::{
     CaseDraft, NewSelection, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoredSelection,
 };
@@ -251,6 +257,15 @@ impl Publication {
     }
 }
 
+/// How busy a backend's connections are (issue 7): `in_use` connections out of `size`, and
+/// callers `waiting` for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    pub in_use: usize,
+    pub size: usize,
+    pub waiting: usize,
+}
+
 /// All persistence. Every write is one transaction, durable when the call returns. Editable
 /// records carry a version; an update against a stale version fails with
 /// [`StoreError::Conflict`] carrying the current record, so nothing is silently overwritten.
@@ -258,6 +273,12 @@ impl Publication {
 pub trait Store: Send + Sync + 'static {
     /// A short name for logs and `kizuki check` (e.g. `sqlite`).
     fn backend(&self) -> &'static str;
+
+    /// Connection-pool use for `/metrics` and the pool warning (issue 7); `None` when the
+    /// backend has no pool to report.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 
     // Organisations.
     async fn create_org(&self, org: NewOrganisation) -> StoreResult<Organisation>;
@@ -290,6 +311,10 @@ pub trait Store: Send + Sync + 'static {
 
     // Reports.
     async fn create_report(&self, report: NewReport) -> StoreResult<Report>;
+    /// Files many reports in one transaction (bulk import): all or none are stored, the
+    /// change feed lists them in the order given, and the result is in that order too. An
+    /// empty batch writes nothing.
+    async fn create_reports(&self, reports: Vec<NewReport>) -> StoreResult<Vec<Report>>;
     async fn get_report(&self, id: ReportId) -> StoreResult<Report>;
     async fn update_report(
         &self,
@@ -503,6 +528,59 @@ pub trait Store: Send + Sync + 'static {
         report: ReportId,
         sharing: &ReportSharing,
     ) -> StoreResult<()>;
+
+    // Reminders (issue 8).
+    /// Claims a stage-deadline reminder for sending, atomically: inserts it if absent, or
+    /// takes over a claim that was never sent, whose lease ran out and that was tried fewer
+    /// than `max_attempts` times. `true` means the caller holds it and should deliver it; of
+    /// several nodes claiming at once exactly one gets `true`.
+    async fn claim_reminder(&self, claim: &ReminderClaim) -> StoreResult<bool>;
+    /// Records the held reminder as sent; `false` when `token` no longer holds it.
+    async fn reminder_sent(
+        &self,
+        key: &ReminderKey,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Hands a held reminder back after a failed delivery: nobody claims it before
+    /// `retry_at`, and `error` is kept for `kizuki check`.
+    async fn release_reminder(
+        &self,
+        key: &ReminderKey,
+        token: &str,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Every reminder recorded for the report (sent, held or failed), in [`sort_reminders`] order.
+    async fn reminders_for(&self, report: ReportId) -> StoreResult<Vec<ReminderRecord>>;
+    /// Unsent reminders whose delivery failed `min_attempts` or more times, for `kizuki check`,
+    /// in [`sort_reminders`] order.
+    async fn failed_reminders(&self, min_attempts: u32) -> StoreResult<Vec<ReminderRecord>>;
+
+    // Accounts (issue 6).
+    /// Enables or disables an account and returns it. A disabled user can neither sign in
+    /// nor use a token, and the sessions they have stop working at their next request.
+    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User>;
+    /// Replaces the password hash and records, in the same transaction, whether the user must
+    /// choose a new one before anything else (a one-time password from an administrator).
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Whether the user still holds a one-time password that must be changed, and when the
+    /// password last changed (sessions older than that end, on every node).
+    async fn password_state(&self, id: UserId) -> StoreResult<PasswordState>;
+}
+
+/// Accounts (issue 6): what [`Store::password_state`] answers; the default (no mark, never
+/// changed) for a user never given a one-time password or unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordState {
+    pub must_change: bool,
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 pub type DynStore = Arc<dyn Store>;
