@@ -12,7 +12,7 @@ use kizuki_domain::ids::{CaseId, OrgId, ReportId};
 use kizuki_domain::report::{Report, ReportStatus, Stage, StageKind};
 use kizuki_domain::taxonomy::Tlp;
 use kizuki_search::doc::{DocKind, IndexDoc};
-use kizuki_search::{SearchIndex, SimilarOptions, SimilarTo, Viewer};
+use kizuki_search::{SearchIndex, SimilarOptions, SimilarTo};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -85,7 +85,7 @@ fn survey_2019() -> Result<(), Box<dyn std::error::Error>> {
             content: c.case.clone(),
         };
         let mut docs = vec![IndexDoc::from_report(&report)];
-        docs.extend(IndexDoc::from_case(&case, Some(&report)));
+        docs.extend(IndexDoc::from_case(&case, Some(&report), None));
         index.add(&docs, &[])?;
         let labels: Labels = d.causes.iter().map(|c| c.0.clone()).collect();
         items.push((
@@ -102,7 +102,7 @@ fn survey_2019() -> Result<(), Box<dyn std::error::Error>> {
         for (id, labels, _) in &items {
             let r = index.similar(
                 &SimilarTo::Case(CaseId(*id)),
-                &Viewer::Centre,
+                &kizuki_search::access::centre_viewer(),
                 &SimilarOptions {
                     limit: 1,
                     use_classification,
@@ -220,6 +220,9 @@ fn postmortems(dir: &std::path::Path, layer: u8) -> Result<(), Box<dyn std::erro
                     vendors: Vec::new(),
                     at: None,
                     lessons: Vec::new(),
+                    shared_with: Vec::new(),
+                    recipients: Vec::new(),
+                    published_copy: false,
                 },
                 labels: postmortem_labels(pm, layer),
                 text: format!("{title}\n{body}"),
@@ -244,7 +247,7 @@ fn postmortems(dir: &std::path::Path, layer: u8) -> Result<(), Box<dyn std::erro
     for &i in &labelled {
         let r = index.similar(
             &SimilarTo::Report(ReportId(items[i].doc.id)),
-            &Viewer::Centre,
+            &kizuki_search::access::centre_viewer(),
             &SimilarOptions {
                 limit: 5,
                 use_classification: false,

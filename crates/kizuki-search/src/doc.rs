@@ -1,14 +1,14 @@
 //! What gets indexed: reports (with all their stages), cases (every section and lesson) and
 //! each lesson on its own, flattened into [`IndexDoc`]s and then into tantivy documents.
 
-use crate::access::audience;
+use crate::access::{Audience, audience};
 use crate::normalize::normalize;
 use crate::schema::Fields;
 use chrono::{DateTime, Utc};
-use kizuki_domain::case::{Case, Lesson};
+use kizuki_domain::case::{Case, CaseContent, Lesson};
 use kizuki_domain::clock::jst_date;
 use kizuki_domain::fiscal::FiscalYear;
-use kizuki_domain::ids::OrgId;
+use kizuki_domain::ids::{OrgId, UserId};
 use kizuki_domain::report::Report;
 use kizuki_domain::taxonomy::Tlp;
 use serde::{Deserialize, Serialize};
@@ -65,14 +65,25 @@ pub struct IndexDoc {
     pub at: Option<DateTime<Utc>>,
     /// For cases: their lessons.
     pub lessons: Vec<Lesson>,
+    /// For reports: the organisations and people the owner shared it with.
+    pub shared_with: Vec<OrgId>,
+    pub recipients: Vec<UserId>,
+    /// For cases and lessons: this is the published, anonymised snapshot, not the working
+    /// text. The two are separate documents with separate audiences.
+    pub published_copy: bool,
 }
 
 impl IndexDoc {
     /// The unique key of this document.
     pub fn key(&self) -> String {
-        match (self.kind, self.lesson_no) {
+        let key = match (self.kind, self.lesson_no) {
             (DocKind::Lesson, Some(n)) => format!("lesson:{}:{n}", self.id),
             (k, _) => format!("{}:{}", k.code(), self.id),
+        };
+        if self.published_copy {
+            format!("pub:{key}")
+        } else {
+            key
         }
     }
 
@@ -136,13 +147,44 @@ impl IndexDoc {
                 .collect(),
             at: Some(r.reported_at),
             lessons: Vec::new(),
+            shared_with: Vec::new(),
+            recipients: Vec::new(),
+            published_copy: false,
         }
     }
 
-    /// A case and one document per lesson. The case takes its owner, sector, TLP and
-    /// classification from the report it was written from.
-    pub fn from_case(c: &Case, report: Option<&Report>) -> Vec<IndexDoc> {
-        let content = &c.content;
+    /// The same report with the sharing lists the store keeps beside it.
+    pub fn with_sharing(self, orgs: &[OrgId], users: &[UserId]) -> IndexDoc {
+        IndexDoc {
+            shared_with: orgs.to_vec(),
+            recipients: users.to_vec(),
+            ..self
+        }
+    }
+
+    /// A case and one document per lesson, as written (found by the centre only), and when
+    /// `published` is given, the published snapshot as separate documents (found by everyone
+    /// else). The case takes its sector, TLP and classification from the report it was
+    /// written from; the published copy keeps no owner, system or vendor name, so neither a
+    /// facet nor a filter can trace it back.
+    pub fn from_case(
+        c: &Case,
+        report: Option<&Report>,
+        published: Option<&CaseContent>,
+    ) -> Vec<IndexDoc> {
+        let mut out = Self::case_docs(c, &c.content, report, false);
+        if let Some(p) = published {
+            out.extend(Self::case_docs(c, p, report, true));
+        }
+        out
+    }
+
+    fn case_docs(
+        c: &Case,
+        content: &CaseContent,
+        report: Option<&Report>,
+        published_copy: bool,
+    ) -> Vec<IndexDoc> {
         let full = content.full_text();
         // full_text starts with the title, which has its own field.
         let body = full
@@ -169,7 +211,20 @@ impl IndexDoc {
                 vendors: Vec::new(),
                 at: None,
                 lessons: Vec::new(),
+                shared_with: Vec::new(),
+                recipients: Vec::new(),
+                published_copy: false,
             },
+        };
+        let base = if published_copy {
+            IndexDoc {
+                org: None,
+                systems: Vec::new(),
+                vendors: Vec::new(),
+                ..base
+            }
+        } else {
+            base
         };
         let case = IndexDoc {
             kind: DocKind::Case,
@@ -181,6 +236,9 @@ impl IndexDoc {
             fiscal_year: c.survey_year.or(base.fiscal_year),
             status: "case".to_owned(),
             lessons: content.lessons.clone(),
+            shared_with: Vec::new(),
+            recipients: Vec::new(),
+            published_copy,
             ..base
         };
         let mut out = Vec::with_capacity(1 + content.lessons.len());
@@ -200,14 +258,24 @@ impl IndexDoc {
         out
     }
 
-    /// The audience tokens of this document.
+    /// The audience tokens of this document (see [`crate::access`]).
     pub fn audience(&self) -> Vec<String> {
-        audience(
-            self.org,
-            &self.sector,
-            self.tlp,
-            self.kind == DocKind::Report,
-        )
+        let a = match (self.kind, self.org) {
+            (DocKind::Report, Some(org)) => Audience::Report {
+                org,
+                sector: &self.sector,
+                tlp: self.tlp,
+                shared_with: &self.shared_with,
+                recipients: &self.recipients,
+                // No report is released to the public yet.
+                published: false,
+            },
+            // A report always has an owner; without one nobody but the centre may find it.
+            (DocKind::Report, None) => Audience::WorkingCase,
+            _ if self.published_copy => Audience::PublishedCase,
+            _ => Audience::WorkingCase,
+        };
+        audience(&a)
     }
 
     pub(crate) fn to_tantivy(&self, f: &Fields) -> TantivyDocument {

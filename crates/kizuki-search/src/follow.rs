@@ -8,7 +8,9 @@
 use crate::doc::{IndexDoc, case_group, report_group};
 use crate::error::{SearchError, SearchResult};
 use crate::index::SearchIndex;
+use kizuki_domain::case::{Case, CaseContent};
 use kizuki_domain::ids::{CaseId, ReportId};
+use kizuki_domain::taxonomy::Tlp;
 use kizuki_store::{DynStore, Entity, StoreError};
 use std::collections::{BTreeSet, HashSet};
 
@@ -138,7 +140,18 @@ async fn fetch(
             let mut out = Vec::with_capacity(chunk.len());
             for id in chunk {
                 match store.get_report(ReportId(id)).await {
-                    Ok(r) => out.push((id, Some(r))),
+                    Ok(r) => {
+                        let doc = IndexDoc::from_report(&r);
+                        // Sharing only widens AMBER (organisations) and RED (people); skip
+                        // the read for the other labels, which are most reports.
+                        let doc = if matches!(r.details.tlp, Tlp::Amber | Tlp::Red) {
+                            let sh = store.report_sharing(r.id).await?;
+                            doc.with_sharing(&sh.orgs, &sh.users)
+                        } else {
+                            doc
+                        };
+                        out.push((id, Some((r.case_id, doc))));
+                    }
                     Err(StoreError::NotFound { .. }) => out.push((id, None)),
                     Err(e) => return Err(e),
                 }
@@ -153,11 +166,11 @@ async fn fetch(
     fetched.sort_by_key(|(id, _)| *id);
     for (id, r) in fetched {
         groups.push(report_group(id));
-        if let Some(r) = r {
-            if let Some(c) = r.case_id {
+        if let Some((case_id, doc)) = r {
+            if let Some(c) = case_id {
                 cases.insert(c.0);
             }
-            docs.push(IndexDoc::from_report(&r));
+            docs.push(doc);
         }
     }
     for id in cases {
@@ -175,9 +188,27 @@ async fn fetch(
             },
             None => None,
         };
-        docs.extend(IndexDoc::from_case(&case, report.as_ref()));
+        let published = published_content(store, &case).await?;
+        docs.extend(IndexDoc::from_case(
+            &case,
+            report.as_ref(),
+            published.as_ref(),
+        ));
     }
     Ok((docs, groups))
+}
+
+/// The published snapshot of a case, if it is published now.
+async fn published_content(store: &DynStore, case: &Case) -> SearchResult<Option<CaseContent>> {
+    let found = match case.survey_year {
+        Some(y) => store.publication(y, case.content.number).await?,
+        None => store
+            .list_publications(None)
+            .await?
+            .into_iter()
+            .find(|p| p.case_id == case.id),
+    };
+    Ok(found.filter(|p| p.case_id == case.id).map(|p| p.content))
 }
 
 /// Empties the index and rebuilds it from the whole change feed.

@@ -10,7 +10,7 @@ use tantivy::schema::{
 
 /// Bumped whenever the schema, the analysis or the audience rules change; an index built by
 /// another version is rebuilt from the store on open.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Handles to every field, looked up once.
 #[derive(Debug, Clone, Copy)]

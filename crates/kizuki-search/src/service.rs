@@ -115,7 +115,7 @@ impl SearchService {
     pub async fn viewer_for(&self, user: UserId) -> SearchResult<Viewer> {
         let u = self.store.get_user(user).await?;
         let org = self.store.get_org(u.user.org_id).await?;
-        Ok(Viewer::for_user(&u, &org))
+        Ok(viewer_of(&u, &org))
     }
 
     /// The viewer for the user with this e-mail (`kizuki search --as`).
@@ -126,7 +126,7 @@ impl SearchService {
             .await?
             .ok_or_else(|| SearchError::Query(format!("no user {email}")))?;
         let org = self.store.get_org(c.user.user.org_id).await?;
-        Ok(Viewer::for_user(&c.user, &org))
+        Ok(viewer_of(&c.user, &org))
     }
 
     /// [`SearchIndex::search`] on a blocking thread.
@@ -149,4 +149,10 @@ impl SearchService {
             .await
             .map_err(|e| SearchError::Internal(e.to_string()))?
     }
+}
+
+/// The access viewer of a user of `org`; a disabled user (or a mismatched organisation) gets
+/// the public's view.
+fn viewer_of(user: &kizuki_domain::user::User, org: &kizuki_domain::org::Organisation) -> Viewer {
+    kizuki_domain::access::Member::new(user, org).map_or(Viewer::Public, Viewer::Member)
 }

@@ -8,6 +8,7 @@ use kizuki_domain::ids::OrgId;
 use kizuki_domain::org::{NewOrganisation, OrgKind};
 use kizuki_domain::report::{ReportInput, StageKind};
 use kizuki_domain::taxonomy::{Code, Taxonomy};
+use kizuki_search::access::{centre_viewer, ministry_viewer, operator_viewer};
 use kizuki_search::follow::catch_up;
 use kizuki_search::{DocKind, Query, SearchIndex, SimilarOptions, SimilarTo, Viewer};
 use kizuki_store::{DynStore, NewReport, NewStage};
@@ -188,10 +189,10 @@ async fn width_and_case_variants_find_the_same_report() {
     .await;
     w.sync().await;
     for q in ["ｅｍｏｔｅｔ", "Emotet", "EMOTET", "emotet感染"] {
-        assert_eq!(w.ids(q, &Viewer::Centre), vec![id], "{q}");
+        assert_eq!(w.ids(q, &centre_viewer()), vec![id], "{q}");
     }
     // Half-width katakana query against full-width text.
-    assert_eq!(w.ids("ﾌｧｲﾙ", &Viewer::Centre), vec![id]);
+    assert_eq!(w.ids("ﾌｧｲﾙ", &centre_viewer()), vec![id]);
 }
 
 #[tokio::test]
@@ -207,7 +208,7 @@ async fn era_change_finds_case_1_of_the_2019_survey() {
                 kinds: vec![DocKind::Case],
                 ..Query::new("改元")
             },
-            &Viewer::Public,
+            &centre_viewer(),
         )
         .unwrap();
     assert_eq!(r.hits.first().map(|h| h.id), Some(case1), "{:?}", r.hits);
@@ -221,7 +222,7 @@ async fn era_change_finds_case_1_of_the_2019_survey() {
     // Lessons are documents of their own.
     let r = w
         .index
-        .search(&Query::new("kind:lesson 迅速な判断"), &Viewer::Public)
+        .search(&Query::new("kind:lesson 迅速な判断"), &centre_viewer())
         .unwrap();
     assert!(r.total >= 1, "a lesson about quick decisions (case 4)");
     assert!(r.hits.iter().all(|h| h.kind == DocKind::Lesson));
@@ -271,7 +272,7 @@ async fn other_organisations_amber_reports_leak_nowhere() {
         .await;
     w.sync().await;
 
-    let as_b = Viewer::Member { org: b };
+    let as_b = operator_viewer(b);
     let r = w.index.search(&Query::new("閏秒"), &as_b).unwrap();
     assert_eq!(r.total, 2, "B sees its own two, not A's amber ones");
     let orgs = r.facets.iter().find(|f| f.field == "org").unwrap();
@@ -293,21 +294,18 @@ async fn other_organisations_amber_reports_leak_nowhere() {
     assert!(r.hits.is_empty());
 
     assert_eq!(
-        w.ids("閏秒", &Viewer::Member { org: a }),
+        w.ids("閏秒", &operator_viewer(a)),
         vec![secret, strict, shared, clear]
     );
     assert_eq!(
-        w.ids("閏秒", &Viewer::Centre),
+        w.ids("閏秒", &centre_viewer()),
         vec![secret, strict, shared, clear]
     );
     assert!(
         w.ids("閏秒", &Viewer::Public).is_empty(),
         "reports are not published yet"
     );
-    let ministry = Viewer::Ministry {
-        org: m,
-        sectors: vec!["railway".into()],
-    };
+    let ministry = ministry_viewer(m, &["railway"]);
     assert_eq!(
         w.ids("閏秒", &ministry),
         vec![secret, shared, clear],
@@ -364,7 +362,7 @@ async fn phrases_exclusions_single_characters_and_filters() {
         )
         .await;
     w.sync().await;
-    let v = Viewer::Centre;
+    let v = centre_viewer();
     assert_eq!(w.ids("システム 障害", &v), vec![adjacent, apart]);
     assert_eq!(w.ids("\"システム 障害\"", &v), vec![adjacent]);
     assert_eq!(
@@ -432,7 +430,7 @@ async fn the_index_resumes_from_its_last_commit() {
     let p = catch_up(&index, &w.store, &mut |_| {}).await.unwrap();
     assert_eq!(p.docs, 1, "only the new report was indexed");
     let r = index
-        .search(&Query::new("改札機"), &Viewer::Centre)
+        .search(&Query::new("改札機"), &centre_viewer())
         .unwrap();
     let mut ids: Vec<i64> = r.hits.iter().map(|h| h.id).collect();
     ids.sort_unstable();
@@ -454,7 +452,7 @@ async fn the_index_resumes_from_its_last_commit() {
     assert_eq!(index.num_docs(), 2);
     assert_eq!(
         index
-            .search(&Query::new("電源故障"), &Viewer::Centre)
+            .search(&Query::new("電源故障"), &centre_viewer())
             .unwrap()
             .total,
         1
@@ -482,7 +480,7 @@ async fn similar_cases_come_with_reasons_and_lessons() {
         .index
         .similar(
             &SimilarTo::Report(kizuki_domain::ids::ReportId(id)),
-            &Viewer::Member { org: a },
+            &operator_viewer(a),
             &SimilarOptions::default(),
         )
         .unwrap();
