@@ -60,9 +60,10 @@ impl Principal {
         }
     }
 
-    /// Analysts triage, link and write cases; editors too, for their part of the work.
+    /// Analysts triage, link and write cases; editors too, for their part of the work. The
+    /// system administrator reads but does not do content work (docs/SECURITY.md §3–4).
     pub fn require_analyst(&self) -> AppResult<()> {
-        self.require(&[Role::Analyst, Role::Editor, Role::Admin])
+        self.require(&[Role::Analyst, Role::Editor])
     }
 
     pub fn require_operator(&self) -> AppResult<()> {

@@ -20,6 +20,26 @@ struct FileConfig {
     backup: Option<BackupSection>,
     /// `[deadlines]`: `first = "24h"`, `follow_up = "72h"`, `final = "1month"` (issue 8).
     deadlines: Option<DeadlinePolicy>,
+    /// Reminders (issue 8): `public_url` for links, `[smtp]`, `[webhook]`, `[reminders]`.
+    public_url: Option<String>,
+    smtp: Option<crate::notify::SmtpSection>,
+    webhook: Option<crate::notify::WebhookSection>,
+    reminders: Option<crate::notify::RemindersSection>,
+    /// `[audit]`: `keep = "400d"`, `force = true` for less than a year (issue 6).
+    audit: Option<crate::audit_log::AuditSection>,
+    /// `[security]`: `contact = "security@…"`, where vulnerabilities are reported (issue 6).
+    security: Option<SecuritySection>,
+    /// Fair limits and metrics (issue 7): `[limits]`, `[metrics]`, `[warnings]`.
+    limits: Option<LimitsSection>,
+    metrics: Option<MetricsSection>,
+    warnings: Option<WarningsSection>,
+}
+
+/// `[security]` (issue 6).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecuritySection {
+    contact: Option<String>,
 }
 
 /// `[backup]`: `every = "6h"`, `keep = 28`, or `every = "off"`.
@@ -52,6 +72,18 @@ pub struct Config {
     pub backup: Option<BackupPolicy>,
     /// How long after detection each report stage is due.
     pub deadlines: DeadlinePolicy,
+    /// Stage-deadline reminders by e-mail and webhook (issue 8).
+    pub notify: crate::notify::NotifyConfig,
+    /// Audit retention, `[audit] keep` (issue 6).
+    pub audit: crate::audit_log::AuditRetention,
+    /// Where to report a vulnerability, `[security] contact` (issue 6); `None` until set.
+    pub security_contact: Option<String>,
+    /// Fair limits (issue 7): `[limits]`.
+    pub limits: LimitsConfig,
+    /// Who may read `/metrics` (issue 7): `[metrics]`.
+    pub metrics: MetricsConfig,
+    /// Resource warnings before exhaustion (issue 7): `[warnings]`.
+    pub warnings: WarningsConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -60,10 +92,14 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("addr", &self.addr)
             .field("backup", &self.backup)
+            .field("notify", &self.notify)
             .field(
                 "database_url",
                 &self.database_url.as_ref().map(|_| "<set, not shown>"),
             )
+            .field("limits", &self.limits)
+            .field("metrics", &self.metrics)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -127,12 +163,43 @@ impl Config {
         };
         let deadlines = deadline_policy(file.deadlines.unwrap_or_default(), env)
             .map_err(|e| AppError::Refused(format!("{}: deadlines: {e}", file_path.display())))?;
+        // Reminders (issue 8).
+        let notify = crate::notify::NotifyConfig::from_sections(
+            file.public_url,
+            file.smtp,
+            file.webhook,
+            file.reminders,
+            env,
+        )
+        .map_err(|e| AppError::Refused(format!("{}: {e}", file_path.display())))?;
+        // Fair limits and metrics (issue 7).
+        let named = |e: String| AppError::Refused(format!("{}: {e}", file_path.display()));
+        let limits = LimitsConfig::layer(file.limits.unwrap_or_default(), env).map_err(named)?;
+        let metrics = MetricsConfig::layer(file.metrics.unwrap_or_default(), env).map_err(named)?;
+        let warnings =
+            WarningsConfig::layer(file.warnings.unwrap_or_default(), env).map_err(named)?;
+        // Issue 6: audit retention (a year at least unless forced) and the security contact.
+        let audit = file
+            .audit
+            .unwrap_or_default()
+            .retention()
+            .map_err(|e| AppError::Refused(format!("{}: {e}", file_path.display())))?;
+        let security_contact = file
+            .security
+            .and_then(|s| s.contact)
+            .filter(|c| !c.trim().is_empty());
         Ok(Config {
+            audit,
+            security_contact,
             data_dir: data_dir.to_owned(),
             addr,
             database_url,
             backup,
             deadlines,
+            notify,
+            limits,
+            metrics,
+            warnings,
         })
     }
 }
@@ -151,6 +218,289 @@ fn deadline_policy(
         &pick("KIZUKI_DEADLINE_FOLLOW_UP", StageKind::FollowUp),
         &pick("KIZUKI_DEADLINE_FINAL", StageKind::Final),
     )
+}
+
+// ---- Fair limits and metrics (issue 7) ---------------------------------------------------
+
+/// One token bucket: `per_minute` requests sustained, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// `[limits]`: per-organisation, per-token and per-user (page writes) token buckets, and the
+/// bulk-import queue. Each key may also come from `KIZUKI_LIMITS_<KEY>` (e.g.
+/// `KIZUKI_LIMITS_ORG_PER_MINUTE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// `false` switches every bucket off (the bulk queue stays bounded).
+    pub enabled: bool,
+    /// Every API call of one organisation, all its tokens together.
+    pub org: Rate,
+    /// Every API call made with one token.
+    pub token: Rate,
+    /// Form posts of one signed-in user.
+    pub user_write: Rate,
+    /// Reports in one `POST /api/v1/reports/bulk`.
+    pub bulk_max_items: usize,
+    /// Bulk jobs waiting for a worker; one more is answered 429.
+    pub bulk_queue: usize,
+    /// Bulk jobs processed at once.
+    pub bulk_workers: usize,
+}
+
+impl Default for LimitsConfig {
+    /// Generous enough that people at work never meet them; a script looping on the API
+    /// does within seconds.
+    fn default() -> Self {
+        LimitsConfig {
+            enabled: true,
+            org: Rate {
+                per_minute: 3000,
+                burst: 600,
+            },
+            token: Rate {
+                per_minute: 1200,
+                burst: 300,
+            },
+            user_write: Rate {
+                per_minute: 120,
+                burst: 60,
+            },
+            bulk_max_items: 1000,
+            bulk_queue: 8,
+            bulk_workers: 1,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    enabled: Option<bool>,
+    org_per_minute: Option<u32>,
+    org_burst: Option<u32>,
+    token_per_minute: Option<u32>,
+    token_burst: Option<u32>,
+    user_write_per_minute: Option<u32>,
+    user_write_burst: Option<u32>,
+    bulk_max_items: Option<usize>,
+    bulk_queue: Option<usize>,
+    bulk_workers: Option<usize>,
+}
+
+/// The value of `section.key`: `KIZUKI_<SECTION>_<KEY>` over the file over the default, each
+/// checked against `range`; errors name the key (and the variable when it came from there).
+fn setting<T>(
+    env: &dyn Fn(&str) -> Option<String>,
+    section: &str,
+    key: &str,
+    file: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let var = format!("KIZUKI_{}_{}", section, key).to_uppercase();
+    let (v, from) = match env(&var) {
+        Some(text) => (
+            text.trim()
+                .parse::<T>()
+                .map_err(|_| format!("{var}: '{text}' is not a number"))?,
+            var,
+        ),
+        None => (file.unwrap_or(default), format!("{section}.{key}")),
+    };
+    if !range.contains(&v) {
+        return Err(format!(
+            "{from}: {v} is outside {}..={}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(v)
+}
+
+impl LimitsConfig {
+    fn layer(f: LimitsSection, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let d = LimitsConfig::default();
+        let rate = |key: &str, file: Option<u32>, default: u32| {
+            setting(env, "limits", key, file, default, 1..=10_000_000)
+        };
+        let enabled = match env("KIZUKI_LIMITS_ENABLED") {
+            Some(v) => match v.trim() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                other => {
+                    return Err(format!(
+                        "KIZUKI_LIMITS_ENABLED: '{other}' is not true or false"
+                    ));
+                }
+            },
+            None => f.enabled.unwrap_or(d.enabled),
+        };
+        Ok(LimitsConfig {
+            enabled,
+            org: Rate {
+                per_minute: rate("org_per_minute", f.org_per_minute, d.org.per_minute)?,
+                burst: rate("org_burst", f.org_burst, d.org.burst)?,
+            },
+            token: Rate {
+                per_minute: rate("token_per_minute", f.token_per_minute, d.token.per_minute)?,
+                burst: rate("token_burst", f.token_burst, d.token.burst)?,
+            },
+            user_write: Rate {
+                per_minute: rate(
+                    "user_write_per_minute",
+                    f.user_write_per_minute,
+                    d.user_write.per_minute,
+                )?,
+                burst: rate("user_write_burst", f.user_write_burst, d.user_write.burst)?,
+            },
+            bulk_max_items: setting(
+                env,
+                "limits",
+                "bulk_max_items",
+                f.bulk_max_items,
+                d.bulk_max_items,
+                1..=100_000,
+            )?,
+            bulk_queue: setting(
+                env,
+                "limits",
+                "bulk_queue",
+                f.bulk_queue,
+                d.bulk_queue,
+                1..=10_000,
+            )?,
+            bulk_workers: setting(
+                env,
+                "limits",
+                "bulk_workers",
+                f.bulk_workers,
+                d.bulk_workers,
+                1..=64,
+            )?,
+        })
+    }
+}
+
+/// `[metrics]`: `/metrics` answers callers on the loopback interface; with `token` set
+/// (or `KIZUKI_METRICS_TOKEN`), also anyone sending `Authorization: Bearer <token>`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "<set, not shown>"))
+            .finish()
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsSection { .. }")
+    }
+}
+
+impl MetricsConfig {
+    fn layer(f: MetricsSection, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let token = env("KIZUKI_METRICS_TOKEN")
+            .or(f.token)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        // A short token guarded nothing: refuse it rather than expose the figures.
+        if token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err("metrics.token: use at least 16 characters".into());
+        }
+        Ok(MetricsConfig { token })
+    }
+}
+
+/// `[warnings]`: a warning is logged once when a resource passes its threshold, before it
+/// runs out, and an info line when it is back under (`KIZUKI_WARNINGS_<KEY>` also works).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningsConfig {
+    /// Database connections in use, in percent of the pool.
+    pub pool_percent: u32,
+    /// Bulk jobs waiting, in percent of the queue.
+    pub queue_percent: u32,
+    /// Free space on the data dir's file system, in MiB.
+    pub disk_free_mb: u64,
+    /// How often the background check looks.
+    pub check_every: std::time::Duration,
+}
+
+impl Default for WarningsConfig {
+    fn default() -> Self {
+        WarningsConfig {
+            pool_percent: 80,
+            queue_percent: 75,
+            disk_free_mb: 1024,
+            check_every: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WarningsSection {
+    pool_percent: Option<u32>,
+    queue_percent: Option<u32>,
+    disk_free_mb: Option<u64>,
+    check_every_secs: Option<u64>,
+}
+
+impl WarningsConfig {
+    fn layer(f: WarningsSection, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let d = WarningsConfig::default();
+        let check_every = std::time::Duration::from_secs(setting(
+            env,
+            "warnings",
+            "check_every_secs",
+            f.check_every_secs,
+            d.check_every.as_secs(),
+            1..=3600,
+        )?);
+        Ok(WarningsConfig {
+            pool_percent: setting(
+                env,
+                "warnings",
+                "pool_percent",
+                f.pool_percent,
+                d.pool_percent,
+                1..=100,
+            )?,
+            queue_percent: setting(
+                env,
+                "warnings",
+                "queue_percent",
+                f.queue_percent,
+                d.queue_percent,
+                1..=100,
+            )?,
+            disk_free_mb: setting(
+                env,
+                "warnings",
+                "disk_free_mb",
+                f.disk_free_mb,
+                d.disk_free_mb,
+                0..=u64::MAX,
+            )?,
+            check_every,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +598,31 @@ mod tests {
     }
 
     #[test]
+    fn audit_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            std::fs::write(dir.path().join("kizuki.toml"), text).unwrap();
+            Config::load(dir.path(), &Overrides::default(), &|_| None)
+        };
+        let c = load("").unwrap();
+        assert!(c.audit.keep_days >= 365);
+        assert_eq!(c.security_contact, None);
+        assert_eq!(
+            load("[audit]\nkeep = \"2y\"\n").unwrap().audit.keep_days,
+            730
+        );
+        let err = load("[audit]\nkeep = \"30d\"\n").unwrap_err().to_string();
+        assert!(
+            err.contains("audit.keep") && err.contains("kizuki.toml"),
+            "{err}"
+        );
+        let c = load("[audit]\nkeep = \"30d\"\nforce = true\n").unwrap();
+        assert_eq!(c.audit.keep_days, 30);
+        let c = load("[security]\ncontact = \"security@example.jp\"\n").unwrap();
+        assert_eq!(c.security_contact.as_deref(), Some("security@example.jp"));
+    }
+
+    #[test]
     fn debug_hides_the_database_url() {
         let dir = tempfile::tempdir().unwrap();
         let cli = Overrides {
@@ -256,5 +631,95 @@ mod tests {
         };
         let c = Config::load(dir.path(), &cli, &|_| None).unwrap();
         assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    // Fair limits and metrics (issue 7).
+    #[test]
+    fn limits_section_layers_defaults_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path(), &Overrides::default(), &|_| None).unwrap();
+        assert_eq!(c.limits, LimitsConfig::default());
+        std::fs::write(
+            dir.path().join("kizuki.toml"),
+            "[limits]\norg_per_minute = 60\norg_burst = 5\nbulk_queue = 2\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), &Overrides::default(), &|_| None).unwrap();
+        assert_eq!(
+            c.limits.org,
+            Rate {
+                per_minute: 60,
+                burst: 5
+            }
+        );
+        assert_eq!(c.limits.bulk_queue, 2);
+        assert_eq!(c.limits.token, LimitsConfig::default().token);
+        let env = |k: &str| (k == "KIZUKI_LIMITS_ORG_BURST").then(|| "9".to_owned());
+        let c = Config::load(dir.path(), &Overrides::default(), &env).unwrap();
+        assert_eq!((c.limits.org.per_minute, c.limits.org.burst), (60, 9));
+        let env = |k: &str| (k == "KIZUKI_LIMITS_ENABLED").then(|| "false".to_owned());
+        assert!(
+            !Config::load(dir.path(), &Overrides::default(), &env)
+                .unwrap()
+                .limits
+                .enabled
+        );
+    }
+
+    #[test]
+    fn limits_and_warnings_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str, env: &dyn Fn(&str) -> Option<String>| {
+            std::fs::write(dir.path().join("kizuki.toml"), text).unwrap();
+            Config::load(dir.path(), &Overrides::default(), env)
+                .unwrap_err()
+                .to_string()
+        };
+        let err = load("[limits]\ntoken_burst = 0\n", &|_| None);
+        assert!(err.contains("limits.token_burst"), "{err}");
+        let err = load("[limits]\nbulk_workers = 1000\n", &|_| None);
+        assert!(err.contains("limits.bulk_workers"), "{err}");
+        let err = load("[limits]\nburst = 3\n", &|_| None);
+        assert!(err.contains("kizuki.toml"), "{err}");
+        let err = load("", &|k| {
+            (k == "KIZUKI_LIMITS_ORG_PER_MINUTE").then(|| "many".to_owned())
+        });
+        assert!(err.contains("KIZUKI_LIMITS_ORG_PER_MINUTE"), "{err}");
+        let err = load("[warnings]\npool_percent = 101\n", &|_| None);
+        assert!(err.contains("warnings.pool_percent"), "{err}");
+        let err = load("[metrics]\ntoken = \"short\"\n", &|_| None);
+        assert!(err.contains("metrics.token"), "{err}");
+    }
+
+    #[test]
+    fn warnings_and_metrics_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(dir.path(), &Overrides::default(), &|_| None).unwrap();
+        assert_eq!(c.warnings, WarningsConfig::default());
+        assert_eq!(c.metrics.token, None);
+        std::fs::write(
+            dir.path().join("kizuki.toml"),
+            "[warnings]\npool_percent = 90\ndisk_free_mb = 512\ncheck_every_secs = 5\n\
+             [metrics]\ntoken = \"0123456789abcdef-file\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "KIZUKI_WARNINGS_QUEUE_PERCENT").then(|| "50".to_owned());
+        let c = Config::load(dir.path(), &Overrides::default(), &env).unwrap();
+        assert_eq!(
+            (
+                c.warnings.pool_percent,
+                c.warnings.queue_percent,
+                c.warnings.disk_free_mb,
+                c.warnings.check_every.as_secs()
+            ),
+            (90, 50, 512, 5)
+        );
+        assert_eq!(c.metrics.token.as_deref(), Some("0123456789abcdef-file"));
+        // The token is a secret: never in Debug output.
+        assert!(!format!("{c:?}").contains("0123456789abcdef"), "{c:?}");
+        let env =
+            |k: &str| (k == "KIZUKI_METRICS_TOKEN").then(|| "from-the-env-0123456".to_owned());
+        let c = Config::load(dir.path(), &Overrides::default(), &env).unwrap();
+        assert_eq!(c.metrics.token.as_deref(), Some("from-the-env-0123456"));
     }
 }

@@ -1,6 +1,8 @@
 //! kizuki's application services: everything the CLI and the web server do, above the store
 //! and below the transport. Callers hand in an [`App`] (store, taxonomy, clock, randomness).
 
+// Accounts (issue 6).
+pub mod accounts;
 pub mod audit_log;
 pub mod auth;
 pub mod backup;
@@ -9,13 +11,19 @@ pub mod config;
 pub mod datadir;
 pub mod error;
 pub mod mfa;
+// Reminders (issue 8).
+pub mod notify;
 pub mod password;
 pub mod presence;
 pub mod publication;
+// Publication problems for `kizuki check` (issue 8).
+pub mod publication_check;
 pub mod reports;
 pub mod security;
 pub mod seed;
 pub mod selection;
+// Similar-case signals from the search index (issue 5).
+pub mod selection_search;
 pub mod selections;
 pub mod stage_deadlines;
 pub mod survey;

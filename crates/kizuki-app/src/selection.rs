@@ -6,7 +6,8 @@
 //! - `similar-cases`, `trend`: from the reports a [`SimilarityOracle`] finds similar, counted
 //!   in this period and in up to [`LOOKBACK_PERIODS`] earlier periods of the same length
 //!   ([`similar_cases`], [`trend`]). The default oracle, [`ClassificationSimilarity`], compares
-//!   classification and distinctive terms; the search index can replace it.
+//!   classification and distinctive terms; where there is a search index,
+//!   [`crate::selection_search::IndexSimilarity`] replaces it.
 //! - `novelty`: how rare the report's event type, causes and their combination are in the
 //!   earlier periods ([`novelty`]).
 //! - `spillover`: shared systems, and vendors or shared systems that reports of other sectors
@@ -1016,7 +1017,7 @@ mod tests {
     use chrono::{DateTime, Utc};
     use kizuki_domain::clock::{Clock, FixedClock};
     use kizuki_domain::report::{ReportInput, StageKind, SystemRef};
-    use kizuki_domain::selection::{LeftOutReason, ScoreSource};
+    use kizuki_domain::selection::{LeftOutReason, ScoreSource, short_label};
     use kizuki_store::{NewReport, NewStage};
     use std::sync::Arc;
 
@@ -1204,15 +1205,32 @@ mod tests {
         for n in 1..=7 {
             seven.push(case_report(&app, n).await);
         }
-        let overrides: Vec<OverrideInput> = seven
-            .iter()
-            .map(|id| OverrideInput {
-                report_id: id.0,
-                key: "lesson-usefulness".into(),
-                value: 3,
-                reason: "公表された教訓あり".into(),
+        // The analysts' ratings are part of the 2019 data (cases/case-N.toml
+        // `[[analyst_scores]]`), seeded as the survey's score overrides.
+        let overrides: Vec<OverrideInput> = app
+            .store
+            .list_score_overrides(2019)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| OverrideInput {
+                report_id: o.report_id.0,
+                key: o.key,
+                value: i64::from(o.value),
+                reason: o.reason,
             })
             .collect();
+        assert_eq!(overrides.len(), 14, "two ratings for each of the seven");
+        for id in &seven {
+            for key in ["lesson-usefulness", "response-quality"] {
+                assert!(
+                    overrides
+                        .iter()
+                        .any(|o| o.report_id == id.0 && o.key == key),
+                    "report {id} has no {key} rating"
+                );
+            }
+        }
         let req = SelectionRequest {
             fiscal_year: 2019,
             rules: RulesInput {
@@ -1234,13 +1252,30 @@ mod tests {
         let mut chosen: Vec<ReportId> = p.selection.chosen.iter().map(|c| c.report_id).collect();
         chosen.sort();
         assert_eq!(chosen, seven);
+        // Every explanation names its strongest criteria by their labels; the analysts'
+        // ratings are among them wherever they are high.
+        let labels: Vec<&str> = p.ranking.criteria.iter().map(short_label).collect();
         for c in &p.selection.chosen {
-            assert!(c.why.contains("教訓の有用性3"), "{}", c.why);
-            assert!(c.why.contains("分析者が指定"), "{}", c.why);
+            assert!(c.why.contains("主な理由"), "{}", c.why);
+            assert!(labels.iter().any(|l| c.why.contains(l)), "{}", c.why);
         }
-        let analyst = p.ranking.candidates[0].score("lesson-usefulness").unwrap();
+        let c5 = p
+            .selection
+            .chosen
+            .iter()
+            .find(|c| c.report_id == seven[4])
+            .unwrap();
+        assert!(c5.why.contains("教訓の有用性3"), "{}", c5.why);
+        assert!(c5.why.contains("分析者が指定"), "{}", c5.why);
+        let r5 = p
+            .ranking
+            .candidates
+            .iter()
+            .find(|c| c.report_id == seven[4])
+            .unwrap();
+        let analyst = r5.score("response-quality").unwrap();
         assert_eq!(analyst.source, ScoreSource::Analyst);
-        assert_eq!(analyst.evidence, "公表された教訓あり");
+        assert!(analyst.evidence.contains("続報"), "{}", analyst.evidence);
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@
 use crate::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::selection::{BALANCE, Ranking, SelectionRequest, propose};
+use crate::selection::{BALANCE, Ranking, SelectionRequest, SimilarityOracle, propose};
 use chrono::{DateTime, Utc};
 use kizuki_domain::case::{Actor, ActorKind, CaseContent, Lesson, Sections, Step};
 use kizuki_domain::clock::jst_date;
@@ -214,30 +214,46 @@ fn confirmed_refusal(fy: i32) -> AppError {
     ))
 }
 
+/// The survey's stored analyst scores that still apply: scores for reports that have since
+/// left the period (their date was corrected) do not; the engine would refuse them as unknown
+/// candidates. No access check: callers check (the CLI runs as the data dir's owner).
+pub async fn applicable_overrides(
+    app: &App,
+    survey: &Survey,
+) -> AppResult<Vec<ScoreOverrideRecord>> {
+    let mut stored = Vec::new();
+    for o in app
+        .store
+        .list_score_overrides(survey.content.fiscal_year.year())
+        .await?
+    {
+        match app.store.get_report(o.report_id).await {
+            Ok(r) if survey_period_check(survey, &r) => stored.push(o),
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(stored)
+}
+
 /// Computes a proposal under `rules` with the survey's stored overrides and saves it as a
-/// draft. Errors as [`propose`]'s; refused once the survey's selection is confirmed.
+/// draft. `oracle` counts similar cases (the search index when there is one; `None` for the
+/// built-in comparison). Errors as [`propose`]'s; refused once the survey's selection is
+/// confirmed.
 pub async fn propose_and_save(
     app: &App,
     p: &Principal,
     fiscal_year: i32,
     rules: RulesInput,
     options: SolveOptions,
+    oracle: Option<&dyn SimilarityOracle>,
 ) -> AppResult<SelectionView> {
     p.require_analyst()?;
     let survey = app.store.get_survey(fiscal_year).await?;
     if app.store.confirmed_selection(fiscal_year).await?.is_some() {
         return Err(confirmed_refusal(fiscal_year));
     }
-    // Scores for reports that have since left the period (their date was corrected) no
-    // longer apply; the engine would refuse them as unknown candidates.
-    let mut stored = Vec::new();
-    for o in app.store.list_score_overrides(fiscal_year).await? {
-        match app.store.get_report(o.report_id).await {
-            Ok(r) if survey_period_check(&survey, &r) => stored.push(o),
-            Ok(_) | Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let stored = applicable_overrides(app, &survey).await?;
     let req = SelectionRequest {
         fiscal_year,
         rules: rules.clone(),
@@ -253,7 +269,7 @@ pub async fn propose_and_save(
         category_map: None,
         options,
     };
-    let proposal = propose(app, &req, None).await?;
+    let proposal = propose(app, &req, oracle).await?;
     let now = app.clock.now();
     let chosen: HashMap<ReportId, ()> = proposal
         .selection
@@ -586,11 +602,19 @@ mod tests {
             count: 9,
             ..Default::default()
         };
-        let draft = propose_and_save(&app, &p, 2019, rules, SolveOptions::default())
+        let draft = propose_and_save(&app, &p, 2019, rules, SolveOptions::default(), None)
             .await
             .unwrap();
         assert_eq!(draft.status, SelectionStatus::Draft);
-        assert_eq!(draft.decision.overrides.len(), 1);
+        // The 2019 data's two scores for each of its seven cases, and the one just set.
+        assert_eq!(draft.decision.overrides.len(), 15);
+        assert!(
+            draft
+                .decision
+                .overrides
+                .iter()
+                .any(|o| o.report_id == attack.id && o.reason == "内部不正の教訓")
+        );
         assert_eq!(draft.decision.selection.chosen.len(), 9);
         let stale = confirm(&app, &p, 2019, draft.id, draft.version + 1).await;
         assert!(
@@ -629,6 +653,7 @@ mod tests {
             2019,
             RulesInput::default(),
             SolveOptions::default(),
+            None,
         )
         .await;
         assert!(matches!(again, Err(AppError::Refused(_))), "{again:?}");

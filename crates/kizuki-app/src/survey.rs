@@ -3,13 +3,13 @@
 
 use crate::App;
 use crate::error::{AppError, AppResult};
-use kizuki_dataset::{CaseFile, ReportSeed, SurveyData};
+use kizuki_dataset::{AnalystScore, CaseFile, ReportSeed, SurveyData};
 use kizuki_domain::clock::jst_date;
 use kizuki_domain::org::{NewOrganisation, OrgKind};
 use kizuki_domain::report::{ReportStatus, StageKind};
 use kizuki_domain::taxonomy::Code;
 use kizuki_domain::{FieldError, ValidationErrors};
-use kizuki_store::{NewReport, NewStage, Problem, StoreError};
+use kizuki_store::{NewReport, NewStage, Problem, ScoreOverrideRecord, StoreError};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,22 @@ pub async fn import_survey(app: &App, data: &SurveyData) -> AppResult<ImportSumm
     }
     let details = data.report_details(&app.taxonomy)?;
     for c in &data.cases {
+        // Balance criteria are the selection rules' to realise, never a score (issue 5).
+        if let Some((i, s)) = c
+            .analyst_scores
+            .iter()
+            .enumerate()
+            .find(|(_, s)| crate::selection::BALANCE.contains(&s.key.as_str()))
+        {
+            return Err(FieldError::invalid(
+                format!("cases/case-{}.analyst_scores[{i}].key", c.case.number),
+                format!(
+                    "「{}」は選定ルールで扱うため評価できません / a balance criterion is set by the rules",
+                    s.key
+                ),
+            )
+            .into());
+        }
         if app.store.case_by_number(fy, c.case.number).await?.is_some() {
             return Err(AppError::Refused(format!(
                 "survey {fy} already has a case {}",
@@ -73,6 +89,7 @@ pub async fn import_survey(app: &App, data: &SurveyData) -> AppResult<ImportSumm
         orgs.insert(key.clone(), org.id);
     }
     let now = app.clock.now();
+    let mut scores = Vec::new();
     for (c, d) in data.cases.iter().zip(details) {
         let org_id = orgs
             .get(&c.report.organisation)
@@ -98,8 +115,23 @@ pub async fn import_survey(app: &App, data: &SurveyData) -> AppResult<ImportSumm
         app.store
             .create_case(Some(fy), Some(r.id), c.case.clone(), None, now)
             .await?;
+        for s in &c.analyst_scores {
+            scores.push(ScoreOverrideRecord {
+                survey_year: fy,
+                report_id: r.id,
+                key: s.key.clone(),
+                value: s.value,
+                reason: s.reason.clone(),
+                by: None,
+                at: now,
+            });
+        }
     }
     app.store.create_survey(data.survey.clone()).await?;
+    // The analysts' selection scores kept with the survey (issue 5).
+    for s in scores {
+        app.store.put_score_override(s).await?;
+    }
     Ok(ImportSummary {
         fiscal_year: fy,
         cases: data.cases.len(),
@@ -111,6 +143,16 @@ pub async fn import_survey(app: &App, data: &SurveyData) -> AppResult<ImportSumm
 /// Reads a survey and its cases back out of the store in the data files' shape.
 pub async fn export_survey(app: &App, fiscal_year: i32) -> AppResult<SurveyData> {
     let survey = app.store.get_survey(fiscal_year).await?;
+    let overrides = app.store.list_score_overrides(fiscal_year).await?;
+    // Scores in the survey's criteria order, so the files read like the survey.
+    let order = |key: &str| {
+        survey
+            .content
+            .criteria
+            .iter()
+            .position(|c| c.key == key)
+            .unwrap_or(usize::MAX)
+    };
     let mut cases = Vec::new();
     for case in app.store.list_cases(Some(fiscal_year)).await? {
         let report_id = case.report_id.ok_or_else(|| {
@@ -121,6 +163,11 @@ pub async fn export_survey(app: &App, fiscal_year: i32) -> AppResult<SurveyData>
         })?;
         let report = app.store.get_report(report_id).await?;
         let org = app.store.get_org(report.org_id).await?;
+        let mut analyst_scores: Vec<&ScoreOverrideRecord> = overrides
+            .iter()
+            .filter(|o| o.report_id == report_id)
+            .collect();
+        analyst_scores.sort_by_key(|o| (order(&o.key), o.key.clone()));
         cases.push(CaseFile {
             report: ReportSeed::from_report(
                 &org.org.key,
@@ -128,6 +175,14 @@ pub async fn export_survey(app: &App, fiscal_year: i32) -> AppResult<SurveyData>
                 &report.details,
             ),
             case: case.content,
+            analyst_scores: analyst_scores
+                .into_iter()
+                .map(|o| AnalystScore {
+                    key: o.key.clone(),
+                    value: o.value,
+                    reason: o.reason.clone(),
+                })
+                .collect(),
         });
     }
     Ok(SurveyData {
@@ -167,5 +222,8 @@ pub async fn check(app: &App) -> AppResult<Vec<Problem>> {
             });
         }
     }
+    // Publication and reminders (issue 8).
+    problems.extend(crate::publication_check::problems(app).await?);
+    problems.extend(crate::notify::problems(app).await?);
     Ok(problems)
 }

@@ -9,8 +9,8 @@ mod survey;
 
 pub use error::DatasetError;
 pub use survey::{
-    CaseFile, ReportSeed, SurveyData, load_survey_dir, parse_survey_files, survey_files,
-    write_survey_dir,
+    AnalystScore, CaseFile, ReportSeed, SurveyData, load_survey_dir, parse_survey_files,
+    survey_files, write_survey_dir,
 };
 
 use kizuki_domain::org::NewOrganisation;

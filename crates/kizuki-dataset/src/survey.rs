@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use kizuki_domain::case::CaseContent;
 use kizuki_domain::clock::jst;
 use kizuki_domain::report::{ReportDetails, ReportInput, SystemRef};
+use kizuki_domain::selection::OverrideInput;
 use kizuki_domain::survey::SurveyContent;
 use kizuki_domain::taxonomy::Taxonomy;
 use kizuki_domain::{FieldError, ValidationErrors};
@@ -99,12 +100,29 @@ impl ReportSeed {
     }
 }
 
-/// One case file: the report and the written case.
+/// An analyst's score for one selection criterion of the case's report (issue 5): mostly the
+/// criteria only an analyst can judge (usefulness of lessons, quality of response). Kept with
+/// the survey so that the demo's selection and the tests start from the same judgement; they
+/// become the survey's score overrides on import and are exported from them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalystScore {
+    /// A criterion key of the survey (`lesson-usefulness`, `response-quality`, …).
+    pub key: String,
+    /// 0–3.
+    pub value: u8,
+    /// Why: the evidence the selection shows for this score.
+    pub reason: String,
+}
+
+/// One case file: the report, the written case and the analysts' selection scores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
     pub report: ReportSeed,
     pub case: CaseContent,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analyst_scores: Vec<AnalystScore>,
 }
 
 /// A whole survey folder, checked: cases in number order, 1..n.
@@ -176,6 +194,7 @@ pub fn parse_survey_files(
                 CaseFile {
                     report: cf.report,
                     case,
+                    analyst_scores: cf.analyst_scores,
                 },
             ),
         );
@@ -198,10 +217,53 @@ pub fn parse_survey_files(
     let survey = survey
         .parse(tx, &numbers)
         .map_err(|e| invalid(&survey_file.0, None, e))?;
+    // Scores are checked against the survey's criteria, so only once the survey is known.
+    for (name, cf) in by_number.values_mut() {
+        cf.analyst_scores = analyst_scores(&cf.analyst_scores, &survey)
+            .map_err(|e| invalid(name, Some(cf.case.number), e))?;
+    }
     Ok(SurveyData {
         survey,
         cases: by_number.into_values().map(|(_, c)| c).collect(),
     })
+}
+
+/// Checks a case's analyst scores (criterion known, value 0–3, a reason, one score per
+/// criterion) and returns them trimmed, as the store keeps them. Fields:
+/// `analyst_scores[i].key|value|reason`.
+fn analyst_scores(
+    scores: &[AnalystScore],
+    survey: &SurveyContent,
+) -> Result<Vec<AnalystScore>, ValidationErrors> {
+    let mut errs = ValidationErrors::default();
+    let mut out = Vec::with_capacity(scores.len());
+    for (i, s) in scores.iter().enumerate() {
+        let at = format!("analyst_scores[{i}]");
+        let input = OverrideInput {
+            // The report is the case's own; any valid id lets the rest be checked.
+            report_id: 1,
+            key: s.key.clone(),
+            value: i64::from(s.value),
+            reason: s.reason.clone(),
+        };
+        match input.parse(&survey.criteria) {
+            Ok(o) => {
+                if out.iter().any(|x: &AnalystScore| x.key == o.key) {
+                    errs.push(FieldError::invalid(
+                        format!("{at}.key"),
+                        format!("「{}」の評価が重複しています / scored twice", o.key),
+                    ));
+                }
+                out.push(AnalystScore {
+                    key: o.key,
+                    value: o.value.get(),
+                    reason: o.reason,
+                });
+            }
+            Err(e) => errs.extend_within(&at, e),
+        }
+    }
+    errs.into_result(out)
 }
 
 fn with_prefix(prefix: &str, e: ValidationErrors) -> ValidationErrors {

@@ -141,3 +141,62 @@ fn syntax_error_names_line() {
         other => panic!("unexpected {other}"),
     }
 }
+
+#[test]
+fn analyst_scores_load_checked_and_bad_ones_name_the_field() {
+    let tx = default_taxonomy().unwrap();
+    let data = load_survey_dir(&repo_dir(), &tx).unwrap();
+    // Each reference case carries the two criteria only an analyst can judge (issue 5).
+    for c in &data.cases {
+        let keys: Vec<&str> = c.analyst_scores.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["lesson-usefulness", "response-quality"],
+            "case {}",
+            c.case.number
+        );
+        assert!(
+            c.analyst_scores
+                .iter()
+                .all(|s| s.value <= 3 && !s.reason.is_empty())
+        );
+    }
+    let case5 = &data.cases[4];
+    assert_eq!(case5.analyst_scores[1].value, 3);
+    assert!(case5.analyst_scores[1].reason.contains("続報"));
+
+    let expect = |files: Vec<(String, String)>, field: &str| match parse_survey_files(&files, &tx)
+        .unwrap_err()
+    {
+        DatasetError::Invalid { file, case, errors } => {
+            assert_eq!(file, "cases/case-3.toml");
+            assert_eq!(case, Some(3));
+            assert!(errors.for_field(field).is_some(), "{field}: {errors}");
+        }
+        other => panic!("unexpected {other}"),
+    };
+    expect(
+        with_case_edit("key = \"response-quality\"", "key = \"ufo\""),
+        "analyst_scores[1].key",
+    );
+    expect(
+        with_case_edit(
+            "key = \"lesson-usefulness\"\nvalue = 3",
+            "key = \"lesson-usefulness\"\nvalue = 7",
+        ),
+        "analyst_scores[0].value",
+    );
+    expect(
+        with_case_edit("key = \"response-quality\"", "key = \"lesson-usefulness\""),
+        "analyst_scores[1].key",
+    );
+    let mut files = with_case_edit("value = 2\nreason = \"", "value = 2\nreason = \"  ");
+    let (_, text) = files
+        .iter_mut()
+        .find(|(n, _)| n == "cases/case-3.toml")
+        .unwrap();
+    let start = text.find("reason = \"  ").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    text.replace_range(start..end, "reason = \"  \"");
+    expect(files, "analyst_scores[1].reason");
+}

@@ -296,6 +296,40 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<ChainSummary, BrokenAt> {
         }
     }
 
+    verify_links(entries)
+}
+
+/// Checks a contiguous run of entries cut from a chain, such as an export covering a date
+/// range: every entry intact, consecutive, each linked to the one before. Where the run
+/// starts is taken as given (its first `prev_hash` is in the summary), so what the run
+/// proves on its own is that nothing inside it was edited, removed or reordered; that it is
+/// the genuine run is shown by comparing its end with a head kept elsewhere
+/// ([`verify_with_anchors`] or the head `kizuki audit verify` printed).
+pub fn verify_segment(entries: &[AuditEntry]) -> Result<ChainSummary, BrokenAt> {
+    if let Some(first) = entries.first()
+        && first.seq == 1
+        && first.prev_hash != GENESIS
+    {
+        return Err(BrokenAt {
+            seq: 1,
+            problem: Break::Unlinked,
+        });
+    }
+    verify_links(entries)
+}
+
+/// Sequence, content and links from the first entry on; where the run starts is the
+/// caller's concern.
+fn verify_links(entries: &[AuditEntry]) -> Result<ChainSummary, BrokenAt> {
+    let Some(first) = entries.first() else {
+        return Ok(ChainSummary {
+            entries: 0,
+            first_seq: None,
+            last_seq: None,
+            head_hash: GENESIS.to_owned(),
+        });
+    };
+    let broken = |seq, problem| BrokenAt { seq, problem };
     let mut prev: Option<&AuditEntry> = None;
     for e in entries {
         if let Some(p) = prev {
@@ -625,6 +659,55 @@ mod tests {
                 seq: 3,
                 problem: Break::Anchor
             })
+        );
+    }
+
+    #[test]
+    fn a_segment_verifies_on_its_own_and_shows_tampering() {
+        let c = chain(12);
+        let seg = &c[4..9]; // seq 5..=9
+        let s = verify_segment(seg).unwrap();
+        assert_eq!((s.first_seq, s.last_seq), (Some(5), Some(9)));
+        assert_eq!(s.head_hash, c[8].hash);
+        // The whole chain's rule would refuse it: nothing vouches for where it starts.
+        assert_eq!(verify_chain(seg).unwrap_err().problem, Break::Unanchored);
+
+        let mut edited = seg.to_vec();
+        edited[2].detail = json!({"addr": "198.51.100.7"}).to_string();
+        assert_eq!(
+            verify_segment(&edited),
+            Err(BrokenAt {
+                seq: 7,
+                problem: Break::Altered
+            })
+        );
+        let mut dropped = seg.to_vec();
+        dropped.remove(1);
+        assert_eq!(
+            verify_segment(&dropped),
+            Err(BrokenAt {
+                seq: 6,
+                problem: Break::Sequence
+            })
+        );
+        // Rewriting the rest consistently passes alone but not against the head kept.
+        let mut rewritten = seg.to_vec();
+        rewritten[2].detail = "{}".into();
+        rehash(&mut rewritten[2]);
+        for i in 3..rewritten.len() {
+            rewritten[i].prev_hash = rewritten[i - 1].hash.clone();
+            rehash(&mut rewritten[i]);
+        }
+        assert!(verify_segment(&rewritten).is_ok());
+        let head = Anchor {
+            seq: 9,
+            hash: c[8].hash.clone(),
+        };
+        assert_eq!(
+            verify_segment(&rewritten)
+                .ok()
+                .filter(|s| s.head_hash == head.hash),
+            None
         );
     }
 

@@ -68,6 +68,8 @@ pub enum PasswordProblem {
     Breached,
     /// Contains the local part of the user's e-mail address.
     ContainsEmail,
+    /// Contains the user's name as the directory shows it (or a 3+ character part of it).
+    ContainsName,
 }
 
 impl PasswordProblem {
@@ -88,6 +90,9 @@ impl PasswordProblem {
             PasswordProblem::ContainsEmail => {
                 "パスワードにメールアドレスの@より前の部分を含めないでください".to_owned()
             }
+            PasswordProblem::ContainsName => {
+                "パスワードに利用者名を含めないでください".to_owned()
+            }
         }
     }
 
@@ -106,6 +111,7 @@ impl PasswordProblem {
                 "The password must not contain the part of your e-mail address before the @"
                     .to_owned()
             }
+            PasswordProblem::ContainsName => "The password must not contain your name".to_owned(),
         }
     }
 }
@@ -125,7 +131,9 @@ impl From<PasswordProblem> for FieldError {
         let kind = match p {
             PasswordProblem::TooShort { min } => FieldErrorKind::TooShort { min },
             PasswordProblem::TooLong { max } => FieldErrorKind::TooLong { max },
-            PasswordProblem::Breached | PasswordProblem::ContainsEmail => FieldErrorKind::Invalid {
+            PasswordProblem::Breached
+            | PasswordProblem::ContainsEmail
+            | PasswordProblem::ContainsName => FieldErrorKind::Invalid {
                 reason: format!("{} / {}", p.message_ja(), p.message_en()),
             },
         };
@@ -175,6 +183,38 @@ impl PasswordPolicy<'_> {
         }
         Ok(())
     }
+
+    /// [`check`](Self::check), and also refuses the user's display name in the password
+    /// (ASVS 2.1: not built from the account's own identifiers).
+    pub fn check_user(
+        &self,
+        password: &str,
+        email: &str,
+        display_name: &str,
+    ) -> Result<(), PasswordProblem> {
+        self.check(password, email)?;
+        let lower = password.to_lowercase();
+        if name_parts(display_name).any(|p| lower.contains(&p)) {
+            return Err(PasswordProblem::ContainsName);
+        }
+        Ok(())
+    }
+}
+
+/// The name as a whole without spaces (Japanese names are often two 2-character parts, each
+/// too short alone, but "田中花子" is telling) and each part of 3+ characters, lower-cased.
+fn name_parts(name: &str) -> impl Iterator<Item = String> {
+    let is_sep = |c: char| c.is_whitespace() || matches!(c, '・' | '.' | '-' | '_');
+    let lower = name.to_lowercase();
+    let whole: String = lower.chars().filter(|c| !is_sep(*c)).collect();
+    let parts: Vec<String> = lower
+        .split(is_sep)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    std::iter::once(whole)
+        .chain(parts)
+        .filter(|p| p.chars().count() >= MIN_LOCAL_PART)
 }
 
 /// Checks `password` with the default rules and the shipped list.
@@ -280,12 +320,40 @@ mod tests {
     }
 
     #[test]
+    fn the_display_name_is_refused() {
+        let p = PasswordPolicy::default();
+        assert_eq!(
+            p.check_user("spring-Hanako-garden", "h.t@example.jp", "Hanako Tanaka"),
+            Err(PasswordProblem::ContainsName)
+        );
+        // Two-character parts alone are allowed, the whole name is not.
+        assert_eq!(
+            p.check_user("田中さんの秘密の合言葉です", "h.t@example.jp", "田中 花子"),
+            Ok(())
+        );
+        assert_eq!(
+            p.check_user(
+                "わたしは田中花子ですよろしく",
+                "h.t@example.jp",
+                "田中 花子"
+            ),
+            Err(PasswordProblem::ContainsName)
+        );
+        // The other rules still apply first.
+        assert_eq!(
+            p.check_user("password1234", "h.t@example.jp", "Hanako Tanaka"),
+            Err(PasswordProblem::Breached)
+        );
+    }
+
+    #[test]
     fn errors_name_the_field_in_both_languages() {
         for p in [
             PasswordProblem::TooShort { min: 12 },
             PasswordProblem::TooLong { max: 128 },
             PasswordProblem::Breached,
             PasswordProblem::ContainsEmail,
+            PasswordProblem::ContainsName,
         ] {
             let e = FieldError::from(p);
             assert_eq!(e.field, "password");

@@ -1,0 +1,106 @@
+//! `kizuki check` and publication (issue 8): the demo's published 2019 cases pass; a
+//! published case whose candidate decision was removed, and a case put on the portal with
+//! no operator approval, are both reported by name.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::TimeZone;
+use kizuki_app::publication::snapshot_of;
+use kizuki_app::{App, publication_check, seed, seeded_rng, survey};
+use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_domain::signoff::{Action, SignOffState, Signer, Transition, fingerprint};
+use kizuki_domain::user::Role;
+use kizuki_store_sqlite::SqliteStore;
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_cases_need_an_approval_and_decided_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock::new(
+        chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap(),
+    ));
+    let app = App {
+        store: Arc::new(SqliteStore::open(&dir.path().join("kizuki.db")).unwrap()),
+        taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
+        clock: clock.clone() as Arc<dyn Clock>,
+        rng: seeded_rng(3),
+    };
+    seed::seed_demo(&app).await.unwrap();
+    let pubs = app.store.list_publications(Some(2019)).await.unwrap();
+    assert!(!pubs.is_empty(), "the demo publishes the 2019 cases");
+    assert!(publication_check::problems(&app).await.unwrap().is_empty());
+    let clean = survey::check(&app).await.unwrap();
+    assert!(clean.is_empty(), "{clean:?}");
+
+    // Someone clears a decision on a published case: the candidate is undecided again.
+    let mut cleared = None;
+    for p in &pubs {
+        if let Some(d) = app
+            .store
+            .candidate_decisions(p.case_id)
+            .await
+            .unwrap()
+            .first()
+        {
+            app.store
+                .decide_candidate(p.case_id, &d.candidate, None, d.by, clock.now())
+                .await
+                .unwrap();
+            cleared = Some((p.slug(), d.candidate.clone()));
+            break;
+        }
+    }
+    let (slug, candidate) = cleared.expect("a seeded case has a decided candidate");
+    let problems = publication_check::problems(&app).await.unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].what.contains(&slug), "{problems:?}");
+    assert!(problems[0].what.contains("未判断"), "{problems:?}");
+    assert!(problems[0].what.contains(&candidate), "{problems:?}");
+
+    // A case put on the portal without the operator's approval.
+    let mut content = app
+        .store
+        .list_cases(Some(2019))
+        .await
+        .unwrap()
+        .remove(0)
+        .content;
+    content.number = 99;
+    let case = app
+        .store
+        .create_case(Some(2019), None, content.clone(), None, clock.now())
+        .await
+        .unwrap();
+    let editor = app
+        .store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.user.role == Role::Editor)
+        .unwrap();
+    let publish = Transition {
+        from: SignOffState::Draft,
+        to: SignOffState::Published,
+        action: Action::Publish {
+            fingerprint: fingerprint(&content),
+        },
+        by: Signer {
+            user: editor.id,
+            role: Role::Editor,
+        },
+        at: clock.now(),
+    };
+    app.store
+        .append_signoff(case.id, 0, publish, Some(snapshot_of(&content)))
+        .await
+        .unwrap();
+    let problems = survey::check(&app).await.unwrap();
+    let unapproved: Vec<_> = problems
+        .iter()
+        .filter(|p| p.what.contains("2019-99"))
+        .collect();
+    assert!(
+        unapproved.iter().any(|p| p.what.contains("承認")),
+        "{problems:?}"
+    );
+}
