@@ -33,6 +33,12 @@ pub enum WebError {
         current: i64,
     },
     Internal(String),
+    /// Fair limits (issue 7): a bucket is empty (`rate_limited`) or the bulk queue is full
+    /// (`queue_full`); answered 429 with `Retry-After`.
+    TooManyRequests {
+        code: &'static str,
+        retry_after_secs: u64,
+    },
 }
 
 impl std::fmt::Display for WebError {
@@ -48,6 +54,10 @@ impl std::fmt::Display for WebError {
                 write!(f, "stale If-Match; current version {current}")
             }
             WebError::Internal(m) => write!(f, "internal: {m}"),
+            WebError::TooManyRequests {
+                code,
+                retry_after_secs,
+            } => write!(f, "{code}; retry after {retry_after_secs} s"),
         }
     }
 }
@@ -113,6 +123,17 @@ impl WebError {
                 (StatusCode::PRECONDITION_FAILED, "precondition_failed")
             }
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            WebError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+        }
+    }
+
+    /// Issue 7: the `Retry-After` header a refusal carries.
+    fn retry_after(&self) -> Option<header::HeaderValue> {
+        match self {
+            WebError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(header::HeaderValue::from(*retry_after_secs)),
+            _ => None,
         }
     }
 
@@ -148,6 +169,9 @@ impl IntoResponse for WebError {
         }
         let (status, code) = self.status_code();
         let mut res = (status, code).into_response();
+        if let Some(v) = self.retry_after() {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         res.extensions_mut().insert(ErrorPage { code });
         res
     }
@@ -218,6 +242,9 @@ impl IntoResponse for ApiError {
             current_version,
         };
         let mut res = (status, Json(body)).into_response();
+        if let Some(v) = e.retry_after() {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED
             && let Ok(v) = header::HeaderValue::from_str("Bearer realm=\"kizuki\"")
         {

@@ -6,9 +6,13 @@ pub mod api;
 pub mod error;
 pub mod form;
 pub mod i18n;
+// Fair limits and metrics (issue 7).
+pub mod limits;
+pub mod metrics;
 pub mod pages;
 pub mod render;
 pub mod routes;
+pub mod search;
 pub mod security;
 pub mod session;
 pub mod state;
@@ -38,6 +42,11 @@ pub struct WebOptions {
     pub security: security::SecurityOptions,
     /// Report-stage deadlines, `[deadlines]` in kizuki.toml (issue 8).
     pub deadlines: kizuki_domain::deadlines::DeadlinePolicy,
+    /// The search index and its follower (issue 9). Without it the search page, the search
+    /// API and similar cases answer that search is unavailable.
+    pub search: Option<kizuki_search::SearchService>,
+    /// Fair limits, the bulk-import queue, metrics and warnings (issue 7).
+    pub ops: metrics::OpsOptions,
 }
 
 const STYLE: &str = include_str!("../static/style.css");
@@ -76,7 +85,23 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         deadline_policy: opts.deadlines,
         secure_cookies: opts.secure_cookies,
         openapi: Arc::new(openapi_json),
+        search: opts.search.clone(),
+        limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
+        imports: api::imports::ImportQueue::new(opts.ops.limits.clone()),
+        metrics: Arc::new(metrics::Metrics::new(
+            opts.ops.metrics.clone(),
+            opts.ops.warnings.clone(),
+            opts.ops.data_dir.clone(),
+        )),
     };
+    // Issue 7: the import workers and the resource watch run on the server's runtime (a
+    // router built outside one, as in unit tests, has neither).
+    if tokio::runtime::Handle::try_current().is_ok() {
+        if opts.ops.start_import_workers {
+            st.imports.start(st.app.clone());
+        }
+        metrics::spawn_watcher(&st);
+    }
     let pages = Router::new()
         .route("/", get(auth::home))
         .route("/login", get(auth::login_form).post(auth::login))
@@ -88,6 +113,11 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             get(pages::mfa::enrol_form).post(pages::mfa::enrol),
         )
         .route("/logout", post(auth::logout))
+        // Accounts (issue 6): one's own password.
+        .route(
+            "/account/password",
+            get(pages::account::form).post(pages::account::change),
+        )
         .route("/lang", post(auth::set_lang))
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports.csv", get(reports::csv))
@@ -152,16 +182,33 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         )
         .route("/lessons", get(cases::lessons))
         .route("/presence", post(cases::presence))
+        // Search (issue 9).
+        .route("/search", get(pages::search::page))
         .fallback(|| async { error::WebError::NotFound })
+        // Fair limits (issue 7): a signed-in user's form posts, inside the session layer.
+        .layer(middleware::from_fn_with_state(
+            st.clone(),
+            limits::page_layer,
+        ))
+        // Accounts (issue 6): a one-time password is replaced before anything else; inside
+        // the session layer, which it reads.
+        .layer(middleware::from_fn_with_state(
+            st.clone(),
+            pages::account::require_password_change,
+        ))
         .layer(middleware::from_fn_with_state(st.clone(), session::layer));
     Ok(Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // Metrics (issue 7): loopback or the `[metrics] token` only, see metrics.rs.
+        .route("/metrics", get(metrics::endpoint))
         .route("/static/{name}", get(asset))
         .nest("/api/v1", api_router)
         .merge(pages)
         // Security (issue 6): only routes classified in `routes::route_table` answer.
         .route_layer(middleware::from_fn(routes::require_classified))
+        .route_layer(middleware::from_fn(metrics::tag))
         .layer(middleware::from_fn_with_state(st.clone(), security::layer))
+        .layer(middleware::from_fn_with_state(st.clone(), metrics::track))
         .with_state(st))
 }
 
@@ -211,16 +258,37 @@ pub async fn serve_with_deadlines(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     deadlines: kizuki_domain::deadlines::DeadlinePolicy,
 ) -> std::io::Result<()> {
-    let secure_cookies = std::env::var("KIZUKI_SECURE_COOKIES").is_ok_and(|v| v == "1");
     let opts = WebOptions {
-        secure_cookies,
-        // Behind TLS the cookie is Secure and the headers ask for HTTPS only.
-        security: security::SecurityOptions {
-            tls: secure_cookies,
-            proxy: proxy_from_env()?,
-        },
         deadlines,
+        ..WebOptions::from_env()?
     };
+    serve_with_options(app, listener, shutdown, opts).await
+}
+
+impl WebOptions {
+    /// The options the environment sets: `KIZUKI_SECURE_COOKIES=1` (behind TLS) and
+    /// `KIZUKI_TRUSTED_PROXIES`; everything else at its default.
+    pub fn from_env() -> std::io::Result<WebOptions> {
+        let secure_cookies = std::env::var("KIZUKI_SECURE_COOKIES").is_ok_and(|v| v == "1");
+        Ok(WebOptions {
+            secure_cookies,
+            // Behind TLS the cookie is Secure and the headers ask for HTTPS only.
+            security: security::SecurityOptions {
+                tls: secure_cookies,
+                proxy: proxy_from_env()?,
+            },
+            ..WebOptions::default()
+        })
+    }
+}
+
+/// Serves `app` with `opts` until `shutdown` resolves.
+pub async fn serve_with_options(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    opts: WebOptions,
+) -> std::io::Result<()> {
     let router = router_with(app, opts).map_err(std::io::Error::other)?;
     axum::serve(
         listener,

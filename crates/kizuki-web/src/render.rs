@@ -48,12 +48,16 @@ templates!(
     "surveys/view.html",
     "surveys/selection.html",
     "lessons.html",
+    // Search (issue 9).
+    "search.html",
     // Security (issue 6).
     "login_mfa.html",
     "login_enrol.html",
     "recovery_codes.html",
     "ip_refused.html",
     "audit.html",
+    // Accounts (issue 6).
+    "account_password.html",
 );
 
 pub struct Views {

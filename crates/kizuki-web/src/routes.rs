@@ -4,7 +4,7 @@
 //! classification.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -63,8 +63,13 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/login/mfa/enrol", LoginStep),
         r("POST", "/login/mfa/enrol", LoginStep),
         r("POST", "/logout", Public),
+        // Accounts (issue 6): the signed-in user's own password.
+        r("GET", "/account/password", Member),
+        r("POST", "/account/password", Member),
         r("POST", "/lang", Public),
         r("GET", "/healthz", Public),
+        // Metrics (issue 7): no session; the handler admits loopback or the metrics token.
+        r("GET", "/metrics", Public),
         r("GET", "/static/{name}", Public),
         r("GET", "/public", Public),
         r("GET", "/public/report.css", Public),
@@ -92,7 +97,8 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/cases/{id}/anonymise", CaseWrite),
         r("POST", "/cases/{id}/anonymise/decisions", CaseWrite),
         r("POST", "/cases/{id}/anonymise/map", CaseWrite),
-        r("GET", "/cases/{id}/anonymised.svg", CaseWrite),
+        // The operator signing off sees exactly this diagram, so it goes with the sign-off.
+        r("GET", "/cases/{id}/anonymised.svg", CaseSignOff),
         r("GET", "/cases/{id}/signoff", CaseSignOff),
         r("POST", "/cases/{id}/signoff", CaseSignOff),
         r("POST", "/cases/{id}/signoff/action", CaseWrite),
@@ -111,10 +117,15 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/surveys/{year}/selection/confirm", CaseWrite),
         r("GET", "/lessons", Member),
         r("POST", "/presence", Member),
+        // Search (issue 9): results and counts come only from what the viewer may read.
+        r("GET", "/search", Member),
         // The API (bearer tokens).
         r("GET", "/api/v1/openapi.json", Public),
         r("GET", "/api/v1/reports", Member),
         r("POST", "/api/v1/reports", ReportCreate),
+        // Bulk imports (issue 7): filing, then the submitter's own job (others get 404).
+        r("POST", "/api/v1/reports/bulk", ReportCreate),
+        r("GET", "/api/v1/imports/{id}", Member),
         r("GET", "/api/v1/reports/{id}", ReportRead),
         r("PUT", "/api/v1/reports/{id}", ReportEdit),
         r("POST", "/api/v1/reports/{id}/stages", ReportEdit),
@@ -126,6 +137,8 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/api/v1/surveys/{year}/selection", CaseWrite),
         r("POST", "/api/v1/surveys/{year}/selection", CaseWrite),
         r("GET", "/api/v1/taxonomy", Member),
+        r("GET", "/api/v1/search", Member),
+        r("GET", "/api/v1/reports/{id}/similar", ReportRead),
     ]
 }
 
@@ -139,6 +152,19 @@ pub fn class_of(method: &str, path: &str) -> Option<RouteClass> {
         .map(|s| s.class)
 }
 
+/// The methods the table has for `path`, for the `Allow` header of a 405 (HEAD goes with GET).
+fn methods_for(path: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = route_table()
+        .into_iter()
+        .filter(|s| s.path == path)
+        .map(|s| s.method)
+        .collect();
+    if out.contains(&"GET") {
+        out.push("HEAD");
+    }
+    out
+}
+
 /// Refuses a request to a route the table does not classify: such a route was added without
 /// deciding who may use it, so nobody may until someone does.
 pub async fn require_classified(req: Request, next: Next) -> Response {
@@ -148,9 +174,35 @@ pub async fn require_classified(req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_owned());
     match path {
         Some(p) if class_of(req.method().as_str(), &p).is_none() => {
+            // The path matched but not with this method (TRACE, OPTIONS, DELETE …): the
+            // caller's mistake, 405 as the router would say, not a fault of ours. The handler
+            // still never runs, so an unclassified method stays refused (robustness, issue 6:
+            // schemathesis found the 500 here).
+            let allowed = methods_for(&p);
+            if !allowed.is_empty() {
+                let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
+                if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                    res.headers_mut().insert(header::ALLOW, v);
+                }
+                return res;
+            }
             tracing::error!(path = %p, method = %req.method(), "route is not in the route table");
             (StatusCode::INTERNAL_SERVER_ERROR, "unclassified route").into_response()
         }
         _ => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A known path with an unlisted method is answered 405 with these; only a path missing
+    // from the table altogether is the server's fault (500).
+    #[test]
+    fn allow_header_lists_the_tables_methods() {
+        assert_eq!(methods_for("/api/v1/cases/{id}"), ["GET", "PUT", "HEAD"]);
+        assert_eq!(methods_for("/api/v1/reports/bulk"), ["POST"]);
+        assert!(methods_for("/api/v1/no-such-route").is_empty());
     }
 }

@@ -121,6 +121,14 @@ impl Sessions {
         self.lock().remove(id);
     }
 
+    /// Accounts (issue 6): ends every session of `user`, signed in or halfway through a
+    /// login, so none outlives a password change.
+    pub fn remove_user(&self, user: UserId) {
+        self.lock().retain(|_, s| {
+            s.user != Some(user) && s.pending.as_ref().is_none_or(|p| p.user != user)
+        });
+    }
+
     pub fn set_lang(&self, id: &str, lang: Lang) {
         if let Some(s) = self.lock().get_mut(id) {
             s.lang = lang;

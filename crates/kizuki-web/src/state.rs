@@ -22,6 +22,12 @@ pub struct WebState {
     pub openapi: Arc<String>,
     /// Security (issue 6): throttling, proxies, headers.
     pub security: crate::security::Security,
+    /// Full-text search and similar cases (issue 9); `None` when served without an index.
+    pub search: Option<kizuki_search::SearchService>,
+    /// Fair limits and metrics (issue 7): the buckets, the bulk-import queue, the figures.
+    pub limits: Arc<crate::limits::Limits>,
+    pub imports: crate::api::imports::ImportQueue,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for WebState {

@@ -3,12 +3,17 @@
 //! from these handlers' annotations, so it cannot drift from them.
 
 pub mod dto;
+// Search (issue 9).
+pub mod search;
 // Selection (issue 5).
 pub mod selection;
+// Bulk imports through a bounded queue (issue 7).
+pub mod imports;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -50,6 +55,12 @@ impl FromRequestParts<WebState> for ApiUser {
         if throttle.check(&key, addr).is_err() {
             return Err(ApiError(WebError::App(AppError::Unauthenticated)));
         }
+        // Fair limits (issue 7): a known token over its limit is refused before any look-up.
+        let now = std::time::Instant::now();
+        let early = st
+            .limits
+            .check_token_early(secret, now)
+            .map_err(|r| ApiError(r.into()))?;
         let user = match tokens::authenticate(&st.app, secret).await {
             Ok(u) => u,
             Err(e) => {
@@ -72,6 +83,10 @@ impl FromRequestParts<WebState> for ApiUser {
                 "this organisation's accounts may not be used from {addr}"
             )))));
         }
+        // Fair limits (issue 7): charged once the caller is known, to its token and org.
+        st.limits
+            .check_api(user.user.org_id, secret, early, now)
+            .map_err(|r| ApiError(r.into()))?;
         Ok(ApiUser(Principal::from_user(&user)))
     }
 }
@@ -96,6 +111,14 @@ fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
                 "If-Match must be a version ETag".into(),
             ))
         })
+}
+
+/// A JSON body, taken apart only after the handler has decided the caller may act: a caller
+/// who may not learns nothing from how their body was judged. A body that cannot be read is
+/// the caller's mistake (400), in the API's error shape.
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError(WebError::BadRequest(e.body_text())))
 }
 
 /// A stale version becomes 412 with the current version, as HTTP preconditions do.
@@ -235,10 +258,11 @@ async fn update_report(
     ApiUser(p): ApiUser,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    Json(body): Json<ReportInputDto>,
+    body: Result<Json<ReportInputDto>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    reports::get_for_edit(&st.app, &p, ReportId(id)).await?;
     let version = if_match(&headers)?;
-    let details = ReportInput::from(body).parse(&st.app.taxonomy)?;
+    let details = ReportInput::from(json_body(body)?).parse(&st.app.taxonomy)?;
     let r = reports::update(&st.app, &p, ReportId(id), version, details)
         .await
         .map_err(stale_to_412)?;
@@ -259,8 +283,10 @@ async fn add_stage(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
     Path(id): Path<i64>,
-    Json(body): Json<StageInputDto>,
+    body: Result<Json<StageInputDto>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    reports::get_for_edit(&st.app, &p, ReportId(id)).await?;
+    let body = json_body(body)?;
     let kind = StageKind::parse(&body.kind).ok_or_else(|| {
         ApiError::from(kizuki_domain::FieldError::new(
             "kind",
@@ -328,12 +354,12 @@ async fn update_case(
     ApiUser(p): ApiUser,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    Json(body): Json<CaseContentDto>,
+    body: Result<Json<CaseContentDto>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     // Decided before the body is looked at: a caller who may not write learns nothing more.
     cases::require_case_edit(&st.app, &p, CaseId(id)).await?;
     let version = if_match(&headers)?;
-    let content = body.into_content()?.parse(&st.app.taxonomy)?;
+    let content = json_body(body)?.into_content()?.parse(&st.app.taxonomy)?;
     let c = cases::update(&st.app, &p, CaseId(id), version, content)
         .await
         .map_err(stale_to_412)?;
@@ -429,6 +455,12 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         // Selection (issue 5).
         .routes(routes!(selection::get_selection, selection::post_selection))
         .routes(routes!(taxonomy))
+        // Search (issue 9).
+        .routes(routes!(search::search))
+        .routes(routes!(search::similar_report))
+        // Bulk imports (issue 7).
+        .routes(routes!(imports::post_bulk))
+        .routes(routes!(imports::get_import))
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     let router = router

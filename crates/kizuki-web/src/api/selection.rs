@@ -57,7 +57,8 @@ impl SelectionDto {
 #[serde(default, deny_unknown_fields)]
 pub struct SelectionRequestDto {
     /// `count`, `min_per_category` (category code → n), `max_per_sector`, `min_regions`,
-    /// `max_per_org`, `pinned`, `excluded` (report ids).
+    /// `max_per_org`, `pinned`, `excluded` (report ids): the same rules as the page's form.
+    /// Errors name the field (`rules.max_per_org`, `rules.pinned[0]`, …).
     #[schema(value_type = Object)]
     pub rules: Option<RulesInput>,
     pub confirm: bool,
@@ -140,8 +141,19 @@ pub async fn post_selection(
     p.require_analyst()?;
     if !body.confirm {
         let rules = body.rules.unwrap_or_default();
-        let v =
-            selections::propose_and_save(&st.app, &p, year, rules, SolveOptions::default()).await?;
+        // Similar cases counted by the search index when the server has one.
+        let oracle = crate::pages::selection::search_oracle(&st).await;
+        let v = selections::propose_and_save(
+            &st.app,
+            &p,
+            year,
+            rules,
+            SolveOptions::default(),
+            oracle
+                .as_ref()
+                .map(|o| o as &dyn kizuki_app::selection::SimilarityOracle),
+        )
+        .await?;
         return answer(StatusCode::CREATED, &v);
     }
     let (id, version) = if_match(&headers)?;

@@ -1,5 +1,7 @@
 //! HTML pages. Handlers are thin: extract, call a service in kizuki-app, render a template.
 
+// Accounts (issue 6).
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod cases;
@@ -8,6 +10,7 @@ pub mod mfa;
 pub mod publication;
 pub mod report;
 pub mod reports;
+pub mod search;
 pub mod selection;
 pub mod triage;
 

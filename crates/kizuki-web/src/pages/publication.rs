@@ -312,7 +312,7 @@ pub async fn index(
 ) -> Result<Response, WebError> {
     let all = publ::public_cases(&st.app, q.year).await?;
     let query = q.q.clone().unwrap_or_default();
-    let hits = publ::search(&all, &query);
+    let (hits, snippets) = public_search(&st, &all, &query).await?;
     let mut years: Vec<i32> = all.iter().filter_map(|p| p.survey_year).collect();
     years.dedup();
     let mut surveys = Vec::new();
@@ -327,11 +327,59 @@ pub async fn index(
         json!({
             "q": query,
             "year": q.year,
-            "rows": hits.iter().map(pub_row).collect::<Vec<_>>(),
+            "rows": hits.iter().map(|p| {
+                let mut row = pub_row(p);
+                row["snippet"] = json!(snippets.get(&p.case_id.0));
+                row
+            }).collect::<Vec<_>>(),
             "total": all.len(),
             "surveys": surveys,
         }),
     )
+}
+
+/// The published cases matching `query`, best first, with highlighted snippets by case id.
+/// The Japanese search (issue 9) runs as the public viewer, which can only ever match the
+/// published, anonymised snapshots; a server without an index falls back to matching the
+/// published text directly.
+async fn public_search(
+    st: &WebState,
+    all: &[kizuki_store::Publication],
+    query: &str,
+) -> Result<
+    (
+        Vec<kizuki_store::Publication>,
+        std::collections::HashMap<i64, String>,
+    ),
+    WebError,
+> {
+    let mut snippets = std::collections::HashMap::new();
+    if query.trim().is_empty() || st.search.is_none() {
+        return Ok((publ::search(all, query), snippets));
+    }
+    let mut q = kizuki_search::Query::parse(query, Some(&st.app.taxonomy))
+        .map_err(crate::search::search_error)?;
+    q.kinds = vec![kizuki_search::DocKind::Case, kizuki_search::DocKind::Lesson];
+    q.limit = 100;
+    let public = kizuki_domain::access::Viewer::Public;
+    let res = crate::search::run(st, &public, q).await?;
+    let mut order: Vec<i64> = Vec::new();
+    for h in &res.hits {
+        let case = if h.kind == kizuki_search::DocKind::Lesson {
+            h.case_id.unwrap_or(h.id)
+        } else {
+            h.id
+        };
+        if !order.contains(&case) {
+            order.push(case);
+            snippets.insert(case, h.snippet.to_html());
+        }
+    }
+    let hits = order
+        .iter()
+        .filter_map(|id| all.iter().find(|p| p.case_id.0 == *id).cloned())
+        .collect();
+    Ok((hits, snippets))
 }
 
 /// Splits `2019-1.md` into the name and the extension (`html` when there is none).

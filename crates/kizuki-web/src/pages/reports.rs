@@ -388,7 +388,9 @@ async fn detail_ctx(
         .map(|o| report_row(st, o, &orgs))
         .collect();
     let d = &r.details;
+    let similar = similar_json(st, s, r).await;
     Ok(json!({
+        "similar": similar,
         "r": report_row(st, r, &orgs),
         // Issue 8: what is due when, from the configured stage deadlines.
         "schedule": super::deadlines::schedule_json(st, r),
@@ -415,6 +417,32 @@ async fn detail_ctx(
         "stage_form": stage_form,
         "stage_errors": stage_errors,
     }))
+}
+
+/// Similar past cases and reports with their lessons (issue 9), for the report page. The page
+/// still renders when search is unavailable: it then says nothing was found and logs why.
+async fn similar_json(st: &WebState, s: &SignedIn, r: &Report) -> Value {
+    if st.search.is_none() {
+        return Value::Null;
+    }
+    let found = async {
+        let viewer = kizuki_app::auth::viewer(&st.app, &s.p).await?;
+        let res = crate::search::similar_to_report(st, &viewer, r).await?;
+        let published = crate::search::published_slugs(st).await?;
+        Ok::<_, WebError>(crate::search::SimilarView::of(
+            &res,
+            crate::search::LinkFor::of(&viewer),
+            &published,
+        ))
+    }
+    .await;
+    match found {
+        Ok(v) => json!(v),
+        Err(e) => {
+            tracing::warn!(report = r.id.0, error = %e, "similar cases unavailable");
+            json!({"items": [], "key_terms": []})
+        }
+    }
 }
 
 pub async fn detail(
@@ -630,6 +658,8 @@ pub async fn incident(
     s: SignedIn,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
+    // Decided before the form is looked at.
+    s.p.require_analyst()?;
     let ids: Vec<ReportId> = f
         .all("ids")
         .iter()

@@ -12,13 +12,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
-use kizuki_app::selection::BALANCE;
+use kizuki_app::selection::{BALANCE, SimilarityOracle};
+use kizuki_app::selection_search::{IndexSimilarity, index_oracle};
 use kizuki_app::selections::{self, SelectionView};
 use kizuki_domain::ids::ReportId;
 use kizuki_domain::selection::{
     OverrideInput, RulesInput, SolveOptions, format_total, short_label,
 };
 use kizuki_domain::taxonomy::{Lang, Vocabulary};
+use kizuki_domain::{FieldError, ValidationErrors};
 use kizuki_store::{SelectionStatus, StoreError};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -183,12 +185,36 @@ async fn page(
             )
         })
         .collect();
+    let ids = |k: &str, fallback: &[i64]| match form.get(k).and_then(Value::as_str) {
+        Some(v) => v.to_owned(),
+        None => fallback
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
     let rform = json!({
         "count": posted("count", Some(rules.count)),
         "max_per_sector": posted("max_per_sector", rules.max_per_sector),
+        "max_per_org": posted("max_per_org", rules.max_per_org),
         "min_regions": posted("min_regions", rules.min_regions),
+        "pinned": ids("pinned", &rules.pinned),
+        "excluded": ids("excluded", &rules.excluded),
         "min": mins,
     });
+    // One message beside the pinned / excluded box for an error on any id in it.
+    let mut errors = errors;
+    if let Value::Object(m) = &mut errors {
+        for list in ["rules.pinned", "rules.excluded"] {
+            let first = m
+                .iter()
+                .find(|(k, _)| k.starts_with(&format!("{list}[")))
+                .map(|(_, v)| v.clone());
+            if let Some(v) = first {
+                m.entry(list.to_owned()).or_insert(v);
+            }
+        }
+    }
     let oform = json!({
         "report_id": posted("report_id", None), "key": posted("key", None),
         "value": posted("value", None), "reason": posted("reason", None),
@@ -263,18 +289,54 @@ async fn refused(
     }
 }
 
-fn opt_i64(f: &FormData, name: &str) -> Result<Option<i64>, WebError> {
+/// A whole number from the form, or nothing when blank; a bad one is an error on `field`
+/// (the rules' field name, so it shows where the engine's errors show).
+fn opt_i64(f: &FormData, name: &str, field: &str, errs: &mut ValidationErrors) -> Option<i64> {
     let v = f.get(name).trim();
     if v.is_empty() {
-        return Ok(None);
+        return None;
     }
-    v.parse().map(Some).map_err(|_| {
-        WebError::from(kizuki_domain::FieldError::invalid(
-            name,
-            "整数を入力してください / enter a whole number",
-        ))
-    })
+    match v.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errs.push(FieldError::invalid(
+                field,
+                "整数を入力してください / enter a whole number",
+            ));
+            None
+        }
+    }
 }
+
+/// Report ids typed in one box, separated by spaces, commas or 、; `#` before an id is
+/// allowed (as the ranking shows them). A token that is not an id is an error on `field`.
+fn id_list(f: &FormData, name: &str, field: &str, errs: &mut ValidationErrors) -> Vec<i64> {
+    let mut out = Vec::new();
+    for token in f
+        .get(name)
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '、' | '，'))
+        .filter(|t| !t.is_empty())
+    {
+        match token.trim_start_matches(['#', '＃']).parse::<i64>() {
+            Ok(n) => out.push(n),
+            Err(_) => errs.push(FieldError::invalid(
+                field,
+                format!("「{token}」は報告IDではありません / not a report id"),
+            )),
+        }
+    }
+    out
+}
+
+/// Every rule field of the form, so a refused post shows them as typed.
+const RULE_FIELDS: [&str; 6] = [
+    "count",
+    "max_per_sector",
+    "max_per_org",
+    "min_regions",
+    "pinned",
+    "excluded",
+];
 
 /// Rules → a new proposal, saved as a draft.
 pub async fn propose(
@@ -284,33 +346,51 @@ pub async fn propose(
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
     s.p.require_analyst()?;
+    let mut errs = ValidationErrors::default();
     let mut min_per_category = BTreeMap::new();
     for t in st.app.taxonomy.terms(Vocabulary::CaseCategory) {
-        if let Some(n) = opt_i64(&f, &format!("min.{}", t.code))?.filter(|&n| n > 0) {
+        let name = format!("min.{}", t.code);
+        let field = format!("rules.min_per_category.{}", t.code);
+        if let Some(n) = opt_i64(&f, &name, &field, &mut errs).filter(|&n| n > 0) {
             min_per_category.insert(t.code.clone(), n);
         }
     }
     let rules = RulesInput {
-        count: opt_i64(&f, "count")?.unwrap_or(kizuki_domain::selection::DEFAULT_COUNT as i64),
+        count: opt_i64(&f, "count", "rules.count", &mut errs)
+            .unwrap_or(kizuki_domain::selection::DEFAULT_COUNT as i64),
         min_per_category,
-        max_per_sector: opt_i64(&f, "max_per_sector")?,
-        min_regions: opt_i64(&f, "min_regions")?,
-        ..Default::default()
+        max_per_sector: opt_i64(&f, "max_per_sector", "rules.max_per_sector", &mut errs),
+        min_regions: opt_i64(&f, "min_regions", "rules.min_regions", &mut errs),
+        max_per_org: opt_i64(&f, "max_per_org", "rules.max_per_org", &mut errs),
+        pinned: id_list(&f, "pinned", "rules.pinned", &mut errs),
+        excluded: id_list(&f, "excluded", "rules.excluded", &mut errs),
     };
-    match selections::propose_and_save(&st.app, &s.p, fy, rules, SolveOptions::default()).await {
-        Ok(_) => Ok(done(&st, &s.viewer, "selection.proposed", &page_path(fy))),
-        Err(e) => {
-            refused(
-                &st,
-                &s,
+    let out = match errs.into_result(()) {
+        Err(e) => Err(AppError::Validation(e)),
+        Ok(()) => {
+            let oracle = search_oracle(&st).await;
+            selections::propose_and_save(
+                &st.app,
+                &s.p,
                 fy,
-                e,
-                &f,
-                &["count", "max_per_sector", "min_regions"],
+                rules,
+                SolveOptions::default(),
+                oracle.as_ref().map(|o| o as &dyn SimilarityOracle),
             )
             .await
         }
+    };
+    match out {
+        Ok(_) => Ok(done(&st, &s.viewer, "selection.proposed", &page_path(fy))),
+        Err(e) => refused(&st, &s, fy, e, &f, &RULE_FIELDS).await,
     }
+}
+
+/// The search index's similarity when the server has an index, brought up to date first so
+/// reports filed a moment ago count; `None` (the built-in comparison) without one.
+pub async fn search_oracle(st: &WebState) -> Option<IndexSimilarity> {
+    let svc = st.search.as_ref()?;
+    Some(index_oracle(svc, &st.app.taxonomy).await)
 }
 
 pub async fn set_override(
