@@ -1,7 +1,11 @@
 //! Command-line parsing and the subcommands. Each subcommand opens the data dir, calls the
 //! application services and prints the outcome; errors go to stderr with a non-zero exit.
 
+// Accounts (issue 6).
+mod accounts;
 mod search_cmd;
+// Intake throughput benchmark (issue 7).
+mod bench_intake;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -95,6 +99,9 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Organisations and their IP allowlists (issue 6).
+    #[command(subcommand)]
+    Org(accounts::OrgCommand),
     /// Manage API bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -109,7 +116,7 @@ enum Command {
     Gen(search_cmd::GenArgs),
     /// Benchmarks.
     #[command(subcommand)]
-    Bench(search_cmd::BenchCommand),
+    Bench(bench_intake::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +170,9 @@ enum UserCommand {
     ResetPassword { email: String },
     /// List user accounts.
     List,
+    // Accounts (issue 6): add, disable, enable.
+    #[command(flatten)]
+    Account(accounts::UserCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -274,30 +284,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::ResetPassword { email }) => {
+            // Issue 6: a one-time password, to be changed at the next login.
             let app = db.existing_app().await?;
-            let email = kizuki_domain::user::Email::parse(&email)?;
-            let creds = app
-                .store
-                .credentials(&email)
-                .await?
-                .with_context(|| format!("no user {email}"))?;
-            let pw = kizuki_app::password::generate(&app, 16);
-            let hash = kizuki_app::password::hash(&app, &pw)?;
-            app.store.set_password_hash(creds.user.id, &hash).await?;
-            println!("new password for {email}: {pw}");
+            let (u, pw) = kizuki_app::accounts::reset_password(&app, &email).await?;
+            println!("new password for {}: {pw}", u.user.email);
+            accounts::print_one_time_password(u.user.email.as_str(), &pw);
             Ok(ExitCode::SUCCESS)
         }
+        Command::User(UserCommand::Account(cmd)) => {
+            accounts::user(&db.existing_app().await?, cmd).await
+        }
+        Command::Org(cmd) => accounts::org(&db.existing_app().await?, cmd).await,
         Command::Select(args) => {
             let app = db.existing_app().await?;
-            crate::select_cmd::run(&app, args).await?;
+            crate::select_cmd::run(&app, dir.root(), args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token(&db, cmd).await,
-        Command::Audit(cmd) => Ok(crate::audit_cmd::run(&db.existing_app().await?, cmd).await?),
+        Command::Audit(cmd) => {
+            crate::audit_cmd::run(&db.existing_app().await?, config.audit, cmd).await
+        }
         Command::Search(a) => search_cmd::search(&db.existing_app().await?, dir.root(), a).await,
         Command::Reindex => search_cmd::reindex(&db.existing_app().await?, dir.root()).await,
         Command::Gen(a) => search_cmd::gen_reports(&db.existing_app().await?, a).await,
-        Command::Bench(cmd) => search_cmd::bench(cmd).await,
+        Command::Bench(cmd) => bench_intake::run(cmd, db.url.clone()).await,
         Command::Import(ImportCommand::Csv(a)) => {
             search_cmd::import_csv(&db.existing_app().await?, a).await
         }
@@ -483,6 +493,10 @@ async fn init(db: &Db, no_demo: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How often the search index looks at the change feed without being nudged: the bound on
+/// how long a report filed through another node takes to become searchable here.
+const SEARCH_FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
     let dir = &db.dir;
     let config = Config::load(
@@ -495,6 +509,12 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
     )?;
     let (app, sqlite, creds) = db.open_or_create(false).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Issue 6: audit retention, at start and then daily.
+    tokio::spawn(kizuki_app::audit_log::run_retention(
+        app.clone(),
+        config.audit,
+        stop_rx.clone(),
+    ));
     if let (Some(store), Some(policy)) = (sqlite, config.backup) {
         tokio::spawn(kizuki_app::backup::run_schedule(
             store,
@@ -508,6 +528,21 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
+    // Reminders (issue 8): stage deadlines by e-mail and webhook, once each across nodes.
+    if config.notify.is_enabled() {
+        let public_url = config
+            .notify
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        tokio::spawn(kizuki_app::notify::run_loop(
+            app.clone(),
+            config.notify.clone(),
+            public_url,
+            config.deadlines,
+            stop_tx.subscribe(),
+        ));
+    }
     match creds {
         Some(c) => print_credentials(&c),
         None => println!(
@@ -516,7 +551,27 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
         ),
     }
     println!("kizuki を http://{addr} で起動しました（Ctrl+C で停止）");
-    kizuki_web::serve_with_deadlines(app, listener, shutdown_signal(), config.deadlines).await?;
+    // Issue 9: this node's search index follows the database's change feed (after a crash
+    // it resumes where its last commit left off; with several nodes each keeps its own).
+    let search = kizuki_search::SearchService::open(dir.root(), app.store.clone())
+        .context("cannot open the search index")?;
+    let follower = search.spawn_follower(SEARCH_FOLLOW_EVERY);
+    // Read the index into the page cache in the background, so the first searches and
+    // similar-case lists do not wait for the disk.
+    let warming = search.index().clone();
+    tokio::task::spawn_blocking(move || match warming.warm() {
+        Ok(bytes) => tracing::debug!(mib = bytes >> 20, "search index warmed"),
+        Err(e) => tracing::warn!(error = %e, "could not warm the search index"),
+    });
+    let opts = kizuki_web::WebOptions {
+        // Fair limits, metrics and warnings (issue 7): `[limits]`, `[metrics]`, `[warnings]`.
+        ops: kizuki_web::metrics::OpsOptions::from_config(&config),
+        deadlines: config.deadlines,
+        search: Some(search),
+        ..kizuki_web::WebOptions::from_env()?
+    };
+    kizuki_web::serve_with_options(app, listener, shutdown_signal(), opts).await?;
+    follower.abort();
     let _ = stop_tx.send(true);
     Ok(ExitCode::SUCCESS)
 }

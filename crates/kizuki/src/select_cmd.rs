@@ -1,18 +1,28 @@
 //! `kizuki select`: ranks a survey's candidate reports and proposes the cases to survey, with
-//! the reasons, as text (Japanese labels) or JSON.
+//! the reasons, as text (Japanese labels) or JSON. Similar cases are counted with the data
+//! dir's search index (brought up to date first; only read while a server holds it), the
+//! survey's stored analyst scores apply, and `--save` records the proposal as a draft
+//! decision like the web page's 提案.
 
 use anyhow::{Context, Result, bail};
+use kizuki_app::auth::Principal;
 use kizuki_app::selection::{
-    Proposal, SelectionRequest, category_map_from_toml, overrides_from_toml, propose,
+    Proposal, SelectionRequest, SimilarityOracle, category_map_from_toml, overrides_from_toml,
+    propose,
 };
+use kizuki_app::selection_search::index_oracle;
+use kizuki_app::selections;
 use kizuki_app::{App, AppError};
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::selection::{
-    Candidate, DEFAULT_COUNT, RulesInput, ScoreSource, SolveOptions, format_total, short_label,
+    Candidate, DEFAULT_COUNT, OverrideInput, RulesInput, ScoreSource, SolveOptions, format_total,
+    short_label,
 };
 use kizuki_domain::taxonomy::{Lang, Taxonomy, Vocabulary};
+use kizuki_domain::user::Email;
+use kizuki_search::SearchService;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct SelectArgs {
@@ -57,6 +67,17 @@ pub struct SelectArgs {
     /// How many ranking rows to print (0 for all).
     #[arg(long, default_value_t = 20)]
     top: usize,
+    /// Count similar cases with the built-in classification comparison instead of the
+    /// search index.
+    #[arg(long)]
+    no_index: bool,
+    /// Save the proposal as a draft decision (as the web page's 提案), to confirm on the
+    /// selection page; uses only the survey's stored analyst scores.
+    #[arg(long, requires = "as_user", conflicts_with_all = ["overrides", "category_map"])]
+    save: bool,
+    /// With --save: the analyst the proposal is recorded as proposed by.
+    #[arg(long = "as", value_name = "EMAIL")]
+    as_user: Option<String>,
 }
 
 fn min_categories(list: &[String]) -> Result<BTreeMap<String, i64>> {
@@ -74,9 +95,46 @@ fn min_categories(list: &[String]) -> Result<BTreeMap<String, i64>> {
     Ok(out)
 }
 
-pub async fn run(app: &App, args: SelectArgs) -> Result<()> {
+/// The stored scores that apply, with the file's replacing any for the same report and
+/// criterion.
+fn merged_overrides(
+    stored: Vec<kizuki_store::ScoreOverrideRecord>,
+    file: Vec<OverrideInput>,
+) -> Vec<OverrideInput> {
+    let mut out: Vec<OverrideInput> = stored
+        .into_iter()
+        .filter(|o| {
+            !file
+                .iter()
+                .any(|f| f.report_id == o.report_id.0 && f.key.trim() == o.key)
+        })
+        .map(|o| OverrideInput {
+            report_id: o.report_id.0,
+            key: o.key,
+            value: i64::from(o.value),
+            reason: o.reason,
+        })
+        .collect();
+    out.extend(file);
+    out
+}
+
+/// A rule or score the analyst must fix: say which, once, without the error chain.
+fn plain(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation(v) => anyhow::anyhow!("{v}"),
+        other => other.into(),
+    }
+}
+
+pub async fn run(app: &App, data_dir: &Path, args: SelectArgs) -> Result<()> {
     let fy = FiscalYear::parse(&args.survey).map_err(|e| anyhow::anyhow!("--survey: {e}"))?;
-    let overrides = match &args.overrides {
+    let survey = app
+        .store
+        .get_survey(fy.year())
+        .await
+        .with_context(|| format!("--survey: no survey for {}", fy.year()))?;
+    let file_overrides = match &args.overrides {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -84,6 +142,16 @@ pub async fn run(app: &App, args: SelectArgs) -> Result<()> {
         }
         None => Vec::new(),
     };
+    let stored = selections::applicable_overrides(app, &survey).await?;
+    let overrides = merged_overrides(stored, file_overrides);
+    let oracle = if args.no_index {
+        None
+    } else {
+        let svc = SearchService::open(data_dir, app.store.clone())
+            .context("cannot open the search index (use --no-index to select without it)")?;
+        Some(index_oracle(&svc, &app.taxonomy).await)
+    };
+    let oracle = oracle.as_ref().map(|o| o as &dyn SimilarityOracle);
     let category_map = match &args.category_map {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -110,18 +178,44 @@ pub async fn run(app: &App, args: SelectArgs) -> Result<()> {
             explain_left_out: args.explain,
         },
     };
-    // A rule that cannot hold is the analyst's to fix: say which, once, without the error chain.
-    let proposal = propose(app, &req, None).await.map_err(|e| match e {
-        AppError::Validation(v) => anyhow::anyhow!("{v}"),
-        other => other.into(),
-    })?;
+    let mut saved = None;
+    let proposal = if args.save {
+        let email = args.as_user.as_deref().unwrap_or_default();
+        let user = app
+            .store
+            .credentials(&Email::parse(email).map_err(|e| anyhow::anyhow!("--as: {e}"))?)
+            .await?
+            .with_context(|| format!("--as: no user {email}"))?
+            .user;
+        let p = Principal::from_user(&user);
+        let v = selections::propose_and_save(app, &p, fy.year(), req.rules, req.options, oracle)
+            .await
+            .map_err(plain)?;
+        saved = Some((v.id, v.version));
+        Proposal {
+            ranking: v.decision.ranking,
+            selection: v.decision.selection,
+        }
+    } else {
+        propose(app, &req, oracle).await.map_err(plain)?
+    };
     let text = if args.json {
         let mut j = serde_json::to_string_pretty(&proposal)?;
         j.push('\n');
         j
     } else {
-        render_text(&proposal, &app.taxonomy, args.top)
+        let mut t = render_text(&proposal, &app.taxonomy, args.top);
+        if let Some((id, version)) = saved {
+            t.push_str(&format!(
+                "\n提案を保存しました（選定案 {id}、版 {version}）。選定ページで確定できます。\n"
+            ));
+        }
+        t
     };
+    if let (true, Some((id, version))) = (args.json, saved) {
+        // The JSON stays one document; where it was saved goes to stderr.
+        eprintln!("saved: selection {id}, version {version}");
+    }
     // Piping into `head` closes stdout early; that is the reader's choice, not an error.
     use std::io::Write;
     match std::io::stdout().lock().write_all(text.as_bytes()) {

@@ -138,14 +138,15 @@ pub async fn search(app: &App, data_dir: &Path, a: SearchArgs) -> Result<ExitCod
     let svc = open_current(app, data_dir).await?;
     let viewer = match &a.as_user {
         Some(e) => svc.viewer_for_email(&Email::parse(e)?).await?,
-        None => Viewer::Centre,
+        None => kizuki_search::access::centre_viewer(),
     };
     let text = a.query.join(" ");
     let mut q = Query::parse(&text, Some(&app.taxonomy))?;
     q.limit = a.limit;
     let r = svc.search(q, viewer.clone()).await?;
     if a.json {
-        let out = serde_json::json!({ "query": text, "viewer": viewer, "results": r });
+        let out =
+            serde_json::json!({ "query": text, "viewer": viewer_label(&viewer), "results": r });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -213,11 +214,12 @@ pub async fn search(app: &App, data_dir: &Path, a: SearchArgs) -> Result<ExitCod
 }
 
 fn viewer_label(v: &Viewer) -> &'static str {
-    match v {
-        Viewer::Public => "public: TLP:CLEAR only",
-        Viewer::Member { .. } => "own organisation + TLP:CLEAR/GREEN",
-        Viewer::Ministry { .. } => "ministry: its sectors up to TLP:AMBER + CLEAR/GREEN",
-        Viewer::Centre => "centre: everything",
+    use kizuki_domain::user::Role;
+    match v.role() {
+        None => "public: published cases only",
+        Some(r) if r.is_centre() => "centre: all but TLP:RED not addressed to them",
+        Some(Role::Ministry) => "ministry: TLP:CLEAR/GREEN, AMBER of its sectors or shared with it",
+        Some(_) => "own organisation + TLP:CLEAR/GREEN + AMBER shared with it",
     }
 }
 
