@@ -1,8 +1,9 @@
 //! The authorisation matrix (security, issue 6), generated from the router's own route table
 //! (`kizuki_web::routes::route_table`): every route must be classified (and every route
-//! registered in the router's source must be in the table), and every report route is tried
-//! by every role, on reports of the viewer's own and another organisation, in every TLP
-//! label, against an expectation table written here independently of `access.rs`.
+//! registered in the router's source must be in the table); every report route, reads and
+//! writes, is tried by every role on reports of the viewer's own and another organisation in
+//! every TLP label; every other route is tried by every role. The expectations are written
+//! here from docs/SECURITY.md, independently of `access.rs`.
 
 use crate::harness::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, TestServer};
 use kizuki_web::routes::{RouteClass, route_table};
@@ -11,6 +12,17 @@ use std::collections::BTreeSet;
 const ADMIN: &str = "admin@centre.example.jp";
 const RAIL_ADMIN: &str = "admin@railway.example.jp";
 const TLPS: [&str; 5] = ["clear", "green", "amber", "amber_strict", "red"];
+
+/// One demo account per role (the public has none).
+const VIEWERS: [(Role, Option<&str>); 7] = [
+    (Role::Public, None),
+    (Role::Reporter, Some(RAIL)),
+    (Role::OperatorAdmin, Some(RAIL_ADMIN)),
+    (Role::Ministry, Some(MINISTRY)),
+    (Role::Analyst, Some(ANALYST)),
+    (Role::Editor, Some(EDITOR)),
+    (Role::Admin, Some(ADMIN)),
+];
 
 /// (method, path) pairs registered in the web crate's source: `.route("…", get(…).post(…))`
 /// in the routers and `#[utoipa::path(get, path = "…")]` in the API.
@@ -54,7 +66,14 @@ fn registered_routes() -> BTreeSet<(String, String)> {
             }
         }
     }
-    for f in ["api/mod.rs", "api/selection.rs"] {
+    // Issue 7 adds api/imports.rs (bulk imports).
+    // Issue 9 adds api/search.rs.
+    for f in [
+        "api/mod.rs",
+        "api/selection.rs",
+        "api/imports.rs",
+        "api/search.rs",
+    ] {
         let text = src(f);
         for part in text.split("#[utoipa::path(").skip(1) {
             let part = part.trim_start();
@@ -165,28 +184,21 @@ async fn report_routes_by_role_organisation_and_label() {
         reports.push((file(&mut rail, "railway", tlp).await, true, tlp));
         reports.push((file(&mut fin, "finance", tlp).await, false, tlp));
     }
-    let viewers = [
-        (Role::Public, None),
-        (Role::Reporter, Some(RAIL)),
-        (Role::OperatorAdmin, Some(RAIL_ADMIN)),
-        (Role::Ministry, Some(MINISTRY)),
-        (Role::Analyst, Some(ANALYST)),
-        (Role::Editor, Some(EDITOR)),
-        (Role::Admin, Some(ADMIN)),
-    ];
     let report_routes: Vec<_> = route_table()
         .into_iter()
         .filter(|s| {
-            s.method == "GET"
-                && matches!(
-                    s.class,
-                    RouteClass::ReportRead | RouteClass::ReportEdit | RouteClass::ReportTriage
-                )
+            matches!(
+                s.class,
+                RouteClass::ReportRead | RouteClass::ReportEdit | RouteClass::ReportTriage
+            )
         })
         .collect();
-    assert!(report_routes.len() >= 4, "{report_routes:?}");
+    assert!(report_routes.len() >= 10, "{report_routes:?}");
+    // Writes go with an empty form or body: the access decision comes first, so a denied
+    // caller gets 403/404 whatever it sent, and an allowed one a complaint about the form.
+    let other_report = reports[0].0.to_string();
     let mut failures = Vec::new();
-    for (role, email) in viewers {
+    for (role, email) in VIEWERS {
         let mut c = match email {
             Some(e) => srv.client(e).await,
             None => Client::new(&srv),
@@ -196,21 +208,50 @@ async fn report_routes_by_role_organisation_and_label() {
             None => None,
         };
         for spec in &report_routes {
+            // A route naming no report (marking an incident from the list) is tried once, as
+            // on a report everyone may read.
+            let per_report = spec.path.contains("{id}");
             for &(id, railway, tlp) in &reports {
+                if !per_report && tlp != "clear" {
+                    continue;
+                }
+                let (railway, tlp) = if per_report {
+                    (railway, tlp)
+                } else {
+                    (false, "clear")
+                };
                 // "Own" only means something for operator staff (the railway's).
                 let own = railway && matches!(role, Role::Reporter | Role::OperatorAdmin);
-                let path = spec.path.replace("{id}", &id.to_string());
+                let path = spec
+                    .path
+                    .replace("{id}", &id.to_string())
+                    .replace("{other}", &other_report);
                 let allow = expected(spec.class, role, own, tlp);
                 let readable = expected(RouteClass::ReportRead, role, own, tlp);
+                let write = spec.method != "GET";
                 let status = if let Some(p) = path.strip_prefix("/api/v1") {
-                    srv.api("GET", p, token.as_deref(), &[], None).await.status
+                    let body = serde_json::json!({});
+                    srv.api(
+                        spec.method,
+                        p,
+                        token.as_deref(),
+                        &[],
+                        write.then_some(&body),
+                    )
+                    .await
+                    .status
+                } else if write {
+                    let csrf = c.get("/").await.csrf();
+                    c.post_raw(&path, &[("_csrf", &csrf)]).await.status
                 } else {
                     c.get(&path).await.status
                 };
                 let ok = match (role, allow) {
+                    (_, true) if write => status < 500 && !matches!(status, 401 | 403 | 404),
                     (_, true) => status == 200,
-                    // The public is sent to sign in (pages) or refused (API).
-                    (Role::Public, false) => matches!(status, 303 | 401),
+                    // The public is sent to sign in (pages) or refused (API); a form post
+                    // without a session fails its CSRF check first.
+                    (Role::Public, false) => matches!(status, 303 | 401 | 403),
                     // A record the viewer may not read does not exist for them.
                     (_, false) if !readable => status == 404,
                     (_, false) => status == 403,
@@ -368,4 +409,137 @@ async fn login_lockout_headers_allowlist_and_enrolment() {
         200,
         "signed in after enrolment"
     );
+}
+
+/// Every route that is not about one report, tried by every role, with an expectation per
+/// route class written from docs/SECURITY.md §4 (not from `access.rs`). The route table drives
+/// it, so a new route is tried as soon as it is classified, and a new class fails here until
+/// someone writes down who may use it.
+fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
+    use Role::*;
+    let member = role != Public;
+    Some(match class {
+        RouteClass::Public => true,
+        // Reachable only with a half-finished login, which none of these viewers has.
+        RouteClass::LoginStep => return None,
+        RouteClass::Member => member,
+        RouteClass::ReportCreate => matches!(role, Reporter | OperatorAdmin),
+        // The 2019 cases and survey are published: every member reads them (the public reads
+        // them in the portal, not in the workspace).
+        RouteClass::CaseRead => member,
+        RouteClass::CaseWrite => matches!(role, Analyst | Editor),
+        // A published case's sign-off page (its text, diagram and history) is readable by
+        // every member; answering is the source organisation's only while its answer is
+        // awaited, which a published case's never is.
+        RouteClass::CaseSignOff => member && method == "GET",
+        RouteClass::AuditLog => role == Admin,
+        RouteClass::ReportRead | RouteClass::ReportEdit | RouteClass::ReportTriage => {
+            panic!("report routes are tried by report_routes_by_role_organisation_and_label")
+        }
+        #[allow(
+            unreachable_patterns,
+            reason = "classes added later must be decided here"
+        )]
+        other => panic!("no expectation for {other:?}: write one from docs/SECURITY.md"),
+    })
+}
+
+#[tokio::test]
+async fn every_other_route_by_role() {
+    let srv = TestServer::start_demo().await;
+    let case = srv.app.store.list_cases(Some(2019)).await.unwrap()[0].id.0;
+    let fill = |path: &str| {
+        path.replace("{id}", &case.to_string())
+            .replace("{year}", "2019")
+            .replace("{format}", "html")
+            .replace("{name}", "style.css")
+            .replace(
+                "{file}",
+                if path.starts_with("/public/cases") {
+                    "2019-1"
+                } else {
+                    "2019"
+                },
+            )
+    };
+    // Routes that end a session or count as failed logins go last.
+    let last = |p: &str| matches!(p, "/logout" | "/login" | "/login/mfa" | "/login/mfa/enrol");
+    let mut routes: Vec<_> = route_table()
+        .into_iter()
+        .filter(|s| {
+            !matches!(
+                s.class,
+                RouteClass::ReportRead | RouteClass::ReportEdit | RouteClass::ReportTriage
+            )
+        })
+        .collect();
+    routes.sort_by_key(|s| (last(s.path) && s.method != "GET", s.path == "/logout"));
+    let mut failures = Vec::new();
+    let mut tried = 0;
+    for (role, email) in VIEWERS {
+        let mut c = match email {
+            Some(e) => srv.client(e).await,
+            None => Client::new(&srv),
+        };
+        let token = match email {
+            Some(e) => Some(srv.token(e).await),
+            None => None,
+        };
+        for spec in &routes {
+            let path = fill(spec.path);
+            // A bulk-import job is its submitter's alone; tests/it/limits.rs tries it.
+            if spec.path == "/api/v1/imports/{id}" {
+                continue;
+            }
+            let Some(allow) = expected_other(spec.class, spec.method, role) else {
+                continue;
+            };
+            let r = if let Some(p) = path.strip_prefix("/api/v1") {
+                let body = serde_json::json!({});
+                let with_body = matches!(spec.method, "POST" | "PUT");
+                srv.api(
+                    spec.method,
+                    p,
+                    token.as_deref(),
+                    &[],
+                    with_body.then_some(&body),
+                )
+                .await
+            } else if spec.method == "GET" {
+                c.get(&path).await
+            } else {
+                // An empty form with a valid CSRF token: the access decision comes first,
+                // the form's contents after.
+                let csrf = c.get("/").await.csrf();
+                c.post_raw(&path, &[("_csrf", &csrf)]).await
+            };
+            tried += 1;
+            let to_login = r.status == 303
+                && r.header("location")
+                    .is_some_and(|l| l.starts_with("/login"));
+            let denied = matches!(r.status, 401 | 403 | 404) || to_login;
+            let ok = r.status < 500
+                && match (allow, spec.class, spec.method) {
+                    // Anyone may use a public route; what it answers (a failed login is 401)
+                    // is not an access decision.
+                    (_, RouteClass::Public, _) => true,
+                    // An empty form may name a record that is not there: 404 after the
+                    // access decision let the request through.
+                    (true, _, "POST") => !matches!(r.status, 401 | 403) && !to_login,
+                    (true, _, _) => !denied,
+                    (false, _, _) => denied,
+                };
+            if !ok {
+                failures.push(format!(
+                    "{role:?} {} {path} ({:?}): got {}, expected {}",
+                    spec.method,
+                    spec.class,
+                    r.status,
+                    if allow { "allow" } else { "deny" }
+                ));
+            }
+        }
+    }
+    assert!(tried > 200, "{tried}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,6 +1,7 @@
 //! Crash safety: the real server is killed with SIGKILL at arbitrary moments while clients
-//! file reports; after each restart every report that got a 2xx answer must be there, and
-//! `kizuki check` must be clean at the end. Slow, so `#[ignore]`d: `.ci/run` runs it with
+//! file reports; after each restart every report that got a 2xx answer must be there and
+//! searchable (the index catches up from its last commit), and `kizuki check` must be clean
+//! at the end. Slow, so `#[ignore]`d: `.ci/run` runs it with
 //! `cargo test --test it -- --ignored crash`. `KIZUKI_CRASH_CYCLES` sets the cycle count
 //! (default 50).
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A small HTTP/1.1 exchange over a fresh connection; `None` when the server is not there.
-async fn exchange(
+pub(crate) async fn exchange(
     addr: &str,
     method: &str,
     path: &str,
@@ -33,7 +34,7 @@ async fn exchange(
     Some((status, body))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -47,13 +48,44 @@ fn start(data: &std::path::Path, addr: &str) -> Child {
         .arg(data)
         .args(["serve", "--addr", addr])
         .env("KIZUKI_LOG", "warn")
+        // Eight clients filing as fast as they can are a flood to the fair limits; this test
+        // is about durability, so the limits are off (tests/it/limits.rs tries them).
+        .env("KIZUKI_LIMITS_ENABLED", "false")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
 }
 
-async fn wait_ready(addr: &str) {
+/// Waits (bounded) until a search for `word` finds report `id`: the index catches up with
+/// the database after a restart without a rebuild.
+async fn assert_searchable(addr: &str, token: &str, id: i64, word: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let path = format!("/api/v1/search?kind=report&q={word}");
+    loop {
+        if let Some((200, body)) = exchange(addr, "GET", &path, token, "").await {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if v["hits"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| h["id"] == id))
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "acknowledged report {id} ({word}) is not searchable after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The one word of a crash-test title that names it (`c3x1x7`).
+fn word_of(title: &str) -> &str {
+    title.rsplit(' ').next().unwrap_or(title)
+}
+
+pub(crate) async fn wait_ready(addr: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Some((200, _)) = exchange(addr, "GET", "/healthz", "", "").await {
@@ -111,6 +143,7 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
             assert_eq!(status, 200, "acknowledged report {id} lost after SIGKILL");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["title"], title, "report {id} changed");
+            assert_searchable(&addr, &token, id, word_of(&title)).await;
         }
 
         let acked = Arc::new(Mutex::new(Vec::new()));
@@ -121,7 +154,7 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
             let token = token.clone();
             clients.push(tokio::spawn(async move {
                 for n in 0.. {
-                    let title = format!("crash {cycle}-{client}-{n}");
+                    let title = format!("crash c{cycle}x{client}x{n}");
                     let body = serde_json::json!({
                         "title": title,
                         "sector": "railway",
@@ -167,6 +200,7 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
             .unwrap();
         assert_eq!(status, 200, "acknowledged report {id} lost");
         assert!(body.contains(&title));
+        assert_searchable(&addr, &token, id, word_of(&title)).await;
     }
     server.kill().unwrap();
     server.wait().unwrap();
@@ -177,7 +211,7 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
         stderr(&o)
     );
     eprintln!(
-        "crash safety: {cycles} SIGKILL cycles, {total_acked} acknowledged reports, none lost"
+        "crash safety: {cycles} SIGKILL cycles, {total_acked} acknowledged reports, none lost, all searchable"
     );
     assert!(total_acked > 0, "the clients never got a report through");
 }

@@ -86,12 +86,26 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
+        // Issue 9: a search index in the data dir, following the change feed as in `serve`.
+        let search = kizuki_search::SearchService::open(&dir.path(), app.store.clone()).unwrap();
+        search.catch_up().await.unwrap();
+        let follower = search.spawn_follower(std::time::Duration::from_millis(200));
+        let opts = kizuki_web::WebOptions {
+            search: Some(search),
+            ..kizuki_web::WebOptions::default()
+        };
         tokio::spawn(async move {
-            kizuki_web::serve(served, listener, async {
-                let _ = rx.await;
-            })
+            kizuki_web::serve_with_options(
+                served,
+                listener,
+                async {
+                    let _ = rx.await;
+                },
+                opts,
+            )
             .await
             .unwrap();
+            follower.abort();
         });
         if let Ok(mut m) = MFA.lock() {
             m.insert(base.clone(), (app.clone(), codes));

@@ -2,6 +2,8 @@
 //! port 0, each test on a fresh data dir.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Accounts (issue 6).
+mod accounts;
 mod api;
 mod authz;
 mod browser;
@@ -9,8 +11,16 @@ mod cli;
 mod crash;
 mod harness;
 mod http;
+// Fair limits and metrics (issue 7).
+mod limits;
 mod publication;
+// Deadline reminders by e-mail and webhook (issue 8).
+mod reminders;
 mod search;
+// Search in the served application (issue 9).
+mod search_web;
 mod select;
+// Two app nodes on one PostgreSQL database (issue 7).
 mod selection_web;
+mod two_nodes;
 mod web;

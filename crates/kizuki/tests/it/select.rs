@@ -113,3 +113,107 @@ fn select_prints_japanese_and_names_a_rule_that_cannot_hold() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("CATEGORY=N"), "{}", stderr(&o));
 }
+
+fn score<'a>(candidate: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    candidate["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .unwrap()
+}
+
+#[test]
+fn select_counts_with_the_index_applies_the_2019_ratings_and_saves() {
+    let d = demo();
+    let o = kizuki(
+        &d.path(),
+        &["select", "--survey", "2019", "--count", "7", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["similarity"], "全文検索索引（特徴語＋分類の一致）");
+    let candidates = v["candidates"].as_array().unwrap();
+    // Every reference case carries the analysts' ratings from the 2019 data.
+    for c in candidates {
+        for key in ["lesson-usefulness", "response-quality"] {
+            let s = score(c, key);
+            assert_eq!(s["source"], "analyst", "{c}");
+            assert!(!s["evidence"].as_str().unwrap().is_empty(), "{s}");
+        }
+        let similar = score(c, "similar-cases");
+        assert_eq!(similar["source"], "computed");
+    }
+    let emotet = candidates
+        .iter()
+        .find(|c| c["title"].as_str().unwrap().contains("Emotet"))
+        .unwrap();
+    assert!(
+        score(emotet, "response-quality")["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("続報"),
+        "{emotet}"
+    );
+    assert_eq!(v["selection"]["chosen"].as_array().unwrap().len(), 7);
+
+    let o = kizuki(
+        &d.path(),
+        &[
+            "select",
+            "--survey",
+            "2019",
+            "--count",
+            "3",
+            "--json",
+            "--no-index",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["similarity"], "分類・語句の一致（内蔵）");
+
+    // --save records a draft decision, as the page's 提案 does.
+    let save = |d: &TempDataDir| {
+        kizuki(
+            &d.path(),
+            &[
+                "select",
+                "--survey",
+                "2019",
+                "--count",
+                "3",
+                "--save",
+                "--as",
+                "analyst@centre.example.jp",
+            ],
+        )
+    };
+    let o = save(&d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let id_of = |out: &str| -> i64 {
+        let rest = out.split("選定案 ").nth(1).unwrap();
+        rest.split('、').next().unwrap().parse().unwrap()
+    };
+    assert!(out.contains("提案を保存しました"), "{out}");
+    let first = id_of(&out);
+    let o = save(&d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(id_of(&stdout(&o)), first + 1, "a new draft each time");
+    let o = kizuki(&d.path(), &["select", "--survey", "2019", "--save"]);
+    assert!(!o.status.success(), "--save needs --as");
+    let o = kizuki(
+        &d.path(),
+        &[
+            "select",
+            "--survey",
+            "2019",
+            "--save",
+            "--as",
+            "nobody@example.jp",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--as"), "{}", stderr(&o));
+}

@@ -322,3 +322,155 @@ async fn api_proposes_confirms_with_if_match_and_keeps_the_decision() {
     );
     assert!(path["post"]["responses"]["412"].is_object());
 }
+
+#[tokio::test]
+async fn the_form_takes_every_balance_rule_and_keeps_what_was_typed() {
+    let srv = TestServer::start_demo().await;
+    let mut analyst = srv.client(ANALYST).await;
+    let report = |n: u32| {
+        let srv = &srv;
+        async move {
+            srv.app
+                .store
+                .case_by_number(2019, n)
+                .await
+                .unwrap()
+                .unwrap()
+                .report_id
+                .unwrap()
+        }
+    };
+    let (r1, r5, r7) = (report(1).await, report(5).await, report(7).await);
+    // Case 1 pinned, case 5 (the top attack) excluded, one per organisation.
+    let pinned = format!("#{}", r1.0);
+    let excluded = r5.0.to_string();
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection",
+            &[
+                ("count", "3"),
+                ("max_per_org", "1"),
+                ("pinned", pinned.as_str()),
+                ("excluded", excluded.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = analyst.get("/surveys/2019/selection").await;
+    assert!(
+        page.body.contains("全文検索索引"),
+        "the ranking names the index as the similarity used"
+    );
+    assert!(page.body.contains("1組織あたり1件まで"), "{}", page.body);
+    let token = srv.token(ANALYST).await;
+    let got = srv
+        .api("GET", "/surveys/2019/selection", Some(&token), &[], None)
+        .await
+        .json();
+    let chosen: Vec<i64> = got["decision"]["selection"]["chosen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["report_id"].as_i64().unwrap())
+        .collect();
+    assert!(chosen.contains(&r1.0), "pinned: {chosen:?}");
+    assert!(!chosen.contains(&r5.0), "excluded: {chosen:?}");
+    assert_eq!(got["decision"]["rules"]["max_per_org"], 1);
+    assert_eq!(
+        got["decision"]["ranking"]["similarity"],
+        "全文検索索引（特徴語＋分類の一致）"
+    );
+    // The 2019 data's analyst ratings are in force.
+    assert!(
+        got["decision"]["overrides"].as_array().unwrap().len() >= 14,
+        "{}",
+        got["decision"]["overrides"]
+    );
+    // The form shows the rules of the proposal on show.
+    assert!(
+        page.body
+            .contains(&format!("name=\"pinned\" value=\"{}\"", r1.0)),
+        "pinned shown"
+    );
+
+    // Bad input comes back with what was typed, and the error names the field.
+    let both = format!("{} {}", r7.0, r7.0);
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection",
+            &[
+                ("count", "3"),
+                ("max_per_org", "1"),
+                ("pinned", "12x"),
+                ("excluded", both.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("「12x」は報告IDではありません"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"err-rules.pinned\""), "{}", r.body);
+    assert!(
+        r.body.contains("name=\"pinned\" value=\"12x\""),
+        "typed text kept"
+    );
+    assert!(
+        r.body
+            .contains(&format!("name=\"excluded\" value=\"{both}\"")),
+        "typed text kept"
+    );
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection",
+            &[("count", "3"), ("excluded", both.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"err-rules.excluded\""), "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("name=\"excluded\" value=\"{both}\"")),
+        "typed text kept"
+    );
+
+    // The API takes the same rules, and names the field of a bad one.
+    let rules = json!({"rules": {"count": 2, "max_per_org": 0}});
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2019/selection",
+            Some(&token),
+            &[],
+            Some(&rules),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("rules.max_per_org"), "{}", r.body);
+    let rules = json!({"rules": {"count": 2, "pinned": [r7.0], "excluded": [r1.0]}});
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2019/selection",
+            Some(&token),
+            &[],
+            Some(&rules),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let chosen: Vec<i64> = r.json()["decision"]["selection"]["chosen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["report_id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        chosen.contains(&r7.0) && !chosen.contains(&r1.0),
+        "{chosen:?}"
+    );
+}

@@ -1,0 +1,721 @@
+//! Accounts (issue 6) as an administrator and a user meet them: `kizuki org …`, `kizuki user
+//! add/disable`, `kizuki token create`, allowlists, the audit log's retention and export
+//! through the real binary; the forced password change and session endings through the
+//! real server.
+
+use crate::harness::{Client, RAIL, TempDataDir, TestServer, kizuki, stderr, stdout};
+use kizuki_app::datadir::DataDir;
+use kizuki_app::{App, seeded_rng};
+use kizuki_domain::clock::{Clock, FixedClock};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Runs the command, asserts success, returns stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = kizuki(dir, args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs the command, asserts failure, returns stderr.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let o = kizuki(dir, args);
+    assert!(!o.status.success(), "{args:?} should fail: {}", stdout(&o));
+    stderr(&o)
+}
+
+fn one_time_password(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("一時パスワード / one-time password: "))
+        .unwrap_or_else(|| panic!("no one-time password in: {out}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn organisations_users_and_tokens_from_the_command_line() {
+    let d = TempDataDir::new();
+    let dir = d.path();
+    ok(&dir, &["init", "--no-demo"]);
+
+    let out = ok(
+        &dir,
+        &[
+            "org",
+            "add",
+            "--name",
+            "東日本電力",
+            "--kind",
+            "operator",
+            "--sector",
+            "電力",
+        ],
+    );
+    assert!(out.contains("東日本電力"), "{out}");
+    ok(
+        &dir,
+        &["org", "add", "--name", "調整センター", "--kind", "centre"],
+    );
+    // A ministry oversees several sectors, given by label or code.
+    ok(
+        &dir,
+        &[
+            "org",
+            "add",
+            "--name",
+            "経済産業省",
+            "--kind",
+            "ministry",
+            "--sector",
+            "電力",
+            "--sector",
+            "gas",
+        ],
+    );
+    ok(
+        &dir,
+        &["org", "add", "--name", "ベンダA", "--kind", "vendor"],
+    );
+    let list = ok(&dir, &["org", "list"]);
+    assert_eq!(list.lines().count(), 4, "{list}");
+    let ministry = list.lines().find(|l| l.contains("経済産業省")).unwrap();
+    assert!(
+        ministry.contains("ministry") && ministry.contains("電力,ガス"),
+        "{ministry}"
+    );
+
+    // Errors name the field.
+    let e = fails(
+        &dir,
+        &["org", "add", "--name", "西日本電力", "--kind", "operator"],
+    );
+    assert!(e.contains("sector"), "{e}");
+    let e = fails(
+        &dir,
+        &[
+            "org",
+            "add",
+            "--name",
+            "西日本電力",
+            "--kind",
+            "operator",
+            "--sector",
+            "宇宙",
+        ],
+    );
+    assert!(e.contains("sector") && e.contains("宇宙"), "{e}");
+    let e = fails(&dir, &["org", "add", "--name", "X社", "--kind", "bank"]);
+    assert!(e.contains("kind"), "{e}");
+    let e = fails(
+        &dir,
+        &[
+            "org",
+            "add",
+            "--name",
+            "東日本電力",
+            "--kind",
+            "operator",
+            "--sector",
+            "電力",
+        ],
+    );
+    assert!(e.contains("name"), "{e}");
+
+    // Users: the role must fit the organisation's kind.
+    let out = ok(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--org",
+            "東日本電力",
+            "--email",
+            "sato@east.example.jp",
+            "--role",
+            "reporter",
+        ],
+    );
+    let pw = one_time_password(&out);
+    assert!(pw.len() >= 16, "{pw}");
+    let e = fails(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--org",
+            "東日本電力",
+            "--email",
+            "x@east.example.jp",
+            "--role",
+            "analyst",
+        ],
+    );
+    assert!(e.contains("role") && e.contains("centre"), "{e}");
+    let e = fails(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--org",
+            "ベンダA",
+            "--email",
+            "v@vendor.example.jp",
+            "--role",
+            "reporter",
+        ],
+    );
+    assert!(e.contains("role") && e.contains("vendor"), "{e}");
+    let e = fails(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--org",
+            "東日本電力",
+            "--email",
+            "sato@east.example.jp",
+            "--role",
+            "reporter",
+        ],
+    );
+    assert!(e.contains("email"), "{e}");
+    let e = fails(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--org",
+            "どこか",
+            "--email",
+            "a@b.example.jp",
+            "--role",
+            "reporter",
+        ],
+    );
+    assert!(e.contains("org"), "{e}");
+    let out = ok(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--org",
+            "調整センター",
+            "--email",
+            "admin@centre.example.jp",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(out.contains("TOTP"), "{out}");
+    ok(
+        &dir,
+        &[
+            "user",
+            "add",
+            "--org",
+            "経済産業省",
+            "--email",
+            "meti@example.go.jp",
+            "--role",
+            "ministry",
+        ],
+    );
+    let users = ok(&dir, &["user", "list"]);
+    assert_eq!(users.lines().count(), 3, "{users}");
+
+    // Tokens by e-mail; disabling revokes them at once.
+    let o = kizuki(
+        &dir,
+        &["token", "create", "--email", "sato@east.example.jp"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).trim().starts_with("kzk_"), "{}", stdout(&o));
+    let out = ok(
+        &dir,
+        &["user", "disable", "--email", "sato@east.example.jp"],
+    );
+    assert!(out.contains("1"), "{out}");
+    let tokens = ok(&dir, &["token", "list", "--email", "sato@east.example.jp"]);
+    assert!(
+        tokens.contains("revoked") && !tokens.contains("active"),
+        "{tokens}"
+    );
+    let e = fails(
+        &dir,
+        &["token", "create", "--email", "sato@east.example.jp"],
+    );
+    assert!(e.contains("disabled"), "{e}");
+    ok(&dir, &["user", "enable", "--email", "sato@east.example.jp"]);
+    ok(
+        &dir,
+        &["token", "create", "--email", "sato@east.example.jp"],
+    );
+
+    // Every change above is in the audit log, which verifies.
+    let out = ok(&dir, &["audit", "verify"]);
+    assert!(out.starts_with("audit log ok"), "{out}");
+}
+
+#[test]
+fn allowlists_from_the_command_line() {
+    let d = TempDataDir::new();
+    let dir = d.path();
+    ok(&dir, &["init", "--no-demo"]);
+    ok(
+        &dir,
+        &["org", "add", "--name", "調整センター", "--kind", "centre"],
+    );
+    let out = ok(&dir, &["org", "allowlist", "--name", "調整センター"]);
+    assert!(out.contains("no allowlist"), "{out}");
+    ok(
+        &dir,
+        &[
+            "org",
+            "allow",
+            "--name",
+            "調整センター",
+            "--cidr",
+            "192.0.2.0/24",
+        ],
+    );
+    ok(
+        &dir,
+        &[
+            "org",
+            "allow",
+            "--name",
+            "調整センター",
+            "--cidr",
+            "2001:db8::/32",
+        ],
+    );
+    let out = ok(&dir, &["org", "allowlist", "--name", "調整センター"]);
+    assert_eq!(out, "192.0.2.0/24\n2001:db8::/32\n");
+    // A block with host bits set is refused with the network meant.
+    let e = fails(
+        &dir,
+        &[
+            "org",
+            "allow",
+            "--name",
+            "調整センター",
+            "--cidr",
+            "192.0.2.1/24",
+        ],
+    );
+    assert!(e.contains("cidr") && e.contains("192.0.2.0/24"), "{e}");
+    let e = fails(
+        &dir,
+        &[
+            "org",
+            "allow",
+            "--name",
+            "調整センター",
+            "--cidr",
+            "nowhere",
+        ],
+    );
+    assert!(e.contains("cidr"), "{e}");
+    ok(
+        &dir,
+        &[
+            "org",
+            "disallow",
+            "--name",
+            "調整センター",
+            "--cidr",
+            "192.0.2.0/24",
+        ],
+    );
+    let out = ok(&dir, &["org", "allowlist", "--name", "調整センター"]);
+    assert_eq!(out, "2001:db8::/32\n");
+    let list = ok(&dir, &["org", "list"]);
+    assert!(list.contains("allowlist: 1"), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_purge_export_and_verify_a_file() {
+    let d = TempDataDir::new();
+    let dir = d.path();
+    ok(&dir, &["init", "--no-demo"]);
+    // Entries from 2020, written through the service with a clock set then.
+    {
+        let store = DataDir::new(&dir).open_existing().unwrap();
+        let clock = Arc::new(FixedClock::new(
+            chrono::DateTime::parse_from_rfc3339("2020-04-01T09:00:00+09:00")
+                .unwrap()
+                .to_utc(),
+        ));
+        let app = App {
+            store: Arc::new(store),
+            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
+            clock: clock.clone() as Arc<dyn Clock>,
+            rng: seeded_rng(3),
+        };
+        for i in 0..5 {
+            kizuki_app::audit_log::note(
+                &app,
+                "user:1",
+                "record.read",
+                format!("report:{i}"),
+                &serde_json::json!({"tlp": "amber"}),
+            )
+            .await
+            .unwrap();
+            clock.advance(chrono::Duration::days(1));
+        }
+    }
+    // And today's, from the commands.
+    ok(
+        &dir,
+        &["org", "add", "--name", "調整センター", "--kind", "centre"],
+    );
+    ok(
+        &dir,
+        &[
+            "org",
+            "allow",
+            "--name",
+            "調整センター",
+            "--cidr",
+            "192.0.2.0/24",
+        ],
+    );
+
+    // Less than a year needs --force.
+    let e = fails(&dir, &["audit", "purge", "--keep", "30d"]);
+    assert!(e.contains("force"), "{e}");
+    let out = ok(&dir, &["audit", "purge"]);
+    assert!(out.starts_with("purged 5 entries through seq 5"), "{out}");
+    let out = ok(&dir, &["audit", "verify"]);
+    assert!(out.contains("audit log ok: 3 entries"), "{out}");
+    let out = ok(&dir, &["audit", "purge"]);
+    assert!(out.contains("nothing purged"), "{out}");
+
+    // Export today's entries and verify the file on its own.
+    let file = d.dir.path().join("audit.jsonl");
+    let file_s = file.to_str().unwrap();
+    let out = ok(
+        &dir,
+        &[
+            "audit",
+            "export",
+            "--from",
+            "2021-01-01",
+            "--to",
+            "2100-12-31",
+            "--out",
+            file_s,
+        ],
+    );
+    assert!(out.contains("exported 3 entries (seq 6..8"), "{out}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 3);
+    let out = ok(&dir, &["audit", "verify", "--file", file_s]);
+    assert!(out.contains("ok: 3 entries, seq 6..8"), "{out}");
+    // The head printed for the database is the one the file ends with.
+    let head = ok(&dir, &["audit", "verify"]);
+    let hash = head.trim().rsplit(' ').next().unwrap().to_owned();
+    ok(
+        &dir,
+        &[
+            "audit",
+            "verify",
+            "--file",
+            file_s,
+            "--anchor",
+            &format!("8:{hash}"),
+        ],
+    );
+    // An existing file is never overwritten.
+    let e = fails(
+        &dir,
+        &[
+            "audit",
+            "export",
+            "--from",
+            "2021-01-01",
+            "--to",
+            "2100-12-31",
+            "--out",
+            file_s,
+        ],
+    );
+    assert!(e.contains("--out"), "{e}");
+
+    // Tampering: an edited detail, a removed line.
+    let tampered = d.dir.path().join("tampered.jsonl");
+    std::fs::write(
+        &tampered,
+        text.replacen("192.0.2.0/24", "198.51.100.0/24", 1),
+    )
+    .unwrap();
+    let o = kizuki(
+        &dir,
+        &["audit", "verify", "--file", tampered.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("broken at entry"), "{}", stderr(&o));
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&tampered, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+    let o = kizuki(
+        &dir,
+        &["audit", "verify", "--file", tampered.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("entry 7"), "{}", stderr(&o));
+    // The newest line dropped passes alone but not against the recorded head.
+    std::fs::write(&tampered, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    ok(
+        &dir,
+        &["audit", "verify", "--file", tampered.to_str().unwrap()],
+    );
+    let o = kizuki(
+        &dir,
+        &[
+            "audit",
+            "verify",
+            "--file",
+            tampered.to_str().unwrap(),
+            "--anchor",
+            &format!("8:{hash}"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
+
+async fn location(c: &mut Client, path: &str) -> (u16, String) {
+    let r = c.get(path).await;
+    (r.status, r.header("location").unwrap_or("").to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_time_password_must_be_changed_first() {
+    let srv = TestServer::start_demo().await;
+    let rail = srv
+        .app
+        .store
+        .credentials(&kizuki_domain::user::Email::parse(RAIL).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let org = srv.app.store.get_org(rail.user.user.org_id).await.unwrap();
+    let email = "suzuki.ichiro@railway.example.jp";
+    let (_, pw) = kizuki_app::accounts::add_user(
+        &srv.app,
+        None,
+        &org,
+        email,
+        kizuki_domain::user::Role::Reporter,
+        Some("Suzuki Ichiro"),
+    )
+    .await
+    .unwrap();
+
+    let mut other = Client::new(&srv);
+    other.login(email, &pw).await;
+    // A second node on the same database keeps its own sessions in memory.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut node2 = Client {
+        base: format!("http://{}", listener.local_addr().unwrap()),
+        cookie: None,
+    };
+    tokio::spawn(kizuki_web::serve(
+        srv.app.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    node2.login(email, &pw).await;
+    assert_eq!(
+        location(&mut node2, "/reports").await,
+        (303, "/account/password".to_owned())
+    );
+    srv.clock.advance(chrono::Duration::minutes(1));
+    let mut c = Client::new(&srv);
+    c.login(email, &pw).await;
+    // Every page leads to the change form first.
+    for path in ["/", "/reports", "/cases"] {
+        assert_eq!(
+            location(&mut c, path).await,
+            (303, "/account/password".to_owned()),
+            "{path}"
+        );
+    }
+    let form = c.get("/account/password").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("id=\"forced\""), "{}", form.body);
+
+    // Errors sit beside their fields, in Japanese by default.
+    let r = c
+        .post(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", "not-the-password"),
+                ("new_password", "short"),
+                ("confirm_password", "different"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("id=\"err-current_password\""), "{}", r.body);
+    assert!(r.body.contains("id=\"err-new_password\""), "{}", r.body);
+    assert!(r.body.contains("id=\"err-confirm_password\""), "{}", r.body);
+    assert!(
+        r.body.contains("現在のパスワードが正しくありません"),
+        "{}",
+        r.body
+    );
+    for (new, what) in [
+        ("password1234", "漏えい"),
+        ("suzuki.ichiro-2026", "メールアドレス"),
+        ("spring-Ichiro-garden", "利用者名"),
+        (pw.as_str(), "現在と異なる"),
+    ] {
+        let r = c
+            .post(
+                "/account/password",
+                "/account/password",
+                &[
+                    ("current_password", &pw),
+                    ("new_password", new),
+                    ("confirm_password", new),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{new}");
+        assert!(r.body.contains("id=\"err-new_password\""), "{new}");
+        assert!(r.body.contains(what), "{new}: {}", r.body);
+        assert!(!r.body.contains("id=\"err-current_password\""), "{new}");
+    }
+
+    // In English, the same errors in English only.
+    let switch = |lang: &'static str| [("lang", lang), ("back", "/account/password")];
+    let r = c.post("/account/password", "/lang", &switch("en")).await;
+    assert_eq!(r.status, 303);
+    let r = c
+        .post(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", &pw),
+                ("new_password", "a long enough phrase"),
+                ("confirm_password", "a long enough phrasE"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("the confirmation does not match"),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("確認用のパスワードが一致しません"),
+        "{}",
+        r.body
+    );
+    let r = c.post("/account/password", "/lang", &switch("ja")).await;
+    assert_eq!(r.status, 303);
+
+    let before = c.cookie.clone();
+    let new = "水曜日の朝に鉄道の点検をする";
+    let r = c
+        .post(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", &pw),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/"));
+    assert_ne!(c.cookie, before, "the session id rotates");
+    let home = c.get("/").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(
+        home.body.contains("パスワードを変更しました"),
+        "{}",
+        home.body
+    );
+    // The other session ended; the old password no longer works, the new one does.
+    let (status, to) = location(&mut other, "/reports").await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/login"), "{to}");
+    // So did the one on the other node, whose memory this node never touched.
+    let (status, to) = location(&mut node2, "/account/password").await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/login"), "{to}");
+    let mut again = Client::new(&srv);
+    let r = again
+        .post(
+            "/login",
+            "/login",
+            &[("email", email), ("password", &pw), ("next", "/")],
+        )
+        .await;
+    assert_ne!(r.status, 303, "the one-time password is spent");
+    again.login(email, new).await;
+    assert_eq!(again.get("/reports").await.status, 200);
+
+    // A reset by the administrator ends open sessions; the new one-time password leads to
+    // the change form again.
+    srv.clock.advance(chrono::Duration::minutes(1));
+    let (_, reset) = kizuki_app::accounts::reset_password(&srv.app, email)
+        .await
+        .unwrap();
+    let (status, to) = location(&mut again, "/reports").await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/login"), "{to}");
+    let mut after = Client::new(&srv);
+    after.login(email, &reset).await;
+    assert_eq!(
+        location(&mut after, "/reports").await,
+        (303, "/account/password".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_ends_sessions_and_tokens_at_once() {
+    let srv = TestServer::start_demo().await;
+    let mut c = srv.client(RAIL).await;
+    assert_eq!(c.get("/reports").await.status, 200);
+    let token = srv.token(RAIL).await;
+    assert_eq!(
+        srv.api("GET", "/reports", Some(&token), &[], None)
+            .await
+            .status,
+        200
+    );
+    let (_, revoked) = kizuki_app::accounts::disable_user(&srv.app, RAIL)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    let (status, to) = location(&mut c, "/reports").await;
+    assert_eq!(status, 303);
+    assert!(to.starts_with("/login"), "{to}");
+    assert_eq!(
+        srv.api("GET", "/reports", Some(&token), &[], None)
+            .await
+            .status,
+        401
+    );
+    // Enabling again does not bring the token back.
+    kizuki_app::accounts::enable_user(&srv.app, RAIL)
+        .await
+        .unwrap();
+    assert_eq!(
+        srv.api("GET", "/reports", Some(&token), &[], None)
+            .await
+            .status,
+        401
+    );
+}

@@ -1,0 +1,440 @@
+//! Fair limits and metrics (issue 7) end to end: 429 with `Retry-After` once a token's or an
+//! organisation's burst is spent while another organisation goes on unhindered, the page
+//! limit's friendly refusal, bulk imports through the bounded queue (per-item results, a full
+//! queue answering 429), and `/metrics` parsing with its counters moving.
+
+use crate::harness::{Client, FINANCE, RAIL, Resp, TempDataDir, request};
+use kizuki_app::App;
+use kizuki_app::config::{LimitsConfig, MetricsConfig, Rate};
+use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig};
+use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_web::metrics::OpsOptions;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A demo server with the given issue-7 options (and, optionally, a trusted proxy).
+struct Server {
+    base: String,
+    app: App,
+    store: kizuki_store_sqlite::SqliteStore,
+    data_dir: std::path::PathBuf,
+    passwords: HashMap<String, String>,
+    _dir: TempDataDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Server {
+    async fn start(ops: OpsOptions, proxy: Option<ProxyConfig>) -> Server {
+        let dir = TempDataDir::new();
+        let data_dir = dir.path();
+        let store = kizuki_app::datadir::DataDir::new(&data_dir).open().unwrap();
+        let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00+09:00")
+            .unwrap()
+            .to_utc();
+        let app = App {
+            store: Arc::new(store.clone()),
+            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
+            clock: Arc::new(FixedClock::new(start)) as Arc<dyn Clock>,
+            rng: kizuki_app::seeded_rng(11),
+        };
+        let outcome = kizuki_app::seed::seed_demo(&app).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let mut opts = kizuki_web::WebOptions {
+            ops: OpsOptions {
+                data_dir: Some(data_dir.clone()),
+                ..ops
+            },
+            ..Default::default()
+        };
+        if let Some(p) = proxy {
+            opts.security.proxy = p;
+        }
+        tokio::spawn(kizuki_web::serve_with_options(
+            app.clone(),
+            listener,
+            async {
+                let _ = rx.await;
+            },
+            opts,
+        ));
+        Server {
+            base,
+            app,
+            store,
+            data_dir,
+            passwords: outcome
+                .credentials
+                .iter()
+                .map(|c| (c.email.clone(), c.password.clone()))
+                .collect(),
+            _dir: dir,
+            _stop: tx,
+        }
+    }
+
+    async fn token(&self, email: &str) -> String {
+        kizuki_app::tokens::create(&self.app, email, "limits")
+            .await
+            .unwrap()
+            .1
+    }
+
+    async fn api(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> Resp {
+        let mut h = vec![("Authorization", format!("Bearer {token}"))];
+        if body.is_some() {
+            h.push(("Content-Type", "application/json".to_owned()));
+        }
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        request(
+            &self.base,
+            method,
+            &format!("/api/v1{path}"),
+            &h,
+            bytes.as_bytes(),
+        )
+        .await
+    }
+
+    async fn metrics(&self, headers: &[(&str, String)]) -> Resp {
+        request(&self.base, "GET", "/metrics", headers, b"").await
+    }
+}
+
+fn limits(f: impl FnOnce(&mut LimitsConfig)) -> OpsOptions {
+    let mut l = LimitsConfig::default();
+    f(&mut l);
+    OpsOptions {
+        limits: l,
+        ..OpsOptions::default()
+    }
+}
+
+fn report(title: &str, sector: &str) -> Value {
+    json!({
+        "title": title,
+        "sector": sector,
+        "event_type": "unavailability",
+        "summary": "一括取込の試験",
+        "occurred_at": "2026-11-26T23:00:00Z",
+        "systems": [{"name": "試験システム"}]
+    })
+}
+
+fn retry_after(r: &Resp) -> u64 {
+    r.header("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After: {:?}", r.headers))
+        .parse()
+        .unwrap()
+}
+
+/// Every sample line of a Prometheus text exposition, `name{labels}` → value; panics on a
+/// line that is not one.
+fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (key, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not a sample: {line:?}"));
+        let name_end = key.find('{').unwrap_or(key.len());
+        assert!(
+            key[..name_end]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad metric name in {line:?}"
+        );
+        if name_end < key.len() {
+            assert!(key.ends_with('}'), "bad labels in {line:?}");
+        }
+        let v: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        out.insert(key.to_owned(), v);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_spent_token_or_organisation_gets_429_and_another_organisation_does_not() {
+    let srv = Server::start(
+        limits(|l| {
+            // One token a minute after the burst: a refused caller is told to wait ~60 s.
+            l.token = Rate {
+                per_minute: 1,
+                burst: 5,
+            };
+            l.org = Rate {
+                per_minute: 1,
+                burst: 8,
+            };
+        }),
+        None,
+    )
+    .await;
+    let rail = srv.token(RAIL).await;
+    let rail2 = srv.token(RAIL).await;
+    let fin = srv.token(FINANCE).await;
+    for i in 0..5 {
+        let r = srv.api("GET", "/reports", &rail, None).await;
+        assert_eq!(r.status, 200, "call {i}: {}", r.body);
+    }
+    let r = srv.api("GET", "/reports", &rail, None).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let wait = retry_after(&r);
+    assert!((30..=60).contains(&wait), "Retry-After {wait}");
+    let e = r.json();
+    assert_eq!(e["code"], "rate_limited");
+    assert_eq!(e["message_ja"], "リクエストが多すぎます");
+    assert_eq!(e["message_en"], "Too many requests");
+    // The railway's second token has what is left of the organisation's eight calls.
+    for _ in 0..3 {
+        assert_eq!(srv.api("GET", "/reports", &rail2, None).await.status, 200);
+    }
+    let r = srv.api("GET", "/reports", &rail2, None).await;
+    assert_eq!(r.status, 429, "the organisation's burst is spent");
+    assert!(retry_after(&r) >= 1);
+    // The bank files and reads as if nothing happened.
+    let r = srv
+        .api(
+            "POST",
+            "/reports",
+            &fin,
+            Some(&report("銀行の報告", "finance")),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(srv.api("GET", "/reports", &fin, None).await.status, 200);
+    // An unauthenticated caller is not charged to anybody (and is refused as before).
+    let r = srv.api("GET", "/reports", "kzk_nonsense", None).await;
+    assert_eq!(r.status, 401);
+
+    let m = parse_metrics(&srv.metrics(&[]).await.body);
+    assert_eq!(m["kizuki_rate_limited_total{scope=\"token\"}"], 1.0);
+    assert_eq!(m["kizuki_rate_limited_total{scope=\"org\"}"], 1.0);
+    assert_eq!(
+        m["kizuki_http_requests_total{class=\"member\",status=\"429\"}"],
+        2.0
+    );
+}
+
+#[tokio::test]
+async fn page_writes_are_limited_per_user_with_a_page_in_japanese() {
+    let srv = Server::start(
+        limits(|l| {
+            l.user_write = Rate {
+                per_minute: 1,
+                burst: 2,
+            };
+        }),
+        None,
+    )
+    .await;
+    let mut c = Client {
+        base: srv.base.clone(),
+        cookie: None,
+    };
+    // Signing in is not a signed-in user's write: it is not charged.
+    c.login(RAIL, &srv.passwords[RAIL]).await;
+    for _ in 0..2 {
+        let r = c.post("/", "/lang", &[("lang", "ja"), ("back", "/")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let r = c.post("/", "/lang", &[("lang", "ja"), ("back", "/")]).await;
+    assert_eq!(r.status, 429);
+    assert!(retry_after(&r) >= 1);
+    assert!(
+        r.header("content-type").unwrap().starts_with("text/html"),
+        "{:?}",
+        r.headers
+    );
+    assert!(r.body.contains("リクエストが多すぎます"), "{}", r.body);
+    // Reading goes on.
+    assert_eq!(c.get("/reports").await.status, 200);
+    // Another user's posts are their own.
+    let mut other = Client {
+        base: srv.base.clone(),
+        cookie: None,
+    };
+    other.login(FINANCE, &srv.passwords[FINANCE]).await;
+    let r = other
+        .post("/", "/lang", &[("lang", "ja"), ("back", "/")])
+        .await;
+    assert_eq!(r.status, 303);
+}
+
+#[tokio::test]
+async fn bulk_imports_file_the_valid_items_and_report_the_others() {
+    let srv = Server::start(limits(|l| l.bulk_max_items = 3), None).await;
+    let rail = srv.token(RAIL).await;
+    let body = json!([
+        report("一括 1", "railway"),
+        report("一括 2", "no-such-sector"),
+        report("一括 3", "railway"),
+    ]);
+    let r = srv.api("POST", "/reports/bulk", &rail, Some(&body)).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let location = r.header("location").unwrap().to_owned();
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/imports/{id}"));
+    let path = location.strip_prefix("/api/v1").unwrap().to_owned();
+    let mut job = Value::Null;
+    for _ in 0..200 {
+        job = srv.api("GET", &path, &rail, None).await.json();
+        if job["status"] == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(
+        (job["total"].as_u64(), job["created"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(job["invalid"], 1);
+    let items = job["items"].as_array().unwrap();
+    assert_eq!(items[1]["errors"][0]["field"], "sector", "{job}");
+    assert!(items[1].get("report_id").is_none());
+    for i in [0, 2] {
+        let rid = items[i]["report_id"].as_i64().unwrap();
+        let r = srv
+            .api("GET", &format!("/reports/{rid}"), &rail, None)
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["title"], format!("一括 {}", i + 1));
+    }
+    // Only the submitter sees the job.
+    let fin = srv.token(FINANCE).await;
+    assert_eq!(srv.api("GET", &path, &fin, None).await.status, 404);
+    // Too many items, or not an array, is refused before queueing.
+    let four = json!([
+        report("a", "railway"),
+        report("b", "railway"),
+        report("c", "railway"),
+        report("d", "railway")
+    ]);
+    let r = srv.api("POST", "/reports/bulk", &rail, Some(&four)).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = srv
+        .api(
+            "POST",
+            "/reports/bulk",
+            &rail,
+            Some(&report("x", "railway")),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    // The document lists both routes.
+    let doc: Value = serde_json::from_str(
+        &request(&srv.base, "GET", "/api/v1/openapi.json", &[], b"")
+            .await
+            .body,
+    )
+    .unwrap();
+    assert!(doc["paths"]["/reports/bulk"]["post"].is_object());
+    assert!(doc["paths"]["/imports/{id}"]["get"].is_object());
+}
+
+#[tokio::test]
+async fn a_full_import_queue_answers_429_with_retry_after() {
+    // No workers: accepted jobs stay queued, so the queue fills deterministically.
+    let mut ops = limits(|l| l.bulk_queue = 2);
+    ops.start_import_workers = false;
+    let srv = Server::start(ops, None).await;
+    let rail = srv.token(RAIL).await;
+    let fin = srv.token(FINANCE).await;
+    let one = json!([report("待ち", "railway")]);
+    let r = srv.api("POST", "/reports/bulk", &rail, Some(&one)).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    // One organisation may hold half the queue: the railway's second job waits its turn.
+    let r = srv.api("POST", "/reports/bulk", &rail, Some(&one)).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.json()["code"], "queue_full");
+    assert!(retry_after(&r) >= 1);
+    // The bank still finds its share.
+    let bank = json!([report("待ち", "finance")]);
+    let r = srv.api("POST", "/reports/bulk", &fin, Some(&bank)).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let job = srv
+        .api("GET", &format!("/imports/{id}"), &fin, None)
+        .await
+        .json();
+    assert_eq!(job["status"], "queued");
+    let m = parse_metrics(&srv.metrics(&[]).await.body);
+    assert_eq!(m["kizuki_import_queue_depth"], 2.0);
+    assert_eq!(m["kizuki_import_queue_capacity"], 2.0);
+}
+
+#[tokio::test]
+async fn metrics_parse_move_and_are_guarded() {
+    let proxy = ProxyConfig {
+        trust_forwarded: true,
+        trusted: Allowlist::parse("127.0.0.1/32").unwrap(),
+    };
+    let ops = OpsOptions {
+        metrics: MetricsConfig {
+            token: Some("metrics-token-0123456789".into()),
+        },
+        ..OpsOptions::default()
+    };
+    let srv = Server::start(ops, Some(proxy)).await;
+    // A backup taken an hour ago (by the fixed clock) shows as one hour old.
+    let an_hour_ago = srv.app.clock.now() - chrono::Duration::hours(1);
+    kizuki_app::backup::backup_now(&srv.store, &srv.data_dir.join("backups"), an_hour_ago, 3)
+        .await
+        .unwrap();
+    let rail = srv.token(RAIL).await;
+    let first = srv.metrics(&[]).await;
+    assert_eq!(first.status, 200);
+    assert!(
+        first
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "{:?}",
+        first.headers
+    );
+    let before = parse_metrics(&first.body);
+    let key = "kizuki_http_requests_total{class=\"member\",status=\"200\"}";
+    let n0 = before.get(key).copied().unwrap_or(0.0);
+    for _ in 0..3 {
+        assert_eq!(srv.api("GET", "/reports", &rail, None).await.status, 200);
+    }
+    let after = parse_metrics(&srv.metrics(&[]).await.body);
+    assert_eq!(after[key], n0 + 3.0);
+    let count = "kizuki_http_request_duration_seconds_count{class=\"member\"}";
+    assert_eq!(after[count], after[key]);
+    assert_eq!(
+        after["kizuki_http_request_duration_seconds_bucket{class=\"member\",le=\"+Inf\"}"],
+        after[count]
+    );
+    // The previous scrape itself was counted (class public).
+    assert!(after["kizuki_http_requests_total{class=\"public\",status=\"200\"}"] >= 1.0);
+    // SQLite's read pool: some connections kept, none busy between requests.
+    assert!(after["kizuki_db_pool_size"] >= 1.0);
+    assert_eq!(after["kizuki_db_pool_in_use"], 0.0);
+    assert!(after["kizuki_disk_free_bytes"] > 0.0);
+    let age = after["kizuki_backup_age_seconds"];
+    assert!((3599.0..=3601.0).contains(&age), "{age}");
+    assert_eq!(after["kizuki_import_queue_depth"], 0.0);
+    assert_eq!(after["kizuki_resource_warning{resource=\"disk\"}"], 0.0);
+
+    // Through the trusted proxy for a client elsewhere: refused without the token.
+    let away = ("X-Forwarded-For", "192.0.2.9".to_owned());
+    assert_eq!(srv.metrics(std::slice::from_ref(&away)).await.status, 403);
+    let wrong = (
+        "Authorization",
+        "Bearer metrics-token-wrong-0000".to_owned(),
+    );
+    assert_eq!(srv.metrics(&[away.clone(), wrong]).await.status, 403);
+    let right = (
+        "Authorization",
+        "Bearer metrics-token-0123456789".to_owned(),
+    );
+    assert_eq!(srv.metrics(&[away, right]).await.status, 200);
+}

@@ -1,0 +1,246 @@
+//! Deadline reminders through the real binary (issue 8): `kizuki serve` with `[smtp]` and
+//! `[webhook]` in `kizuki.toml` mails an overdue 続報 to the operator and the centre and posts
+//! the webhook, once; a restart sends nothing again; `kizuki check` stays clean.
+
+use super::harness::{TempDataDir, kizuki, stderr, stdout};
+use chrono::{Duration, Utc};
+use kizuki_app::datadir::DataDir;
+use kizuki_domain::org::{NewOrganisation, OrgKind};
+use kizuki_domain::report::{ReportInput, StageKind};
+use kizuki_domain::taxonomy::{Code, Lang};
+use kizuki_domain::user::{Email, NewUser, Role};
+use kizuki_store::{NewReport, NewStage, Store};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// Envelope recipients of each accepted message.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<Vec<String>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let out = got.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let got = got.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = stream.into_split();
+                let mut r = BufReader::new(r);
+                w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let mut rcpts = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let reply: &[u8] = match &line.to_ascii_uppercase()[..4] {
+                        "EHLO" | "MAIL" => b"250 ok\r\n",
+                        "RCPT" => {
+                            rcpts.push(line[8..].trim().to_owned());
+                            b"250 ok\r\n"
+                        }
+                        "DATA" => {
+                            w.write_all(b"354 go\r\n").await.unwrap();
+                            loop {
+                                let mut l = String::new();
+                                r.read_line(&mut l).await.unwrap();
+                                if l == ".\r\n" {
+                                    break;
+                                }
+                            }
+                            got.lock().unwrap().push(std::mem::take(&mut rcpts));
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"500 ?\r\n",
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, out)
+}
+
+/// Bodies of the webhook posts (answered 204).
+async fn receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let out = got.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let got = got.clone();
+            tokio::spawn(async move {
+                let mut r = BufReader::new(stream);
+                let mut len = 0;
+                let mut signed = false;
+                loop {
+                    let mut l = String::new();
+                    r.read_line(&mut l).await.unwrap();
+                    let lower = l.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    signed |= lower.starts_with("x-kizuki-signature: sha256=");
+                    if l == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).await.unwrap();
+                assert!(signed, "the post is signed");
+                got.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                r.get_mut()
+                    .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                    .await
+                    .unwrap();
+            });
+        }
+    });
+    (port, out)
+}
+
+/// An operator with a reporter, the centre with an analyst, and a report detected 73 hours
+/// ago (its 続報 was due an hour ago).
+async fn seed(dir: &std::path::Path) -> i64 {
+    let store = DataDir::new(dir).open().unwrap();
+    let tx = kizuki_dataset::default_taxonomy().unwrap();
+    let mut org_ids = Vec::new();
+    for (key, kind) in [("op", OrgKind::Operator), ("centre", OrgKind::Centre)] {
+        let o = store
+            .create_org(NewOrganisation {
+                key: key.into(),
+                name: format!("{key} 株式会社"),
+                kind,
+                sectors: vec![Code("railway".into())],
+                region: None,
+            })
+            .await
+            .unwrap();
+        org_ids.push(o.id);
+    }
+    for (org, email, role) in [
+        (org_ids[0], "reporter@op.example.jp", Role::Reporter),
+        (org_ids[1], "analyst@centre.example.jp", Role::Analyst),
+    ] {
+        store
+            .create_user(
+                NewUser {
+                    org_id: org,
+                    email: Email::parse(email).unwrap(),
+                    display_name: "利用者".into(),
+                    role,
+                    lang: Lang::Ja,
+                },
+                "$argon2id$not-a-real-hash",
+            )
+            .await
+            .unwrap();
+    }
+    let detected = Utc::now() - Duration::hours(73);
+    let details = ReportInput {
+        title: "予約システムの停止".into(),
+        sector: "railway".into(),
+        event_type: "unavailability".into(),
+        summary: "停止した。".into(),
+        detected_at: Some(detected),
+        ..Default::default()
+    }
+    .parse(&tx)
+    .unwrap();
+    store
+        .create_report(NewReport {
+            org_id: org_ids[0],
+            details,
+            first: NewStage {
+                kind: StageKind::First,
+                at: detected + Duration::hours(1),
+                text: "第一報".into(),
+                author: None,
+            },
+        })
+        .await
+        .unwrap()
+        .id
+        .0
+}
+
+async fn serve_until(dir: &std::path::Path, secs: u64, done: impl Fn() -> bool) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kizuki"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env_remove("KIZUKI_DATA_DIR")
+        .env_remove("KIZUKI_ADDR")
+        .env("KIZUKI_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..secs * 10 {
+        if done() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sends_overdue_reminders_once() {
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["init", "--no-demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = seed(&d.path()).await;
+    let (smtp_port, mails) = smtp_sink().await;
+    let (hook_port, hooks) = receiver().await;
+    std::fs::write(
+        d.path().join("kizuki.toml"),
+        format!(
+            "public_url = \"https://kizuki.example.jp\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nfrom = \"kizuki@centre.example.jp\"\n\
+             [webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret = \"e2e-secret-0123456789\"\n\
+             [backup]\nevery = \"off\"\n"
+        ),
+    )
+    .unwrap();
+
+    let all_in = || mails.lock().unwrap().len() >= 2 && !hooks.lock().unwrap().is_empty();
+    assert!(serve_until(&d.path(), 30, all_in).await, "reminders arrive");
+    let mut got = mails.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            vec!["<analyst@centre.example.jp>".to_owned()],
+            vec!["<reporter@op.example.jp>".to_owned()],
+        ]
+    );
+    let h = hooks.lock().unwrap().clone();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0]["event"], "deadline.overdue");
+    assert_eq!(h[0]["report_id"], report);
+    assert_eq!(
+        h[0]["url"],
+        format!("https://kizuki.example.jp/reports/{report}")
+    );
+
+    // A restart runs the loop again at once: nothing more arrives.
+    let more = || mails.lock().unwrap().len() > 2 || hooks.lock().unwrap().len() > 1;
+    let _ = serve_until(&d.path(), 6, || false).await;
+    assert!(!more(), "sent once across restarts");
+
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
