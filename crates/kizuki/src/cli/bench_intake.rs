@@ -46,6 +46,11 @@ pub struct IntakeArgs {
     /// Org Y's fixed request rate per second in --flood mode.
     #[arg(long, default_value_t = 20)]
     pub rate: u32,
+    /// In --flood mode, X's clients wait as `Retry-After` asks (one second, its smallest
+    /// value) after a 429, as a client following the API's rules does; without it they
+    /// retry at once, as an attacker would.
+    #[arg(long)]
+    pub polite: bool,
     /// Synthetic reports written before the run (`kizuki gen`), so the database is not empty.
     #[arg(long, default_value_t = 0)]
     pub preload: u64,
@@ -82,6 +87,9 @@ pub struct LoadArgs {
     pub duration: u64,
     #[arg(long, default_value_t = 2)]
     pub warmup: u64,
+    /// Closed-loop clients wait a second after a 429 (see `IntakeArgs::polite`).
+    #[arg(long)]
+    pub polite: bool,
 }
 
 /// Latency and outcome counts of one group of clients over the measured window.
@@ -373,6 +381,9 @@ async fn intake_on(a: &IntakeArgs, exe: &Path, t: &Target) -> Result<IntakeRepor
             "--warmup".into(),
             a.warmup.to_string(),
         ]
+        .into_iter()
+        .chain(a.polite.then(|| "--polite".to_owned()))
+        .collect()
     };
     let mut created = 0;
     let mut report = IntakeReport {
@@ -641,7 +652,13 @@ fn report_body(who: &str, n: u64) -> String {
 }
 
 /// A client that sends its next report as soon as the last one is answered.
-async fn closed_client(addr: String, token: String, who: String, until: Instant) -> Vec<Sample> {
+async fn closed_client(
+    addr: String,
+    token: String,
+    who: String,
+    until: Instant,
+    polite: bool,
+) -> Vec<Sample> {
     let mut out = Vec::new();
     let mut conn: Option<Conn> = None;
     let mut n = 0u64;
@@ -657,6 +674,8 @@ async fn closed_client(addr: String, token: String, who: String, until: Instant)
         if status == 0 {
             // Do not spin on a refusing port.
             tokio::time::sleep(Duration::from_millis(10)).await;
+        } else if status == 429 && polite {
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
     out
@@ -759,6 +778,7 @@ async fn load(a: &LoadArgs) -> Result<LoadResult> {
             a.token.clone(),
             format!("x{i}"),
             until,
+            a.polite,
         )));
     }
     let mut steady = Vec::new();
