@@ -168,6 +168,21 @@ impl Refusal {
     }
 }
 
+/// How long a refusal is held before it is sent, at most. A client that ignores
+/// `Retry-After` and asks again at once would otherwise make the server spend its CPU on
+/// refusals at whatever rate it likes; holding each 429 a moment (a timer, no CPU) caps a
+/// flooding connection at a few requests a second and slows nobody else.
+pub const REFUSAL_HOLD: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl Refusal {
+    /// Waits out the hold (never longer than the client would have to wait anyway), then
+    /// turns the refusal into the 429 answer.
+    pub async fn held(self) -> WebError {
+        tokio::time::sleep(self.retry_after.min(REFUSAL_HOLD)).await;
+        self.into()
+    }
+}
+
 impl From<Refusal> for WebError {
     fn from(r: Refusal) -> Self {
         WebError::TooManyRequests {

@@ -57,10 +57,10 @@ impl FromRequestParts<WebState> for ApiUser {
         }
         // Fair limits (issue 7): a known token over its limit is refused before any look-up.
         let now = std::time::Instant::now();
-        let early = st
-            .limits
-            .check_token_early(secret, now)
-            .map_err(|r| ApiError(r.into()))?;
+        let early = match st.limits.check_token_early(secret, now) {
+            Ok(e) => e,
+            Err(r) => return Err(ApiError(r.held().await)),
+        };
         let user = match tokens::authenticate(&st.app, secret).await {
             Ok(u) => u,
             Err(e) => {
@@ -84,9 +84,9 @@ impl FromRequestParts<WebState> for ApiUser {
             )))));
         }
         // Fair limits (issue 7): charged once the caller is known, to its token and org.
-        st.limits
-            .check_api(user.user.org_id, secret, early, now)
-            .map_err(|r| ApiError(r.into()))?;
+        if let Err(r) = st.limits.check_api(user.user.org_id, secret, early, now) {
+            return Err(ApiError(r.held().await));
+        }
         Ok(ApiUser(Principal::from_user(&user)))
     }
 }
