@@ -30,6 +30,9 @@ pub mod survey;
 pub mod tokens;
 pub mod when;
 
+#[cfg(test)]
+mod test_support;
+
 pub use config::Config;
 pub use error::AppError;
 

@@ -1013,29 +1013,13 @@ pub fn category_map_from_toml(text: &str, tx: &Taxonomy) -> AppResult<CategoryMa
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::seeded_rng;
-    use chrono::{DateTime, Utc};
-    use kizuki_domain::clock::{Clock, FixedClock};
+    use crate::test_support::at;
     use kizuki_domain::report::{ReportInput, StageKind, SystemRef};
     use kizuki_domain::selection::{LeftOutReason, ScoreSource, short_label};
     use kizuki_store::{NewReport, NewStage};
-    use std::sync::Arc;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
-    }
 
     async fn demo() -> (App, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = kizuki_store_sqlite::SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
-        let app = App {
-            store: Arc::new(store),
-            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-            clock: Arc::new(FixedClock::new(at("2020-02-01T09:00:00+09:00"))) as Arc<dyn Clock>,
-            rng: seeded_rng(5),
-        };
-        crate::seed::seed_demo(&app).await.unwrap();
-        (app, dir)
+        crate::test_support::demo(5).await
     }
 
     async fn file(app: &App, org: &str, when: &str, input: ReportInput) -> Report {

@@ -1,0 +1,32 @@
+//! What the unit tests of several services share: instants written as RFC 3339 and a seeded
+//! demo application on a temporary SQLite database with a fixed clock.
+
+use crate::App;
+use chrono::{DateTime, Utc};
+use kizuki_domain::clock::{Clock, FixedClock};
+use std::sync::Arc;
+
+pub(crate) fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.to_utc())
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// The demo directory and 2019 survey at 2020-02-01 09:00 JST, randomness seeded with `seed`.
+pub(crate) async fn demo(seed: u64) -> (App, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let store = kizuki_store_sqlite::SqliteStore::open(&dir.path().join("kizuki.db"))
+        .unwrap_or_else(|e| panic!("store: {e}"));
+    let app = App {
+        store: Arc::new(store),
+        taxonomy: Arc::new(
+            kizuki_dataset::default_taxonomy().unwrap_or_else(|e| panic!("taxonomy: {e}")),
+        ),
+        clock: Arc::new(FixedClock::new(at("2020-02-01T09:00:00+09:00"))) as Arc<dyn Clock>,
+        rng: crate::seeded_rng(seed),
+    };
+    crate::seed::seed_demo(&app)
+        .await
+        .unwrap_or_else(|e| panic!("seed: {e}"));
+    (app, dir)
+}
