@@ -1013,31 +1013,12 @@ pub fn category_map_from_toml(text: &str, tx: &Taxonomy) -> AppResult<CategoryMa
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::test_support::at;
-    use kizuki_domain::report::{ReportInput, StageKind, SystemRef};
+    use crate::test_support::{at, file};
+    use kizuki_domain::report::{ReportInput, SystemRef};
     use kizuki_domain::selection::{LeftOutReason, ScoreSource, short_label};
-    use kizuki_store::{NewReport, NewStage};
 
     async fn demo() -> (App, tempfile::TempDir) {
         crate::test_support::demo(5).await
-    }
-
-    async fn file(app: &App, org: &str, when: &str, input: ReportInput) -> Report {
-        let org = app.store.org_by_key(org).await.unwrap().unwrap();
-        let details = input.parse(&app.taxonomy).unwrap();
-        app.store
-            .create_report(NewReport {
-                org_id: org.id,
-                details,
-                first: NewStage {
-                    kind: StageKind::First,
-                    at: at(when),
-                    text: "第一報".into(),
-                    author: None,
-                },
-            })
-            .await
-            .unwrap()
     }
 
     fn leak(title: &str) -> ReportInput {

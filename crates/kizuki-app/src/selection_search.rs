@@ -161,31 +161,12 @@ mod tests {
     use super::*;
     use crate::App;
     use crate::selection::rank;
-    use crate::test_support::at;
-    use kizuki_domain::report::{ReportInput, StageKind};
+    use crate::test_support::file;
+    use kizuki_domain::report::ReportInput;
     use kizuki_domain::selection::Candidate;
-    use kizuki_store::{NewReport, NewStage};
 
     async fn demo() -> (App, tempfile::TempDir) {
         crate::test_support::demo(7).await
-    }
-
-    async fn file(app: &App, org: &str, when: &str, input: ReportInput) -> Report {
-        let org = app.store.org_by_key(org).await.unwrap().unwrap();
-        let details = input.parse(&app.taxonomy).unwrap();
-        app.store
-            .create_report(NewReport {
-                org_id: org.id,
-                details,
-                first: NewStage {
-                    kind: StageKind::First,
-                    at: at(when),
-                    text: "第一報".into(),
-                    author: None,
-                },
-            })
-            .await
-            .unwrap()
     }
 
     /// Another Emotet infection by mail, worded differently from case 5.

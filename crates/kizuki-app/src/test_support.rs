@@ -4,6 +4,8 @@
 use crate::App;
 use chrono::{DateTime, Utc};
 use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_domain::report::{Report, ReportInput, StageKind};
+use kizuki_store::{NewReport, NewStage};
 use std::sync::Arc;
 
 pub(crate) fn at(s: &str) -> DateTime<Utc> {
@@ -29,4 +31,31 @@ pub(crate) async fn demo(seed: u64) -> (App, tempfile::TempDir) {
         .await
         .unwrap_or_else(|e| panic!("seed: {e}"));
     (app, dir)
+}
+
+/// Files `input` as a first report of the organisation with key `org` at `when`.
+pub(crate) async fn file(app: &App, org: &str, when: &str, input: ReportInput) -> Report {
+    let org = app
+        .store
+        .org_by_key(org)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no organisation {org}"));
+    let details = input
+        .parse(&app.taxonomy)
+        .unwrap_or_else(|e| panic!("report input: {e}"));
+    app.store
+        .create_report(NewReport {
+            org_id: org.id,
+            details,
+            first: NewStage {
+                kind: StageKind::First,
+                at: at(when),
+                text: "第一報".into(),
+                author: None,
+            },
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create_report: {e}"))
 }

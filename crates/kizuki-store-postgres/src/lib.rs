@@ -96,23 +96,8 @@ impl PgStore {
             .parse()
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
         if let Some(s) = schema {
-            if !s
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            {
-                return Err(StoreError::Invalid(format!("schema name {s:?}")));
-            }
-            let (client, conn) = config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(pg_err)?;
-            let task = tokio::spawn(conn);
-            client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))
-                .await
-                .map_err(pg_err)?;
-            drop(client);
-            let _ = task.await;
+            check_schema_name(s)?;
+            execute_once(&config, &format!("CREATE SCHEMA IF NOT EXISTS {s}")).await?;
             config.options(format!("-c search_path={s}"));
         }
         let manager = Manager::from_config(
@@ -135,28 +120,11 @@ impl PgStore {
     /// Drops a schema made by [`PgStore::connect_in_schema`] with everything in it (for
     /// benchmarks and tests that made a throwaway one). Same name rule as there.
     pub async fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
-        if schema.is_empty()
-            || !schema
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(StoreError::Invalid(format!("schema name {schema:?}")));
-        }
+        check_schema_name(schema)?;
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
-        let (client, conn) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(pg_err)?;
-        let task = tokio::spawn(conn);
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .map_err(pg_err)?;
-        drop(client);
-        let _ = task.await;
-        Ok(())
+        execute_once(&config, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
@@ -181,6 +149,31 @@ macro_rules! in_tx {
             }
         }
     }};
+}
+
+/// Schema names are spliced into SQL, so only lower-case ASCII letters, digits and `_`.
+fn check_schema_name(s: &str) -> StoreResult<()> {
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Invalid(format!("schema name {s:?}")));
+    }
+    Ok(())
+}
+
+/// Runs one statement on a connection of its own, outside the pool (schema set-up).
+async fn execute_once(config: &tokio_postgres::Config, sql: &str) -> StoreResult<()> {
+    let (client, conn) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(pg_err)?;
+    let task = tokio::spawn(conn);
+    client.batch_execute(sql).await.map_err(pg_err)?;
+    drop(client);
+    let _ = task.await;
+    Ok(())
 }
 
 pub(crate) async fn record_change(
