@@ -217,8 +217,15 @@ pub fn url_of(
     }
 }
 
-/// Case id → public slug of every published case.
-pub async fn published_slugs(st: &WebState) -> Result<HashMap<i64, String>, WebError> {
+/// Case id → public slug of every published case, for readers whose case links lead to the
+/// portal; centre staff link into the workspace, so nothing is read for them.
+pub async fn published_slugs(
+    st: &WebState,
+    who: LinkFor,
+) -> Result<HashMap<i64, String>, WebError> {
+    if who == LinkFor::Centre {
+        return Ok(HashMap::new());
+    }
     Ok(st
         .app
         .store

@@ -31,7 +31,7 @@ pub async fn search(
     let viewer = kizuki_app::auth::viewer(&st.app, &p).await?;
     let q = params.to_query(&st).map_err(search_error)?;
     let results = run(&st, &viewer, q.clone()).await?;
-    let published = published_slugs(&st).await?;
+    let published = published_slugs(&st, crate::search::LinkFor::of(&viewer)).await?;
     Ok(Json(SearchView::of(
         &results,
         &q,
@@ -58,7 +58,7 @@ pub async fn similar_report(
     let report = kizuki_app::reports::get(&st.app, &p, ReportId(id)).await?;
     let viewer = kizuki_app::auth::viewer(&st.app, &p).await?;
     let r = similar_to_report(&st, &viewer, &report).await?;
-    let published = published_slugs(&st).await?;
+    let published = published_slugs(&st, crate::search::LinkFor::of(&viewer)).await?;
     Ok(Json(SimilarView::of(
         &r,
         crate::search::LinkFor::of(&viewer),

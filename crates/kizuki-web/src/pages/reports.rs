@@ -428,7 +428,8 @@ async fn similar_json(st: &WebState, s: &SignedIn, r: &Report) -> Value {
     let found = async {
         let viewer = kizuki_app::auth::viewer(&st.app, &s.p).await?;
         let res = crate::search::similar_to_report(st, &viewer, r).await?;
-        let published = crate::search::published_slugs(st).await?;
+        let published =
+            crate::search::published_slugs(st, crate::search::LinkFor::of(&viewer)).await?;
         Ok::<_, WebError>(crate::search::SimilarView::of(
             &res,
             crate::search::LinkFor::of(&viewer),

@@ -43,7 +43,7 @@ pub async fn page(
     };
     let started = std::time::Instant::now();
     let results = run(&st, &viewer, query.clone()).await?;
-    let published = published_slugs(&st).await?;
+    let published = published_slugs(&st, crate::search::LinkFor::of(&viewer)).await?;
     let view = SearchView::of(
         &results,
         &query,
