@@ -60,6 +60,25 @@ pub async fn record(app: &App, event: AuditEvent) -> AppResult<AuditEntry> {
 }
 
 /// Records an event now, as `actor`. A failure to write the trail is logged and returned.
+/// Records a change by `user` to `target` (`report:12`, `case:3`) with the record before and
+/// after, as the audit log keeps every change.
+pub async fn change(
+    app: &App,
+    user: kizuki_domain::ids::UserId,
+    target: impl Into<String>,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> AppResult<AuditEntry> {
+    note(
+        app,
+        crate::security::audit::actor_user(user),
+        crate::security::audit::actions::CHANGE,
+        target,
+        &serde_json::json!({"before": before, "after": after}),
+    )
+    .await
+}
+
 pub async fn note(
     app: &App,
     actor: impl Into<String>,

@@ -416,10 +416,20 @@ pub async fn update(
     content: CaseContent,
 ) -> AppResult<Case> {
     require_case_edit(app, p, id).await?;
+    let before = app.store.get_case(id).await?;
     let saved = app
         .store
         .update_case(id, version, content, Some(p.user_id), app.clock.now())
         .await?;
+    let state = |c: &Case| serde_json::json!({"version": c.version, "content": c.content});
+    crate::audit_log::change(
+        app,
+        p.user_id,
+        format!("case:{id}"),
+        state(&before),
+        state(&saved),
+    )
+    .await?;
     // Publication (issue 8): a change to a case under sign-off sends it back to draft. The
     // case is saved either way; should recording the reopen fail, the fingerprint checks at
     // approval and publication still refuse the changed text.
@@ -525,6 +535,36 @@ pub async fn lessons(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_case_change_is_audited_with_before_and_after() {
+        let (app, _dir) = crate::test_support::demo(3).await;
+        let email = kizuki_domain::user::Email::parse("analyst@centre.example.jp").unwrap();
+        let analyst = app.store.credentials(&email).await.unwrap().unwrap().user;
+        let p = Principal::from_user(&analyst);
+        let case = app.store.list_cases(Some(2019)).await.unwrap().remove(0);
+        let mut content = case.content.clone();
+        content.overview.push("監査の試験で追記した一文。".into());
+        update(&app, &p, case.id, case.version, content)
+            .await
+            .unwrap();
+        let found = app
+            .store
+            .audit_query(&kizuki_store::AuditQuery {
+                action: Some(crate::security::audit::actions::CHANGE.into()),
+                target: Some(format!("case:{}", case.id)),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let detail: serde_json::Value = serde_json::from_str(&found[0].detail).unwrap();
+        let overview = |side: &str| detail[side]["content"]["overview"].to_string();
+        assert!(!overview("before").contains("監査の試験"));
+        assert!(overview("after").contains("監査の試験"));
+        assert_eq!(detail["after"]["version"], case.version + 1);
+    }
 
     #[test]
     fn form_round_trips_the_2019_cases() {

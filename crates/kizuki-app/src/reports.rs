@@ -374,17 +374,13 @@ pub async fn update(
 
 /// Records a change to a report with its details before and after.
 async fn audit_change(app: &App, p: &Principal, before: &Report, after: &Report) -> AppResult<()> {
-    crate::audit_log::note(
+    let state = |r: &Report| serde_json::json!({"version": r.version, "status": r.status.code(), "details": r.details});
+    crate::audit_log::change(
         app,
-        crate::security::audit::actor_user(p.user_id),
-        crate::security::audit::actions::CHANGE,
+        p.user_id,
         format!("report:{}", after.id),
-        &serde_json::json!({
-            "before": {"version": before.version, "status": before.status.code(),
-                       "details": before.details},
-            "after": {"version": after.version, "status": after.status.code(),
-                      "details": after.details},
-        }),
+        state(before),
+        state(after),
     )
     .await?;
     Ok(())
