@@ -165,13 +165,17 @@ mod tests {
         assert!(parse_interval("5s").unwrap_err().contains("too often"));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn backup_runs_while_writers_go_on() {
+    /// A task creating organisations one after another until told to stop; it answers how
+    /// many it created.
+    fn org_writer(
+        store: &SqliteStore,
+    ) -> (
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        tokio::task::JoinHandle<u32>,
+    ) {
         use kizuki_store::Store;
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let writer = {
+        let task = {
             let store = store.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
@@ -190,6 +194,15 @@ mod tests {
                 n
             })
         };
+        (stop, task)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backup_runs_while_writers_go_on() {
+        use kizuki_store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
+        let (stop, writer) = org_writer(&store);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let at = Utc::now();
         let path = backup_now(&store, &dir.path().join("backups"), at, 3)
@@ -208,6 +221,50 @@ mod tests {
         assert!(
             in_backup < written as usize,
             "writers went on during and after the backup ({in_backup} of {written})"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backup_of_a_large_database_finishes_while_a_writer_commits_without_pause() {
+        use kizuki_store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("kizuki.db");
+        let store = SqliteStore::open(&db).unwrap();
+        {
+            // ≈ 16 MiB, i.e. thousands of pages: copied a few at a time, a backup would start
+            // over after each of the writer's commits and never finish.
+            let c = rusqlite::Connection::open(&db).unwrap();
+            c.execute_batch(
+                "CREATE TABLE filler (x BLOB NOT NULL);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 16000)
+                 INSERT INTO filler SELECT randomblob(1000) FROM n;",
+            )
+            .unwrap();
+        }
+        let (stop, writer) = org_writer(&store);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let backups = dir.path().join("backups");
+        let backup = backup_now(&store, &backups, Utc::now(), 3);
+        let path = tokio::time::timeout(Duration::from_secs(10), backup).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let written = writer.await.unwrap();
+        let path = path
+            .expect("the backup did not finish within 10 s while the writer went on")
+            .unwrap();
+        assert!(written > 10, "the writer kept committing ({written})");
+        let copy = rusqlite::Connection::open(&path).unwrap();
+        let rows: i64 = copy
+            .query_row("SELECT count(*) FROM filler", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 16000);
+        drop(copy);
+        assert!(
+            SqliteStore::open(&path)
+                .unwrap()
+                .check()
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 

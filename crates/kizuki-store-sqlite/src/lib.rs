@@ -138,8 +138,11 @@ impl SqliteStore {
         self.read(move |c| {
             let mut out = Connection::open(&dest)?;
             {
+                // All pages in one step, under one read transaction: a snapshot that WAL
+                // lets the writer go on beside. Copied a slice at a time instead, every commit
+                // in between would start the backup over, and a busy server's would never end.
                 let b = rusqlite::backup::Backup::new(c, &mut out)?;
-                b.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+                b.run_to_completion(i32::MAX, std::time::Duration::from_millis(5), None)?;
             }
             // A backup file stands alone: no WAL beside it.
             out.query_row("PRAGMA journal_mode = DELETE", [], |r| {
