@@ -3,6 +3,10 @@
 //! commit (one fsync with `synchronous = FULL`). Each write runs in its own savepoint, so
 //! one that fails is rolled back alone and its batch-mates still commit; every caller hears
 //! back only after the commit, so an acknowledged write is on disk exactly as before.
+//!
+//! Checkpoints (copying the WAL back into the database file) run on a thread of their own,
+//! not after a commit on the writer: a checkpoint that copies thousands of pages and syncs
+//! the file would otherwise stall every caller waiting on the next batch.
 
 use kizuki_store::{StoreError, StoreResult};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -11,6 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Most writes in one transaction. Bounded so a long queue still commits (and answers) in
 /// slices instead of holding every caller until the queue drains.
@@ -23,6 +28,105 @@ fn max_batch() -> usize {
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .map_or(MAX_BATCH, |n| n.clamp(1, 10_000))
+}
+
+/// After a commit, the checkpointer waits this long for more commits before it checkpoints,
+/// so one checkpoint covers a burst of them.
+const CHECKPOINT_AFTER: Duration = Duration::from_millis(250);
+
+/// The writer's own automatic checkpoint (in pages of 4 KiB), kept only as a backstop should
+/// the checkpointer fall behind; SQLite's default of 1,000 would put it back on the writer.
+const BACKSTOP_PAGES: i64 = 10_000;
+
+/// `KIZUKI_SQLITE_CHECKPOINT=writer` leaves checkpoints to the writer as SQLite does by
+/// default, for comparisons and diagnosis.
+fn checkpoints_on_writer() -> bool {
+    std::env::var("KIZUKI_SQLITE_CHECKPOINT").is_ok_and(|v| v.trim() == "writer")
+}
+
+/// The checkpointer thread and the channel the writer nudges it through after a commit.
+struct Checkpointer {
+    kick: mpsc::SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Opens a second connection to the writer's file and starts the thread, and moves the
+    /// writer's automatic checkpoint out of the way. `None` (checkpoints stay on the writer)
+    /// for an in-memory database or when the second connection cannot be opened.
+    fn start(writer: &Connection) -> Option<Checkpointer> {
+        if checkpoints_on_writer() {
+            return None;
+        }
+        let path = writer.path().filter(|p| !p.is_empty())?.to_owned();
+        let opened = Connection::open(&path).and_then(|c| {
+            c.busy_timeout(Duration::from_secs(1))?;
+            // The checkpoint syncs the WAL before and the database file after copying.
+            c.execute_batch("PRAGMA synchronous = FULL")?;
+            Ok(c)
+        });
+        let conn = match opened {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no checkpointer connection; the writer checkpoints");
+                return None;
+            }
+        };
+        let (kick, kicks) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("kizuki-sqlite-checkpointer".into())
+            .spawn(move || checkpoints(&conn, &kicks))
+            .map_err(
+                |e| tracing::warn!(error = %e, "no checkpointer thread; the writer checkpoints"),
+            )
+            .ok()?;
+        if let Err(e) = writer.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES) {
+            tracing::warn!(error = %e, "could not raise wal_autocheckpoint");
+        }
+        Some(Checkpointer { kick, thread })
+    }
+
+    /// Tells the thread a commit happened; never blocks the writer.
+    fn nudge(&self) {
+        let _ = self.kick.try_send(());
+    }
+
+    /// Runs a last checkpoint and waits for the thread.
+    fn stop(self) {
+        drop(self.kick);
+        let _ = self.thread.join();
+    }
+}
+
+/// The checkpointer's loop: after a commit, wait [`CHECKPOINT_AFTER`] (taking the nudges of
+/// further commits), then checkpoint. Ends, after a last checkpoint, when the writer stops.
+fn checkpoints(conn: &Connection, kicks: &mpsc::Receiver<()>) {
+    while kicks.recv().is_ok() {
+        let due = Instant::now() + CHECKPOINT_AFTER;
+        let mut stopping = false;
+        loop {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match kicks.recv_timeout(left) {
+                Ok(()) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    stopping = true;
+                    break;
+                }
+            }
+        }
+        // PASSIVE copies what no reader still needs, without waiting for readers and
+        // without taking the write lock, so the writer's batches go on meanwhile.
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; the next one retries");
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 /// Called once the batch's fate is known: `Ok` after the commit, or the reason it failed.
@@ -112,12 +216,13 @@ impl Drop for Writer {
 }
 
 fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, commits: &AtomicU64, max: usize) {
+    let checkpointer = Checkpointer::start(&conn);
     let mut queued: VecDeque<Job> = VecDeque::new();
     loop {
         if queued.is_empty() {
             match rx.recv() {
                 Ok(j) => queued.push_back(j),
-                Err(_) => return,
+                Err(_) => break,
             }
         }
         // Everything that arrived while the last commit was syncing joins this batch.
@@ -127,7 +232,15 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, commits: &AtomicU64, max: 
                 Err(_) => break,
             }
         }
-        batch(&mut conn, &mut queued, max, commits);
+        if batch(&mut conn, &mut queued, max, commits)
+            && let Some(c) = &checkpointer
+        {
+            c.nudge();
+        }
+    }
+    drop(conn);
+    if let Some(c) = checkpointer {
+        c.stop();
     }
 }
 
@@ -138,8 +251,14 @@ fn sql(tx: &Transaction<'_>, statement: &str) -> rusqlite::Result<()> {
 }
 
 /// Runs up to `max` queued jobs in one transaction. Jobs not reached (the batch was full or
-/// the transaction broke) stay queued for the next one. Counts a commit in `commits`.
-fn batch(conn: &mut Connection, queued: &mut VecDeque<Job>, max: usize, commits: &AtomicU64) {
+/// the transaction broke) stay queued for the next one. Counts a commit in `commits`; true if
+/// the batch committed.
+fn batch(
+    conn: &mut Connection,
+    queued: &mut VecDeque<Job>,
+    max: usize,
+    commits: &AtomicU64,
+) -> bool {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -147,7 +266,7 @@ fn batch(conn: &mut Connection, queued: &mut VecDeque<Job>, max: usize, commits:
             // spin forever on a broken database file.
             tracing::error!(error = %e, jobs = queued.len(), "SQLite writer could not begin a transaction");
             queued.clear();
-            return;
+            return false;
         }
     };
     let mut done: Vec<Done> = Vec::new();
@@ -199,9 +318,11 @@ fn batch(conn: &mut Connection, queued: &mut VecDeque<Job>, max: usize, commits:
         // Counted before anyone is answered, so a caller never sees its commit uncounted.
         commits.fetch_add(1, Ordering::Relaxed);
     }
+    let committed = outcome.is_ok();
     for d in done {
         d(outcome.clone());
     }
+    committed
 }
 
 #[cfg(test)]
@@ -294,6 +415,38 @@ mod tests {
             w.commits(),
             2,
             "the twenty queued writes committed together"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_not_the_writer_copies_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, path) = writer(&dir);
+        let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+        let before = size();
+        // About 2 MiB in 20 commits: far below the writer's backstop of 10,000 pages, so
+        // only the checkpointer can have moved it into the database file.
+        for _ in 0..20 {
+            w.write(|tx| {
+                tx.execute_batch("CREATE TABLE IF NOT EXISTS b (x BLOB NOT NULL)")
+                    .map_err(StoreError::backend)?;
+                for _ in 0..100 {
+                    tx.execute("INSERT INTO b (x) VALUES (randomblob(1000))", [])
+                        .map_err(StoreError::backend)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let give_up = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < before + 1_000_000 && std::time::Instant::now() < give_up {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            size() >= before + 1_000_000,
+            "the database file grew from {before} to only {} bytes",
+            size()
         );
     }
 
