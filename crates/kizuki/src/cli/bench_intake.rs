@@ -46,6 +46,11 @@ pub struct IntakeArgs {
     /// Org Y's fixed request rate per second in --flood mode.
     #[arg(long, default_value_t = 20)]
     pub rate: u32,
+    /// In --flood mode, how many times to run the pair of phases (Y alone, then Y while X
+    /// floods). Y's samples are pooled per phase kind, so slow moments of the machine fall
+    /// on both sides alike and the p99s rest on rounds × duration × rate samples each.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
     /// In --flood mode, X's clients wait as `Retry-After` asks (one second, its smallest
     /// value) after a 429, as a client following the API's rules does; without it they
     /// retry at once, as an attacker would.
@@ -111,12 +116,16 @@ pub struct Stats {
     pub max_ms: f64,
 }
 
+/// One answered or failed request of the measured window: (latency in µs, HTTP status, or 0
+/// for an I/O failure). Raw samples rather than percentiles, so phases can be pooled.
+pub type Measured = (u64, u16);
+
 /// What `bench load` prints (as JSON) for `bench intake`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LoadResult {
     pub window_s: f64,
-    pub closed: Option<Stats>,
-    pub steady: Option<Stats>,
+    pub closed: Vec<Measured>,
+    pub steady: Vec<Measured>,
     /// Created reports over the whole run, warm-up included, for the database check.
     pub created_total: u64,
     /// Answered requests over the whole run (any status), warm-up included.
@@ -143,6 +152,10 @@ struct IntakeReport {
     fsync_ms_after: Option<f64>,
     throughput: Option<Stats>,
     steady_rate: Option<u32>,
+    /// Pairs of phases run (--flood); the stats below pool every round's samples.
+    rounds: u32,
+    /// Y's p99 in ms per round: (alone, while X floods), to show how much rounds differ.
+    round_p99_ms: Vec<(f64, f64)>,
     steady_unloaded: Option<Stats>,
     steady_loaded: Option<Stats>,
     flood: Option<Stats>,
@@ -402,6 +415,8 @@ async fn intake_on(a: &IntakeArgs, exe: &Path, t: &Target) -> Result<IntakeRepor
         fsync_ms_after: None,
         throughput: None,
         steady_rate: None,
+        rounds: 0,
+        round_p99_ms: Vec::new(),
         steady_unloaded: None,
         steady_loaded: None,
         flood: None,
@@ -412,25 +427,38 @@ async fn intake_on(a: &IntakeArgs, exe: &Path, t: &Target) -> Result<IntakeRepor
     let server_cpu_before = cpu_seconds(server.0.id()).unwrap_or(0.0);
     let mut load_cpu = 0.0;
     if a.flood {
-        let alone = run_load(exe, &load_args(0, a.rate)).await?;
-        // X and Y in processes of their own, so Y's schedule never waits behind X's
-        // clients in the load generator and only the server is shared.
-        let (x_args, y_args) = (load_args(a.clients, 0), load_args(0, a.rate));
-        let (x, y) = tokio::join!(run_load(exe, &x_args), run_load(exe, &y_args));
-        let (x, y) = (x?, y?);
-        created += alone.created_total + x.created_total + y.created_total;
-        load_cpu += alone.cpu_s + x.cpu_s + y.cpu_s;
-        answered += alone.answered_total + x.answered_total + y.answered_total;
+        let rounds = a.rounds.max(1);
+        let (mut alone_all, mut loaded_all, mut flood_all) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let alone = run_load(exe, &load_args(0, a.rate)).await?;
+            // X and Y in processes of their own, so Y's schedule never waits behind X's
+            // clients in the load generator and only the server is shared.
+            let (x_args, y_args) = (load_args(a.clients, 0), load_args(0, a.rate));
+            let (x, y) = tokio::join!(run_load(exe, &x_args), run_load(exe, &y_args));
+            let (x, y) = (x?, y?);
+            created += alone.created_total + x.created_total + y.created_total;
+            load_cpu += alone.cpu_s + x.cpu_s + y.cpu_s;
+            answered += alone.answered_total + x.answered_total + y.answered_total;
+            report.round_p99_ms.push((
+                Stats::of(&alone.steady, alone.window_s).p99_ms,
+                Stats::of(&y.steady, y.window_s).p99_ms,
+            ));
+            alone_all.extend(alone.steady);
+            loaded_all.extend(y.steady);
+            flood_all.extend(x.closed);
+        }
+        let window = (a.duration.max(1) * u64::from(rounds)) as f64;
+        report.rounds = rounds;
         report.steady_rate = Some(a.rate);
-        report.steady_unloaded = alone.steady;
-        report.steady_loaded = y.steady;
-        report.flood = x.closed;
+        report.steady_unloaded = Some(Stats::of(&alone_all, window));
+        report.steady_loaded = Some(Stats::of(&loaded_all, window));
+        report.flood = Some(Stats::of(&flood_all, window));
     } else {
         let r = run_load(exe, &load_args(a.clients, 0)).await?;
         created += r.created_total;
         load_cpu += r.cpu_s;
         answered += r.answered_total;
-        report.throughput = r.closed;
+        report.throughput = Some(Stats::of(&r.closed, r.window_s));
     }
     report.loadavg_after = loadavg();
     report.fsync_ms_after = fsync_ms(&t.dir);
@@ -525,14 +553,29 @@ fn print_report(r: &IntakeReport) {
     }
     if let (Some(u), Some(l)) = (&r.steady_unloaded, &r.steady_loaded) {
         let rate = r.steady_rate.unwrap_or(0);
+        println!(
+            "{} rounds of (Y alone, Y while X floods), samples pooled per phase kind",
+            r.rounds
+        );
         print_stats(&format!("org Y at {rate}/s alone"), u);
         print_stats(&format!("org Y at {rate}/s, X flooding"), l);
         if let Some(f) = &r.flood {
             print_stats(&format!("org X, {} clients", r.clients), f);
         }
-        if u.p99_ms > 0.0 {
+        let rounds: Vec<String> = r
+            .round_p99_ms
+            .iter()
+            .map(|(a, b)| format!("{a:.1} / {b:.1}"))
+            .collect();
+        println!(
+            "org Y p99 per round, alone / flooded (ms): {}",
+            rounds.join(", ")
+        );
+        if u.p99_ms > 0.0 && u.p50_ms > 0.0 {
             println!(
-                "org Y p99 loaded / unloaded: {:.2}× (goal ≤ 2×)",
+                "org Y loaded / unloaded: p50 {:.2}×, p95 {:.2}×, p99 {:.2}× (goal for p99 ≤ 2×)",
+                l.p50_ms / u.p50_ms,
+                l.p95_ms / u.p95_ms.max(f64::MIN_POSITIVE),
                 l.p99_ms / u.p99_ms
             );
         }
@@ -738,29 +781,41 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-fn stats(samples: &[Sample], from: Instant, window: f64) -> Stats {
-    let mut s = Stats::default();
-    let mut lat: Vec<u64> = Vec::new();
-    for x in samples.iter().filter(|x| x.at >= from) {
-        s.requests += 1;
-        match x.status {
-            201 => s.created += 1,
-            429 => s.status_429 += 1,
-            0 => s.io_errors += 1,
-            _ => s.other_status += 1,
+/// The samples that started in the measured window (from `from` on).
+fn measured(samples: &[Sample], from: Instant) -> Vec<Measured> {
+    samples
+        .iter()
+        .filter(|x| x.at >= from)
+        .map(|x| (x.micros, x.status))
+        .collect()
+}
+
+impl Stats {
+    /// Counts and latency percentiles of `samples` taken over `window` seconds.
+    fn of(samples: &[Measured], window: f64) -> Stats {
+        let mut s = Stats::default();
+        let mut lat: Vec<u64> = Vec::new();
+        for &(micros, status) in samples {
+            s.requests += 1;
+            match status {
+                201 => s.created += 1,
+                429 => s.status_429 += 1,
+                0 => s.io_errors += 1,
+                _ => s.other_status += 1,
+            }
+            // Latency is that of answered requests, refusals included (they must be fast too).
+            if status != 0 {
+                lat.push(micros);
+            }
         }
-        // Latency is that of answered requests, refusals included (they must be fast too).
-        if x.status != 0 {
-            lat.push(x.micros);
-        }
+        lat.sort_unstable();
+        s.per_second = s.created as f64 / window.max(f64::MIN_POSITIVE);
+        s.p50_ms = percentile(&lat, 50.0);
+        s.p95_ms = percentile(&lat, 95.0);
+        s.p99_ms = percentile(&lat, 99.0);
+        s.max_ms = lat.last().map_or(0.0, |m| *m as f64 / 1000.0);
+        s
     }
-    lat.sort_unstable();
-    s.per_second = s.created as f64 / window;
-    s.p50_ms = percentile(&lat, 50.0);
-    s.p95_ms = percentile(&lat, 95.0);
-    s.p99_ms = percentile(&lat, 99.0);
-    s.max_ms = lat.last().map_or(0.0, |m| *m as f64 / 1000.0);
-    s
 }
 
 /// Steady clients share the rate; a few connections so one slow answer does not delay the
@@ -814,8 +869,8 @@ async fn load(a: &LoadArgs) -> Result<LoadResult> {
         .count() as u64;
     Ok(LoadResult {
         window_s: window,
-        closed: (a.clients > 0).then(|| stats(&closed_samples, measure_from, window)),
-        steady: (a.steady_rate > 0).then(|| stats(&steady_samples, measure_from, window)),
+        closed: measured(&closed_samples, measure_from),
+        steady: measured(&steady_samples, measure_from),
         created_total,
         answered_total: closed_samples
             .iter()
@@ -847,7 +902,7 @@ mod tests {
                 status,
             });
         }
-        let s = stats(&samples, later, 2.0);
+        let s = Stats::of(&measured(&samples, later), 2.0);
         assert_eq!(s.requests, 5, "the warm-up sample is left out");
         assert_eq!(
             (s.created, s.status_429, s.other_status, s.io_errors),
