@@ -168,17 +168,21 @@ impl Refusal {
     }
 }
 
-/// How long a refusal is held before it is sent, at most. A client that ignores
-/// `Retry-After` and asks again at once would otherwise make the server spend its CPU on
-/// refusals at whatever rate it likes; holding each 429 a moment (a timer, no CPU) caps a
-/// flooding connection at a few requests a second and slows nobody else.
-pub const REFUSAL_HOLD: std::time::Duration = std::time::Duration::from_millis(250);
+/// How long a refusal is held before it is sent. A client that ignores `Retry-After` and
+/// asks again at once would otherwise make the server spend its CPU on refusals at whatever
+/// rate it likes; holding each 429 a moment (a timer, no CPU) caps a flooding connection at
+/// four requests a second and slows nobody else.
+pub const REFUSAL_HOLD: Duration = Duration::from_millis(250);
 
 impl Refusal {
-    /// Waits out the hold (never longer than the client would have to wait anyway), then
-    /// turns the refusal into the 429 answer.
+    /// Waits out the hold, then turns the refusal into the 429 answer. The hold is the full
+    /// [`REFUSAL_HOLD`] even when the next token is due sooner: `Retry-After` tells the
+    /// client to wait at least a second, so one that follows it loses nothing, while one
+    /// that does not would otherwise be let back each time a token comes due (with many
+    /// connections, most of them only to be refused again).
     pub async fn held(self) -> WebError {
-        tokio::time::sleep(self.retry_after.min(REFUSAL_HOLD)).await;
+        let told = Duration::from_secs(self.retry_after_secs());
+        tokio::time::sleep(told.min(REFUSAL_HOLD)).await;
         self.into()
     }
 }
@@ -367,6 +371,24 @@ pub async fn page_layer(State(st): State<WebState>, req: Request, next: Next) ->
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_refusal_is_held_the_full_hold_even_when_a_token_is_due_sooner() {
+        let r = Refusal {
+            scope: Scope::Token,
+            retry_after: Duration::from_millis(10),
+        };
+        let started = std::time::Instant::now();
+        let e = r.held().await;
+        assert!(started.elapsed() >= REFUSAL_HOLD, "{:?}", started.elapsed());
+        assert!(matches!(
+            e,
+            WebError::TooManyRequests {
+                retry_after_secs: 1,
+                ..
+            }
+        ));
+    }
 
     fn rate(per_minute: u32, burst: u32) -> Rate {
         Rate { per_minute, burst }
