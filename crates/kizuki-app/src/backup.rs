@@ -249,7 +249,9 @@ mod tests {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let written = writer.await.unwrap();
         let path = path
-            .expect("the backup did not finish within 10 s while the writer went on")
+            .unwrap_or_else(|_| {
+                panic!("the backup did not finish within 10 s while the writer went on")
+            })
             .unwrap();
         assert!(written > 10, "the writer kept committing ({written})");
         let copy = rusqlite::Connection::open(&path).unwrap();
