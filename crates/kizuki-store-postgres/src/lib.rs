@@ -12,6 +12,8 @@ mod rows;
 mod security;
 // Accounts (issue 6).
 mod accounts;
+// Browser sessions in the database (shared by every node).
+mod sessions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
@@ -1513,6 +1515,57 @@ impl Store for PgStore {
 
     async fn password_state(&self, id: UserId) -> StoreResult<kizuki_store::PasswordState> {
         accounts::password_state(self, id).await
+    }
+
+    // Browser sessions in the database (shared by every node).
+    async fn insert_session(
+        &self,
+        key: &kizuki_store::SessionKey,
+        session: &kizuki_store::SessionRecord,
+    ) -> StoreResult<()> {
+        sessions::insert(self, key, session).await
+    }
+
+    async fn session(
+        &self,
+        key: &kizuki_store::SessionKey,
+    ) -> StoreResult<Option<kizuki_store::SessionRecord>> {
+        sessions::get(self, key).await
+    }
+
+    async fn update_session(
+        &self,
+        key: &kizuki_store::SessionKey,
+        update: &kizuki_store::SessionUpdate,
+    ) -> StoreResult<bool> {
+        sessions::update(self, key, update).await
+    }
+
+    async fn take_session_flash(
+        &self,
+        key: &kizuki_store::SessionKey,
+    ) -> StoreResult<Option<String>> {
+        sessions::take_flash(self, key).await
+    }
+
+    async fn delete_session(&self, key: &kizuki_store::SessionKey) -> StoreResult<()> {
+        sessions::delete(self, key).await
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
+        sessions::delete_user(self, user).await
+    }
+
+    async fn purge_sessions(
+        &self,
+        seen_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        sessions::purge(self, seen_before, created_before).await
+    }
+
+    async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        sessions::instance_secret(self, name, candidate).await
     }
 }
 

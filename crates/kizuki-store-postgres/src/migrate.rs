@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_reminders.sql"),
     // Accounts (issue 6): version 7.
     include_str!("../migrations/0007_accounts.sql"),
+    // Browser sessions in the database (shared by every node): version 8.
+    include_str!("../migrations/0008_sessions.sql"),
 ];
 
 /// The schema version this build writes.

@@ -48,6 +48,15 @@ pub use security::{
 mod accounts;
 pub use accounts::users_disable_and_must_change_password;
 
+// Browser sessions in the database (shared by every node).
+mod sessions;
+pub use sessions::{
+    concurrent_instance_secret_calls_agree, delete_user_sessions_ends_signed_in_and_pending,
+    instance_secret_is_made_once, purge_sessions_removes_idle_and_too_old,
+    session_key_is_the_sha256_of_the_id, session_updates_change_only_named_fields,
+    sessions_round_trip,
+};
+
 /// Generates one `#[tokio::test]` per behaviour. `$factory` is an async fn returning
 /// `Option<DynStore>`: a fresh empty store, or `None` to skip (it should say why).
 #[macro_export]
@@ -91,6 +100,14 @@ macro_rules! conformance_suite {
             check_reports_publications_without_approval,
             // Accounts (issue 6).
             users_disable_and_must_change_password,
+            // Browser sessions in the database (shared by every node).
+            sessions_round_trip,
+            session_key_is_the_sha256_of_the_id,
+            session_updates_change_only_named_fields,
+            delete_user_sessions_ends_signed_in_and_pending,
+            purge_sessions_removes_idle_and_too_old,
+            instance_secret_is_made_once,
+            concurrent_instance_secret_calls_agree,
             // Write throughput (issues 7 and 9).
             create_reports_in_one_batch,
             create_reports_is_all_or_none,

@@ -10,6 +10,8 @@ mod security;
 // Reminders (issue 8).
 mod reminders;
 mod selection;
+// Browser sessions in the database (shared by every node).
+mod sessions;
 
 pub use error::{Current, StoreError, StoreResult};
 pub use filter::{Page, Paged, ReportFilter, ReportSort};
@@ -21,6 +23,10 @@ pub use reminders::{
 };
 pub use selection::{
     CaseDraft, NewSelection, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoredSelection,
+};
+// Browser sessions in the database (shared by every node).
+pub use sessions::{
+    PendingLogin, SessionKey, SessionRecord, SessionUpdate, session_lang_code, session_lang_parse,
 };
 
 use async_trait::async_trait;
@@ -573,6 +579,32 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the user still holds a one-time password that must be changed, and when the
     /// password last changed (sessions older than that end, on every node).
     async fn password_state(&self, id: UserId) -> StoreResult<PasswordState>;
+
+    // Browser sessions in the database (shared by every node).
+    /// Stores a new session under `key`; [`StoreError::Duplicate`] if the key is taken.
+    async fn insert_session(&self, key: &SessionKey, session: &SessionRecord) -> StoreResult<()>;
+    /// The session stored under `key`, expired or not (the caller applies its limits).
+    async fn session(&self, key: &SessionKey) -> StoreResult<Option<SessionRecord>>;
+    /// Changes the fields `update` names; `false` when there is no such session.
+    async fn update_session(&self, key: &SessionKey, update: &SessionUpdate) -> StoreResult<bool>;
+    /// Clears the session's one-time notice and returns it, atomically: of two requests at
+    /// once, one gets it.
+    async fn take_session_flash(&self, key: &SessionKey) -> StoreResult<Option<String>>;
+    /// Removes the session; removing one that is not there is not an error.
+    async fn delete_session(&self, key: &SessionKey) -> StoreResult<()>;
+    /// Removes every session of `user`, signed in or halfway through a login; how many.
+    async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64>;
+    /// Removes sessions last seen before `seen_before` or created before `created_before`
+    /// (idle or past their absolute limit); how many.
+    async fn purge_sessions(
+        &self,
+        seen_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// The instance-wide secret called `name`, the same on every node: the stored one, or
+    /// `candidate` stored first when there is none yet (of nodes racing to create it, all get
+    /// the value that was stored). The caller draws `candidate` from its own random source.
+    async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
 }
 
 /// Accounts (issue 6): what [`Store::password_state`] answers; the default (no mark, never

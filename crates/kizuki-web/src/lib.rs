@@ -75,11 +75,13 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
     let (api_router, openapi) = api::router();
     let openapi_json = serde_json::to_string_pretty(&openapi).map_err(|e| e.to_string())?;
     let security = security::Security::new(&app, opts.security.clone());
+    // Browser sessions live in the database, shared by every node.
+    let sessions = Arc::new(Sessions::new(app.clone()));
     let st = WebState {
         security,
         app,
         views: Arc::new(views),
-        sessions: Arc::new(Sessions::default()),
+        sessions,
         presence: Arc::new(Presence::new()),
         deadlines: Deadlines::default(),
         deadline_policy: opts.deadlines,

@@ -47,7 +47,9 @@ pub async fn require_password_change(
             Err(e) => return WebError::from(e).into_response(),
         };
         if state.changed_at.is_some_and(|at| created < at) {
-            st.sessions.remove(&id);
+            if let Err(e) = st.sessions.remove(&id).await {
+                return WebError::from(e).into_response();
+            }
             return Redirect::to("/login").into_response();
         }
         if state.must_change && !reachable_while_forced(req.uri().path()) {
@@ -138,8 +140,8 @@ pub async fn change(
         Ok(()) => {
             // Every session of the user ends (other browsers, other tabs' stale ids), and
             // this one continues under a new id.
-            st.sessions.remove_user(s.p.user_id);
-            let fresh = st.sessions.create(&st, Some(s.p.user_id), v.lang);
+            st.sessions.remove_user(s.p.user_id).await?;
+            let fresh = st.sessions.create(&st, Some(s.p.user_id), v.lang).await?;
             let msg = changed_notice(v.lang);
             st.sessions.set_flash(&fresh.id, &msg);
             let mut res = Redirect::to("/").into_response();

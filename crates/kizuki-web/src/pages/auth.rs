@@ -222,17 +222,19 @@ pub async fn login(
             let enrolled = kizuki_app::mfa::is_enrolled(&st.app, user.id).await?;
             let required = kizuki_app::security::totp::mfa_required(user.user.role);
             // A new session id at each step: an id planted before login is worthless after.
-            st.sessions.remove(&v.session.id);
+            st.sessions.remove(&v.session.id).await?;
             if enrolled || required {
-                let s = st.sessions.create(&st, None, v.lang);
-                st.sessions.set_pending(
-                    &s.id,
-                    Some(PendingLogin {
-                        user: user.id,
-                        next,
-                        enrol: !enrolled,
-                    }),
-                );
+                let s = st.sessions.create(&st, None, v.lang).await?;
+                st.sessions
+                    .set_pending(
+                        &s.id,
+                        Some(PendingLogin {
+                            user: user.id,
+                            next,
+                            enrol: !enrolled,
+                        }),
+                    )
+                    .await?;
                 let to = if enrolled {
                     "/login/mfa"
                 } else {
@@ -292,7 +294,11 @@ pub(crate) async fn signed_in_session(
         &json!({"addr": addr.to_string()}),
     )
     .await?;
-    Ok(st.sessions.create(st, Some(user.id), user.user.lang).id)
+    let s = st
+        .sessions
+        .create(st, Some(user.id), user.user.lang)
+        .await?;
+    Ok(s.id)
 }
 
 /// The refusal when the organisation's IP allowlist does not include the address.
@@ -311,8 +317,8 @@ pub async fn logout(
     v: Viewer,
     Posted(_): Posted,
 ) -> Result<Response, WebError> {
-    st.sessions.remove(&v.session.id);
-    let s = st.sessions.create(&st, None, v.lang);
+    st.sessions.remove(&v.session.id).await?;
+    let s = st.sessions.create(&st, None, v.lang).await?;
     let mut res = Redirect::to("/").into_response();
     res.extensions_mut().insert(NewSessionId(s.id));
     Ok(res)
@@ -326,7 +332,7 @@ pub async fn set_lang(
 ) -> Result<Response, WebError> {
     let lang = i18n::parse_lang(form.get("lang"))
         .ok_or_else(|| WebError::BadRequest("unknown language".into()))?;
-    st.sessions.set_lang(&v.session.id, lang);
+    st.sessions.set_lang(&v.session.id, lang).await?;
     if let Some(p) = &v.principal {
         auth::set_lang(&st.app, p, lang).await?;
     }

@@ -43,7 +43,7 @@ pub async fn verify(
         .map_err(kizuki_app::AppError::from)?;
     let account = user.user.email.as_str().to_lowercase();
     if let Err(locked) = st.security.throttle.check(&account, addr) {
-        st.sessions.set_pending(&v.session.id, None);
+        st.sessions.set_pending(&v.session.id, None).await?;
         let msg = lock_message(&v, &locked);
         let mut res = render(
             &st,
@@ -56,7 +56,7 @@ pub async fn verify(
     }
     if mfa::verify_login(&st.app, user.id, f.get("code")).await? {
         let id = signed_in_session(&st, &user, addr).await?;
-        st.sessions.remove(&v.session.id);
+        st.sessions.remove(&v.session.id).await?;
         let mut res = Redirect::to(&p.next).into_response();
         res.extensions_mut().insert(NewSessionId(id));
         return Ok(res);
@@ -72,7 +72,7 @@ pub async fn verify(
     .await?;
     let msg = lock.map(|l| lock_message(&v, &l));
     if msg.is_some() {
-        st.sessions.set_pending(&v.session.id, None);
+        st.sessions.set_pending(&v.session.id, None).await?;
     }
     let mut res = render(
         &st,
@@ -136,7 +136,7 @@ pub async fn enrol(
     };
     // Enrolled: the login completes here, and the recovery codes are shown this once.
     let id = signed_in_session(&st, &user, addr).await?;
-    st.sessions.remove(&v.session.id);
+    st.sessions.remove(&v.session.id).await?;
     let mut res = render(
         &st,
         &v,

@@ -40,7 +40,7 @@ fn user_json(p: &Principal) -> Value {
 
 /// Renders `name` with the fields every page has (language, user, CSRF token, notice).
 pub fn render(st: &WebState, v: &Viewer, name: &str, mut ctx: Value) -> Result<Response, WebError> {
-    let flash = st.sessions.take_flash(&v.session.id);
+    let flash = st.sessions.take_flash(&v.session);
     if let Value::Object(m) = &mut ctx {
         m.insert("lang".into(), json!(i18n::lang_code(v.lang)));
         m.insert("csrf".into(), json!(v.session.csrf));

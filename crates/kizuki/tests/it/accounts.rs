@@ -519,7 +519,8 @@ async fn a_one_time_password_must_be_changed_first() {
 
     let mut other = Client::new(&srv);
     other.login(email, &pw).await;
-    // A second node on the same database keeps its own sessions in memory.
+    // A second node on the same database: sessions live in the database, so a password
+    // changed through this node must end the session signed in through that one too.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut node2 = Client {
         base: format!("http://{}", listener.local_addr().unwrap()),
@@ -650,7 +651,7 @@ async fn a_one_time_password_must_be_changed_first() {
     let (status, to) = location(&mut other, "/reports").await;
     assert_eq!(status, 303);
     assert!(to.starts_with("/login"), "{to}");
-    // So did the one on the other node, whose memory this node never touched.
+    // So did the one signed in through the other node: its row went with the user's others.
     let (status, to) = location(&mut node2, "/account/password").await;
     assert_eq!(status, 303);
     assert!(to.starts_with("/login"), "{to}");

@@ -5,7 +5,7 @@
 //! skipped with a message without it (CI sets it, and there the skip is a failure).
 
 use crate::crash::{exchange, free_port, wait_ready};
-use crate::harness::{TempDataDir, stderr, stdout};
+use crate::harness::{Client, TempDataDir, stderr, stdout};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,7 @@ async fn two_nodes_share_reports_search_and_conflicts() {
     let (da, db) = (TempDataDir::new(), TempDataDir::new());
     let o = kizuki_pg(&da.path(), &url, &["init"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let logins = stdout(&o);
     let o = kizuki_pg(
         &da.path(),
         &url,
@@ -183,5 +184,104 @@ async fn two_nodes_share_reports_search_and_conflicts() {
     assert!(
         resp.contains("Aの修正"),
         "nothing silently overwritten: {resp}"
+    );
+
+    // Browser sessions are in the database: signed in through A's login form, the same
+    // cookie is signed in on B, A's CSRF token posts on B, and logging out on A ends the
+    // session on B too. No sticky sessions needed.
+    let email = "reporter@railway.example.jp";
+    let password = logins
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(email)).then(|| w.next().map(str::to_owned))?
+        })
+        .unwrap_or_else(|| panic!("no password for {email} in: {logins}"));
+    // An anonymous visitor's login form from A posts on B: nothing was stored for the form,
+    // its CSRF token is derived from the instance secret both nodes read from the database.
+    let mut visitor = Client {
+        base: format!("http://{}", a.addr),
+        cookie: None,
+    };
+    let form = visitor.get("/login").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let form_csrf = form.csrf();
+    let anonymous = visitor.cookie.clone().unwrap();
+    visitor.base = format!("http://{}", b.addr);
+    let r = visitor
+        .post_raw(
+            "/login",
+            &[
+                ("_csrf", &form_csrf),
+                ("email", email),
+                ("password", &password),
+                ("next", "/reports"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "A's login form refused on B: {}", r.body);
+    assert_eq!(r.header("location"), Some("/reports"));
+    assert_ne!(visitor.cookie.as_deref(), Some(anonymous.as_str()));
+    let r = visitor.get("/reports").await;
+    assert_eq!(
+        r.status,
+        200,
+        "login on B from A's form not signed in: {:?}",
+        r.header("location")
+    );
+
+    let mut on_a = Client {
+        base: format!("http://{}", a.addr),
+        cookie: None,
+    };
+    on_a.login(email, &password).await;
+    let cookie = on_a.cookie.clone().unwrap();
+    let csrf = on_a.get("/reports/new").await.csrf();
+    let mut on_b = Client {
+        base: format!("http://{}", b.addr),
+        cookie: Some(cookie.clone()),
+    };
+    let r = on_b.get("/reports").await;
+    assert_eq!(
+        r.status,
+        200,
+        "not signed in on B: {:?}",
+        r.header("location")
+    );
+    assert!(
+        r.body.contains("action=\"/logout\""),
+        "B shows no signed-in page: {}",
+        r.body
+    );
+    let r = on_b
+        .post_raw(
+            "/lang",
+            &[("_csrf", &csrf), ("lang", "en"), ("back", "/reports")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "A's CSRF token refused on B: {}", r.body);
+    assert_eq!(r.header("location"), Some("/reports"));
+    // The token is checked there, not waved through.
+    let wrong = "0".repeat(csrf.len());
+    let r = on_b
+        .post_raw("/lang", &[("_csrf", &wrong), ("lang", "ja"), ("back", "/")])
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(on_b.cookie.as_deref(), Some(cookie.as_str()));
+
+    let r = on_a.post_raw("/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_ne!(
+        on_a.cookie.as_deref(),
+        Some(cookie.as_str()),
+        "logout keeps the id"
+    );
+    let r = on_b.get("/reports").await;
+    assert_eq!(r.status, 303, "still signed in on B after logout on A");
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.starts_with("/login")),
+        "{:?}",
+        r.header("location")
     );
 }

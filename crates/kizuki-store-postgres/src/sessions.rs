@@ -1,0 +1,186 @@
+//! PostgreSQL side of browser sessions in the database (migration 0008): rows keyed by the
+//! SHA-256 of the session id, so every node on the database sees every session. `lib.rs`
+//! only delegates here.
+
+use crate::{PgStore, pg_err};
+use chrono::{DateTime, Utc};
+use kizuki_domain::ids::UserId;
+use kizuki_store::{
+    PendingLogin, SessionKey, SessionRecord, SessionUpdate, StoreError, StoreResult,
+    session_lang_code, session_lang_parse,
+};
+use tokio_postgres::Row;
+
+const COLS: &str = "user_id, csrf, lang, created_at, seen_at, flash, pending_user, pending_next, \
+                    pending_enrol";
+
+fn row(r: &Row) -> StoreResult<SessionRecord> {
+    let lang: String = r.get("lang");
+    let pending = match (
+        r.get::<_, Option<i64>>("pending_user"),
+        r.get::<_, Option<String>>("pending_next"),
+        r.get::<_, Option<bool>>("pending_enrol"),
+    ) {
+        (Some(user), Some(next), Some(enrol)) => Some(PendingLogin {
+            user: UserId(user),
+            next,
+            enrol,
+        }),
+        _ => None,
+    };
+    Ok(SessionRecord {
+        user: r.get::<_, Option<i64>>("user_id").map(UserId),
+        csrf: r.get("csrf"),
+        lang: session_lang_parse(&lang).ok_or_else(|| {
+            StoreError::Invalid(format!("unexpected value {lang:?} in sessions.lang"))
+        })?,
+        created: r.get("created_at"),
+        seen: r.get("seen_at"),
+        flash: r.get("flash"),
+        pending,
+    })
+}
+
+pub(crate) async fn insert(s: &PgStore, key: &SessionKey, v: &SessionRecord) -> StoreResult<()> {
+    let c = s.client().await?;
+    let p = v.pending.as_ref();
+    c.execute(
+        &format!(
+            "INSERT INTO sessions (key, {COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ),
+        &[
+            &key.as_str(),
+            &v.user.map(|u| u.0),
+            &v.csrf,
+            &session_lang_code(v.lang),
+            &v.created,
+            &v.seen,
+            &v.flash,
+            &p.map(|p| p.user.0),
+            &p.map(|p| p.next.as_str()),
+            &p.map(|p| p.enrol),
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+pub(crate) async fn get(s: &PgStore, key: &SessionKey) -> StoreResult<Option<SessionRecord>> {
+    let c = s.client().await?;
+    c.query_opt(
+        &format!("SELECT {COLS} FROM sessions WHERE key = $1"),
+        &[&key.as_str()],
+    )
+    .await
+    .map_err(pg_err)?
+    .as_ref()
+    .map(row)
+    .transpose()
+}
+
+pub(crate) async fn update(s: &PgStore, key: &SessionKey, u: &SessionUpdate) -> StoreResult<bool> {
+    let c = s.client().await?;
+    // One statement whatever is changed; each flag says whether its column is set, so two
+    // requests changing different fields of one session at once do not undo each other.
+    let p = u.pending.as_ref().and_then(Option::as_ref);
+    let n = c
+        .execute(
+            "UPDATE sessions SET
+                 lang = CASE WHEN $2 THEN $3 ELSE lang END,
+                 seen_at = CASE WHEN $4 THEN $5 ELSE seen_at END,
+                 flash = CASE WHEN $6 THEN $7 ELSE flash END,
+                 pending_user = CASE WHEN $8 THEN $9 ELSE pending_user END,
+                 pending_next = CASE WHEN $8 THEN $10 ELSE pending_next END,
+                 pending_enrol = CASE WHEN $8 THEN $11 ELSE pending_enrol END
+             WHERE key = $1",
+            &[
+                &key.as_str(),
+                &u.lang.is_some(),
+                &u.lang.map(session_lang_code),
+                &u.seen.is_some(),
+                &u.seen,
+                &u.flash.is_some(),
+                &u.flash.clone().flatten(),
+                &u.pending.is_some(),
+                &p.map(|p| p.user.0),
+                &p.map(|p| p.next.as_str()),
+                &p.map(|p| p.enrol),
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(n > 0)
+}
+
+pub(crate) async fn take_flash(s: &PgStore, key: &SessionKey) -> StoreResult<Option<String>> {
+    let c = s.client().await?;
+    // The row lock makes a second request at the same moment wait and then read the cleared
+    // notice, so it is shown once.
+    Ok(c.query_opt(
+        "UPDATE sessions s SET flash = NULL
+         FROM (SELECT key, flash FROM sessions WHERE key = $1 FOR UPDATE) old
+         WHERE s.key = old.key
+         RETURNING old.flash",
+        &[&key.as_str()],
+    )
+    .await
+    .map_err(pg_err)?
+    .and_then(|r| r.get::<_, Option<String>>(0)))
+}
+
+pub(crate) async fn delete(s: &PgStore, key: &SessionKey) -> StoreResult<()> {
+    let c = s.client().await?;
+    c.execute("DELETE FROM sessions WHERE key = $1", &[&key.as_str()])
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+pub(crate) async fn delete_user(s: &PgStore, user: UserId) -> StoreResult<u64> {
+    let c = s.client().await?;
+    c.execute(
+        "DELETE FROM sessions WHERE user_id = $1 OR pending_user = $1",
+        &[&user.0],
+    )
+    .await
+    .map_err(pg_err)
+}
+
+pub(crate) async fn purge(
+    s: &PgStore,
+    seen_before: DateTime<Utc>,
+    created_before: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let c = s.client().await?;
+    c.execute(
+        "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2",
+        &[&seen_before, &created_before],
+    )
+    .await
+    .map_err(pg_err)
+}
+
+pub(crate) async fn instance_secret(
+    s: &PgStore,
+    name: &str,
+    candidate: &[u8],
+) -> StoreResult<Vec<u8>> {
+    let c = s.client().await?;
+    // Two statements, not one: after waiting for a racing node's insert, `DO NOTHING` leaves
+    // a statement whose snapshot predates that row; the separate read sees it committed.
+    c.execute(
+        "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[&name, &candidate],
+    )
+    .await
+    .map_err(pg_err)?;
+    let row = c
+        .query_one(
+            "SELECT value FROM instance_secrets WHERE name = $1",
+            &[&name],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(row.get(0))
+}

@@ -1,0 +1,228 @@
+//! SQLite side of browser sessions in the database (migration 0008): rows keyed by the
+//! SHA-256 of the session id, so every process on the file sees every session. `lib.rs` only
+//! delegates here.
+
+use crate::codec::{self, time_from, time_to};
+use crate::{SqliteStore, db_err};
+use chrono::{DateTime, Utc};
+use kizuki_domain::ids::UserId;
+use kizuki_store::{
+    PendingLogin, SessionKey, SessionRecord, SessionUpdate, StoreResult, session_lang_code,
+    session_lang_parse,
+};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+const COLS: &str = "user_id, csrf, lang, created_at, seen_at, flash, pending_user, pending_next, \
+                    pending_enrol";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let lang: String = r.get("lang")?;
+    let pending = match (
+        r.get::<_, Option<i64>>("pending_user")?,
+        r.get::<_, Option<String>>("pending_next")?,
+        r.get::<_, Option<bool>>("pending_enrol")?,
+    ) {
+        (Some(user), Some(next), Some(enrol)) => Some(PendingLogin {
+            user: UserId(user),
+            next,
+            enrol,
+        }),
+        _ => None,
+    };
+    Ok(SessionRecord {
+        user: r.get::<_, Option<i64>>("user_id")?.map(UserId),
+        csrf: r.get("csrf")?,
+        lang: session_lang_parse(&lang).ok_or_else(|| codec::bad("sessions.lang", &lang))?,
+        created: time_from(&r.get::<_, String>("created_at")?)?,
+        seen: time_from(&r.get::<_, String>("seen_at")?)?,
+        flash: r.get("flash")?,
+        pending,
+    })
+}
+
+/// The three pending-login columns of `p`.
+fn pending_values(p: Option<&PendingLogin>) -> [Value; 3] {
+    match p {
+        Some(p) => [
+            Value::Integer(p.user.0),
+            Value::Text(p.next.clone()),
+            Value::Integer(i64::from(p.enrol)),
+        ],
+        None => [Value::Null, Value::Null, Value::Null],
+    }
+}
+
+pub(crate) async fn insert(
+    s: &SqliteStore,
+    key: &SessionKey,
+    v: &SessionRecord,
+) -> StoreResult<()> {
+    let key = key.as_str().to_owned();
+    let v = v.clone();
+    s.write(move |tx| {
+        let [pu, pn, pe] = pending_values(v.pending.as_ref());
+        tx.execute(
+            &format!("INSERT INTO sessions (key, {COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            params![
+                key,
+                v.user.map(|u| u.0),
+                v.csrf,
+                session_lang_code(v.lang),
+                time_to(v.created),
+                time_to(v.seen),
+                v.flash,
+                pu,
+                pn,
+                pe
+            ],
+        )
+        .map_err(db_err)?;
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn get(s: &SqliteStore, key: &SessionKey) -> StoreResult<Option<SessionRecord>> {
+    let key = key.as_str().to_owned();
+    s.read(move |c| {
+        c.prepare_cached(&format!("SELECT {COLS} FROM sessions WHERE key = ?1"))?
+            .query_row([key], row)
+            .optional()
+    })
+    .await
+}
+
+pub(crate) async fn update(
+    s: &SqliteStore,
+    key: &SessionKey,
+    u: &SessionUpdate,
+) -> StoreResult<bool> {
+    // Only the named columns are set, so two requests changing different fields of one
+    // session at once (a language switch and a notice) do not undo each other.
+    let mut sets: Vec<&str> = Vec::new();
+    let mut values: Vec<Value> = vec![Value::Text(key.as_str().to_owned())];
+    if let Some(lang) = u.lang {
+        sets.push("lang");
+        values.push(Value::Text(session_lang_code(lang).to_owned()));
+    }
+    if let Some(seen) = u.seen {
+        sets.push("seen_at");
+        values.push(Value::Text(time_to(seen)));
+    }
+    if let Some(flash) = &u.flash {
+        sets.push("flash");
+        values.push(flash.clone().map_or(Value::Null, Value::Text));
+    }
+    if let Some(pending) = &u.pending {
+        sets.extend(["pending_user", "pending_next", "pending_enrol"]);
+        values.extend(pending_values(pending.as_ref()));
+    }
+    if sets.is_empty() {
+        let found = get(s, key).await?.is_some();
+        return Ok(found);
+    }
+    let assignments: Vec<String> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 2))
+        .collect();
+    let sql = format!(
+        "UPDATE sessions SET {} WHERE key = ?1",
+        assignments.join(", ")
+    );
+    s.write(move |tx| {
+        let n = tx
+            .execute(&sql, params_from_iter(values.iter()))
+            .map_err(db_err)?;
+        Ok(n > 0)
+    })
+    .await
+}
+
+pub(crate) async fn take_flash(s: &SqliteStore, key: &SessionKey) -> StoreResult<Option<String>> {
+    let key = key.as_str().to_owned();
+    // Read and clear in one write transaction: the writer is the only one, so no other
+    // request can take the same notice in between.
+    s.write(move |tx| {
+        let flash: Option<String> = tx
+            .query_row("SELECT flash FROM sessions WHERE key = ?1", [&key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)?
+            .flatten();
+        if flash.is_some() {
+            tx.execute("UPDATE sessions SET flash = NULL WHERE key = ?1", [&key])
+                .map_err(db_err)?;
+        }
+        Ok(flash)
+    })
+    .await
+}
+
+pub(crate) async fn delete(s: &SqliteStore, key: &SessionKey) -> StoreResult<()> {
+    let key = key.as_str().to_owned();
+    s.write(move |tx| {
+        tx.execute("DELETE FROM sessions WHERE key = ?1", [key])
+            .map_err(db_err)?;
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn delete_user(s: &SqliteStore, user: UserId) -> StoreResult<u64> {
+    s.write(move |tx| {
+        let n = tx
+            .execute(
+                "DELETE FROM sessions WHERE user_id = ?1 OR pending_user = ?1",
+                [user.0],
+            )
+            .map_err(db_err)?;
+        Ok(n as u64)
+    })
+    .await
+}
+
+pub(crate) async fn purge(
+    s: &SqliteStore,
+    seen_before: DateTime<Utc>,
+    created_before: DateTime<Utc>,
+) -> StoreResult<u64> {
+    s.write(move |tx| {
+        let n = tx
+            .execute(
+                "DELETE FROM sessions WHERE seen_at < ?1 OR created_at < ?2",
+                params![time_to(seen_before), time_to(created_before)],
+            )
+            .map_err(db_err)?;
+        Ok(n as u64)
+    })
+    .await
+}
+
+pub(crate) async fn instance_secret(
+    s: &SqliteStore,
+    name: &str,
+    candidate: &[u8],
+) -> StoreResult<Vec<u8>> {
+    let name = name.to_owned();
+    let candidate = candidate.to_vec();
+    // Insert-if-absent and read back in one write transaction: writers on the file take turns,
+    // so every process reads the value of whichever inserted first.
+    s.write(move |tx| {
+        tx.execute(
+            "INSERT INTO instance_secrets (name, value) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO NOTHING",
+            params![name, candidate],
+        )
+        .map_err(db_err)?;
+        tx.query_row(
+            "SELECT value FROM instance_secrets WHERE name = ?1",
+            [&name],
+            |r| r.get(0),
+        )
+        .map_err(db_err)
+    })
+    .await
+}
