@@ -69,16 +69,16 @@ for run in operator:generated centre:generated operator:existing centre:existing
   [ "$values" = existing ] && config=(--config-file "$repo/.ci/schemathesis.toml")
   echo "--- schemathesis as the $who, $values values ($max_examples examples per operation, seed $seed)"
   # not_a_server_error is the goal (zero 5xx); response_schema_conformance holds every
-  # documented answer to its schema. Status-code and content-type conformance are left out:
-  # the document lists the success answers and the usual errors, not every 4xx (401 without
-  # a token, axum's plain-text 400 for an unparsable query or path), and a check that stops
-  # an operation at its first finding would hide the 5xx behind it, hence also
-  # --continue-on-failure.
+  # documented answer to its schema. Status-code, content-type and header conformance hold
+  # the document to every status the API gives (each operation lists its 4xx, all in the
+  # JSON error shape: api::error_doc). A check that stops an operation at its first finding
+  # would hide the 5xx behind it, hence --continue-on-failure.
   # Run from the report dir: schemathesis keeps a cache in ./.schemathesis, which belongs
   # there (cleared with the reports) rather than in the work tree.
   (cd "$report_dir" && "$repo/$venv/bin/schemathesis" "${config[@]}" run "$base/api/v1/openapi.json" \
     --header "Authorization: Bearer $token" \
-    --checks not_a_server_error,response_schema_conformance --continue-on-failure \
+    --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,response_headers_conformance \
+    --continue-on-failure \
     --phases examples,coverage,fuzzing \
     --max-examples "$max_examples" --seed "$seed" \
     --generation-database none \

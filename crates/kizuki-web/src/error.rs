@@ -1,6 +1,7 @@
 //! The web layer's one error type and its one mapping to HTTP. Pages and the API share the
 //! mapping (status and stable code); pages get an HTML page in the visitor's language, the
-//! API a JSON body `{code, message_ja, message_en}`. Server errors say nothing about their
+//! API a JSON body `{code, message_ja, message_en, fields}`, also for the requests its
+//! extractors cannot take apart (`api::extract`). Server errors say nothing about their
 //! cause to the client; the cause goes to the log.
 
 use crate::i18n;
@@ -39,6 +40,9 @@ pub enum WebError {
         code: &'static str,
         retry_after_secs: u64,
     },
+    /// A request the API's extractors could not take apart (task H: axum's rejections in
+    /// the API's error shape, naming the part at fault).
+    Rejected(crate::api::extract::Rejection),
 }
 
 impl std::fmt::Display for WebError {
@@ -58,6 +62,7 @@ impl std::fmt::Display for WebError {
                 code,
                 retry_after_secs,
             } => write!(f, "{code}; retry after {retry_after_secs} s"),
+            WebError::Rejected(r) => write!(f, "rejected: {r:?}"),
         }
     }
 }
@@ -124,6 +129,7 @@ impl WebError {
             }
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             WebError::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            WebError::Rejected(r) => r.status_code(),
         }
     }
 
@@ -218,6 +224,9 @@ impl IntoResponse for ApiError {
         };
         let cat = i18n::catalogue();
         let key = format!("errors.{code}");
+        if let WebError::Rejected(r) = &e {
+            return rejected(status, code, r);
+        }
         let fields = e
             .validation()
             .map(|v| {
@@ -234,10 +243,19 @@ impl IntoResponse for ApiError {
             WebError::PreconditionFailed { current } => Some(*current),
             _ => None,
         };
+        let (mut message_ja, mut message_en) = (
+            cat.get(Lang::Ja, &key).to_owned(),
+            cat.get(Lang::En, &key).to_owned(),
+        );
+        // A 400 says what was wrong (If-Match, the bulk body); the text is the API's own.
+        if let WebError::BadRequest(detail) = &e {
+            message_ja = format!("{message_ja}（{detail}）");
+            message_en = format!("{message_en}: {detail}");
+        }
         let body = ApiErrorBody {
             code: code.to_owned(),
-            message_ja: cat.get(Lang::Ja, &key).to_owned(),
-            message_en: cat.get(Lang::En, &key).to_owned(),
+            message_ja,
+            message_en,
             fields,
             current_version,
         };
@@ -254,9 +272,55 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A rejection's answer: its own messages naming the part at fault, and for 405 `Allow`.
+fn rejected(status: StatusCode, code: &str, r: &crate::api::extract::Rejection) -> Response {
+    let body = ApiErrorBody {
+        code: code.to_owned(),
+        message_ja: r.message(Lang::Ja),
+        message_en: r.message(Lang::En),
+        fields: r.fields(),
+        current_version: None,
+    };
+    let mut res = (status, Json(body)).into_response();
+    if let crate::api::extract::Rejection::MethodNotAllowed { allowed } = r
+        && let Ok(v) = header::HeaderValue::from_str(&allowed.join(", "))
+    {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    res
+}
+
+/// Axum's own rejections on a page (a `Path`, `Query` or `Form` that cannot be read) answer
+/// English text/plain; told apart by status and content type (never their text), they get
+/// the error page in the visitor's language like every other refusal.
+fn rejection_page(res: &Response) -> Option<ErrorPage> {
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain {
+        return None;
+    }
+    let code = match res.status() {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation",
+        _ => return None,
+    };
+    Some(ErrorPage { code })
+}
+
 /// Replaces the bare body of an error response with a page in the visitor's language.
 pub async fn render_error_page(st: &WebState, sess: &SessionData, res: Response) -> Response {
-    let Some(info) = res.extensions().get::<ErrorPage>().cloned() else {
+    let Some(info) = res
+        .extensions()
+        .get::<ErrorPage>()
+        .cloned()
+        .or_else(|| rejection_page(&res))
+    else {
         return res;
     };
     let status = res.status();

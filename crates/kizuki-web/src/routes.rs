@@ -179,6 +179,10 @@ pub async fn require_classified(req: Request, next: Next) -> Response {
             // still never runs, so an unclassified method stays refused (robustness, issue 6:
             // schemathesis found the 500 here).
             let allowed = methods_for(&p);
+            if !allowed.is_empty() && p.starts_with("/api/v1/") {
+                // The API answers in its own error shape (task H).
+                return crate::api::extract::method_not_allowed(allowed);
+            }
             if !allowed.is_empty() {
                 let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
                 if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {

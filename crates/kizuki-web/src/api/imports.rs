@@ -12,12 +12,12 @@
 
 use super::ApiUser;
 use super::dto::ReportInputDto;
+use super::extract::{ApiBytes, ApiPath, Rejection};
 use crate::error::{ApiError, ApiErrorBody, FieldProblem, WebError};
 use crate::i18n;
 use crate::state::WebState;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kizuki_app::App;
@@ -456,7 +456,7 @@ pub struct ImportAcceptedDto {
 pub(super) async fn post_bulk(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     p.require_operator().map_err(WebError::from)?;
     if body.len() > MAX_BODY {
@@ -465,9 +465,18 @@ pub(super) async fn post_bulk(
         ))));
     }
     let items: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(WebError::BadRequest(format!(
-            "body must be a JSON array of reports: {e}"
-        )))
+        if e.is_data() {
+            ApiError(WebError::BadRequest(format!(
+                "body must be a JSON array of reports: {e}"
+            )))
+        } else {
+            // Not JSON at all: the same answer, with line and column, as any other body.
+            ApiError::from(Rejection::JsonSyntax {
+                line: e.line(),
+                column: e.column(),
+                detail: e.to_string(),
+            })
+        }
     })?;
     let max = st.imports.inner.config.bulk_max_items;
     if items.is_empty() || items.len() > max {
@@ -509,7 +518,7 @@ pub(super) async fn post_bulk(
 pub(super) async fn get_import(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ImportJobDto>, ApiError> {
     st.imports
         .get(&p, &id)

@@ -3,6 +3,10 @@
 //! from these handlers' annotations, so it cannot drift from them.
 
 pub mod dto;
+// Axum's extractors answering the API's error shape (task H).
+pub mod extract;
+// The extractors' error answers in the OpenAPI document (task H).
+mod error_doc;
 // Search (issue 9).
 pub mod search;
 // Selection (issue 5).
@@ -13,12 +17,12 @@ pub mod imports;
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dto::*;
+use extract::{ApiJson, ApiPath, ApiQuery};
 use kizuki_app::auth::Principal;
 use kizuki_app::{AppError, cases, reports, tokens};
 use kizuki_domain::fiscal::FiscalYear;
@@ -115,10 +119,9 @@ fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
 
 /// A JSON body, taken apart only after the handler has decided the caller may act: a caller
 /// who may not learns nothing from how their body was judged. A body that cannot be read is
-/// the caller's mistake (400), in the API's error shape.
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError(WebError::BadRequest(e.body_text())))
+/// answered as its rejection says (400, 413, 415 or 422, in the API's error shape).
+fn json_body<T>(body: Result<ApiJson<T>, ApiError>) -> Result<T, ApiError> {
+    body.map(|ApiJson(b)| b)
 }
 
 /// A stale version becomes 412 with the current version, as HTTP preconditions do.
@@ -144,14 +147,14 @@ fn with_etag<T: serde::Serialize>(status: StatusCode, version: i64, body: T) -> 
     params(ListParams),
     responses(
         (status = 200, description = "Reports visible to the caller", body = ReportPageDto),
-        (status = 401, description = "No valid token", body = ApiErrorBody),
+        (status = 422, description = "`fy` is not a fiscal year", body = ApiErrorBody),
     ),
     security(("bearer" = []))
 )]
 async fn list_reports(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Query(q): Query<ListParams>,
+    ApiQuery(q): ApiQuery<ListParams>,
 ) -> Result<Json<ReportPageDto>, ApiError> {
     let fiscal_year = match q.fy.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
@@ -208,7 +211,7 @@ async fn list_reports(
 async fn create_report(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Json(body): Json<ReportInputDto>,
+    ApiJson(body): ApiJson<ReportInputDto>,
 ) -> Result<Response, ApiError> {
     let r = reports::file_input(&st.app, &p, &ReportInput::from(body)).await?;
     let mut res = with_etag(StatusCode::CREATED, r.version, ReportDto::from(&r));
@@ -231,7 +234,7 @@ async fn create_report(
 async fn get_report(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let r = reports::get(&st.app, &p, ReportId(id)).await?;
     kizuki_app::audit_log::record_read(&st.app, &p, &r, "api").await?;
@@ -247,6 +250,7 @@ async fn get_report(
     request_body = ReportInputDto,
     responses(
         (status = 200, description = "Updated", body = ReportDto, headers(("ETag" = String))),
+        (status = 404, description = "No such report, or not visible to the caller", body = ApiErrorBody),
         (status = 412, description = "Someone changed the report since that ETag", body = ApiErrorBody),
         (status = 428, description = "If-Match is missing", body = ApiErrorBody),
         (status = 422, description = "Invalid fields", body = ApiErrorBody),
@@ -256,9 +260,9 @@ async fn get_report(
 async fn update_report(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
-    body: Result<Json<ReportInputDto>, JsonRejection>,
+    body: Result<ApiJson<ReportInputDto>, ApiError>,
 ) -> Result<Response, ApiError> {
     reports::get_for_edit(&st.app, &p, ReportId(id)).await?;
     let version = if_match(&headers)?;
@@ -275,6 +279,7 @@ async fn update_report(
     request_body = StageInputDto,
     responses(
         (status = 201, description = "Stage appended", body = ReportDto, headers(("ETag" = String))),
+        (status = 404, description = "No such report, or not visible to the caller", body = ApiErrorBody),
         (status = 422, description = "Invalid stage", body = ApiErrorBody),
     ),
     security(("bearer" = []))
@@ -282,8 +287,8 @@ async fn update_report(
 async fn add_stage(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(id): Path<i64>,
-    body: Result<Json<StageInputDto>, JsonRejection>,
+    ApiPath(id): ApiPath<i64>,
+    body: Result<ApiJson<StageInputDto>, ApiError>,
 ) -> Result<Response, ApiError> {
     reports::get_for_edit(&st.app, &p, ReportId(id)).await?;
     let body = json_body(body)?;
@@ -328,7 +333,7 @@ async fn list_cases(
 async fn get_case(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let c = cases::get(&st.app, &p, CaseId(id)).await?;
     Ok(with_etag(StatusCode::OK, c.version, CaseDto::from(&c)))
@@ -343,6 +348,7 @@ async fn get_case(
     request_body = CaseContentDto,
     responses(
         (status = 200, description = "Updated", body = CaseDto, headers(("ETag" = String))),
+        (status = 404, description = "No such case", body = ApiErrorBody),
         (status = 412, description = "Someone changed the case since that ETag", body = ApiErrorBody),
         (status = 428, description = "If-Match is missing", body = ApiErrorBody),
         (status = 422, description = "Invalid case", body = ApiErrorBody),
@@ -352,9 +358,9 @@ async fn get_case(
 async fn update_case(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
-    body: Result<Json<CaseContentDto>, JsonRejection>,
+    body: Result<ApiJson<CaseContentDto>, ApiError>,
 ) -> Result<Response, ApiError> {
     // Decided before the body is looked at: a caller who may not write learns nothing more.
     cases::require_case_edit(&st.app, &p, CaseId(id)).await?;
@@ -396,7 +402,7 @@ async fn list_surveys(
 async fn get_survey(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(year): Path<i32>,
+    ApiPath(year): ApiPath<i32>,
 ) -> Result<Json<SurveyDto>, ApiError> {
     let v = cases::survey(&st.app, &p, year).await?;
     Ok(Json(SurveyDto::new(&v.survey, &v.cases)))
@@ -435,7 +441,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "kizuki API",
-        description = "Incident reports (情報連絡), cases and surveys. Tokens: `kizuki token create --email EMAIL`. Errors are `{code, message_ja, message_en}`; updates need `If-Match` with the ETag they are based on.",
+        description = "Incident reports (情報連絡), cases and surveys. Tokens: `kizuki token create --email EMAIL`. Every error, 4xx and 5xx, is `{code, message_ja, message_en, fields}` (`fields` for `validation`: one entry per field, also for a body of the wrong shape; `current_version` with 412); a 429 carries `Retry-After`. Updates need `If-Match` with the ETag they are based on.",
     ),
     modifiers(&BearerAuth),
     components(schemas(ApiErrorBody))
@@ -463,8 +469,11 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(imports::get_import))
         .split_for_parts();
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    error_doc::add_error_answers(&mut doc);
     let router = router
         .route("/openapi.json", axum::routing::get(openapi_json))
-        .fallback(|| async { ApiError(WebError::NotFound) });
+        .fallback(|| async { ApiError(WebError::NotFound) })
+        // Stated rather than left to axum's default, so the 413 message can name it.
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT));
     (router, doc)
 }

@@ -2,13 +2,14 @@
 //! similar cases as the pages, for bearer tokens, with the caller's access rule inside the
 //! index query.
 
+use super::extract::{ApiPath, ApiQuery};
 use crate::error::{ApiError, ApiErrorBody};
 use crate::search::{
     SearchParams, SearchView, SimilarView, published_slugs, run, search_error, similar_to_report,
 };
 use crate::state::WebState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use kizuki_domain::ids::ReportId;
 
 use super::ApiUser;
@@ -18,15 +19,14 @@ use super::ApiUser;
     params(SearchParams),
     responses(
         (status = 200, description = "Matching reports, cases and lessons the caller may read, with facet counts over them", body = SearchView),
-        (status = 400, description = "The query or a filter could not be understood", body = ApiErrorBody),
-        (status = 401, description = "No valid token", body = ApiErrorBody),
+        (status = 422, description = "The search text or a filter could not be understood (`fields` names it)", body = ApiErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn search(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Query(params): Query<SearchParams>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchView>, ApiError> {
     let viewer = kizuki_app::auth::viewer(&st.app, &p).await?;
     let q = params.to_query(&st).map_err(search_error)?;
@@ -52,7 +52,7 @@ pub async fn search(
 pub async fn similar_report(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<SimilarView>, ApiError> {
     // Reading the report first applies the single-record rule: not allowed looks like missing.
     let report = kizuki_app::reports::get(&st.app, &p, ReportId(id)).await?;

@@ -5,10 +5,11 @@
 //! replaced by a newer one, or already confirmed, fails with 412.
 
 use super::ApiUser;
+use super::extract::{ApiJson, ApiPath};
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
@@ -105,7 +106,7 @@ fn if_match(headers: &HeaderMap) -> Result<(i64, i64), ApiError> {
 pub async fn get_selection(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(year): Path<i32>,
+    ApiPath(year): ApiPath<i32>,
 ) -> Result<Response, ApiError> {
     match selections::current(&st.app, &p, year).await? {
         Some(v) => answer(StatusCode::OK, &v),
@@ -124,6 +125,7 @@ pub async fn get_selection(
         (status = 201, description = "A new proposal, saved", body = SelectionDto, headers(("ETag" = String))),
         (status = 200, description = "Confirmed; the chosen reports are now the survey's case drafts", body = SelectionDto, headers(("ETag" = String))),
         (status = 400, description = "The survey's selection is already confirmed", body = ApiErrorBody),
+        (status = 404, description = "No survey that year, or no proposal to confirm", body = ApiErrorBody),
         (status = 412, description = "The proposal changed or was replaced since that ETag", body = ApiErrorBody),
         (status = 428, description = "Confirming needs If-Match", body = ApiErrorBody),
         (status = 422, description = "Rules that are invalid or cannot all hold", body = ApiErrorBody),
@@ -134,9 +136,9 @@ pub async fn get_selection(
 pub async fn post_selection(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
-    Path(year): Path<i32>,
+    ApiPath(year): ApiPath<i32>,
     headers: HeaderMap,
-    Json(body): Json<SelectionRequestDto>,
+    ApiJson(body): ApiJson<SelectionRequestDto>,
 ) -> Result<Response, ApiError> {
     p.require_analyst()?;
     if !body.confirm {

@@ -5,6 +5,8 @@
 // Accounts (issue 6).
 mod accounts;
 mod api;
+// The API's error shape for every refusal, and in the OpenAPI document (task H).
+mod api_errors;
 mod authz;
 mod browser;
 mod cli;
@@ -22,5 +24,7 @@ mod search_web;
 mod select;
 // Two app nodes on one PostgreSQL database (issue 7).
 mod selection_web;
+// Browser sessions in the database (shared by every node).
+mod sessions_db;
 mod two_nodes;
 mod web;
