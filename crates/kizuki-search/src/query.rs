@@ -22,6 +22,7 @@ use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::ids::OrgId;
 use kizuki_domain::taxonomy::{Taxonomy, Tlp, Vocabulary};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query as TQuery,
@@ -142,11 +143,9 @@ impl Query {
                         }
                         continue;
                     }
-                    rest.push(if neg { format!("-{t}") } else { t });
+                    rest.push(Token::Word { neg, text: t }.to_string());
                 }
-                Token::Phrase { neg, text: t } => {
-                    rest.push(format!("{}\"{t}\"", if neg { "-" } else { "" }));
-                }
+                phrase @ Token::Phrase { .. } => rest.push(phrase.to_string()),
             }
         }
         q.text = rest.join(" ");
@@ -193,6 +192,11 @@ impl Query {
             "cause" => resolve(tx, Vocabulary::Cause, value),
             _ => normalize(value),
         };
+        // Only invisible characters: the filter would match nothing, and written back
+        // (`status:`) it would read as a word.
+        if value.is_empty() {
+            return Err(bad("値が空です / the value is empty"));
+        }
         if neg {
             self.filters.exclude.push((name.to_owned(), value));
             return Ok(());
@@ -246,6 +250,65 @@ fn filter_name(name: &str) -> Option<&'static str> {
 enum Token {
     Word { neg: bool, text: String },
     Phrase { neg: bool, text: String },
+}
+
+impl fmt::Display for Token {
+    /// The token as [`split`] reads it back: a word as typed, a phrase in quotes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Token::Word { neg, text } => write!(f, "{}{text}", if *neg { "-" } else { "" }),
+            Token::Phrase { neg, text } => {
+                let (open, close) = quotes_for(text);
+                write!(f, "{}{open}{text}{close}", if *neg { "-" } else { "" })
+            }
+        }
+    }
+}
+
+/// The quote pairs a phrase can be written back in, `"…"` first.
+const QUOTES: [(char, char); 4] = [('"', '"'), ('「', '」'), ('『', '』'), ('“', '”')];
+
+/// The first pair whose closing mark the phrase does not contain: a phrase ends at the first
+/// closing mark of its own pair, so `「He said "no"」` written as `"He said "no""` would be
+/// read back as other words. The pair the phrase was typed in always qualifies (it cannot
+/// hold its own closing mark), so the fallback is never reached for a phrase [`split`] read.
+fn quotes_for(phrase: &str) -> (char, char) {
+    QUOTES
+        .into_iter()
+        .find(|&(_, close)| !phrase.contains(close))
+        .unwrap_or(QUOTES[0])
+}
+
+/// The query written back in its own syntax: the words and phrases of `text`, then every
+/// filter as a `name:value` token, every kind as `kind:…` and every exclusion as
+/// `-name:value`. Sort and paging have no syntax and are left out. For a query that
+/// [`Query::parse`] made, parsing this text again (with the same taxonomy) gives the same
+/// query.
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        // Re-read rather than copied, so that a `text` set by hand (an unclosed phrase) cannot
+        // swallow the filter tokens written after it.
+        for tok in split(&self.text) {
+            write!(f, "{sep}{tok}")?;
+            sep = " ";
+        }
+        for (name, values) in self.filters.values() {
+            for v in values {
+                write!(f, "{sep}{name}:{v}")?;
+                sep = " ";
+            }
+        }
+        for k in &self.kinds {
+            write!(f, "{sep}kind:{}", k.code())?;
+            sep = " ";
+        }
+        for (name, v) in &self.filters.exclude {
+            write!(f, "{sep}-{name}:{v}")?;
+            sep = " ";
+        }
+        Ok(())
+    }
 }
 
 fn closing(open: char) -> Option<char> {
@@ -536,6 +599,31 @@ mod tests {
         assert_eq!(q.kinds, vec![DocKind::Case]);
         assert!(Query::parse("fy:西暦", None).is_err());
         assert!(Query::parse("tlp:white", None).is_err());
+    }
+
+    #[test]
+    fn a_phrase_holding_a_quote_mark_is_written_back_whole() {
+        let q = Query::parse(
+            "「He said \"no\"」 -『a」b』 sector:railway -kind:case",
+            None,
+        )
+        .unwrap();
+        let again = Query::parse(&q.to_string(), None).unwrap();
+        assert_eq!(again, q, "{q}");
+        let p = ParsedText::new(&q.text);
+        let raw: Vec<&str> = p.include.iter().map(|t| t.raw.as_str()).collect();
+        assert_eq!(raw, vec!["He said \"no\""]);
+        assert_eq!(p.exclude.len(), 1);
+        assert_eq!(p.exclude[0].raw, "a」b");
+        assert_eq!(q.filters.sector, vec!["railway"]);
+        // A value that normalises to nothing (a zero-width space) would be written back as
+        // `status:`, which is a word, not a filter: it is refused instead.
+        for text in ["status:\u{200b}", "-sector:\u{200b}"] {
+            match Query::parse(text, None) {
+                Err(SearchError::Query(msg)) => assert!(msg.contains("空"), "{msg}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]

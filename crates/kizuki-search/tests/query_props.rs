@@ -1,7 +1,8 @@
 //! Property tests for the search query syntax (issue 6 point 7, robustness): whatever a user
 //! types, `Query::parse` and `ParsedText::new` answer without panicking; the filters taken
 //! out are exactly the `name:value` tokens, the rest of the text is kept as written; a bad
-//! filter value is refused naming the token; an unclosed phrase runs to the end of the text.
+//! filter value is refused naming the token; an unclosed phrase runs to the end of the text;
+//! a parsed query written back with `Display` parses to the same query.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use kizuki_domain::fiscal::FiscalYear;
@@ -116,6 +117,65 @@ fn query() -> impl Strategy<Value = (String, Vec<Tok>)> {
         })
 }
 
+/// A phrase as typed: any of the four quote pairs, content that may hold the other pairs'
+/// quote marks (`「He said "no"」`), sometimes negated, sometimes left unclosed.
+fn quoted_phrase() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec![("\"", "\""), ("「", "」"), ("『", "』"), ("“", "”")]),
+        "[a-z障害 \"「」『』“”:-]{1,12}",
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|((open, close), inner, neg, closed)| {
+            // The content stops at the pair's own closing mark, as the parser would.
+            let inner: String = inner.split(close).next().unwrap_or_default().to_owned();
+            format!(
+                "{}{open}{inner}{}",
+                if neg { "-" } else { "" },
+                if closed { close } else { "" }
+            )
+        })
+}
+
+/// A query as typed that leans on quote marks: phrases of every pair, words with quote marks
+/// inside (`a"b`), filter tokens, and plain words, in any order.
+fn quote_heavy_query() -> impl Strategy<Value = String> {
+    let tok = prop_oneof![
+        3 => quoted_phrase(),
+        2 => "[a-z]{1,3}[\"「」『』“”][a-z]{0,3}",
+        2 => filter_tok().prop_map(|(t, _)| t),
+        2 => word(),
+    ];
+    (prop::collection::vec(tok, 0..6), any::<bool>()).prop_map(|(toks, unclosed_last)| {
+        let mut text = toks.join(" ");
+        if unclosed_last {
+            text.push_str(" 「末尾");
+        }
+        text
+    })
+}
+
+/// `parse(display(q)) == q` for the query `text` parses to (a refused text has nothing to
+/// display), and the text left in the query parses to itself.
+fn assert_round_trip(text: &str, tx: Option<&Taxonomy>) -> Result<(), TestCaseError> {
+    let Ok(q) = Query::parse(text, tx) else {
+        return Ok(());
+    };
+    let shown = q.to_string();
+    let again = Query::parse(&shown, tx);
+    prop_assert!(again.is_ok(), "{text:?} shown as {shown:?}: {again:?}");
+    prop_assert_eq!(
+        again.ok(),
+        Some(q.clone()),
+        "{:?} shown as {:?}",
+        text,
+        shown
+    );
+    let text_again = Query::parse(&q.text, tx).map(|q| q.text);
+    prop_assert_eq!(text_again.ok(), Some(q.text.clone()), "{:?}", text);
+    Ok(())
+}
+
 /// The filters of a parsed query as (name, value, excluded), in a stable order.
 fn filters_of(q: &Query) -> Vec<(String, String, bool)> {
     let mut out: Vec<(String, String, bool)> = q
@@ -186,6 +246,22 @@ proptest! {
         let again = Query::parse(&q.text, None).unwrap();
         prop_assert_eq!(&again.text, &q.text);
         prop_assert!(filters_of(&again).is_empty());
+    }
+
+    /// Display then parse is the identity: for generated queries, quote-heavy ones (a `"`
+    /// inside 「…」, quote marks inside words, unclosed phrases) and anything at all, with
+    /// and without the taxonomy.
+    #[test]
+    fn display_then_parse_is_the_identity(
+        (generated, _) in query(),
+        quoted in quote_heavy_query(),
+        anything in ".{0,40}",
+        with_tx in any::<bool>(),
+    ) {
+        let tx = with_tx.then(taxonomy);
+        for text in [&generated, &quoted, &anything] {
+            assert_round_trip(text, tx)?;
+        }
     }
 
     /// A filter with a value it cannot take refuses the whole query, naming that token,
