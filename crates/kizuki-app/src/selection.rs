@@ -35,6 +35,8 @@ use kizuki_domain::taxonomy::{Code, Lang, Taxonomy, Vocabulary};
 use kizuki_store::{Page, ReportFilter, ReportSort};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 
 /// How many periods before the survey period count as "earlier" for trend and novelty.
 pub const LOOKBACK_PERIODS: i64 = 3;
@@ -67,7 +69,21 @@ pub trait SimilarityOracle: Send + Sync {
     fn name(&self) -> &str;
     /// Fails only when the index behind it does (a search index is files and can).
     fn similar(&self, report: &Report) -> AppResult<Vec<SimilarReport>>;
+    /// [`SimilarityOracle::similar`] of each of `reports`, in their order; what the ranking
+    /// calls, once for all candidates. This default answers in place, which suits an oracle
+    /// working in memory; one whose lookups block (a search index reads files: about a
+    /// second for a few hundred candidates) overrides it to run them off the async worker.
+    fn similar_each<'a>(&'a self, reports: &'a [Report]) -> SimilarEach<'a> {
+        Box::pin(std::future::ready(
+            reports.iter().map(|r| self.similar(r)).collect(),
+        ))
+    }
 }
+
+/// What [`SimilarityOracle::similar_each`] returns: the similar reports of each report asked
+/// about, in order, once they are all known.
+pub type SimilarEach<'a> =
+    Pin<Box<dyn Future<Output = AppResult<Vec<Vec<SimilarReport>>>> + Send + 'a>>;
 
 // ---------------------------------------------------------------------------------------------
 // The default similarity
@@ -771,6 +787,16 @@ pub fn signals(
     oracle: &dyn SimilarityOracle,
     tx: &Taxonomy,
 ) -> AppResult<BTreeMap<String, Signal>> {
+    Ok(signals_from(r, periods, oracle.similar(r)?, tx))
+}
+
+/// Every signal of one candidate, given the reports the oracle found similar to it.
+fn signals_from(
+    r: &Report,
+    periods: &Periods,
+    similar: Vec<SimilarReport>,
+    tx: &Taxonomy,
+) -> BTreeMap<String, Signal> {
     let mut out = BTreeMap::new();
     let d = &r.details;
     out.insert("actual-harm".to_owned(), actual_harm(d));
@@ -778,7 +804,7 @@ pub fn signals(
     let mut now = Vec::new();
     let mut before = Vec::new();
     let mut seen = BTreeSet::new();
-    for s in oracle.similar(r)? {
+    for s in similar {
         if s.report_id == r.id || !seen.insert(s.report_id) {
             continue;
         }
@@ -819,7 +845,7 @@ pub fn signals(
     for key in BALANCE {
         out.insert(key.to_owned(), Signal::Balance);
     }
-    Ok(out)
+    out
 }
 
 /// The ranking before any rule: every candidate scored. Deserialize: saved decisions keep it.
@@ -869,8 +895,18 @@ pub async fn rank(
         .into_iter()
         .map(|o| (o.id, o))
         .collect();
+    // All candidates at once, so an oracle that blocks can leave the async worker for the lot.
+    let found = oracle.similar_each(&periods.current).await?;
+    if found.len() != periods.current.len() {
+        return Err(AppError::Internal(format!(
+            "similarity oracle {}: {} answers for {} candidates",
+            oracle.name(),
+            found.len(),
+            periods.current.len()
+        )));
+    }
     let mut inputs = Vec::new();
-    for r in &periods.current {
+    for (r, similar) in periods.current.iter().zip(found) {
         let d = &r.details;
         let (category, category_evidence) = match r.case_id {
             Some(id) => {
@@ -900,7 +936,7 @@ pub async fn rank(
             region,
             category,
             category_evidence,
-            signals: signals(r, &periods, oracle, &app.taxonomy)?,
+            signals: signals_from(r, &periods, similar, &app.taxonomy),
         });
     }
     let names = inputs

@@ -14,7 +14,7 @@
 //! then keeps the reports of the survey period and the earlier periods by their filing date.
 
 use crate::error::{AppError, AppResult};
-use crate::selection::{SimilarReport, SimilarityOracle};
+use crate::selection::{SimilarEach, SimilarReport, SimilarityOracle};
 use kizuki_domain::ids::ReportId;
 use kizuki_domain::report::Report;
 use kizuki_domain::taxonomy::{Lang, Taxonomy, Vocabulary};
@@ -22,6 +22,7 @@ use kizuki_search::{
     DocKind, IndexDoc, SearchError, SearchIndex, SearchService, SimilarItem, SimilarOptions,
     SimilarTo, Viewer,
 };
+use std::sync::Arc;
 
 /// How many items to ask the index for. Above what the index re-ranks per source (its text
 /// candidates plus those naming the same system or vendor), so nothing it found is cut off.
@@ -31,11 +32,13 @@ pub const INDEX_LIMIT: usize = 200;
 pub const INDEX_ORACLE_NAME: &str = "全文検索索引（特徴語＋分類の一致）";
 
 /// Similar reports from the search index, seen as the coordinating centre sees them (every
-/// report; selection is an analyst's task).
+/// report; selection is an analyst's task). Cheap to clone, so the lookups can be handed to a
+/// blocking thread.
+#[derive(Clone)]
 pub struct IndexSimilarity {
     index: SearchIndex,
     viewer: Viewer,
-    tx: Taxonomy,
+    tx: Arc<Taxonomy>,
 }
 
 impl IndexSimilarity {
@@ -46,7 +49,7 @@ impl IndexSimilarity {
         IndexSimilarity {
             index,
             viewer: kizuki_search::access::centre_viewer(),
-            tx: tx.clone(),
+            tx: Arc::new(tx.clone()),
         }
     }
 
@@ -152,6 +155,24 @@ impl SimilarityOracle for IndexSimilarity {
                 })
             })
             .collect())
+    }
+
+    /// Each lookup is a search of the index's files (about a second for a few hundred
+    /// candidates in all), so they run on a blocking thread, not on the async worker that
+    /// also serves requests; the answers are those of [`IndexSimilarity::similar`].
+    fn similar_each<'a>(&'a self, reports: &'a [Report]) -> SimilarEach<'a> {
+        let oracle = self.clone();
+        let reports = reports.to_vec();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                reports
+                    .iter()
+                    .map(|r| oracle.similar(r))
+                    .collect::<AppResult<Vec<_>>>()
+            })
+            .await
+            .map_err(|e| AppError::Internal(format!("similar reports lookup failed: {e}")))?
+        })
     }
 }
 
@@ -265,6 +286,59 @@ mod tests {
         assert_eq!(
             c.score("similar-cases").unwrap().value.map(|v| v.get()),
             Some(0)
+        );
+    }
+
+    /// The ranking's lookups leave the async worker free: on a single-threaded runtime another
+    /// task keeps being polled while they run (an in-place lookup would finish within the
+    /// first poll, before the other task could see it started), and the answers are those
+    /// of the lookups one by one.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_lookups_run_off_the_async_worker() {
+        use std::cell::Cell;
+        let (app, _dir) = demo().await;
+        let index = SearchIndex::in_ram().unwrap();
+        kizuki_search::follow::catch_up(&index, &app.store, &mut |_| {})
+            .await
+            .unwrap();
+        let oracle = IndexSimilarity::new(index, &app.taxonomy);
+        let reports = app
+            .store
+            .list_reports(
+                &kizuki_store::ReportFilter::default(),
+                kizuki_store::Page::new(1, kizuki_store::Page::MAX_SIZE),
+            )
+            .await
+            .unwrap()
+            .items;
+        assert!(reports.len() > 5, "the demo has reports");
+
+        let (started, done, polled_meanwhile) = (Cell::new(false), Cell::new(false), Cell::new(0));
+        let lookups = async {
+            started.set(true);
+            let found = oracle.similar_each(&reports).await;
+            done.set(true);
+            found
+        };
+        let other = async {
+            while !done.get() {
+                if started.get() {
+                    polled_meanwhile.set(polled_meanwhile.get() + 1);
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        let (found, ()) = tokio::join!(lookups, other);
+        assert!(
+            polled_meanwhile.get() > 0,
+            "the worker was held for the whole lookup"
+        );
+        let one_by_one: Vec<Vec<SimilarReport>> =
+            reports.iter().map(|r| oracle.similar(r).unwrap()).collect();
+        assert_eq!(found.unwrap(), one_by_one);
+        assert!(
+            one_by_one.iter().any(|s| !s.is_empty()),
+            "something is similar"
         );
     }
 

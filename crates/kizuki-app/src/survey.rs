@@ -191,13 +191,58 @@ pub async fn export_survey(app: &App, fiscal_year: i32) -> AppResult<SurveyData>
     })
 }
 
-/// The store's own checks plus the application's: every stored case and survey still
-/// satisfies the domain rules against the current taxonomy.
-pub async fn check(app: &App) -> AppResult<Vec<Problem>> {
-    let mut problems = app.store.check().await?;
-    if !problems.is_empty() {
-        return Ok(problems);
+/// What `kizuki check` needs from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// `[reminders] max_attempts`: a reminder tried this often has been given up.
+    pub reminder_max_attempts: u32,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            reminder_max_attempts: crate::notify::ReminderSettings::default().max_attempts,
+        }
     }
+}
+
+/// The store's own checks plus the application's: every stored case and survey still
+/// satisfies the domain rules against the current taxonomy, every published case went
+/// through sign-off, no reminder was given up. Every part runs whatever the others found: a
+/// damaged table must not hide an invalid case or a published case nobody approved, whose
+/// fixes differ. A part that cannot read what it checks (often the damage the store check
+/// already reported) is itself a problem, so the others are still reported.
+pub async fn check(app: &App, opts: &CheckOptions) -> AppResult<Vec<Problem>> {
+    let mut problems = app.store.check().await?;
+    match domain_problems(app).await {
+        Ok(p) => problems.extend(p),
+        Err(e) => problems.push(unreadable("事例と調査（cases and surveys）", e)),
+    }
+    // Publication and reminders (issue 8).
+    match crate::publication_check::problems(app).await {
+        Ok(p) => problems.extend(p),
+        Err(e) => problems.push(unreadable("公開中の事例（publications）", e)),
+    }
+    match crate::notify::problems(app, opts.reminder_max_attempts).await {
+        Ok(p) => problems.extend(p),
+        Err(e) => problems.push(unreadable("リマインダー（reminders）", e)),
+    }
+    Ok(problems)
+}
+
+const FIX_STORE_FIRST: &str = "データベースの問題を先に直してから、もう一度 `kizuki check` を実行してください / fix the database problems above first, then run `kizuki check` again";
+
+/// A part of the check that could not read what it checks.
+fn unreadable(part: &str, e: AppError) -> Problem {
+    Problem {
+        what: format!("{part}を確認できませんでした / could not be checked: {e}"),
+        fix: FIX_STORE_FIRST.into(),
+    }
+}
+
+/// Every stored case and survey against the current taxonomy.
+async fn domain_problems(app: &App) -> AppResult<Vec<Problem>> {
+    let mut problems = Vec::new();
     for case in app.store.list_cases(None).await? {
         if let Err(e) = case.content.clone().parse(&app.taxonomy) {
             problems.push(Problem {
@@ -222,8 +267,5 @@ pub async fn check(app: &App) -> AppResult<Vec<Problem>> {
             });
         }
     }
-    // Publication and reminders (issue 8).
-    problems.extend(crate::publication_check::problems(app).await?);
-    problems.extend(crate::notify::problems(app).await?);
     Ok(problems)
 }

@@ -28,7 +28,9 @@ async fn published_cases_need_an_approval_and_decided_candidates() {
     let pubs = app.store.list_publications(Some(2019)).await.unwrap();
     assert!(!pubs.is_empty(), "the demo publishes the 2019 cases");
     assert!(publication_check::problems(&app).await.unwrap().is_empty());
-    let clean = survey::check(&app).await.unwrap();
+    let clean = survey::check(&app, &survey::CheckOptions::default())
+        .await
+        .unwrap();
     assert!(clean.is_empty(), "{clean:?}");
 
     // Someone clears a decision on a published case: the candidate is undecided again.
@@ -94,7 +96,9 @@ async fn published_cases_need_an_approval_and_decided_candidates() {
         .append_signoff(case.id, 0, publish, Some(snapshot_of(&content)))
         .await
         .unwrap();
-    let problems = survey::check(&app).await.unwrap();
+    let problems = survey::check(&app, &survey::CheckOptions::default())
+        .await
+        .unwrap();
     let unapproved: Vec<_> = problems
         .iter()
         .filter(|p| p.what.contains("2019-99"))

@@ -273,7 +273,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check => check(&db).await,
+        Command::Check => check(&db, &config).await,
         Command::Report {
             survey,
             format,
@@ -580,9 +580,13 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn check(db: &Db) -> Result<ExitCode> {
+async fn check(db: &Db, config: &Config) -> Result<ExitCode> {
     let app = db.existing_app().await?;
-    let problems = kizuki_app::survey::check(&app).await?;
+    // Reminders are judged against the limit the delivery loop uses, not the default.
+    let opts = kizuki_app::survey::CheckOptions {
+        reminder_max_attempts: config.notify.reminders.max_attempts,
+    };
+    let problems = kizuki_app::survey::check(&app, &opts).await?;
     if problems.is_empty() {
         println!("ok: {} is sound", db.describe());
         return Ok(ExitCode::SUCCESS);

@@ -452,13 +452,13 @@ pub async fn run_loop(
     }
 }
 
-/// Reminders given up after the default number of attempts, for `kizuki check`: a
-/// deadline nobody was told about is worth a look at the relay or the receiver.
-pub async fn problems(app: &App) -> AppResult<Vec<kizuki_store::Problem>> {
-    let max = ReminderSettings::default().max_attempts;
+/// Reminders given up after `max_attempts` (`[reminders] max_attempts`, the limit the
+/// delivery loop stops at), for `kizuki check`: a deadline nobody was told about is worth a
+/// look at the relay or the receiver.
+pub async fn problems(app: &App, max_attempts: u32) -> AppResult<Vec<kizuki_store::Problem>> {
     Ok(app
         .store
-        .failed_reminders(max)
+        .failed_reminders(max_attempts)
         .await?
         .into_iter()
         .map(|r| kizuki_store::Problem {

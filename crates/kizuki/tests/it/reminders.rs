@@ -244,3 +244,51 @@ async fn serve_sends_overdue_reminders_once() {
     let o = kizuki(&d.path(), &["check"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }
+
+/// `kizuki check` judges given-up reminders against `[reminders] max_attempts`, the limit the
+/// delivery loop stops at, not against the default five.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_reminders_given_up_at_the_configured_limit() {
+    use kizuki_store::{ReminderChannel, ReminderClaim, ReminderKey, ReminderKind};
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["init", "--no-demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = seed(&d.path()).await;
+    {
+        let store = DataDir::new(d.path()).open().unwrap();
+        let key = ReminderKey {
+            report: kizuki_domain::ids::ReportId(report),
+            stage: StageKind::FollowUp,
+            kind: ReminderKind::Overdue,
+            channel: ReminderChannel::Webhook,
+        };
+        for (n, token) in ["t1", "t2"].into_iter().enumerate() {
+            let now = Utc::now() + Duration::hours(i64::try_from(n).unwrap());
+            let claim = ReminderClaim {
+                key,
+                token: token.into(),
+                now,
+                lease_until: now + Duration::minutes(10),
+                max_attempts: 2,
+            };
+            assert!(store.claim_reminder(&claim).await.unwrap());
+            store
+                .release_reminder(&key, token, now + Duration::minutes(30), "HTTP 500")
+                .await
+                .unwrap();
+        }
+    }
+    let toml = d.path().join("kizuki.toml");
+    std::fs::write(&toml, "[reminders]\nmax_attempts = 2\n").unwrap();
+    let o = kizuki(&d.path(), &["check"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("リマインダーを 2 回送れませんでした"),
+        "{}",
+        stderr(&o)
+    );
+    // With five attempts allowed, the loop would still try it: nothing to report.
+    std::fs::write(&toml, "[reminders]\nmax_attempts = 5\n").unwrap();
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
