@@ -27,6 +27,18 @@ pub enum BenchCommand {
     /// The load generator `bench intake` starts in a second process.
     #[command(hide = true)]
     Load(LoadArgs),
+    /// The disk alone: small durable writes (4 KiB + fsync, 50 a second) for --seconds, with
+    /// their latency percentiles and the slowest, to tell the disk's stalls from the server's.
+    Disk(DiskArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiskArgs {
+    /// Where to write the probe file (the data dir's disk is the one that matters).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +182,7 @@ pub async fn run(cmd: BenchCommand, database_url: Option<String>) -> Result<Exit
     match cmd {
         BenchCommand::Search(c) => super::search_cmd::bench(c).await,
         BenchCommand::Intake(a) => intake(a, database_url).await,
+        BenchCommand::Disk(a) => disk(&a),
         BenchCommand::Load(a) => {
             let r = load(&a).await?;
             println!("{}", serde_json::to_string(&r)?);
@@ -224,23 +237,72 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// The median time of 20 small durable writes (4 KiB, then `fsync`) in `dir`: what one
-/// commit costs on this disk right now, so a run can be read against the disk's state.
-fn fsync_ms(dir: &Path) -> Option<f64> {
+/// Small durable writes (4 KiB, then `fsync`) in `dir`, `pause` apart, until `count` are done
+/// or `until` passes: each one's start (from the first) and duration, in ms.
+fn fsync_probe(
+    dir: &Path,
+    count: usize,
+    pause: Duration,
+    until: Option<Instant>,
+) -> std::io::Result<Vec<(f64, f64)>> {
     use std::io::Write;
     let path = dir.join("fsync-probe");
-    let mut f = std::fs::File::create(&path).ok()?;
+    let mut f = std::fs::File::create(&path)?;
     let block = [0u8; 4096];
-    let mut times = Vec::new();
-    for _ in 0..20 {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    while out.len() < count && until.is_none_or(|u| Instant::now() < u) {
         let t = Instant::now();
-        f.write_all(&block).ok()?;
-        f.sync_data().ok()?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        f.write_all(&block)?;
+        f.sync_data()?;
+        out.push((
+            (t - start).as_secs_f64() * 1000.0,
+            t.elapsed().as_secs_f64() * 1000.0,
+        ));
+        std::thread::sleep(pause);
     }
-    let _ = std::fs::remove_file(&path);
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(out)
+}
+
+/// The median time of 20 small durable writes in `dir`: what one commit costs on this disk
+/// right now, so a run can be read against the disk's state.
+fn fsync_ms(dir: &Path) -> Option<f64> {
+    let mut times: Vec<f64> = fsync_probe(dir, 20, Duration::ZERO, None)
+        .ok()?
+        .into_iter()
+        .map(|(_, ms)| ms)
+        .collect();
     times.sort_by(f64::total_cmp);
     times.get(times.len() / 2).copied()
+}
+
+/// `kizuki bench disk`: the disk's own tail, with nothing else of kizuki running.
+fn disk(a: &DiskArgs) -> Result<ExitCode> {
+    let until = Instant::now() + Duration::from_secs(a.seconds.max(1));
+    let samples = fsync_probe(&a.dir, usize::MAX, Duration::from_millis(20), Some(until))
+        .with_context(|| format!("writing a probe file in {}", a.dir.display()))?;
+    let mut ms: Vec<u64> = samples.iter().map(|(_, d)| (d * 1000.0) as u64).collect();
+    ms.sort_unstable();
+    println!(
+        "{} fsyncs of 4 KiB in {} s: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.1} ms",
+        ms.len(),
+        a.seconds,
+        percentile(&ms, 50.0),
+        percentile(&ms, 99.0),
+        percentile(&ms, 99.9),
+        ms.last().map_or(0.0, |m| *m as f64 / 1000.0)
+    );
+    let mut slowest = samples;
+    slowest.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let listed: Vec<String> = slowest
+        .iter()
+        .take(5)
+        .map(|(at, d)| format!("{d:.1} ms at +{:.1} s", at / 1000.0))
+        .collect();
+    println!("slowest: {}", listed.join(", "));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn loadavg() -> String {
