@@ -73,10 +73,7 @@ fn extractor_answers(op: &Operation) -> Vec<(u16, String)> {
     }
     if has(ParameterIn::Header) {
         // The only header parameter the API takes is `If-Match`, checked by the handler.
-        push(
-            400,
-            "If-Match cannot be read as an ETag (`bad_request`)",
-        );
+        push(400, "If-Match cannot be read as an ETag (`bad_request`)");
     }
     if op.request_body.is_some() {
         push(
