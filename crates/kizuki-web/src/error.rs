@@ -290,6 +290,142 @@ fn rejected(status: StatusCode, code: &str, r: &crate::api::extract::Rejection) 
     res
 }
 
+/// Refusals made before the session layer runs (task K): a forged or malformed
+/// `X-Forwarded-For` (`security::layer`) and a path that exists without the request's method
+/// (`routes::require_classified`). The API answers its error shape; a page gets a short page
+/// in both languages, Japanese first, because without a session there is no visitor's
+/// language to choose (and no session is started for a request refused this early).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EarlyRefusal {
+    /// An `X-Forwarded-For` hop from a trusted proxy that is not an address.
+    ForwardedFor { entry: String },
+    /// The path exists, not with this method; `allowed` goes to `Allow`.
+    MethodNotAllowed { allowed: Vec<&'static str> },
+}
+
+/// How much of a refused `X-Forwarded-For` entry is echoed back: enough to recognise it, not
+/// a whole forged header.
+const ECHO_CHARS: usize = 64;
+
+impl EarlyRefusal {
+    /// The HTTP status and the stable machine code (also the catalogue key `errors.<code>`).
+    pub fn status_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            EarlyRefusal::ForwardedFor { .. } => (StatusCode::BAD_REQUEST, "bad_forwarded_for"),
+            EarlyRefusal::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+            }
+        }
+    }
+
+    /// The message naming what was wrong, in one language.
+    pub fn message(&self, lang: Lang) -> String {
+        let cat = i18n::catalogue();
+        match self {
+            EarlyRefusal::ForwardedFor { entry } => {
+                let mut shown: String = entry.chars().take(ECHO_CHARS).collect();
+                if entry.chars().count() > ECHO_CHARS {
+                    shown.push('…');
+                }
+                cat.fmt(lang, "errors.bad_forwarded_for_entry", &[("entry", shown)])
+            }
+            EarlyRefusal::MethodNotAllowed { allowed } => cat.fmt(
+                lang,
+                "errors.method_not_allowed_allow",
+                &[("allowed", allowed.join(", "))],
+            ),
+        }
+    }
+
+    /// The answer: the API's error shape under `/api/`, the bilingual page elsewhere.
+    pub fn response(self, api: bool) -> Response {
+        let (status, code) = self.status_code();
+        let mut res = if api {
+            match &self {
+                // The API's 405 already has its rejection (task H); one mapping, not two.
+                EarlyRefusal::MethodNotAllowed { allowed } => {
+                    return ApiError::from(WebError::Rejected(
+                        crate::api::extract::Rejection::MethodNotAllowed {
+                            allowed: allowed.clone(),
+                        },
+                    ))
+                    .into_response();
+                }
+                EarlyRefusal::ForwardedFor { .. } => {
+                    let body = ApiErrorBody {
+                        code: code.to_owned(),
+                        message_ja: self.message(Lang::Ja),
+                        message_en: self.message(Lang::En),
+                        fields: Vec::new(),
+                        current_version: None,
+                    };
+                    (status, Json(body)).into_response()
+                }
+            }
+        } else {
+            let html = self.page(code);
+            (
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("text/html; charset=utf-8"),
+                )],
+                html,
+            )
+                .into_response()
+        };
+        if let EarlyRefusal::MethodNotAllowed { allowed } = &self
+            && let Ok(v) = header::HeaderValue::from_str(&allowed.join(", "))
+        {
+            res.headers_mut().insert(header::ALLOW, v);
+        }
+        res
+    }
+
+    /// A short page, Japanese first and English beside, from the catalogues only (no
+    /// templates: they expect a session's context).
+    fn page(&self, code: &str) -> String {
+        let cat = i18n::catalogue();
+        let section = |lang: Lang| {
+            format!(
+                "<section lang=\"{l}\"><h1>{title}</h1><p>{msg}</p><p>{hint}</p>\
+                 <p><a href=\"/\">{home}</a></p></section>",
+                l = i18n::lang_code(lang),
+                title = escape_html(cat.get(lang, &format!("errors.{code}"))),
+                msg = escape_html(&self.message(lang)),
+                hint = escape_html(cat.get(lang, &format!("errors.hint_{code}"))),
+                home = escape_html(cat.get(lang, "errors.home")),
+            )
+        };
+        format!(
+            "<!doctype html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">\
+             <title>{status} {title}</title>\
+             <link rel=\"stylesheet\" href=\"/static/style.css\"></head>\
+             <body><main>{ja}{en}</main></body></html>\n",
+            status = self.status_code().0.as_u16(),
+            title = escape_html(cat.get(Lang::Ja, &format!("errors.{code}"))),
+            ja = section(Lang::Ja),
+            en = section(Lang::En),
+        )
+    }
+}
+
+/// Text for HTML element content and attribute values: the refused header is the sender's.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Axum's own rejections on a page (a `Path`, `Query` or `Form` that cannot be read) answer
 /// English text/plain; told apart by status and content type (never their text), they get
 /// the error page in the visitor's language like every other refusal.

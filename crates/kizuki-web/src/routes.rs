@@ -4,7 +4,7 @@
 //! classification.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -179,16 +179,11 @@ pub async fn require_classified(req: Request, next: Next) -> Response {
             // still never runs, so an unclassified method stays refused (robustness, issue 6:
             // schemathesis found the 500 here).
             let allowed = methods_for(&p);
-            if !allowed.is_empty() && p.starts_with("/api/v1/") {
-                // The API answers in its own error shape (task H).
-                return crate::api::extract::method_not_allowed(allowed);
-            }
             if !allowed.is_empty() {
-                let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
-                if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
-                    res.headers_mut().insert(header::ALLOW, v);
-                }
-                return res;
+                // The API answers in its own error shape (task H), a page with a short page
+                // in both languages (task K): this runs before the session layer.
+                let api = p.starts_with("/api/v1/");
+                return crate::error::EarlyRefusal::MethodNotAllowed { allowed }.response(api);
             }
             tracing::error!(path = %p, method = %req.method(), "route is not in the route table");
             (StatusCode::INTERNAL_SERVER_ERROR, "unclassified route").into_response()

@@ -5,9 +5,9 @@
 use crate::state::WebState;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kizuki_app::App;
 use kizuki_app::security::headers::{HeaderOptions, api_headers, html_headers, no_store};
 use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig, client_addr};
@@ -81,14 +81,19 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
         .collect();
     let addr = client_addr(&st.security.opts.proxy, peer, &forwarded);
     let path = req.uri().path().to_owned();
+    let api = path.starts_with("/api/");
     let mut res = match addr {
         Ok(a) => {
             req.extensions_mut().insert(ClientAddr(a));
             next.run(req).await
         }
-        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        // Task K: in the project's error conventions, not axum's English text/plain.
+        Err(e) => {
+            // Only a listed proxy's header is read, so this is a proxy to look at.
+            tracing::warn!(%peer, "refused a malformed X-Forwarded-For");
+            crate::error::EarlyRefusal::ForwardedFor { entry: e.entry }.response(api)
+        }
     };
-    let api = path.starts_with("/api/");
     let pairs = if api {
         api_headers(&st.security.headers)
     } else {

@@ -455,10 +455,3 @@ where
         }
     }
 }
-
-/// 405 for an API path that exists with other methods (called by the route table's guard,
-/// which answers before any handler runs).
-pub fn method_not_allowed(allowed: Vec<&'static str>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    ApiError::from(Rejection::MethodNotAllowed { allowed }).into_response()
-}

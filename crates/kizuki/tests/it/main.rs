@@ -10,6 +10,8 @@ mod api_errors;
 mod authz;
 mod browser;
 mod cli;
+// Refusals before the session layer in the error conventions (task K).
+mod conventions;
 mod crash;
 mod harness;
 mod http;
