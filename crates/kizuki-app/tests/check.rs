@@ -1,6 +1,7 @@
 //! `kizuki check` as a whole: a database the store check already finds damaged still has its
 //! cases, surveys, publications and reminders checked, each problem reported once found; and
-//! given-up reminders are judged against the configured `[reminders] max_attempts`.
+//! given-up reminders are judged against the configured `[reminders] max_attempts`; a
+//! published case without approval is said once, not by both the store and publication checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::TimeZone;
@@ -103,5 +104,59 @@ async fn a_damaged_store_does_not_hide_the_other_problems() {
     assert!(
         !by_default.iter().any(|p| p.what.contains("リマインダー")),
         "{by_default:?}"
+    );
+}
+
+/// A case on the portal with no operator approval on record is one problem, said once: the
+/// publication check's line (naming the published text), not also the store's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_case_without_approval_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kizuki.db");
+    let clock = Arc::new(FixedClock::new(
+        chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap(),
+    ));
+    let app = App {
+        store: Arc::new(SqliteStore::open(&path).unwrap()),
+        taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
+        clock: clock.clone() as Arc<dyn Clock>,
+        rng: seeded_rng(7),
+    };
+    seed::seed_demo(&app).await.unwrap();
+    let published = app.store.list_publications(Some(2019)).await.unwrap();
+    let p = published.first().expect("the demo publishes 2019 cases");
+    let other = published.get(1).expect("more than one published case");
+    // The sign-off record of one published case is lost (by hand, past the append-only
+    // trigger): the case stays on the portal with no approval on record.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch("DROP TRIGGER signoff_transitions_no_delete")
+        .unwrap();
+    let removed = c
+        .execute(
+            "DELETE FROM signoff_transitions WHERE case_id = ?1",
+            [p.case_id.0],
+        )
+        .unwrap();
+    assert!(removed > 0, "the demo signed the case off");
+    drop(c);
+
+    let problems = survey::check(&app, &CheckOptions::default()).await.unwrap();
+    let slug = p.slug();
+    let about: Vec<_> = problems
+        .iter()
+        .filter(|x| x.what.contains(&slug) || x.what.contains(&format!("case {}）", p.case_id)))
+        .collect();
+    assert_eq!(about.len(), 1, "{problems:?}");
+    // The line kept is the specific one: it names the published text.
+    assert!(about[0].what.contains(&p.fingerprint), "{problems:?}");
+    assert!(
+        about[0]
+            .what
+            .contains("no operator approval of the published text"),
+        "{problems:?}"
+    );
+    assert!(
+        !problems.iter().any(|x| x.what.contains(&other.slug())),
+        "the other published cases are fine: {problems:?}"
     );
 }

@@ -98,23 +98,8 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
             out.push(problem(format!("survey {fy} cannot be read: {e}"), RESTORE));
         }
     }
-    // Publication (issue 8): nothing reaches the portal without the operator's approval.
-    let unapproved = c
-        .query(
-            "SELECT p.case_id, p.survey_year, p.number FROM publications p
-             WHERE NOT EXISTS (SELECT 1 FROM signoff_transitions t
-               WHERE t.case_id = p.case_id AND t.action = 'approve') ORDER BY p.case_id",
-            &[],
-        )
-        .await
-        .map_err(pg_err)?;
-    for r in unapproved {
-        let (id, year, number): (i64, Option<i32>, i32) = (r.get(0), r.get(1), r.get(2));
-        let slug = year.map_or_else(|| format!("case-{id}"), |y| format!("{y}-{number}"));
-        out.push(problem(
-            format!("公開中の事例 {slug}（case {id}）: 事業者の承認（approve）の記録がありません / published case has no operator approval on record"),
-            "事例を確認し、公開を取り下げてから承認を取り直してください / review the case; withdraw it and obtain the operator's approval again",
-        ));
-    }
+    // Publication (issue 8): a published case without the operator's approval is
+    // `kizuki_app::publication_check`'s finding (it also names the approved text), so the
+    // store does not report it a second time.
     Ok(out)
 }

@@ -106,34 +106,8 @@ pub fn run(c: &Connection) -> StoreResult<Vec<Problem>> {
             out.push(problem(format!("survey {fy} cannot be read: {e}"), RESTORE));
         }
     }
-    // Publication (issue 8): nothing reaches the portal without the operator's approval.
-    let unapproved: rusqlite::Result<Vec<(i64, Option<i64>, i64)>> =
-        c.prepare(UNAPPROVED).and_then(|mut st| {
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        });
-    match unapproved {
-        Ok(rows) => {
-            for (id, year, number) in rows {
-                out.push(unapproved_problem(id, year, number));
-            }
-        }
-        Err(e) => out.push(problem(format!("publication check failed: {e}"), RESTORE)),
-    }
+    // Publication (issue 8): a published case without the operator's approval is
+    // `kizuki_app::publication_check`'s finding (it also names the approved text), so the
+    // store does not report it a second time.
     Ok(out)
-}
-
-/// Publications whose case has no `approve` transition at all (issue 8).
-const UNAPPROVED: &str = "SELECT p.case_id, p.survey_year, p.number FROM publications p \
-     WHERE NOT EXISTS (SELECT 1 FROM signoff_transitions t \
-     WHERE t.case_id = p.case_id AND t.action = 'approve') ORDER BY p.case_id";
-
-fn unapproved_problem(id: i64, year: Option<i64>, number: i64) -> Problem {
-    let slug = year.map_or_else(|| format!("case-{id}"), |y| format!("{y}-{number}"));
-    problem(
-        format!(
-            "公開中の事例 {slug}（case {id}）: 事業者の承認（approve）の記録がありません / published case has no operator approval on record"
-        ),
-        "事例を確認し、公開を取り下げてから承認を取り直してください / review the case; withdraw it and obtain the operator's approval again",
-    )
 }

@@ -34,7 +34,7 @@ pub use batch::{
 mod reminders;
 pub use reminders::{concurrent_reminder_claims_one_wins, reminders_are_claimed_once};
 mod publication_check;
-pub use publication_check::check_reports_publications_without_approval;
+pub use publication_check::check_leaves_unapproved_publications_to_the_app;
 
 // Security (issue 6).
 mod security;
@@ -97,7 +97,7 @@ macro_rules! conformance_suite {
             // Reminders (issue 8).
             reminders_are_claimed_once,
             concurrent_reminder_claims_one_wins,
-            check_reports_publications_without_approval,
+            check_leaves_unapproved_publications_to_the_app,
             // Accounts (issue 6).
             users_disable_and_must_change_password,
             // Browser sessions in the database (shared by every node).

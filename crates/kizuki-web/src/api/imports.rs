@@ -36,8 +36,9 @@ use utoipa::ToSchema;
 
 /// Finished jobs remembered for polling; older ones are forgotten first.
 pub const KEEP_FINISHED: usize = 1024;
-/// A bulk body larger than this is refused before it is parsed (axum's default body limit,
-/// which refuses a larger one with 413 before the handler runs, is the same).
+/// The largest bulk body. The API's body limit (`extract::BODY_LIMIT`) is this, so a larger
+/// body is refused 413 in the API's error shape before it is buffered and the handler never
+/// sees one; the handler only limits the number of items (`bulk_max_items`).
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
 /// Where a job stands.
@@ -459,11 +460,6 @@ pub(super) async fn post_bulk(
     ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     p.require_operator().map_err(WebError::from)?;
-    if body.len() > MAX_BODY {
-        return Err(ApiError(WebError::BadRequest(format!(
-            "body larger than {MAX_BODY} bytes"
-        ))));
-    }
     let items: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| {
         if e.is_data() {
             ApiError(WebError::BadRequest(format!(

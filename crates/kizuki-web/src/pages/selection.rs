@@ -29,6 +29,11 @@ fn page_path(fy: i32) -> String {
     format!("/surveys/{fy}/selection")
 }
 
+/// The weights form's box for one criterion.
+fn weight_name(key: &str) -> String {
+    format!("weight.{key}")
+}
+
 /// The saved selection in the shape the template reads.
 pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Taxonomy) -> Value {
     let d = &v.decision;
@@ -148,10 +153,16 @@ async fn page(
         .criteria
         .iter()
         .map(|c| {
+            // The weights box shows what was just posted (a refused value included), else
+            // the survey's weight.
+            let input = form
+                .get(weight_name(&c.key))
+                .and_then(Value::as_str)
+                .map_or_else(|| c.weight.to_string(), str::to_owned);
             json!({"key": c.key, "short": short_label(c),
                    "label": if lang == Lang::Ja { &c.label } else { &c.label_en },
                    "description": c.description, "weight": c.weight, "main": c.main,
-                   "balance": BALANCE.contains(&c.key.as_str())})
+                   "input": input, "balance": BALANCE.contains(&c.key.as_str())})
         })
         .collect();
     let categories: Vec<Value> = st
@@ -431,10 +442,16 @@ pub async fn set_weights(
     s.p.require_analyst()?;
     let survey = st.app.store.get_survey(fy).await?;
     let mut weights = BTreeMap::new();
-    let mut bad = kizuki_domain::ValidationErrors::default();
-    for c in &survey.content.criteria {
-        let name = format!("weight.{}", c.key);
-        let v = f.get(&name).trim();
+    let mut bad = ValidationErrors::default();
+    // Every box of the form, so a refused post shows them all as typed.
+    let names: Vec<String> = survey
+        .content
+        .criteria
+        .iter()
+        .map(|c| weight_name(&c.key))
+        .collect();
+    for (c, name) in survey.content.criteria.iter().zip(&names) {
+        let v = f.get(name).trim();
         if v.is_empty() {
             continue;
         }
@@ -442,9 +459,9 @@ pub async fn set_weights(
             Ok(w) => {
                 weights.insert(c.key.clone(), w);
             }
-            Err(_) => bad.push(kizuki_domain::FieldError::new(
+            Err(_) => bad.push(FieldError::invalid(
                 format!("weights.{}", c.key),
-                kizuki_domain::FieldErrorKind::OutOfRange { min: 0, max: 10 },
+                "数値を入力してください / enter a number",
             )),
         }
     }
@@ -462,7 +479,10 @@ pub async fn set_weights(
             "selection.weights_saved",
             &page_path(fy),
         )),
-        Err(e) => refused(&st, &s, fy, e, &f, &[]).await,
+        Err(e) => {
+            let fields: Vec<&str> = names.iter().map(String::as_str).collect();
+            refused(&st, &s, fy, e, &f, &fields).await
+        }
     }
 }
 

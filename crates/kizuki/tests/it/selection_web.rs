@@ -474,3 +474,72 @@ async fn the_form_takes_every_balance_rule_and_keeps_what_was_typed() {
         "{chosen:?}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_weight_is_named_and_every_typed_weight_kept() {
+    let srv = TestServer::start_demo().await;
+    let mut analyst = srv.client(ANALYST).await;
+    let before = srv.app.store.get_survey(2019).await.unwrap();
+    let v = before.version.to_string();
+    let novelty = before
+        .content
+        .criteria
+        .iter()
+        .find(|c| c.key == "novelty")
+        .unwrap()
+        .clone();
+    let other = before
+        .content
+        .criteria
+        .iter()
+        .find(|c| c.key != "novelty")
+        .unwrap()
+        .clone();
+    let other_name = format!("weight.{}", other.key);
+    for (typed, message) in [
+        ("abc", "数値を入力してください"),
+        ("-1", "0〜10の範囲で入力してください"),
+        ("11", "0〜10の範囲で入力してください"),
+    ] {
+        let r = analyst
+            .post(
+                "/surveys/2019/selection",
+                "/surveys/2019/selection/weights",
+                &[
+                    ("survey_version", v.as_str()),
+                    ("weight.novelty", typed),
+                    (other_name.as_str(), "3.5"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{typed}: {}", r.body);
+        // The error sits beside the box and names the criterion.
+        assert!(
+            r.body.contains(&format!(
+                "<p class=\"err\" id=\"err-weights.novelty\">「{}」の重み: {message}</p>",
+                novelty.label
+            )),
+            "{typed}: {}",
+            r.body
+        );
+        assert!(
+            !r.body
+                .contains(&format!("id=\"err-weights.{}\"", other.key)),
+            "no error on the good weight"
+        );
+        assert!(
+            r.body
+                .contains(&format!("name=\"weight.novelty\" value=\"{typed}\"")),
+            "{typed}: refused value kept"
+        );
+        assert!(
+            r.body
+                .contains(&format!("name=\"{other_name}\" value=\"3.5\"")),
+            "{typed}: other typed value kept"
+        );
+    }
+    // Nothing was saved by the refused posts.
+    let after = srv.app.store.get_survey(2019).await.unwrap();
+    assert_eq!(after.version, before.version);
+    assert_eq!(after.content.criteria, before.content.criteria);
+}
