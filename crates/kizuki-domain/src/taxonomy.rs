@@ -39,6 +39,25 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    /// The language's code as stored and as sent to browsers (`ja`, `en`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// The language of a code (surrounding spaces ignored); `None` for any other text.
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code.trim() {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
 /// The taxonomy as written in the data file, before it is checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -364,6 +383,16 @@ impl From<Severity> for u8 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn language_codes_read_back_and_nothing_else_is_a_language() {
+        for l in [Lang::Ja, Lang::En] {
+            assert_eq!(Lang::parse(l.code()), Some(l));
+        }
+        assert_eq!(Lang::parse(" en "), Some(Lang::En));
+        assert_eq!(Lang::parse("EN"), None);
+        assert_eq!(Lang::parse(""), None);
+    }
 
     fn t(code: &str) -> Term {
         Term {

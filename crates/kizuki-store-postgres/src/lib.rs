@@ -362,13 +362,6 @@ async fn insert_stage(
     Ok(())
 }
 
-fn lang_code(l: Lang) -> &'static str {
-    match l {
-        Lang::Ja => "ja",
-        Lang::En => "en",
-    }
-}
-
 /// A time as a `timestamptz` column gives it back: whole microseconds since 2000-01-01,
 /// cut the way tokio-postgres converts it.
 fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -580,7 +573,7 @@ impl Store for PgStore {
                         &user.email.as_str(),
                         &user.display_name,
                         &user.role.code(),
-                        &lang_code(user.lang),
+                        &user.lang.code(),
                         &password_hash,
                     ],
                 )
@@ -655,7 +648,7 @@ impl Store for PgStore {
                         "UPDATE users SET lang = $2, version = version + 1 WHERE id = $1
                          RETURNING {USER_COLS}"
                     ),
-                    &[&id.0, &lang_code(lang)],
+                    &[&id.0, &lang.code()],
                 )
                 .await
                 .map_err(pg_err)?

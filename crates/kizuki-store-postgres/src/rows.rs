@@ -55,7 +55,7 @@ pub fn user_row(r: &Row) -> StoreResult<User> {
             email: Email::parse(&email).map_err(|_| bad("users.email", &email))?,
             display_name: r.get("display_name"),
             role: Role::parse(&role).ok_or_else(|| bad("users.role", &role))?,
-            lang: if lang == "en" { Lang::En } else { Lang::Ja },
+            lang: Lang::parse(&lang).unwrap_or_default(),
         },
         active: r.get("active"),
     })

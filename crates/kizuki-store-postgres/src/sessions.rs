@@ -5,9 +5,9 @@
 use crate::{PgStore, pg_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::UserId;
+use kizuki_domain::taxonomy::Lang;
 use kizuki_store::{
     PendingLogin, SessionKey, SessionRecord, SessionUpdate, StoreError, StoreResult,
-    session_lang_code, session_lang_parse,
 };
 use tokio_postgres::Row;
 
@@ -31,7 +31,7 @@ fn row(r: &Row) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         user: r.get::<_, Option<i64>>("user_id").map(UserId),
         csrf: r.get("csrf"),
-        lang: session_lang_parse(&lang).ok_or_else(|| {
+        lang: Lang::parse(&lang).ok_or_else(|| {
             StoreError::Invalid(format!("unexpected value {lang:?} in sessions.lang"))
         })?,
         created: r.get("created_at"),
@@ -52,7 +52,7 @@ pub(crate) async fn insert(s: &PgStore, key: &SessionKey, v: &SessionRecord) -> 
             &key.as_str(),
             &v.user.map(|u| u.0),
             &v.csrf,
-            &session_lang_code(v.lang),
+            &v.lang.code(),
             &v.created,
             &v.seen,
             &v.flash,
@@ -97,7 +97,7 @@ pub(crate) async fn update(s: &PgStore, key: &SessionKey, u: &SessionUpdate) -> 
             &[
                 &key.as_str(),
                 &u.lang.is_some(),
-                &u.lang.map(session_lang_code),
+                &u.lang.map(Lang::code),
                 &u.seen.is_some(),
                 &u.seen,
                 &u.flash.is_some(),

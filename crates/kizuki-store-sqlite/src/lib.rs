@@ -238,7 +238,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
             email: Email::parse(&email).map_err(|_| codec::bad("users.email", &email))?,
             display_name: r.get("display_name")?,
             role: Role::parse(&role).ok_or_else(|| codec::bad("users.role", &role))?,
-            lang: if lang == "en" { Lang::En } else { Lang::Ja },
+            lang: Lang::parse(&lang).unwrap_or_default(),
         },
         active: r.get("active")?,
     })
@@ -729,10 +729,7 @@ impl Store for SqliteStore {
                     user.email.as_str(),
                     user.display_name,
                     user.role.code(),
-                    match user.lang {
-                        Lang::Ja => "ja",
-                        Lang::En => "en",
-                    },
+                    user.lang.code(),
                     hash
                 ],
             )
@@ -807,13 +804,7 @@ impl Store for SqliteStore {
             let n = tx
                 .execute(
                     "UPDATE users SET lang = ?2, version = version + 1 WHERE id = ?1",
-                    params![
-                        id.0,
-                        match lang {
-                            Lang::Ja => "ja",
-                            Lang::En => "en",
-                        }
-                    ],
+                    params![id.0, lang.code()],
                 )
                 .map_err(db_err)?;
             if n == 0 {

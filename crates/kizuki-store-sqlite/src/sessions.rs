@@ -6,10 +6,8 @@ use crate::codec::{self, time_from, time_to};
 use crate::{SqliteStore, db_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::UserId;
-use kizuki_store::{
-    PendingLogin, SessionKey, SessionRecord, SessionUpdate, StoreResult, session_lang_code,
-    session_lang_parse,
-};
+use kizuki_domain::taxonomy::Lang;
+use kizuki_store::{PendingLogin, SessionKey, SessionRecord, SessionUpdate, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 
@@ -33,7 +31,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
         user: r.get::<_, Option<i64>>("user_id")?.map(UserId),
         csrf: r.get("csrf")?,
-        lang: session_lang_parse(&lang).ok_or_else(|| codec::bad("sessions.lang", &lang))?,
+        lang: Lang::parse(&lang).ok_or_else(|| codec::bad("sessions.lang", &lang))?,
         created: time_from(&r.get::<_, String>("created_at")?)?,
         seen: time_from(&r.get::<_, String>("seen_at")?)?,
         flash: r.get("flash")?,
@@ -68,7 +66,7 @@ pub(crate) async fn insert(
                 key,
                 v.user.map(|u| u.0),
                 v.csrf,
-                session_lang_code(v.lang),
+                v.lang.code(),
                 time_to(v.created),
                 time_to(v.seen),
                 v.flash,
@@ -104,7 +102,7 @@ pub(crate) async fn update(
     let mut values: Vec<Value> = vec![Value::Text(key.as_str().to_owned())];
     if let Some(lang) = u.lang {
         sets.push("lang");
-        values.push(Value::Text(session_lang_code(lang).to_owned()));
+        values.push(Value::Text(lang.code().to_owned()));
     }
     if let Some(seen) = u.seen {
         sets.push("seen_at");

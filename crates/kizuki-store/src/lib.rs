@@ -25,9 +25,7 @@ pub use selection::{
     CaseDraft, NewSelection, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoredSelection,
 };
 // Browser sessions in the database (shared by every node).
-pub use sessions::{
-    PendingLogin, SessionKey, SessionRecord, SessionUpdate, session_lang_code, session_lang_parse,
-};
+pub use sessions::{PendingLogin, SessionKey, SessionRecord, SessionUpdate};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -64,20 +64,3 @@ impl SessionUpdate {
         self == &SessionUpdate::default()
     }
 }
-
-/// How a language is stored in a session row.
-pub fn session_lang_code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Ja => "ja",
-        Lang::En => "en",
-    }
-}
-
-/// The language of a stored code; `None` for an unknown one.
-pub fn session_lang_parse(code: &str) -> Option<Lang> {
-    match code {
-        "ja" => Some(Lang::Ja),
-        "en" => Some(Lang::En),
-        _ => None,
-    }
-}

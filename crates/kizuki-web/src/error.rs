@@ -390,7 +390,7 @@ impl EarlyRefusal {
             format!(
                 "<section lang=\"{l}\"><h1>{title}</h1><p>{msg}</p><p>{hint}</p>\
                  <p><a href=\"/\">{home}</a></p></section>",
-                l = i18n::lang_code(lang),
+                l = lang.code(),
                 title = escape_html(cat.get(lang, &format!("errors.{code}"))),
                 msg = escape_html(&self.message(lang)),
                 hint = escape_html(cat.get(lang, &format!("errors.hint_{code}"))),
@@ -471,7 +471,7 @@ pub async fn render_error_page(st: &WebState, sess: &SessionData, res: Response)
         None => sess.lang,
     };
     let ctx = serde_json::json!({
-        "lang": i18n::lang_code(lang),
+        "lang": lang.code(),
         "code": info.code,
         "status": status.as_u16(),
         "csrf": sess.csrf,

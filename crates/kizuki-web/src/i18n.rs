@@ -126,21 +126,6 @@ pub fn pick(text: &str, lang: Lang) -> &str {
     }
 }
 
-pub fn lang_code(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Ja => "ja",
-        Lang::En => "en",
-    }
-}
-
-pub fn parse_lang(s: &str) -> Option<Lang> {
-    match s.trim() {
-        "ja" => Some(Lang::Ja),
-        "en" => Some(Lang::En),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

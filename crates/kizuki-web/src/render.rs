@@ -73,7 +73,7 @@ impl std::fmt::Debug for Views {
 fn lang_of(state: &State) -> Lang {
     state
         .lookup("lang")
-        .and_then(|v| v.as_str().and_then(i18n::parse_lang))
+        .and_then(|v| v.as_str().and_then(Lang::parse))
         .unwrap_or(Lang::Ja)
 }
 

@@ -79,6 +79,20 @@ pub struct SessionData {
 }
 
 impl SessionData {
+    /// An anonymous session in Japanese that nothing has been kept in yet.
+    fn unsaved(id: String, csrf: String, now: DateTime<Utc>) -> SessionData {
+        SessionData {
+            id,
+            user: None,
+            csrf,
+            lang: Lang::Ja,
+            created: now,
+            seen: now,
+            flash: None,
+            pending: None,
+        }
+    }
+
     fn from_record(id: &str, r: SessionRecord) -> SessionData {
         SessionData {
             id: id.to_owned(),
@@ -257,16 +271,7 @@ impl Sessions {
     /// Nothing is written; [`Sessions::keep`] stores it once it has something to keep.
     pub async fn anonymous(&self, id: String, now: DateTime<Utc>) -> StoreResult<SessionData> {
         let csrf = derive_csrf(self.csrf_key().await?, &id);
-        Ok(SessionData {
-            id,
-            user: None,
-            csrf,
-            lang: Lang::Ja,
-            created: now,
-            seen: now,
-            flash: None,
-            pending: None,
-        })
+        Ok(SessionData::unsaved(id, csrf, now))
     }
 
     fn fresh_id(&self) -> String {
@@ -525,17 +530,7 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
 /// an anonymous visitor, the cause in the log only.
 async fn store_failure(st: &WebState, e: StoreError) -> Response {
     let res = WebError::from(e).into_response();
-    let now = st.app.clock.now();
-    let nobody = SessionData {
-        id: String::new(),
-        user: None,
-        csrf: String::new(),
-        lang: Lang::Ja,
-        created: now,
-        seen: now,
-        flash: None,
-        pending: None,
-    };
+    let nobody = SessionData::unsaved(String::new(), String::new(), st.app.clock.now());
     crate::error::render_error_page(st, &nobody, res).await
 }
 

@@ -2,7 +2,6 @@
 
 use super::{render, report_row};
 use crate::error::WebError;
-use crate::i18n;
 use crate::security::{self, ClientAddr};
 use crate::session::{NewSessionId, PendingLogin, Posted, Viewer};
 use crate::state::WebState;
@@ -12,6 +11,7 @@ use kizuki_app::reports;
 use kizuki_app::security::audit;
 use kizuki_app::{AppError, audit_log, auth};
 use kizuki_domain::report::ReportStatus;
+use kizuki_domain::taxonomy::Lang;
 use kizuki_store::{Page, ReportFilter, ReportSort};
 use serde::Deserialize;
 use serde_json::json;
@@ -330,7 +330,7 @@ pub async fn set_lang(
     v: Viewer,
     Posted(form): Posted,
 ) -> Result<Response, WebError> {
-    let lang = i18n::parse_lang(form.get("lang"))
+    let lang = Lang::parse(form.get("lang"))
         .ok_or_else(|| WebError::BadRequest("unknown language".into()))?;
     st.sessions.set_lang(&v.session.id, lang).await?;
     if let Some(p) = &v.principal {

@@ -42,7 +42,7 @@ fn user_json(p: &Principal) -> Value {
 pub fn render(st: &WebState, v: &Viewer, name: &str, mut ctx: Value) -> Result<Response, WebError> {
     let flash = st.sessions.take_flash(&v.session);
     if let Value::Object(m) = &mut ctx {
-        m.insert("lang".into(), json!(i18n::lang_code(v.lang)));
+        m.insert("lang".into(), json!(v.lang.code()));
         m.insert("csrf".into(), json!(v.session.csrf));
         m.insert("path".into(), json!(v.path));
         m.insert(
