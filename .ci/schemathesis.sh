@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Robustness (issue 6 point 7): fuzz the JSON API from its own OpenAPI document with
-# schemathesis, once as an operator (reporter) and once as the centre (analyst), and fail on
-# any 5xx answer. Needs the debug binary built by the test step (target/debug/kizuki).
+# Robustness: no request may make the server fail. Fuzz the JSON API from its own OpenAPI
+# document with schemathesis, once as an operator (reporter) and once as the centre
+# (analyst), and fail on any 5xx answer. Needs the debug binary built by the test step
+# (target/debug/kizuki).
 # Bounded: a fixed number of examples per operation and a fixed seed, so a run takes a few
 # minutes and a failure reproduces. Idempotent: the venv under target/ is reused.
 #
@@ -45,7 +46,7 @@ token_for() { "$bin" --data-dir "$data" token create --email "$1" --label schema
 operator_token=$(token_for reporter@railway.example.jp)
 centre_token=$(token_for analyst@centre.example.jp)
 
-# The fair limits (issue 7) would answer a fuzzer 429 after a few hundred calls and so hide
+# The fair limits would answer a fuzzer 429 after a few hundred calls and so hide
 # the handlers behind them; they are tested on their own in the integration suite.
 KIZUKI_LIMITS_ENABLED=false "$bin" --data-dir "$data" serve --addr "127.0.0.1:$port" \
   >"$data/server.log" 2>&1 &

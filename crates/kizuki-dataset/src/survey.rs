@@ -100,7 +100,7 @@ impl ReportSeed {
     }
 }
 
-/// An analyst's score for one selection criterion of the case's report (issue 5): mostly the
+/// An analyst's score for one selection criterion of the case's report: mostly the
 /// criteria only an analyst can judge (usefulness of lessons, quality of response). Kept with
 /// the survey so that the demo's selection and the tests start from the same judgement; they
 /// become the survey's score overrides on import and are exported from them.

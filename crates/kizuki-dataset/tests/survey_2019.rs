@@ -146,7 +146,7 @@ fn syntax_error_names_line() {
 fn analyst_scores_load_checked_and_bad_ones_name_the_field() {
     let tx = default_taxonomy().unwrap();
     let data = load_survey_dir(&repo_dir(), &tx).unwrap();
-    // Each reference case carries the two criteria only an analyst can judge (issue 5).
+    // Each reference case carries the two criteria only an analyst can judge.
     for c in &data.cases {
         let keys: Vec<&str> = c.analyst_scores.iter().map(|s| s.key.as_str()).collect();
         assert_eq!(

@@ -1,5 +1,5 @@
-//! Property tests for the survey TOML import (issue 6 point 7, robustness): the shipped 2019
-//! survey, damaged at random (lines dropped, doubled or swapped, values replaced, the text
+//! Property tests for the survey TOML import, a parser of outside input that must never
+//! panic: the shipped 2019 survey, damaged at random (lines dropped, doubled or swapped, values replaced, the text
 //! cut short) or replaced by arbitrary text, never panics `parse_survey_files`; every
 //! refusal names a file that was given, a line inside it for syntax errors, and a field for
 //! invalid content; what is accepted writes back to files that read back the same.

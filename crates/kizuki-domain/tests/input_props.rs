@@ -1,4 +1,4 @@
-//! Property tests for the domain's parsers of outside input (issue 6 point 7, robustness): the
+//! Property tests for the domain's parsers of outside input, which must never panic: the
 //! 和暦 date parser and the report input. The unit tests beside the parsers hold the exact
 //! formats and the every-day round trip; these feed arbitrary text and check that nothing
 //! panics, that every error explains itself in both languages and names its field, and that

@@ -1,5 +1,5 @@
-//! Property tests for the CSV import and its column mapping (issue 6 point 7, robustness):
-//! arbitrary rows and arbitrary file text never panic `csv_import::prepare`; each bad row is
+//! Property tests for the CSV import and its column mapping, a parser of outside input that
+//! must never panic: arbitrary rows and arbitrary file text never panic `csv_import::prepare`; each bad row is
 //! reported once per problem with its file, its 1-based line (multi-line quoted cells
 //! included) and the report field; good rows become reports and bad ones do not.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

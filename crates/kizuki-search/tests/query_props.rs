@@ -1,5 +1,5 @@
-//! Property tests for the search query syntax (issue 6 point 7, robustness): whatever a user
-//! types, `Query::parse` and `ParsedText::new` answer without panicking; the filters taken
+//! Property tests for the search query syntax, a parser of outside input that must never
+//! panic: whatever a user types, `Query::parse` and `ParsedText::new` answer without panicking; the filters taken
 //! out are exactly the `name:value` tokens, the rest of the text is kept as written; a bad
 //! filter value is refused naming the token; an unclosed phrase runs to the end of the text;
 //! a parsed query written back with `Display` parses to the same query.

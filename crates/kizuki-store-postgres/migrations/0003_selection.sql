@@ -1,4 +1,4 @@
--- kizuki PostgreSQL schema, version 3: case selection (issue 5). Analysts' scores with
+-- kizuki PostgreSQL schema, version 3: case selection. Analysts' scores with
 -- reasons, and saved selections whose snapshot keeps the ranking and result exactly as
 -- decided (TEXT, not JSONB, so it comes back byte for byte).
 

@@ -1,4 +1,4 @@
--- kizuki PostgreSQL schema, version 4 (issue 6): the hash-chained audit log, TOTP
+-- kizuki PostgreSQL schema, version 4: the hash-chained audit log, TOTP
 -- enrolment, recovery codes, per-organisation IP allowlists and report sharing lists.
 
 -- Append-only: the trigger refuses edits, refuses deletes no checkpoint covers, and refuses

@@ -1,4 +1,4 @@
--- kizuki PostgreSQL schema, version 6: stage-deadline reminders (issue 8). One row per report,
+-- kizuki PostgreSQL schema, version 6: stage-deadline reminders. One row per report,
 -- stage, kind (due_soon / overdue) and channel; the primary key is what makes a reminder go
 -- out once. A row is claimed (token, lease_until), then either marked sent or handed back
 -- with a retry time and the error.

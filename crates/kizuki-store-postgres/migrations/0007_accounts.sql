@@ -1,4 +1,4 @@
--- kizuki schema, version 7. Accounts (issue 6): whether a user still holds a one-time
+-- kizuki schema, version 7. Accounts: whether a user still holds a one-time
 -- password an administrator handed out (they must choose their own before anything else), and
 -- when the password last changed.
 -- Kept beside `users` so its columns and row mapping stay as they are; a user without a row

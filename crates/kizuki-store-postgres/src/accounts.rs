@@ -1,4 +1,4 @@
-//! PostgreSQL side of account management (issue 6): enabling and disabling users, and the
+//! PostgreSQL side of account management: enabling and disabling users, and the
 //! "must change password" state kept by migration 0007. `lib.rs` only delegates here.
 
 use crate::rows::{USER_COLS, user_row};

@@ -98,7 +98,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
             out.push(problem(format!("survey {fy} cannot be read: {e}"), RESTORE));
         }
     }
-    // Publication (issue 8): a published case without the operator's approval is
+    // Publication: a published case without the operator's approval is
     // `kizuki_app::publication_check`'s finding (it also names the approved text), so the
     // store does not report it a second time.
     Ok(out)

@@ -5,12 +5,12 @@
 mod check;
 mod migrate;
 mod publication;
-// Reminders (issue 8).
+// Reminders.
 mod reminders;
 mod rows;
-// Security (issue 6).
+// Security.
 mod security;
-// Accounts (issue 6).
+// Accounts.
 mod accounts;
 // Browser sessions in the database (shared by every node).
 mod sessions;
@@ -386,7 +386,7 @@ async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreResult<
     let d = &report.details;
     let details = json(d)?;
     // All columns in one insert, and the result built here instead of read back: each
-    // statement is a round trip, which is what limits intake (issue 7).
+    // statement is a round trip, which is what limits intake.
     let row = tx
         .query_one(
             "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
@@ -457,7 +457,7 @@ impl Store for PgStore {
         "postgres"
     }
 
-    // Issue 7: pool use for `/metrics` and the warning before the pool runs dry.
+    // Pool use for `/metrics` and the warning before the pool runs dry.
     fn pool_status(&self) -> Option<kizuki_store::PoolStatus> {
         let s = self.pool.status();
         Some(kizuki_store::PoolStatus {
@@ -928,7 +928,7 @@ impl Store for PgStore {
             let ids: Vec<i64> = orgs.iter().map(|o| o.0).collect();
             wh.push(format!("org_id = ANY({})", arg(&mut args, Box::new(ids))));
         }
-        // Security (issue 6).
+        // Security: the TLP visibility rule as a filter, so lists agree with single reads.
         if let Some(vis) = &filter.visibility {
             wh.push(security::visibility_where(vis, &mut args));
         }
@@ -1188,7 +1188,7 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    // Selection (issue 5): the SQL lives in selection.rs.
+    // Selection: the SQL lives in selection.rs.
     async fn put_score_override(
         &self,
         o: kizuki_store::ScoreOverrideRecord,
@@ -1271,7 +1271,7 @@ impl Store for PgStore {
         .collect()
     }
 
-    // Publication (issue 8): implemented in publication.rs.
+    // Publication: implemented in publication.rs.
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<kizuki_store::StoredMap> {
         publication::pseudonym_map(self, case).await
     }
@@ -1342,7 +1342,7 @@ impl Store for PgStore {
         check::run(&**self.client().await?).await
     }
 
-    // Security (issue 6).
+    // Security.
     async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {
         security::audit_head(self).await
     }
@@ -1453,7 +1453,7 @@ impl Store for PgStore {
         security::set_report_sharing(self, report, sharing).await
     }
 
-    // Reminders (issue 8).
+    // Reminders.
     async fn claim_reminder(&self, claim: &kizuki_store::ReminderClaim) -> StoreResult<bool> {
         reminders::claim(self, claim).await
     }
@@ -1491,7 +1491,7 @@ impl Store for PgStore {
         reminders::failed(self, min_attempts).await
     }
 
-    // Accounts (issue 6).
+    // Accounts.
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
         accounts::set_user_active(self, id, active).await
     }

@@ -1,4 +1,4 @@
-//! Publication (issue 8): pseudonym maps, candidate decisions, the append-only sign-off
+//! Publication: pseudonym maps, candidate decisions, the append-only sign-off
 //! history and the published snapshots. Writes lock the case row first, so two nodes
 //! appending to one sign-off see the same conflict one node would.
 

@@ -1,4 +1,4 @@
-//! PostgreSQL side of the security records (issue 6): audit log, MFA, recovery codes, IP
+//! PostgreSQL side of the security records: audit log, MFA, recovery codes, IP
 //! allowlists and report sharing. Kept apart from `lib.rs` so the trait impl there only
 //! delegates here.
 

@@ -1,4 +1,4 @@
-//! Case selection (issue 5) in PostgreSQL: score overrides, saved selections and their
+//! Case selection in PostgreSQL: score overrides, saved selections and their
 //! members, and confirmation, which creates the survey's case drafts in the same transaction
 //! with the selection row locked, so two nodes cannot confirm twice.
 

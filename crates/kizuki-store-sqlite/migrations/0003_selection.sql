@@ -1,4 +1,4 @@
--- kizuki SQLite schema, version 3: case selection (issue 5). Analysts' scores with reasons,
+-- kizuki SQLite schema, version 3: case selection. Analysts' scores with reasons,
 -- and saved selections whose snapshot keeps the ranking and result exactly as decided.
 
 CREATE TABLE selection_overrides (

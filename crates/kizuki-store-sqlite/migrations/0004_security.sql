@@ -1,4 +1,4 @@
--- kizuki SQLite schema, version 4 (issue 6): the hash-chained audit log, TOTP enrolment,
+-- kizuki SQLite schema, version 4: the hash-chained audit log, TOTP enrolment,
 -- recovery codes, per-organisation IP allowlists and report sharing lists.
 
 -- Append-only: the triggers below refuse edits, refuse deletes no checkpoint covers, and

@@ -1,4 +1,4 @@
--- kizuki SQLite schema, version 5: publication (issue 8). The editor's pseudonym map and
+-- kizuki SQLite schema, version 5: publication. The editor's pseudonym map and
 -- candidate decisions per case, the operator's sign-off as an append-only list of
 -- transitions, and the published snapshots — the only table the public portal reads.
 

@@ -1,4 +1,4 @@
-//! SQLite side of account management (issue 6): enabling and disabling users, and the
+//! SQLite side of account management: enabling and disabling users, and the
 //! "must change password" state kept by migration 0007. `lib.rs` only delegates here.
 
 use crate::codec::{time_from, time_to};

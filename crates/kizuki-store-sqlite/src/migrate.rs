@@ -9,9 +9,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_selection.sql"),
     include_str!("../migrations/0004_security.sql"),
     include_str!("../migrations/0005_publication.sql"),
-    // Reminders (issue 8).
+    // Reminders.
     include_str!("../migrations/0006_reminders.sql"),
-    // Accounts (issue 6): version 7.
+    // Accounts: version 7.
     include_str!("../migrations/0007_accounts.sql"),
     // Browser sessions in the database (shared by every node): version 8.
     include_str!("../migrations/0008_sessions.sql"),

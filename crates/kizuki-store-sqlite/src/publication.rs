@@ -1,4 +1,4 @@
-//! Publication (issue 8): pseudonym maps, candidate decisions, the append-only sign-off
+//! Publication: pseudonym maps, candidate decisions, the append-only sign-off
 //! history and the published snapshots. Kept apart from `lib.rs` so the trait impl there only
 //! delegates here.
 

@@ -1,4 +1,4 @@
-//! Reminders (issue 8) for SQLite: the claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE`
+//! Reminders for SQLite: the claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE`
 //! statement, so it either creates the row, takes over a lapsed unsent claim, or changes
 //! nothing — and `changes()` tells which. Writes are serialised on the writer connection in
 //! any case, but the statement is atomic on its own, as the PostgreSQL one must be.

@@ -1,4 +1,4 @@
-//! SQLite side of the security records (issue 6): audit log, MFA, recovery codes, IP
+//! SQLite side of the security records: audit log, MFA, recovery codes, IP
 //! allowlists and report sharing. Kept apart from `lib.rs` so the trait impl there only
 //! delegates here.
 
@@ -311,7 +311,7 @@ pub(crate) async fn recovery_codes_left(s: &SqliteStore, user: UserId) -> StoreR
 }
 
 fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowlist> {
-    // Cached statement: read on every API call (issue 7).
+    // Cached statement: every API call reads the allowlist, so preparing it once matters.
     let row = c
         .prepare_cached(
             "SELECT entries, version, updated_at, updated_by FROM org_allowlists

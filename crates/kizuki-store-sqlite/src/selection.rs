@@ -1,4 +1,4 @@
-//! Case selection (issue 5) in SQLite: score overrides, saved selections and their members,
+//! Case selection in SQLite: score overrides, saved selections and their members,
 //! and confirmation, which creates the survey's case drafts in the same transaction.
 
 use super::{SqliteStore, db_err, load_case, record_change, record_history};

@@ -13,30 +13,30 @@ use kizuki_domain::survey::{CommonLesson, Criterion};
 use kizuki_domain::taxonomy::{Code, Lang, Severity, Tlp};
 use kizuki_domain::user::Role;
 
-// Selection (issue 5).
+// Selection.
 mod selection;
 pub use selection::{selection_overrides_round_trip, selections_save_confirm_and_conflict};
 
-// Publication (issue 8).
+// Publication.
 mod publication;
 pub use publication::{
     pseudonym_map_is_versioned_and_decisions_round_trip, signoff_appends_publishes_and_withdraws,
 };
 
-// Write throughput (issues 7 and 9).
+// Write throughput.
 mod batch;
 pub use batch::{
     concurrent_creates_all_commit, concurrent_failure_spares_others, create_reports_in_one_batch,
     create_reports_is_all_or_none,
 };
 
-// Reminders (issue 8).
+// Reminders.
 mod reminders;
 pub use reminders::{concurrent_reminder_claims_one_wins, reminders_are_claimed_once};
 mod publication_check;
 pub use publication_check::check_leaves_unapproved_publications_to_the_app;
 
-// Security (issue 6).
+// Security.
 mod security;
 pub use security::{
     audit_log_appends_only_in_chain, audit_purge_needs_a_checkpoint,
@@ -44,7 +44,7 @@ pub use security::{
     recovery_codes_are_single_use, report_sharing_round_trip,
 };
 
-// Accounts (issue 6).
+// Accounts.
 mod accounts;
 pub use accounts::users_disable_and_must_change_password;
 
@@ -80,10 +80,10 @@ macro_rules! conformance_suite {
             user_lang_is_remembered,
             tokens_round_trip_and_revoke,
             report_links_round_trip,
-            // Selection (issue 5).
+            // Selection.
             selection_overrides_round_trip,
             selections_save_confirm_and_conflict,
-            // Security (issue 6).
+            // Security.
             audit_log_appends_only_in_chain,
             audit_purge_needs_a_checkpoint,
             mfa_enrol_confirm_and_step_cas,
@@ -91,14 +91,14 @@ macro_rules! conformance_suite {
             org_allowlist_is_versioned,
             report_sharing_round_trip,
             list_visibility_agrees_with_decide,
-            // Publication (issue 8).
+            // Publication.
             pseudonym_map_is_versioned_and_decisions_round_trip,
             signoff_appends_publishes_and_withdraws,
-            // Reminders (issue 8).
+            // Reminders.
             reminders_are_claimed_once,
             concurrent_reminder_claims_one_wins,
             check_leaves_unapproved_publications_to_the_app,
-            // Accounts (issue 6).
+            // Accounts.
             users_disable_and_must_change_password,
             // Browser sessions in the database (shared by every node).
             sessions_round_trip,
@@ -108,7 +108,7 @@ macro_rules! conformance_suite {
             purge_sessions_removes_idle_and_too_old,
             instance_secret_is_made_once,
             concurrent_instance_secret_calls_agree,
-            // Write throughput (issues 7 and 9).
+            // Write throughput.
             create_reports_in_one_batch,
             create_reports_is_all_or_none,
             concurrent_creates_all_commit,

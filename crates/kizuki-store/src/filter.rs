@@ -54,7 +54,7 @@ pub struct ReportFilter {
     pub org_id: Option<OrgId>,
     /// Restricts to these organisations (access control); `None` means no restriction.
     pub visible_orgs: Option<Vec<OrgId>>,
-    /// Security (issue 6): the TLP rule from `access::report_visibility`, applied by the
+    /// Security: the TLP rule from `access::report_visibility`, applied by the
     /// backend as a query filter so lists, counts and exports match single-record reads.
     /// Never taken from a request (skipped by serde); `None` means no restriction.
     #[serde(skip)]

@@ -5,9 +5,9 @@
 pub mod conformance;
 mod error;
 mod filter;
-// Security (issue 6).
+// Security.
 mod security;
-// Reminders (issue 8).
+// Reminders.
 mod reminders;
 mod selection;
 // Browser sessions in the database (shared by every node).
@@ -15,9 +15,9 @@ mod sessions;
 
 pub use error::{Current, StoreError, StoreResult};
 pub use filter::{Page, Paged, ReportFilter, ReportSort};
-// Security (issue 6).
+// Security.
 pub use security::{AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing};
-// Reminders (issue 8).
+// Reminders.
 pub use reminders::{
     ReminderChannel, ReminderClaim, ReminderKey, ReminderKind, ReminderRecord, sort_reminders,
 };
@@ -78,7 +78,7 @@ pub enum Entity {
     Survey,
     Organisation,
     User,
-    /// A saved case selection (issue 5), by its id.
+    /// A saved case selection, by its id.
     Selection,
 }
 
@@ -207,7 +207,7 @@ impl ReportLink {
     }
 }
 
-// Publication (issue 8).
+// Publication.
 
 /// The editor's pseudonym map of a case and what its publication reveals (for the
 /// re-identification check). `version` 0 means nothing was saved yet.
@@ -261,7 +261,7 @@ impl Publication {
     }
 }
 
-/// How busy a backend's connections are (issue 7): `in_use` connections out of `size`, and
+/// How busy a backend's connections are: `in_use` connections out of `size`, and
 /// callers `waiting` for one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PoolStatus {
@@ -278,7 +278,7 @@ pub trait Store: Send + Sync + 'static {
     /// A short name for logs and `kizuki check` (e.g. `sqlite`).
     fn backend(&self) -> &'static str;
 
-    /// Connection-pool use for `/metrics` and the pool warning (issue 7); `None` when the
+    /// Connection-pool use for `/metrics` and the pool warning; `None` when the
     /// backend has no pool to report.
     fn pool_status(&self) -> Option<PoolStatus> {
         None
@@ -382,7 +382,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Survey>;
     async fn list_surveys(&self) -> StoreResult<Vec<Survey>>;
 
-    // Selection (issue 5).
+    // Selection.
     /// Stores an analyst's score, replacing the one for the same survey, report and criterion.
     async fn put_score_override(&self, o: ScoreOverrideRecord) -> StoreResult<ScoreOverrideRecord>;
     /// Removes it; removing one that is not there is not an error.
@@ -422,7 +422,7 @@ pub trait Store: Send + Sync + 'static {
     /// Integrity of the storage itself and of the application's invariants.
     async fn check(&self) -> StoreResult<Vec<Problem>>;
 
-    // Publication (issue 8).
+    // Publication.
     /// The case's pseudonym map; an empty one at version 0 when none was saved.
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<StoredMap>;
     /// Replaces the map; `expected_version` is the one the editor saw (0 for the first save).
@@ -462,7 +462,7 @@ pub trait Store: Send + Sync + 'static {
     /// Publications of one survey (or all) in year and number order.
     async fn list_publications(&self, survey_year: Option<i32>) -> StoreResult<Vec<Publication>>;
 
-    // Security (issue 6).
+    // Security.
     /// The newest audit entry; `None` for an empty log.
     async fn audit_head(&self) -> StoreResult<Option<AuditRecord>>;
     /// Appends a sealed entry. It must extend the chain (seq = head + 1, prev_hash = head's
@@ -533,7 +533,7 @@ pub trait Store: Send + Sync + 'static {
         sharing: &ReportSharing,
     ) -> StoreResult<()>;
 
-    // Reminders (issue 8).
+    // Reminders.
     /// Claims a stage-deadline reminder for sending, atomically: inserts it if absent, or
     /// takes over a claim that was never sent, whose lease ran out and that was tried fewer
     /// than `max_attempts` times. `true` means the caller holds it and should deliver it; of
@@ -561,7 +561,7 @@ pub trait Store: Send + Sync + 'static {
     /// in [`sort_reminders`] order.
     async fn failed_reminders(&self, min_attempts: u32) -> StoreResult<Vec<ReminderRecord>>;
 
-    // Accounts (issue 6).
+    // Accounts.
     /// Enables or disables an account and returns it. A disabled user can neither sign in
     /// nor use a token, and the sessions they have stop working at their next request.
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User>;
@@ -605,7 +605,7 @@ pub trait Store: Send + Sync + 'static {
     async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
 }
 
-/// Accounts (issue 6): what [`Store::password_state`] answers; the default (no mark, never
+/// Accounts: what [`Store::password_state`] answers; the default (no mark, never
 /// changed) for a user never given a one-time password or unknown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordState {

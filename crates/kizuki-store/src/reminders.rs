@@ -1,4 +1,4 @@
-//! Reminders (issue 8): the records that make each stage-deadline reminder go out once per
+//! Reminders: the records that make each stage-deadline reminder go out once per
 //! report, stage, kind and channel, even with several app nodes on one database and across
 //! restarts.
 //!

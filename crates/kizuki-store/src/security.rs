@@ -1,4 +1,4 @@
-//! Records the security layer keeps (issue 6): the hash-chained audit log as stored, MFA
+//! Records the security layer keeps: the hash-chained audit log as stored, MFA
 //! enrolment, recovery codes, per-organisation IP allowlists and report sharing lists.
 //!
 //! The store only persists these; sealing, verifying and deciding live in `kizuki-app`'s

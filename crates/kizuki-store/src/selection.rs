@@ -1,4 +1,4 @@
-//! Records of case selection (issue 5): analysts' score overrides with their reasons, and saved
+//! Records of case selection: analysts' score overrides with their reasons, and saved
 //! selections. A selection keeps its whole ranking and result as an opaque JSON snapshot, so a
 //! confirmed decision is shown later exactly as it was decided, whatever the reports became.
 

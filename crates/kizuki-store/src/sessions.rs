@@ -45,7 +45,7 @@ pub struct SessionRecord {
     pub seen: DateTime<Utc>,
     /// A one-time notice for the next page.
     pub flash: Option<String>,
-    /// Security (issue 6): the password was right, the second factor is still to come.
+    /// A login half done: the password was right, the second factor is still to come.
     pub pending: Option<PendingLogin>,
 }
 

@@ -1,4 +1,4 @@
-//! Conformance for account management (issue 6): disabling a user sticks and bumps its
+//! Conformance for account management: disabling a user sticks and bumps its
 //! version; a password set with "must change" is reported as such until a later set clears
 //! it, and the hash stored is the one given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

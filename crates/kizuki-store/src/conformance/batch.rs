@@ -1,4 +1,4 @@
-//! Conformance for write throughput (issue 9, issue 7): `create_reports` is one all-or-none
+//! Conformance for write throughput: `create_reports` is one all-or-none
 //! transaction with its change feed in order, and many concurrent `create_report` calls
 //! (which SQLite commits in groups) each commit exactly once, while a failing one leaves
 //! the others that ran beside it untouched.

@@ -1,4 +1,4 @@
-//! Conformance for publication (issue 8): the pseudonym map is versioned, decisions are last
+//! Conformance for publication: the pseudonym map is versioned, decisions are last
 //! write wins, sign-off only appends (a stale append conflicts), a publish writes its
 //! snapshot in the same transaction and a withdrawal removes it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,4 +1,4 @@
-//! Conformance for `check` and publication (issue 8): a case on the portal whose sign-off
+//! Conformance for `check` and publication: a case on the portal whose sign-off
 //! history has no operator approval is `kizuki_app::publication_check`'s finding, so the
 //! store's own check leaves it alone (one problem, one line), and the store hands back the
 //! publication and history that check reads.

@@ -1,4 +1,4 @@
-//! Conformance for reminders (issue 8): a reminder is claimed once, only its holder can mark
+//! Conformance for reminders: a reminder is claimed once, only its holder can mark
 //! it sent or hand it back, a lapsed or handed-back claim can be taken over until the attempts
 //! run out, and of many concurrent claims exactly one wins.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -1,4 +1,4 @@
-//! Conformance for the security records (issue 6): the audit log only ever extends its chain
+//! Conformance for the security records: the audit log only ever extends its chain
 //! and is purged only behind a checkpoint; MFA steps are compare-and-set; recovery codes are
 //! single-use; allowlists are versioned; sharing lists round-trip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

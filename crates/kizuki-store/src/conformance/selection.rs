@@ -1,4 +1,4 @@
-//! Conformance of case selection (issue 5): score overrides, saved selections (snapshot kept
+//! Conformance of case selection: score overrides, saved selections (snapshot kept
 //! byte for byte) and confirmation, which creates case drafts all-or-nothing.
 
 use super::{an_org, case_content, file, survey_content, t0};

@@ -1,4 +1,4 @@
-//! Accounts (issue 6) as an administrator and a user meet them: `kizuki org …`, `kizuki user
+//! Accounts as an administrator and a user meet them: `kizuki org …`, `kizuki user
 //! add/disable`, `kizuki token create`, allowlists, the audit log's retention and export
 //! through the real binary; the forced password change and session endings through the
 //! real server.

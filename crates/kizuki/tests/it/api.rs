@@ -305,7 +305,7 @@ async fn cases_surveys_and_taxonomy() {
         )
         .await
         .status,
-        // Security (issue 6): the edit withdrew the case from its operator, and a record the
+        // Security: the edit withdrew the case from its operator, and a record the
         // caller may not read answers "not found".
         404
     );

@@ -1,4 +1,4 @@
-//! The API's error shape for every refusal (task H): axum's extractor rejections (query, path,
+//! The API's error shape for every refusal: axum's extractor rejections (query, path,
 //! JSON body, content type, body size, method) answer `{code, message_ja, message_en, fields}`
 //! naming the part at fault, and the OpenAPI document lists the error statuses each operation
 //! can give.

@@ -1,4 +1,4 @@
-//! The authorisation matrix (security, issue 6), generated from the router's own route table
+//! The authorisation matrix (security), generated from the router's own route table
 //! (`kizuki_web::routes::route_table`): every route must be classified (and every route
 //! registered in the router's source must be in the table); every report route, reads and
 //! writes, is tried by every role on reports of the viewer's own and another organisation in
@@ -66,8 +66,8 @@ fn registered_routes() -> BTreeSet<(String, String)> {
             }
         }
     }
-    // Issue 7 adds api/imports.rs (bulk imports).
-    // Issue 9 adds api/search.rs.
+    // Every API source file with `#[utoipa::path]` operations: the core API, case selection,
+    // bulk imports and search. A new file of API handlers must be added here.
     for f in [
         "api/mod.rs",
         "api/selection.rs",

@@ -203,7 +203,7 @@ impl Browser {
         self.type_into("#email", email).await;
         self.type_into("#password", password).await;
         self.click("form.stack button[type=submit]").await;
-        // Security (issue 6): centre staff pass a second factor (a recovery code here).
+        // Security: centre staff pass a second factor (a recovery code here).
         if let Some(code) = crate::harness::mfa_code(base, email).await {
             wait_for_text(self, "二要素認証").await;
             self.type_into("#code", &code).await;

@@ -51,7 +51,7 @@ fn init_seeds_demo_and_check_is_clean() {
     let o = kizuki(&d.path(), &["check"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = kizuki(&d.path(), &["user", "list"]);
-    // 8 demo logins + the 2 system actors that signed off the published 2019 cases (issue 8).
+    // 8 demo logins + the 2 system actors that signed off the published 2019 cases.
     assert_eq!(stdout(&o).lines().count(), 10);
 }
 

@@ -1,4 +1,4 @@
-//! Task K: the refusals made before the session layer follow the error conventions — a
+//! The refusals made before the session layer follow the error conventions — a
 //! forged `X-Forwarded-For` and a page route's 405 answer the API's error shape under
 //! `/api/v1` and a short page in both languages (Japanese first) elsewhere.
 

@@ -74,7 +74,7 @@ impl TestServer {
             rng: seeded_rng(7),
         };
         let outcome = kizuki_app::seed::seed_demo(&app).await.unwrap();
-        // Security (issue 6): centre staff must use a second factor; enrol them through the
+        // Security: centre staff must use a second factor; enrol them through the
         // service now and keep their recovery codes for logins.
         let mut codes = std::collections::HashMap::new();
         for c in &outcome.credentials {
@@ -86,7 +86,7 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
-        // Issue 9: a search index in the data dir, following the change feed as in `serve`.
+        // Search: an index in the data dir, following the change feed as in `serve`.
         let search = kizuki_search::SearchService::open(&dir.path(), app.store.clone()).unwrap();
         search.catch_up().await.unwrap();
         let follower = search.spawn_follower(std::time::Duration::from_millis(200));
@@ -133,7 +133,7 @@ impl Drop for TestServer {
     }
 }
 
-/// Security (issue 6): per server (by base URL), the app and each enrolled user's unused
+/// Security: per server (by base URL), the app and each enrolled user's unused
 /// recovery codes, so both the HTTP client and the browser tests can pass the second step.
 type MfaCodes = std::collections::HashMap<String, Vec<String>>;
 static MFA: std::sync::Mutex<std::collections::BTreeMap<String, (App, MfaCodes)>> =
@@ -411,7 +411,7 @@ impl Client {
             )
             .await;
         assert_eq!(r.status, 303, "login failed: {}", r.body);
-        // Security (issue 6): the second step for users with a second factor.
+        // Security: the second step for users with a second factor.
         if r.header("location")
             .is_some_and(|l| l.starts_with("/login/mfa"))
         {

@@ -1,4 +1,4 @@
-//! Fair limits and metrics (issue 7) end to end: 429 with `Retry-After` once a token's or an
+//! Fair limits and metrics end to end: 429 with `Retry-After` once a token's or an
 //! organisation's burst is spent while another organisation goes on unhindered, the page
 //! limit's friendly refusal, bulk imports through the bounded queue (per-item results, a full
 //! queue answering 429), and `/metrics` parsing with its counters moving.
@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A demo server with the given issue-7 options (and, optionally, a trusted proxy).
+/// A demo server with the given fair-limit and metrics options (`OpsOptions`) and, optionally,
+/// a trusted proxy.
 struct Server {
     base: String,
     app: App,

@@ -2,31 +2,31 @@
 //! port 0, each test on a fresh data dir.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-// Accounts (issue 6).
+// Accounts.
 mod accounts;
 mod api;
-// The API's error shape for every refusal, and in the OpenAPI document (task H).
+// The API's error shape for every refusal, and in the OpenAPI document.
 mod api_errors;
 mod authz;
 mod browser;
 mod cli;
-// Refusals before the session layer in the error conventions (task K).
+// Refusals before the session layer follow the error conventions.
 mod conventions;
 mod crash;
 mod harness;
 mod http;
-// Fair limits and metrics (issue 7).
+// Fair limits and metrics.
 mod limits;
 mod publication;
-// Deadline reminders by e-mail and webhook (issue 8).
+// Deadline reminders by e-mail and webhook.
 mod reminders;
 mod search;
-// Search in the served application (issue 9).
+// Search in the served application.
 mod search_web;
 mod select;
-// Two app nodes on one PostgreSQL database (issue 7).
 mod selection_web;
 // Browser sessions in the database (shared by every node).
 mod sessions_db;
+// Two app nodes on one PostgreSQL database.
 mod two_nodes;
 mod web;

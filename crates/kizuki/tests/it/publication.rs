@@ -1,4 +1,4 @@
-//! Publication (issue 8) over a real server: the review blocks sign-off and publication until
+//! Publication over a real server: the review blocks sign-off and publication until
 //! every candidate is decided, the operator sees exactly the anonymised text, a change after
 //! approval sends the case back, and the public portal shows the demo's 2019 cases without
 //! login while hiding everything unpublished.

@@ -1,4 +1,4 @@
-//! Deadline reminders through the real binary (issue 8): `kizuki serve` with `[smtp]` and
+//! Deadline reminders through the real binary: `kizuki serve` with `[smtp]` and
 //! `[webhook]` in `kizuki.toml` mails an overdue 続報 to the operator and the centre and posts
 //! the webhook, once; a restart sends nothing again; `kizuki check` stays clean.
 

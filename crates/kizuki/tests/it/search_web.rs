@@ -1,4 +1,4 @@
-//! Search in the served application (issue 9): the search page, `GET /api/v1/search`, similar
+//! Search in the served application: the search page, `GET /api/v1/search`, similar
 //! cases on the report page and at `/api/v1/reports/{id}/similar`, and the public portal's
 //! search, each with the caller's access rule inside the query.
 

@@ -1,4 +1,4 @@
-//! Case selection on the real server (issue 5): the page for analysts only, proposing and
+//! Case selection on the real server: the page for analysts only, proposing and
 //! confirming over the API with If-Match, and a confirmed decision that reads the same after
 //! the reports change.
 

@@ -1,4 +1,4 @@
-//! Several app nodes on one PostgreSQL database (issue 7): two real `kizuki serve` processes,
+//! Several app nodes on one PostgreSQL database: two real `kizuki serve` processes,
 //! each with its own data dir and search index following the database's change feed. A report
 //! filed on one is readable and searchable on the other within a bounded delay, and an edit
 //! conflict between them is detected exactly as on one node. Needs `KIZUKI_TEST_POSTGRES_URL`;

@@ -98,7 +98,7 @@ async fn login_logout_and_csrf() {
         )
         .await;
     assert_eq!(r.status, 303);
-    // Security (issue 6): centre staff pass a second factor; the session rotates each step.
+    // Security: centre staff pass a second factor; the session rotates each step.
     assert_eq!(r.header("location"), Some("/login/mfa"));
     let code = crate::harness::mfa_code(&srv.base, ANALYST).await.unwrap();
     let r = c.post("/login/mfa", "/login/mfa", &[("code", &code)]).await;
