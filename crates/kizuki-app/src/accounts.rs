@@ -551,6 +551,23 @@ pub async fn allowlist(app: &App, org: &Organisation) -> AppResult<(OrgAllowlist
     Ok((stored, list))
 }
 
+/// Whether `addr` may sign in to (or use a token of) an organisation; an empty or never-set
+/// list means no restriction. A list that no longer parses refuses everyone (fail closed).
+pub async fn allowlist_permits(
+    app: &App,
+    org: kizuki_domain::ids::OrgId,
+    addr: std::net::IpAddr,
+) -> AppResult<bool> {
+    let stored = app.store.org_allowlist(org).await?;
+    if stored.entries.trim().is_empty() {
+        return Ok(true);
+    }
+    Ok(match Allowlist::parse(&stored.entries) {
+        Ok(list) => list.permits(addr),
+        Err(_) => false,
+    })
+}
+
 fn parse_cidr(text: &str) -> AppResult<Cidr> {
     Cidr::parse(text.trim()).map_err(|problem| {
         crate::security::ip_allowlist::EntryError {
@@ -618,7 +635,6 @@ async fn edit_allowlist(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -387,7 +387,6 @@ pub fn verify_lines(text: &str) -> Result<Result<ChainSummary, BrokenAt>, LineEr
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod retention_tests {
     use super::*;
 

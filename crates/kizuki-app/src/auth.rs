@@ -105,6 +105,18 @@ pub async fn principal(app: &App, id: UserId) -> AppResult<Principal> {
     }
 }
 
+/// The language a signed-in user chose, for pages (an error page among them) that have no
+/// principal at hand; `fallback` when the account cannot be read.
+pub async fn lang_of(app: &App, id: UserId, fallback: Lang) -> Lang {
+    app.store.get_user(id).await.map_or(fallback, |u| u.user.lang)
+}
+
+/// The account of a login halfway through (password right, second factor to come). Unlike
+/// [`principal`] it does not require the account to be active: the login's own checks do.
+pub async fn pending_user(app: &App, id: UserId) -> AppResult<kizuki_domain::user::User> {
+    Ok(app.store.get_user(id).await?)
+}
+
 /// Remembers the language the user chose.
 pub async fn set_lang(app: &App, p: &Principal, lang: Lang) -> AppResult<Principal> {
     let u = app.store.set_user_lang(p.user_id, lang).await?;

@@ -1,11 +1,12 @@
-//! Scheduled online backups of the SQLite database with retention: `[backup] every = "6h",
-//! keep = 28` in kizuki.toml. Backups are taken with SQLite's online backup while writers go
-//! on, named by their UTC time so that name order is time order.
+//! Scheduled online backups with retention: `[backup] every = "6h", keep = 28` in
+//! kizuki.toml. The copy itself is the backend's ([`OnlineBackup`]: the embedded database
+//! copies itself while writers go on); here is when to take one, how the files are named (by
+//! their UTC time, so that name order is time order) and which are kept.
 
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use kizuki_domain::clock::Clock;
-use kizuki_store_sqlite::SqliteStore;
+use kizuki_store::OnlineBackup;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +75,7 @@ pub fn list(dir: &Path) -> AppResult<Vec<(DateTime<Utc>, PathBuf)>> {
 
 /// Takes one backup into `dir` and removes the oldest beyond `keep`.
 pub async fn backup_now(
-    store: &SqliteStore,
+    store: &dyn OnlineBackup,
     dir: &Path,
     at: DateTime<Utc>,
     keep: usize,
@@ -117,7 +118,7 @@ pub fn next_due(dir: &Path, policy: BackupPolicy, now: DateTime<Utc>) -> AppResu
 
 /// Runs until `shutdown` resolves, taking a backup whenever one is due.
 pub async fn run_schedule(
-    store: SqliteStore,
+    store: Arc<dyn OnlineBackup>,
     dir: PathBuf,
     policy: BackupPolicy,
     clock: Arc<dyn Clock>,
@@ -136,7 +137,7 @@ pub async fn run_schedule(
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
-        match backup_now(&store, &dir, clock.now(), policy.keep).await {
+        match backup_now(store.as_ref(), &dir, clock.now(), policy.keep).await {
             Ok(p) => tracing::info!(path = %p.display(), "scheduled backup written"),
             Err(e) => {
                 tracing::error!(error = %e, "scheduled backup failed");
@@ -151,9 +152,9 @@ pub async fn run_schedule(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use kizuki_store_sqlite::SqliteStore;
 
     #[test]
     fn intervals() {

@@ -532,7 +532,6 @@ pub async fn lessons(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -8,8 +8,8 @@ pub mod auth;
 pub mod backup;
 pub mod cases;
 pub mod config;
-pub mod datadir;
 pub mod error;
+pub mod health;
 pub mod mfa;
 // Reminders (issue 8).
 pub mod notify;
@@ -21,6 +21,7 @@ pub mod publication_check;
 pub mod reports;
 pub mod security;
 pub mod seed;
+pub mod sessions;
 pub mod selection;
 // Similar-case signals from the search index (issue 5).
 pub mod selection_search;

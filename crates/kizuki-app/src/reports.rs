@@ -8,6 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::when;
 use chrono::{DateTime, Duration, Utc};
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
+use kizuki_domain::org::Organisation;
 use kizuki_domain::report::{
     Report, ReportDetails, ReportInput, ReportStatus, StageKind, SystemRef, parse_stage_text,
 };
@@ -266,8 +267,11 @@ impl ReportForm {
     }
 }
 
-/// Files a first report for the principal's organisation; its text is the summary.
-pub async fn file(app: &App, p: &Principal, details: ReportDetails) -> AppResult<Report> {
+/// Decides whether the principal may file `details` and makes the report to store: filed for
+/// the principal's organisation, its first stage written now by the principal, with the
+/// summary as its text. Every way of filing (a form, the API, a bulk or CSV import) goes
+/// through this one decision.
+pub async fn prepare(app: &App, p: &Principal, details: ReportDetails) -> AppResult<NewReport> {
     let new = kizuki_domain::access::ReportRef {
         org_id: p.org_id,
         sector: &details.sector,
@@ -295,14 +299,29 @@ pub async fn file(app: &App, p: &Principal, details: ReportDetails) -> AppResult
         text: details.summary.clone(),
         author: Some(p.user_id),
     };
-    Ok(app
-        .store
-        .create_report(NewReport {
-            org_id: p.org_id,
-            details,
-            first,
-        })
-        .await?)
+    Ok(NewReport {
+        org_id: p.org_id,
+        details,
+        first,
+    })
+}
+
+/// Stores reports that [`prepare`] accepted, all in one transaction: either every one is
+/// filed or none is.
+pub async fn file_prepared(app: &App, batch: Vec<NewReport>) -> AppResult<Vec<Report>> {
+    Ok(app.store.create_reports(batch).await?)
+}
+
+/// Files a first report for the principal's organisation; its text is the summary.
+pub async fn file(app: &App, p: &Principal, details: ReportDetails) -> AppResult<Report> {
+    let new = prepare(app, p, details).await?;
+    Ok(app.store.create_report(new).await?)
+}
+
+/// The principal's own organisation, whose sectors and region prefill a new report's form.
+pub async fn filing_org(app: &App, p: &Principal) -> AppResult<Organisation> {
+    p.require_operator()?;
+    Ok(app.store.get_org(p.org_id).await?)
 }
 
 /// Parses the form and files it.
@@ -353,6 +372,18 @@ pub async fn get_for_edit(app: &App, p: &Principal, id: ReportId) -> AppResult<R
             "this report cannot be edited by you".into(),
         ))
     }
+}
+
+/// The report, if the principal may edit it, with the name of the organisation that filed it
+/// (the edit form shows whose report it is).
+pub async fn get_for_edit_named(
+    app: &App,
+    p: &Principal,
+    id: ReportId,
+) -> AppResult<(Report, String)> {
+    let r = get_for_edit(app, p, id).await?;
+    let org = app.store.get_org(r.org_id).await?;
+    Ok((r, org.org.name))
 }
 
 /// Replaces the report's details, refusing a stale `version` with the current record.
@@ -474,7 +505,7 @@ pub async fn list_all(app: &App, p: &Principal, filter: ReportFilter) -> AppResu
 
 /// The organisations with at least one report the principal may read, for the list's
 /// organisation filter (offering others would only ever give empty pages).
-pub async fn visible_report_orgs(app: &App, p: &Principal) -> AppResult<Vec<OrgId>> {
+async fn visible_report_orgs(app: &App, p: &Principal) -> AppResult<Vec<OrgId>> {
     let mut orgs: Vec<OrgId> = list_all(app, p, ReportFilter::default())
         .await?
         .into_iter()
@@ -483,6 +514,21 @@ pub async fn visible_report_orgs(app: &App, p: &Principal) -> AppResult<Vec<OrgI
     orgs.sort();
     orgs.dedup();
     Ok(orgs)
+}
+
+/// The operators offered by the list's organisation filter: those with at least one report
+/// the principal may read, by id with their names.
+pub async fn org_filter_choices(app: &App, p: &Principal) -> AppResult<Vec<(OrgId, String)>> {
+    let visible = visible_report_orgs(app, p).await?;
+    Ok(app
+        .store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .filter(|o| o.org.kind == kizuki_domain::org::OrgKind::Operator)
+        .filter(|o| visible.contains(&o.id))
+        .map(|o| (o.id, o.org.name))
+        .collect())
 }
 
 /// What an analyst decides at triage.
@@ -785,7 +831,6 @@ pub async fn user_names(app: &App) -> AppResult<Vec<(UserId, String)>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

@@ -1046,7 +1046,6 @@ pub fn category_map_from_toml(text: &str, tx: &Taxonomy) -> AppResult<CategoryMa
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::test_support::{at, file};

@@ -177,7 +177,6 @@ impl SimilarityOracle for IndexSimilarity {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::App;

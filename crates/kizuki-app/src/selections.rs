@@ -108,6 +108,12 @@ pub async fn overrides(
     Ok(app.store.list_score_overrides(fiscal_year).await?)
 }
 
+/// The survey whose selection an analyst works on: its criteria label the scores.
+pub async fn survey(app: &App, p: &Principal, fiscal_year: i32) -> AppResult<Survey> {
+    p.require_analyst()?;
+    Ok(app.store.get_survey(fiscal_year).await?)
+}
+
 /// Sets an analyst's score on one criterion of one candidate, with its reason. Fields:
 /// `report_id` (not a report of the survey period), `key` (unknown, or a balance criterion
 /// the rules stand for), `value` (0–3), `reason` (required).
@@ -500,7 +506,6 @@ pub async fn confirm(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::seeded_rng;

@@ -85,7 +85,6 @@ pub fn to_form(at: Option<DateTime<Utc>>) -> (String, String) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

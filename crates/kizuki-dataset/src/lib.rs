@@ -165,7 +165,6 @@ pub fn default_demo(tx: &Taxonomy) -> Result<DemoDirectory, DatasetError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -445,7 +445,6 @@ pub fn report_visibility(viewer: &Viewer) -> ReportVisibility {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

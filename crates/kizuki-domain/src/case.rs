@@ -339,7 +339,6 @@ fn check_steps(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::taxonomy::{RawTaxonomy, Term, Tlp};

@@ -493,7 +493,6 @@ pub fn overdue(reports: &[Report], policy: &DeadlinePolicy, clock: &dyn Clock) -
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::clock::FixedClock;

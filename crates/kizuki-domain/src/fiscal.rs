@@ -283,7 +283,6 @@ impl From<FiscalYear> for i32 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -360,7 +360,6 @@ pub fn parse_stage_text(s: &str) -> Result<String, ValidationErrors> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::taxonomy::RawTaxonomy;

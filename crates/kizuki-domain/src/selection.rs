@@ -2182,7 +2182,6 @@ fn explain_left_out(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::taxonomy::{RawTaxonomy, Term, Tlp};

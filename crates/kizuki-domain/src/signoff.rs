@@ -631,7 +631,6 @@ impl SignOff {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::anonymise::{Directory, PseudonymMap, anonymise};

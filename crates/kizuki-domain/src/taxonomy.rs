@@ -380,7 +380,6 @@ impl From<Severity> for u8 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

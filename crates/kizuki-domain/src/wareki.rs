@@ -1062,7 +1062,6 @@ pub(crate) fn take_number(s: &str) -> Option<(Num, &str)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -190,7 +190,6 @@ fn synthetic(role: Role, org_id: OrgId, org_kind: OrgKind, oversees: Vec<Code>) 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use kizuki_domain::access::{Action, CaseRef, ReportRef, Resource, decide};

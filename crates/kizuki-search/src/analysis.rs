@@ -241,7 +241,6 @@ impl tantivy::tokenizer::TokenStream for KizukiTokenStream<'_> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

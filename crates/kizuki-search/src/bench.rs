@@ -656,7 +656,6 @@ pub fn run(cfg: &BenchConfig, tx: &Taxonomy, log: &mut dyn FnMut(&str)) -> Searc
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

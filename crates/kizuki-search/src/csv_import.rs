@@ -568,7 +568,6 @@ async fn write_chunked(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -360,7 +360,6 @@ pub fn is_anonymised_label(name: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -202,7 +202,6 @@ fn fold_japanese(n: &mut Normalized) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

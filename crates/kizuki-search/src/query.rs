@@ -543,7 +543,6 @@ pub(crate) fn build(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -209,7 +209,6 @@ pub fn snippet(text: &str, terms: &[TermExpr], max_chars: usize) -> Highlighted 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::query::ParsedText;

@@ -1061,7 +1061,6 @@ fn english_text(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

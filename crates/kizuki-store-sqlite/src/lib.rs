@@ -4,6 +4,7 @@
 //! of their own connections.
 
 mod codec;
+pub mod datadir;
 mod group;
 mod migrate;
 mod publication;
@@ -619,6 +620,13 @@ fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreResult<Report
         &r,
     )?;
     Ok(r)
+}
+
+#[async_trait]
+impl kizuki_store::OnlineBackup for SqliteStore {
+    async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
+        SqliteStore::backup_to(self, dest).await
+    }
 }
 
 #[async_trait]

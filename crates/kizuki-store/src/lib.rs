@@ -2,6 +2,7 @@
 //! PostgreSQL are interchangeable and are held to one conformance suite.
 
 #[cfg(feature = "conformance")]
+mod backup;
 pub mod conformance;
 mod error;
 mod filter;
@@ -13,6 +14,7 @@ mod selection;
 // Browser sessions in the database (shared by every node).
 mod sessions;
 
+pub use backup::OnlineBackup;
 pub use error::{Current, StoreError, StoreResult};
 pub use filter::{Page, Paged, ReportFilter, ReportSort};
 // Security.

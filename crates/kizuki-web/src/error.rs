@@ -462,12 +462,7 @@ pub async fn render_error_page(st: &WebState, sess: &SessionData, res: Response)
     let status = res.status();
     let mut headers = res.headers().clone();
     let lang = match sess.user {
-        Some(u) => st
-            .app
-            .store
-            .get_user(u)
-            .await
-            .map_or(sess.lang, |u| u.user.lang),
+        Some(u) => kizuki_app::auth::lang_of(&st.app, u, sess.lang).await,
         None => sess.lang,
     };
     let ctx = serde_json::json!({

@@ -127,7 +127,6 @@ pub fn pick(text: &str, lang: Lang) -> &str {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -368,7 +368,6 @@ pub async fn page_layer(State(st): State<WebState>, req: Request, next: Next) ->
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

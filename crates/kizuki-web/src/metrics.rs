@@ -318,7 +318,7 @@ async fn sample(st: &WebState) -> Sample {
         .ok()
         .flatten();
     Sample {
-        pool: st.app.store.pool_status(),
+        pool: kizuki_app::health::pool_status(&st.app),
         queue_depth: st.imports.depth(),
         queue_capacity: st.imports.capacity(),
         disk_free: disk,
@@ -461,8 +461,8 @@ async fn render(st: &WebState, s: &Sample) -> String {
         // Changes after the index's committed position, counted up to a cap so a far
         // behind index cannot make the scrape itself heavy.
         let after = search.index().last_seq();
-        match st.app.store.changes_since(after, LAG_CAP).await {
-            Ok(c) => m.set_index_lag(c.len() as u64),
+        match kizuki_app::health::changes_after(&st.app, after, LAG_CAP).await {
+            Ok(n) => m.set_index_lag(n as u64),
             Err(e) => tracing::debug!(error = %e, "index lag unavailable"),
         }
     }
@@ -626,7 +626,7 @@ pub fn spawn_watcher(st: &WebState) {
                 .ok()
                 .flatten();
             let s = Sample {
-                pool: app.store.pool_status(),
+                pool: kizuki_app::health::pool_status(&app),
                 queue_depth: imports.depth(),
                 queue_capacity: imports.capacity(),
                 disk_free: disk,
@@ -640,7 +640,6 @@ pub fn spawn_watcher(st: &WebState) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -226,12 +226,8 @@ pub async fn published_slugs(
     if who == LinkFor::Centre {
         return Ok(HashMap::new());
     }
-    Ok(st
-        .app
-        .store
-        .list_publications(None)
-        .await
-        .map_err(kizuki_app::AppError::from)?
+    Ok(kizuki_app::publication::public_cases(&st.app, None)
+        .await?
         .into_iter()
         .map(|p| (p.case_id.0, p.slug()))
         .collect())

@@ -10,9 +10,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use kizuki_app::App;
 use kizuki_app::security::headers::{HeaderOptions, api_headers, html_headers, no_store};
-use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig, client_addr};
+use kizuki_app::security::ip_allowlist::{ProxyConfig, client_addr};
 use kizuki_app::security::throttle::LoginThrottle;
-use kizuki_domain::ids::OrgId;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -117,19 +116,3 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
     res
 }
 
-/// Whether `addr` may sign in to (or use a token of) an organisation; an empty or never-set
-/// list means no restriction. A list that no longer parses refuses everyone (fail closed).
-pub async fn allowlist_permits(
-    app: &App,
-    org: OrgId,
-    addr: IpAddr,
-) -> kizuki_app::error::AppResult<bool> {
-    let stored = app.store.org_allowlist(org).await?;
-    if stored.entries.trim().is_empty() {
-        return Ok(true);
-    }
-    Ok(match Allowlist::parse(&stored.entries) {
-        Ok(list) => list.permits(addr),
-        Err(_) => false,
-    })
-}

@@ -10,7 +10,7 @@ mod bench_intake;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use kizuki_app::config::{DEFAULT_DATA_DIR, Overrides};
-use kizuki_app::datadir::DataDir;
+use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_app::seed::IssuedCredential;
 use kizuki_app::{App, Config, os_rng};
 use kizuki_domain::clock::SystemClock;
@@ -517,7 +517,7 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
     ));
     if let (Some(store), Some(policy)) = (sqlite, config.backup) {
         tokio::spawn(kizuki_app::backup::run_schedule(
-            store,
+            Arc::new(store),
             dir.backups_dir(),
             policy,
             app.clock.clone(),

@@ -478,7 +478,6 @@ pub async fn problems(app: &App, max_attempts: u32) -> AppResult<Vec<kizuki_stor
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use crate::config::{Config, Overrides};
 

@@ -230,7 +230,6 @@ pub async fn send(cfg: &SmtpConfig, to: &[Email], message: &str) -> Result<(), S
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

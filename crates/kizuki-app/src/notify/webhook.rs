@@ -183,7 +183,6 @@ pub async fn post(cfg: &WebhookConfig, event: &str, body: &[u8]) -> Result<(), W
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -388,7 +388,6 @@ pub fn verify_with_anchors(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};

@@ -352,7 +352,6 @@ pub fn client_addr(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -237,7 +237,6 @@ fn local_parts(email: &str) -> impl Iterator<Item = String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -354,7 +354,6 @@ pub fn recovery_codes_left(codes: &[RecoveryCode]) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

@@ -64,7 +64,6 @@ pub(crate) fn fold_compact(s: &str) -> Vec<char> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

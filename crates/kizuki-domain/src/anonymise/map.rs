@@ -303,7 +303,6 @@ fn rekey(c: &mut CaseContent, m: &Compiled<'_>) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -618,7 +618,6 @@ pub(crate) fn date(c: &[char], i: usize) -> Option<Hit> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -191,7 +191,6 @@ pub fn check_reidentification(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

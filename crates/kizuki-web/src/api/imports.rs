@@ -5,7 +5,7 @@
 //! has its share of it, is answered 429 with `Retry-After`: a burst from one caller waits in
 //! its own line instead of taking the server's time from everyone else.
 //!
-//! The valid items of a job are filed together in one transaction (`Store::create_reports`);
+//! The valid items of a job are filed together in one transaction (`reports::file_prepared`);
 //! invalid items are reported and skipped. Jobs live in this server's memory (the last
 //! [`KEEP_FINISHED`] finished ones), so behind several nodes a client polls the node that took
 //! the job.
@@ -21,12 +21,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kizuki_app::App;
-use kizuki_app::auth::{self, Principal};
+use kizuki_app::auth::Principal;
+use kizuki_app::reports;
 use kizuki_app::config::LimitsConfig;
-use kizuki_domain::access::{Action, ReportRef, Resource};
-use kizuki_domain::report::{ReportInput, StageKind};
+use kizuki_domain::report::ReportInput;
 use kizuki_domain::taxonomy::Lang;
-use kizuki_store::{NewReport, NewStage};
+use kizuki_store::NewReport;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -363,7 +363,7 @@ async fn run(app: &App, job: &Job) -> ImportJobDto {
         message: None,
     };
     if !batch.is_empty() {
-        match app.store.create_reports(batch).await {
+        match reports::file_prepared(app, batch).await {
             Ok(reports) => {
                 for (index, r) in batch_index.into_iter().zip(reports) {
                     results[index].report_id = Some(r.id.0);
@@ -398,35 +398,20 @@ async fn item_report(
         .parse(&app.taxonomy)
         .map_err(|e| problems(&e))?;
     // The same decision as filing one report through the API.
-    let new = ReportRef {
-        org_id: p.org_id,
-        sector: &details.sector,
-        tlp: details.tlp,
-        shared_with: &[],
-        recipients: &[],
-        published: false,
-    };
-    let allowed = auth::decide(app, p, Action::Create, &Resource::Report(new))
-        .await
-        .map(|d| d.is_allowed())
-        .unwrap_or(false);
-    if !allowed {
-        return Err(vec![FieldProblemDto {
+    reports::prepare(app, p, details).await.map_err(|e| match e {
+        kizuki_app::AppError::Forbidden(_) => vec![FieldProblemDto {
             field: "sector".into(),
             message_ja: "この分野・区分の報告は登録できません".into(),
             message_en: "you may not file a report with this sector and label".into(),
-        }]);
-    }
-    let first = NewStage {
-        kind: StageKind::First,
-        at: app.clock.now(),
-        text: details.summary.clone(),
-        author: Some(p.user_id),
-    };
-    Ok(NewReport {
-        org_id: p.org_id,
-        details,
-        first,
+        }],
+        other => {
+            tracing::error!(error = %other, "deciding a bulk item failed");
+            vec![FieldProblemDto {
+                field: String::new(),
+                message_ja: "この報告を確認できませんでした".into(),
+                message_en: "this report could not be checked".into(),
+            }]
+        }
     })
 }
 
@@ -523,7 +508,6 @@ pub(super) async fn get_import(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use kizuki_domain::ids::{OrgId, UserId};

@@ -74,7 +74,7 @@ impl FromRequestParts<WebState> for ApiUser {
                 return Err(e.into());
             }
         };
-        if !crate::security::allowlist_permits(&st.app, user.user.org_id, addr).await? {
+        if !kizuki_app::accounts::allowlist_permits(&st.app, user.user.org_id, addr).await? {
             kizuki_app::audit_log::note(
                 &st.app,
                 kizuki_app::security::audit::actor_user(user.id),

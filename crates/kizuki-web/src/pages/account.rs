@@ -141,7 +141,7 @@ pub async fn change(
             // Every session of the user ends (other browsers, other tabs' stale ids), and
             // this one continues under a new id.
             st.sessions.remove_user(s.p.user_id).await?;
-            let fresh = st.sessions.create(&st, Some(s.p.user_id), v.lang).await?;
+            let fresh = st.sessions.create(Some(s.p.user_id), v.lang).await?;
             let msg = changed_notice(v.lang);
             st.sessions.set_flash(&fresh.id, &msg);
             let mut res = Redirect::to("/").into_response();

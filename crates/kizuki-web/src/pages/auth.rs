@@ -2,7 +2,7 @@
 
 use super::{render, report_row};
 use crate::error::WebError;
-use crate::security::{self, ClientAddr};
+use crate::security::ClientAddr;
 use crate::session::{NewSessionId, PendingLogin, Posted, Viewer};
 use crate::state::WebState;
 use axum::extract::{Query, State};
@@ -208,7 +208,7 @@ pub async fn login(
     }
     match auth::login(&st.app, &email, form.get("password")).await {
         Ok(user) => {
-            if !security::allowlist_permits(&st.app, user.user.org_id, addr).await? {
+            if !kizuki_app::accounts::allowlist_permits(&st.app, user.user.org_id, addr).await? {
                 audit_log::note(
                     &st.app,
                     audit::actor_user(user.id),
@@ -224,7 +224,7 @@ pub async fn login(
             // A new session id at each step: an id planted before login is worthless after.
             st.sessions.remove(&v.session.id).await?;
             if enrolled || required {
-                let s = st.sessions.create(&st, None, v.lang).await?;
+                let s = st.sessions.create(None, v.lang).await?;
                 st.sessions
                     .set_pending(
                         &s.id,
@@ -296,7 +296,7 @@ pub(crate) async fn signed_in_session(
     .await?;
     let s = st
         .sessions
-        .create(st, Some(user.id), user.user.lang)
+        .create(Some(user.id), user.user.lang)
         .await?;
     Ok(s.id)
 }
@@ -318,7 +318,7 @@ pub async fn logout(
     Posted(_): Posted,
 ) -> Result<Response, WebError> {
     st.sessions.remove(&v.session.id).await?;
-    let s = st.sessions.create(&st, None, v.lang).await?;
+    let s = st.sessions.create(None, v.lang).await?;
     let mut res = Redirect::to("/").into_response();
     res.extensions_mut().insert(NewSessionId(s.id));
     Ok(res)

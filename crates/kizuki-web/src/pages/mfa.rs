@@ -35,12 +35,7 @@ pub async fn verify(
     let Some(p) = pending(&v, false) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let user = st
-        .app
-        .store
-        .get_user(p.user)
-        .await
-        .map_err(kizuki_app::AppError::from)?;
+    let user = kizuki_app::auth::pending_user(&st.app, p.user).await?;
     let account = user.user.email.as_str().to_lowercase();
     if let Err(locked) = st.security.throttle.check(&account, addr) {
         st.sessions.set_pending(&v.session.id, None).await?;
@@ -90,12 +85,7 @@ async fn enrol_page(
     p: &PendingLogin,
     failed: bool,
 ) -> Result<Response, WebError> {
-    let user = st
-        .app
-        .store
-        .get_user(p.user)
-        .await
-        .map_err(kizuki_app::AppError::from)?;
+    let user = kizuki_app::auth::pending_user(&st.app, p.user).await?;
     let e = mfa::begin(&st.app, &user).await?;
     let mut res = render(
         st,
@@ -125,12 +115,7 @@ pub async fn enrol(
     let Some(p) = pending(&v, true) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let user = st
-        .app
-        .store
-        .get_user(p.user)
-        .await
-        .map_err(kizuki_app::AppError::from)?;
+    let user = kizuki_app::auth::pending_user(&st.app, p.user).await?;
     let Some(codes) = mfa::confirm(&st.app, &user, f.get("code")).await? else {
         return enrol_page(&st, &v, &p, true).await;
     };

@@ -113,16 +113,10 @@ pub async fn list(
     let (filter, fy_problem) = q.filter();
     let page = reports::list(&st.app, &s.p, filter, Page::new(q.page(), PAGE_SIZE)).await?;
     let orgs = reports::org_names(&st.app).await?;
-    let visible = Some(reports::visible_report_orgs(&st.app, &s.p).await?);
-    let org_choices: Vec<Value> = st
-        .app
-        .store
-        .list_orgs()
+    let org_choices: Vec<Value> = reports::org_filter_choices(&st.app, &s.p)
         .await?
         .into_iter()
-        .filter(|o| o.org.kind == kizuki_domain::org::OrgKind::Operator)
-        .filter(|o| visible.as_ref().is_none_or(|v| v.contains(&o.id)))
-        .map(|o| json!({"id": o.id.0, "name": o.org.name}))
+        .map(|(id, name)| json!({"id": id.0, "name": name}))
         .collect();
     let pages = page.pages();
     let n = page.page.number;
@@ -288,8 +282,7 @@ pub fn read_form(f: &FormData) -> ReportForm {
 }
 
 pub async fn new_form(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
-    s.p.require_operator()?;
-    let org = st.app.store.get_org(s.p.org_id).await?;
+    let org = reports::filing_org(&st.app, &s.p).await?;
     let form = ReportForm::blank(org.org.sectors.first(), org.org.region.as_ref());
     render(
         &st,
@@ -314,7 +307,7 @@ pub async fn create(
             &format!("/reports/{}", r.id),
         )),
         Err(AppError::Validation(errs)) => {
-            let org = st.app.store.get_org(s.p.org_id).await?;
+            let org = reports::filing_org(&st.app, &s.p).await?;
             let mut res = render(
                 &st,
                 &s.viewer,
@@ -499,15 +492,14 @@ pub async fn edit_form(
     s: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let r = reports::get_for_edit(&st.app, &s.p, ReportId(id)).await?;
+    let (r, filer) = reports::get_for_edit_named(&st.app, &s.p, ReportId(id)).await?;
     let others = presence(&st, &s, &format!("report:{id}"));
-    let org = st.app.store.get_org(r.org_id).await?;
     render(
         &st,
         &s.viewer,
         "reports/form.html",
         json!({"mode": "edit", "id": id, "version": r.version, "title": r.details.title,
-               "form": ReportForm::from_details(&r.details), "errors": {}, "org": org.org.name,
+               "form": ReportForm::from_details(&r.details), "errors": {}, "org": filer,
                "presence_key": format!("report:{id}"), "others": others}),
     )
 }
@@ -602,11 +594,10 @@ pub async fn update(
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
     let rid = ReportId(id);
-    let r = reports::get_for_edit(&st.app, &s.p, rid).await?;
-    let org = st.app.store.get_org(r.org_id).await?;
+    let (r, filer) = reports::get_for_edit_named(&st.app, &s.p, rid).await?;
     let form = read_form(&f);
     let version = f.i64("version").unwrap_or(0);
-    let base = json!({"mode": "edit", "id": id, "title": r.details.title, "org": org.org.name,
+    let base = json!({"mode": "edit", "id": id, "title": r.details.title, "org": filer,
                       "presence_key": format!("report:{id}")});
     let outcome = match form.parse(&st.app.taxonomy, st.app.clock.now()) {
         Ok(details) => reports::update(&st.app, &s.p, rid, version, details).await,

@@ -143,8 +143,7 @@ async fn page(
     form: Value,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    s.p.require_analyst()?;
-    let survey = st.app.store.get_survey(fy).await?;
+    let survey = selections::survey(&st.app, &s.p, fy).await?;
     let current = selections::current(&st.app, &s.p, fy).await?;
     let overrides = selections::overrides(&st.app, &s.p, fy).await?;
     let lang = s.viewer.lang;
@@ -439,8 +438,7 @@ pub async fn set_weights(
     Path(fy): Path<i32>,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
-    s.p.require_analyst()?;
-    let survey = st.app.store.get_survey(fy).await?;
+    let survey = selections::survey(&st.app, &s.p, fy).await?;
     let mut weights = BTreeMap::new();
     let mut bad = ValidationErrors::default();
     // Every box of the form, so a refused post shows them all as typed.

@@ -219,7 +219,7 @@ impl Target {
                 kizuki_store_postgres::PgStore::connect_in_schema(base, Some(schema)).await?,
             ),
             None => Arc::new(kizuki_store_sqlite::SqliteStore::open(
-                &kizuki_app::datadir::DataDir::new(&self.dir).db_path(),
+                &kizuki_store_sqlite::datadir::DataDir::new(&self.dir).db_path(),
             )?),
         })
     }
@@ -944,7 +944,6 @@ async fn load(a: &LoadArgs) -> Result<LoadResult> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

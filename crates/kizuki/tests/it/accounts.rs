@@ -4,7 +4,7 @@
 //! real server.
 
 use crate::harness::{Client, RAIL, TempDataDir, TestServer, kizuki, stderr, stdout};
-use kizuki_app::datadir::DataDir;
+use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_app::{App, seeded_rng};
 use kizuki_domain::clock::{Clock, FixedClock};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! import and export.
 
 use crate::harness::{TempDataDir, kizuki, stderr, stdout};
-use kizuki_app::datadir::DB_FILE;
+use kizuki_store_sqlite::datadir::DB_FILE;
 use std::path::PathBuf;
 
 #[test]

@@ -19,7 +19,7 @@ struct Server {
 impl Server {
     async fn start() -> Server {
         let dir = TempDataDir::new();
-        let store = kizuki_app::datadir::DataDir::new(dir.path())
+        let store = kizuki_store_sqlite::datadir::DataDir::new(dir.path())
             .open()
             .unwrap();
         let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00+09:00")

@@ -4,7 +4,7 @@
 
 use super::harness::{TempDataDir, kizuki, stderr, stdout};
 use chrono::{Duration, Utc};
-use kizuki_app::datadir::DataDir;
+use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_domain::org::{NewOrganisation, OrgKind};
 use kizuki_domain::report::{ReportInput, StageKind};
 use kizuki_domain::taxonomy::{Code, Lang};

@@ -7,7 +7,7 @@
 //! halfway through stores their session.
 
 use crate::harness::{ANALYST, Client, RAIL, TempDataDir, enrol_mfa};
-use kizuki_app::datadir::DataDir;
+use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_app::{App, seeded_rng};
 use kizuki_domain::clock::{Clock, FixedClock};
 use std::path::Path;

@@ -1,12 +1,41 @@
-//! The data directory: where the database file, backups and (later) the search index live,
-//! and how it is created, opened, backed up and restored.
+//! The data directory: where the database file, its backups and the search index live, and
+//! how the database file is created, opened and restored from a backup.
 
-use crate::error::{AppError, AppResult};
-use kizuki_store_sqlite::SqliteStore;
+use crate::SqliteStore;
+use kizuki_store::StoreError;
 use std::path::{Path, PathBuf};
 
+/// Why the data dir could not be opened or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    /// Nothing was changed; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DataDirError {
+    fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        DataDirError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+type DirResult<T> = Result<T, DataDirError>;
+
+/// The database file's name inside the data dir.
 pub const DB_FILE: &str = "kizuki.db";
 
+/// A data directory on disk.
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
@@ -35,16 +64,16 @@ impl DataDir {
     }
 
     /// Opens the database, creating the directory and file when missing.
-    pub fn open(&self) -> AppResult<SqliteStore> {
+    pub fn open(&self) -> DirResult<SqliteStore> {
         std::fs::create_dir_all(&self.root)
-            .map_err(|e| AppError::io(format!("creating {}", self.root.display()), e))?;
+            .map_err(|e| DataDirError::io(format!("creating {}", self.root.display()), e))?;
         Ok(SqliteStore::open(&self.db_path())?)
     }
 
     /// Opens an existing database; refuses when there is none, rather than creating one.
-    pub fn open_existing(&self) -> AppResult<SqliteStore> {
+    pub fn open_existing(&self) -> DirResult<SqliteStore> {
         if !self.is_initialised() {
-            return Err(AppError::Refused(format!(
+            return Err(DataDirError::Refused(format!(
                 "no kizuki database in {} (run `kizuki init` or `kizuki serve` first, or pass --data-dir)",
                 self.root.display()
             )));
@@ -54,9 +83,9 @@ impl DataDir {
 
     /// Replaces the database with a backup file after checking the backup is sound.
     /// The server must not be running.
-    pub fn restore(&self, backup: &Path, force: bool) -> AppResult<()> {
+    pub fn restore(&self, backup: &Path, force: bool) -> DirResult<()> {
         if !backup.is_file() {
-            return Err(AppError::Refused(format!(
+            return Err(DataDirError::Refused(format!(
                 "{} is not a file",
                 backup.display()
             )));
@@ -64,41 +93,41 @@ impl DataDir {
         verify_backup(backup)?;
         let db = self.db_path();
         if db.exists() && !force {
-            return Err(AppError::Refused(format!(
+            return Err(DataDirError::Refused(format!(
                 "{} exists; restoring would replace it. Stop the server and pass --force to overwrite",
                 db.display()
             )));
         }
         std::fs::create_dir_all(&self.root)
-            .map_err(|e| AppError::io(format!("creating {}", self.root.display()), e))?;
+            .map_err(|e| DataDirError::io(format!("creating {}", self.root.display()), e))?;
         // Copy beside the target, then rename: a crash leaves either the old or the new file.
         let tmp = self.root.join(format!("{DB_FILE}.restoring"));
         std::fs::copy(backup, &tmp)
-            .map_err(|e| AppError::io(format!("copying {}", backup.display()), e))?;
+            .map_err(|e| DataDirError::io(format!("copying {}", backup.display()), e))?;
         sync_file(&tmp)?;
         for suffix in ["-wal", "-shm"] {
             let side = self.root.join(format!("{DB_FILE}{suffix}"));
             if side.exists() {
                 std::fs::remove_file(&side)
-                    .map_err(|e| AppError::io(format!("removing {}", side.display()), e))?;
+                    .map_err(|e| DataDirError::io(format!("removing {}", side.display()), e))?;
             }
         }
         std::fs::rename(&tmp, &db)
-            .map_err(|e| AppError::io(format!("replacing {}", db.display()), e))?;
+            .map_err(|e| DataDirError::io(format!("replacing {}", db.display()), e))?;
         Ok(())
     }
 }
 
-fn sync_file(path: &Path) -> AppResult<()> {
+fn sync_file(path: &Path) -> DirResult<()> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
-        .map_err(|e| AppError::io(format!("syncing {}", path.display()), e))
+        .map_err(|e| DataDirError::io(format!("syncing {}", path.display()), e))
 }
 
 /// A backup must be a sound SQLite file holding a kizuki schema.
-fn verify_backup(path: &Path) -> AppResult<()> {
+fn verify_backup(path: &Path) -> DirResult<()> {
     let bad = |why: String| {
-        AppError::Refused(format!(
+        DataDirError::Refused(format!(
             "{} is not a usable kizuki backup: {why}",
             path.display()
         ))
@@ -114,7 +143,7 @@ fn verify_backup(path: &Path) -> AppResult<()> {
     let v: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| bad(e.to_string()))?;
-    if !(1..=kizuki_store_sqlite::SCHEMA_VERSION).contains(&v) {
+    if !(1..=crate::SCHEMA_VERSION).contains(&v) {
         return Err(bad(format!("schema version {v}")));
     }
     Ok(())
