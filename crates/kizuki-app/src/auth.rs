@@ -108,7 +108,10 @@ pub async fn principal(app: &App, id: UserId) -> AppResult<Principal> {
 /// The language a signed-in user chose, for pages (an error page among them) that have no
 /// principal at hand; `fallback` when the account cannot be read.
 pub async fn lang_of(app: &App, id: UserId, fallback: Lang) -> Lang {
-    app.store.get_user(id).await.map_or(fallback, |u| u.user.lang)
+    app.store
+        .get_user(id)
+        .await
+        .map_or(fallback, |u| u.user.lang)
 }
 
 /// The account of a login halfway through (password right, second factor to come). Unlike

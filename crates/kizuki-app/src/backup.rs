@@ -205,7 +205,9 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
         let (stop, writer) = org_writer(&store);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let at = Utc::now();
+        let at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
         let path = backup_now(&store, &dir.path().join("backups"), at, 3)
             .await
             .unwrap();
@@ -245,7 +247,14 @@ mod tests {
         let (stop, writer) = org_writer(&store);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let backups = dir.path().join("backups");
-        let backup = backup_now(&store, &backups, Utc::now(), 3);
+        let backup = backup_now(
+            &store,
+            &backups,
+            DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+            3,
+        );
         let path = tokio::time::timeout(Duration::from_secs(10), backup).await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let written = writer.await.unwrap();

@@ -3,6 +3,7 @@
 
 use crate::backup::{BackupPolicy, parse_interval};
 use crate::error::{AppError, AppResult};
+use crate::security::ip_allowlist::{Allowlist, ProxyConfig};
 use kizuki_domain::deadlines::DeadlinePolicy;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -33,6 +34,66 @@ struct FileConfig {
     limits: Option<LimitsSection>,
     metrics: Option<MetricsSection>,
     warnings: Option<WarningsSection>,
+    /// `[web]`: `secure_cookies = true` behind TLS, `trusted_proxies = ["10.0.0.0/8"]`.
+    web: Option<WebSection>,
+    /// `[sqlite]`: `max_batch = 256`, `checkpoints = "thread"` or `"writer"`.
+    sqlite: Option<SqliteSection>,
+    /// `[report]`: `fonts = ["/path/to/font.ttf"]` for the annual report's PDF.
+    report: Option<ReportSection>,
+}
+
+/// `[web]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebSection {
+    secure_cookies: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
+}
+
+/// `[sqlite]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqliteSection {
+    max_batch: Option<usize>,
+    checkpoints: Option<String>,
+}
+
+/// `[report]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportSection {
+    fonts: Option<Vec<PathBuf>>,
+}
+
+/// How the web server sits in its deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebConfig {
+    /// Served behind TLS: the session cookie is `Secure` and the headers ask for HTTPS only.
+    /// `[web] secure_cookies` or `KIZUKI_SECURE_COOKIES=1`.
+    pub secure_cookies: bool,
+    /// Whose `X-Forwarded-For` to believe: `[web] trusted_proxies` or
+    /// `KIZUKI_TRUSTED_PROXIES` (comma-separated addresses or CIDR blocks); none by default.
+    pub proxy: ProxyConfig,
+}
+
+/// Tuning of the embedded database's writer (the PostgreSQL backend ignores it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteTuning {
+    /// Most writes in one group-commit transaction; 1 turns group commit off.
+    /// `[sqlite] max_batch` or `KIZUKI_SQLITE_MAX_BATCH`.
+    pub max_batch: usize,
+    /// Leave WAL checkpoints to the writer, as SQLite does by default, instead of a thread
+    /// of their own: `[sqlite] checkpoints = "writer"` or `KIZUKI_SQLITE_CHECKPOINT=writer`.
+    pub checkpoints_on_writer: bool,
+}
+
+impl Default for SqliteTuning {
+    fn default() -> Self {
+        SqliteTuning {
+            max_batch: 256,
+            checkpoints_on_writer: false,
+        }
+    }
 }
 
 /// `[security]` (issue 6).
@@ -84,6 +145,13 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Resource warnings before exhaustion (issue 7): `[warnings]`.
     pub warnings: WarningsConfig,
+    /// TLS and proxies in front of the server: `[web]`.
+    pub web: WebConfig,
+    /// The embedded database's writer: `[sqlite]`.
+    pub sqlite: SqliteTuning,
+    /// Japanese font files for PDF output, tried before the usual package locations:
+    /// `[report] fonts` or `KIZUKI_PDF_FONTS` (colon-separated).
+    pub pdf_fonts: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -100,6 +168,9 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("metrics", &self.metrics)
             .field("warnings", &self.warnings)
+            .field("web", &self.web)
+            .field("sqlite", &self.sqlite)
+            .field("pdf_fonts", &self.pdf_fonts)
             .finish()
     }
 }
@@ -188,7 +259,20 @@ impl Config {
             .security
             .and_then(|s| s.contact)
             .filter(|c| !c.trim().is_empty());
+        let web = web_config(file.web.unwrap_or_default(), env).map_err(named)?;
+        let sqlite = sqlite_tuning(file.sqlite.unwrap_or_default(), env).map_err(named)?;
+        let pdf_fonts = match env("KIZUKI_PDF_FONTS") {
+            Some(v) => v
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            None => file.report.and_then(|r| r.fonts).unwrap_or_default(),
+        };
         Ok(Config {
+            web,
+            sqlite,
+            pdf_fonts,
             audit,
             security_contact,
             data_dir: data_dir.to_owned(),
@@ -202,6 +286,81 @@ impl Config {
             warnings,
         })
     }
+}
+
+/// `[web]` with `KIZUKI_SECURE_COOKIES` and `KIZUKI_TRUSTED_PROXIES` laid over it.
+fn web_config(f: WebSection, env: &dyn Fn(&str) -> Option<String>) -> Result<WebConfig, String> {
+    let secure_cookies = match env("KIZUKI_SECURE_COOKIES") {
+        Some(v) => v.trim() == "1" || v.trim() == "true",
+        None => f.secure_cookies.unwrap_or(false),
+    };
+    let (entries, from) = match env("KIZUKI_TRUSTED_PROXIES") {
+        Some(v) => (
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .collect::<Vec<_>>(),
+            "KIZUKI_TRUSTED_PROXIES",
+        ),
+        None => (f.trusted_proxies.unwrap_or_default(), "web.trusted_proxies"),
+    };
+    let entries: Vec<String> = entries.into_iter().filter(|e| !e.is_empty()).collect();
+    let proxy = if entries.is_empty() {
+        ProxyConfig::default()
+    } else {
+        let trusted = Allowlist::parse(&entries.join("\n")).map_err(|errs| {
+            format!(
+                "{from}: {}",
+                errs.iter()
+                    .map(|e| e.message_en())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        ProxyConfig {
+            trust_forwarded: true,
+            trusted,
+        }
+    };
+    Ok(WebConfig {
+        secure_cookies,
+        proxy,
+    })
+}
+
+/// `[sqlite]` with `KIZUKI_SQLITE_MAX_BATCH` and `KIZUKI_SQLITE_CHECKPOINT` laid over it.
+fn sqlite_tuning(
+    f: SqliteSection,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SqliteTuning, String> {
+    let d = SqliteTuning::default();
+    let max_batch = setting(
+        env,
+        "sqlite",
+        "max_batch",
+        f.max_batch,
+        d.max_batch,
+        1..=10_000,
+    )?;
+    let (mode, from) = match env("KIZUKI_SQLITE_CHECKPOINT") {
+        Some(v) => (v, "KIZUKI_SQLITE_CHECKPOINT"),
+        None => (
+            f.checkpoints.unwrap_or_else(|| "thread".to_owned()),
+            "sqlite.checkpoints",
+        ),
+    };
+    let checkpoints_on_writer = match mode.trim() {
+        "writer" => true,
+        "thread" | "" => false,
+        other => {
+            return Err(format!(
+                "{from}: '{other}' is neither \"thread\" nor \"writer\""
+            ));
+        }
+    };
+    Ok(SqliteTuning {
+        max_batch,
+        checkpoints_on_writer,
+    })
 }
 
 /// The file's deadlines with `KIZUKI_DEADLINE_FIRST`, `_FOLLOW_UP` and `_FINAL` laid over
@@ -530,6 +689,64 @@ mod tests {
         assert_eq!(
             Config::load(dir.path(), &cli, &env).unwrap().addr.port(),
             9200
+        );
+    }
+
+    #[test]
+    fn deployment_sections_layer_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = |_: &str| None;
+        let c = Config::load(dir.path(), &Overrides::default(), &none).unwrap();
+        assert!(!c.web.secure_cookies);
+        assert!(
+            !c.web.proxy.trust_forwarded,
+            "no proxy is believed by default"
+        );
+        assert_eq!(c.sqlite, SqliteTuning::default());
+        assert!(c.pdf_fonts.is_empty());
+        std::fs::write(
+            dir.path().join("kizuki.toml"),
+            "[web]\nsecure_cookies = true\ntrusted_proxies = [\"10.0.0.0/8\"]\n\
+             [sqlite]\nmax_batch = 16\ncheckpoints = \"writer\"\n\
+             [report]\nfonts = [\"/fonts/a.ttf\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path(), &Overrides::default(), &none).unwrap();
+        assert!(c.web.secure_cookies);
+        assert!(c.web.proxy.trust_forwarded);
+        assert!(c.web.proxy.trusted.permits("10.1.2.3".parse().unwrap()));
+        assert!(!c.web.proxy.trusted.permits("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            c.sqlite,
+            SqliteTuning {
+                max_batch: 16,
+                checkpoints_on_writer: true
+            }
+        );
+        assert_eq!(c.pdf_fonts, vec![PathBuf::from("/fonts/a.ttf")]);
+        let env = |k: &str| match k {
+            "KIZUKI_SECURE_COOKIES" => Some("0".to_owned()),
+            "KIZUKI_TRUSTED_PROXIES" => Some("192.0.2.0/24, 198.51.100.7".to_owned()),
+            "KIZUKI_SQLITE_MAX_BATCH" => Some("1".to_owned()),
+            "KIZUKI_SQLITE_CHECKPOINT" => Some("thread".to_owned()),
+            "KIZUKI_PDF_FONTS" => Some("/x.otf:/y.otf".to_owned()),
+            _ => None,
+        };
+        let c = Config::load(dir.path(), &Overrides::default(), &env).unwrap();
+        assert!(!c.web.secure_cookies, "the environment wins over the file");
+        assert!(c.web.proxy.trusted.permits("198.51.100.7".parse().unwrap()));
+        assert!(!c.web.proxy.trusted.permits("10.1.2.3".parse().unwrap()));
+        assert_eq!(c.sqlite.max_batch, 1);
+        assert!(!c.sqlite.checkpoints_on_writer);
+        assert_eq!(c.pdf_fonts.len(), 2);
+        let bad = |k: &str| (k == "KIZUKI_TRUSTED_PROXIES").then(|| "not-an-address".to_owned());
+        let err = Config::load(dir.path(), &Overrides::default(), &bad).unwrap_err();
+        assert!(err.to_string().contains("KIZUKI_TRUSTED_PROXIES"), "{err}");
+        let bad = |k: &str| (k == "KIZUKI_SQLITE_CHECKPOINT").then(|| "sometimes".to_owned());
+        let err = Config::load(dir.path(), &Overrides::default(), &bad).unwrap_err();
+        assert!(
+            err.to_string().contains("KIZUKI_SQLITE_CHECKPOINT"),
+            "{err}"
         );
     }
 

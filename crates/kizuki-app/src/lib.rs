@@ -3,6 +3,7 @@
 
 // Accounts (issue 6).
 pub mod accounts;
+pub mod annual_report;
 pub mod audit_log;
 pub mod auth;
 pub mod backup;
@@ -21,8 +22,8 @@ pub mod publication_check;
 pub mod reports;
 pub mod security;
 pub mod seed;
-pub mod sessions;
 pub mod selection;
+pub mod sessions;
 // Similar-case signals from the search index (issue 5).
 pub mod selection_search;
 pub mod selections;

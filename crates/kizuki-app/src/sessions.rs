@@ -292,11 +292,7 @@ impl Sessions {
     /// A session with a fresh id. A signed-in one is stored at once; an anonymous one (after
     /// logout, or before the second step of a login) only when it has something to keep: its
     /// language if not the default, else whatever is set on it later.
-    pub async fn create(
-        &self,
-        user: Option<UserId>,
-        lang: Lang,
-    ) -> StoreResult<SessionData> {
+    pub async fn create(&self, user: Option<UserId>, lang: Lang) -> StoreResult<SessionData> {
         let now = self.app.clock.now();
         if user.is_none() {
             let s = self.anonymous(self.fresh_id(), now).await?;

@@ -1,7 +1,11 @@
 //! The audit chain as stored: `audit_log::verify` accepts it as written and names the entry
 //! someone edited, removed or reordered directly in the database (after dropping the
 //! triggers that otherwise refuse it).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use chrono::TimeZone;
 use kizuki_app::security::audit::Break;

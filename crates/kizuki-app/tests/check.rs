@@ -2,7 +2,11 @@
 //! cases, surveys, publications and reminders checked, each problem reported once found; and
 //! given-up reminders are judged against the configured `[reminders] max_attempts`; a
 //! published case without approval is said once, not by both the store and publication checks.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use chrono::TimeZone;
 use kizuki_app::survey::{self, CheckOptions};

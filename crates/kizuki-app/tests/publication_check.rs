@@ -1,7 +1,11 @@
 //! `kizuki check` and publication (issue 8): the demo's published 2019 cases pass; a
 //! published case whose candidate decision was removed, and a case put on the portal with
 //! no operator approval, are both reported by name.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use chrono::TimeZone;
 use kizuki_app::publication::snapshot_of;

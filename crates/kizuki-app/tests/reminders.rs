@@ -2,7 +2,12 @@
 //! HTTP listener started by the tests receive the reminders; a fixed clock walks across the
 //! due-soon and overdue boundaries; every reminder arrives once per report, stage, kind and
 //! channel, across runs, restarts and two nodes running at once; failures are retried later.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;

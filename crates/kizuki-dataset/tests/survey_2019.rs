@@ -1,6 +1,9 @@
 //! The shipped 2019 survey loads, matches the reference report's shape, and survives a
 //! write/read round trip; broken files are reported by file, case and field.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_dataset::{
     DatasetError, SURVEY_2019, default_taxonomy, load_survey_dir, parse_survey_files, survey_files,

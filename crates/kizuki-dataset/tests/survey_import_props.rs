@@ -3,7 +3,11 @@
 //! cut short) or replaced by arbitrary text, never panics `parse_survey_files`; every
 //! refusal names a file that was given, a line inside it for syntax errors, and a field for
 //! invalid content; what is accepted writes back to files that read back the same.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_dataset::{
     DatasetError, SURVEY_2019, default_taxonomy, parse_survey_files, survey_files,

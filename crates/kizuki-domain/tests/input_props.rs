@@ -3,7 +3,11 @@
 //! formats and the every-day round trip; these feed arbitrary text and check that nothing
 //! panics, that every error explains itself in both languages and names its field, and that
 //! the parser's answers agree with each other.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use chrono::{Datelike, Duration, NaiveDate};
 use kizuki_domain::report::{MAX_TEXT, MAX_TITLE, ReportInput, SystemRef};

@@ -24,8 +24,9 @@ pub const FONT_CANDIDATES: &[&[&str]] = &[
     &["/usr/share/fonts/truetype/takao-gothic/TakaoGothic.ttf"],
 ];
 
-/// Environment variable naming extra font files (separated by `:`), tried before the
-/// candidates, for systems that keep fonts elsewhere.
+/// The setting that names extra font files (separated by `:`), tried before the candidates,
+/// for systems that keep fonts elsewhere; kizuki's configuration reads it (or `[report] fonts`)
+/// and hands the files to [`PdfFonts::discover_in`].
 pub const FONT_ENV: &str = "KIZUKI_PDF_FONTS";
 
 /// Loaded fonts and what the template needs to know about them.
@@ -41,18 +42,19 @@ pub struct PdfFonts {
 }
 
 impl PdfFonts {
-    /// Finds Japanese fonts: the files named in `KIZUKI_PDF_FONTS`, then the usual package
-    /// locations. Fails with a message naming the package to install if there are none.
+    /// Finds Japanese fonts in the usual package locations. Fails with a message naming the
+    /// package to install if there are none.
     pub fn discover() -> Result<PdfFonts, PdfError> {
-        if let Ok(v) = std::env::var(FONT_ENV) {
-            let paths: Vec<PathBuf> = v
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect();
-            if let Ok(fonts) = PdfFonts::from_paths(&paths) {
-                return Ok(fonts);
-            }
+        PdfFonts::discover_in(&[])
+    }
+
+    /// Finds Japanese fonts: the `preferred` files first (when they load and cover Japanese),
+    /// then the usual package locations.
+    pub fn discover_in(preferred: &[PathBuf]) -> Result<PdfFonts, PdfError> {
+        if !preferred.is_empty()
+            && let Ok(fonts) = PdfFonts::from_paths(preferred)
+        {
+            return Ok(fonts);
         }
         for set in FONT_CANDIDATES {
             let existing: Vec<PathBuf> = set

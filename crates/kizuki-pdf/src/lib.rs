@@ -18,6 +18,7 @@ pub use fonts::{FONT_CANDIDATES, FONT_ENV, FONT_PACKAGE, PdfFonts};
 
 use kizuki_report::ReportModel;
 use serde_json::json;
+use std::path::PathBuf;
 use typst::diag::{Severity, SourceDiagnostic};
 use typst::foundations::Smart;
 use typst_layout::PagedDocument;
@@ -107,6 +108,11 @@ impl PdfRenderer {
 /// Typesets the report as an A4 PDF, finding a Japanese font on the system first.
 pub fn render_pdf(model: &ReportModel) -> Result<Vec<u8>, PdfError> {
     PdfRenderer::new()?.render(model)
+}
+
+/// Like [`render_pdf`], trying the `fonts` files before the usual package locations.
+pub fn render_pdf_with_fonts(model: &ReportModel, fonts: &[PathBuf]) -> Result<Vec<u8>, PdfError> {
+    PdfRenderer::with_fonts(PdfFonts::discover_in(fonts)?)?.render(model)
 }
 
 fn describe(diags: &[SourceDiagnostic]) -> String {

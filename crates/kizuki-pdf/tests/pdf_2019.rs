@@ -5,7 +5,11 @@
 //!
 //! Without `pdftotext` or a Japanese font these tests print "skipped: …" and pass, so that a
 //! machine without them can still run the rest of the suite.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_domain::case::CaseContent;
 use kizuki_domain::survey::SurveyContent;

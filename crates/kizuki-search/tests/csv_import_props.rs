@@ -2,7 +2,11 @@
 //! must never panic: arbitrary rows and arbitrary file text never panic `csv_import::prepare`; each bad row is
 //! reported once per problem with its file, its 1-based line (multi-line quoted cells
 //! included) and the report field; good rows become reports and bad ones do not.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_domain::report::MAX_TITLE;
 use kizuki_domain::taxonomy::Taxonomy;

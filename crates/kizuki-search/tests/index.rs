@@ -1,7 +1,12 @@
 //! The index end to end over a real SQLite store: normalisation and bigrams as a user meets
 //! them, access rules inside queries (hits, totals, facets), phrases, exclusions, filters,
 //! following the change feed across a restart, and similar cases on the 2019 survey.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use chrono::{DateTime, TimeZone, Utc};
 use kizuki_domain::ids::OrgId;

@@ -3,7 +3,11 @@
 //! out are exactly the `name:value` tokens, the rest of the text is kept as written; a bad
 //! filter value is refused naming the token; an unclosed phrase runs to the end of the text;
 //! a parsed query written back with `Display` parses to the same query.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::taxonomy::{Taxonomy, Tlp};

@@ -9,6 +9,7 @@ use kizuki_domain::user::User;
 use kizuki_store::{Entity, PasswordState, StoreError, StoreResult};
 
 pub(crate) async fn set_user_active(s: &PgStore, id: UserId, active: bool) -> StoreResult<User> {
+    let now = s.now();
     let mut c = s.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
     let row = tx
@@ -22,7 +23,7 @@ pub(crate) async fn set_user_active(s: &PgStore, id: UserId, active: bool) -> St
         .await
         .map_err(pg_err)?
         .ok_or_else(|| StoreError::not_found("user", id))?;
-    record_change(&tx, Entity::User, id.0, Utc::now()).await?;
+    record_change(&tx, Entity::User, id.0, now).await?;
     let user = user_row(&row)?;
     tx.commit().await.map_err(pg_err)?;
     Ok(user)

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use kizuki_domain::case::{Case, CaseContent};
-use kizuki_domain::clock::jst_date;
+use kizuki_domain::clock::{Clock, SystemClock, jst_date};
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::ids::{CaseId, OrgId, ReportId, UserId};
 use kizuki_domain::org::{NewOrganisation, Organisation};
@@ -36,6 +36,7 @@ use rows::{
     ORG_COLS, USER_COLS, case_row, json, load_case, load_org, load_report, load_survey, org_row,
     user_row,
 };
+use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 
 pub use migrate::SCHEMA_VERSION;
@@ -58,6 +59,8 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Where the change feed's timestamps come from: the application's clock.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -113,10 +116,22 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(pool_err)?;
-        let store = PgStore { pool };
+        let store = PgStore {
+            pool,
+            clock: Arc::new(SystemClock),
+        };
         let mut client = store.client().await?;
         migrate::run(&mut client).await?;
         Ok(store)
+    }
+
+    /// The same store, its timestamps taken from `clock` (the one the application uses).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> PgStore {
+        PgStore { clock, ..self }
+    }
+
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Drops a schema made by [`PgStore::connect_in_schema`] with everything in it (for
@@ -468,6 +483,7 @@ impl Store for PgStore {
     }
 
     async fn create_org(&self, org: NewOrganisation) -> StoreResult<Organisation> {
+        let now = self.now();
         in_tx!(self, |tx| {
             let row = tx
                 .query_one(
@@ -484,7 +500,7 @@ impl Store for PgStore {
                 .await
                 .map_err(pg_err)?;
             let id: i64 = row.get(0);
-            record_change(&tx, Entity::Organisation, id, Utc::now()).await?;
+            record_change(&tx, Entity::Organisation, id, now).await?;
             load_org(&*tx, OrgId(id)).await
         })
     }
@@ -524,6 +540,7 @@ impl Store for PgStore {
         expected_version: i64,
         org: NewOrganisation,
     ) -> StoreResult<Organisation> {
+        let now = self.now();
         in_tx!(self, |tx| {
             let v = lock_version(
                 &tx,
@@ -554,12 +571,13 @@ impl Store for PgStore {
             )
             .await
             .map_err(pg_err)?;
-            record_change(&tx, Entity::Organisation, id.0, Utc::now()).await?;
+            record_change(&tx, Entity::Organisation, id.0, now).await?;
             load_org(&*tx, id).await
         })
     }
 
     async fn create_user(&self, user: NewUser, password_hash: &str) -> StoreResult<User> {
+        let now = self.now();
         in_tx!(self, |tx| {
             let row = tx
                 .query_one(
@@ -580,7 +598,7 @@ impl Store for PgStore {
                 .await
                 .map_err(pg_err)?;
             let u = user_row(&row)?;
-            record_change(&tx, Entity::User, u.id.0, Utc::now()).await?;
+            record_change(&tx, Entity::User, u.id.0, now).await?;
             Ok(u)
         })
     }
@@ -641,6 +659,7 @@ impl Store for PgStore {
     }
 
     async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User> {
+        let now = self.now();
         in_tx!(self, |tx| {
             let row = tx
                 .query_opt(
@@ -653,7 +672,7 @@ impl Store for PgStore {
                 .await
                 .map_err(pg_err)?
                 .ok_or_else(|| StoreError::not_found("user", id))?;
-            record_change(&tx, Entity::User, id.0, Utc::now()).await?;
+            record_change(&tx, Entity::User, id.0, now).await?;
             user_row(&row)
         })
     }
@@ -758,6 +777,7 @@ impl Store for PgStore {
     }
 
     async fn unlink_reports(&self, a: ReportId, b: ReportId) -> StoreResult<()> {
+        let now = self.now();
         in_tx!(self, |tx| {
             let n = tx
                 .execute(
@@ -768,7 +788,6 @@ impl Store for PgStore {
                 .await
                 .map_err(pg_err)?;
             if n > 0 {
-                let now = Utc::now();
                 record_change(&tx, Entity::Report, a.0, now).await?;
                 record_change(&tx, Entity::Report, b.0, now).await?;
             }
@@ -1127,6 +1146,7 @@ impl Store for PgStore {
     }
 
     async fn create_survey(&self, content: SurveyContent) -> StoreResult<Survey> {
+        let now = self.now();
         in_tx!(self, |tx| {
             let fy = content.fiscal_year.year();
             tx.execute(
@@ -1140,7 +1160,7 @@ impl Store for PgStore {
                 },
                 other => other,
             })?;
-            record_change(&tx, Entity::Survey, fy.into(), Utc::now()).await?;
+            record_change(&tx, Entity::Survey, fy.into(), now).await?;
             load_survey(&*tx, fy).await
         })
     }
@@ -1154,6 +1174,7 @@ impl Store for PgStore {
         expected_version: i64,
         content: SurveyContent,
     ) -> StoreResult<Survey> {
+        let now = self.now();
         in_tx!(self, |tx| {
             let fy = content.fiscal_year.year();
             let v =
@@ -1170,7 +1191,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(pg_err)?;
-            record_change(&tx, Entity::Survey, fy.into(), Utc::now()).await?;
+            record_change(&tx, Entity::Survey, fy.into(), now).await?;
             load_survey(&*tx, fy).await
         })
     }

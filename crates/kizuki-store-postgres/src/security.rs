@@ -416,6 +416,7 @@ pub(crate) async fn set_report_sharing(
     id: ReportId,
     sharing: &ReportSharing,
 ) -> StoreResult<()> {
+    let now = s.now();
     let mut c = s.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
     report_exists(&tx, id).await?;
@@ -446,7 +447,7 @@ pub(crate) async fn set_report_sharing(
         .map_err(pg_err)?;
     }
     // Sharing changes who may find the report, so the search index must hear of it.
-    crate::record_change(&tx, kizuki_store::Entity::Report, id.0, chrono::Utc::now()).await?;
+    crate::record_change(&tx, kizuki_store::Entity::Report, id.0, now).await?;
     tx.commit().await.map_err(pg_err)
 }
 

@@ -1,6 +1,14 @@
 //! The audit table refuses tampering through plain SQL on PostgreSQL: UPDATE, DELETE no
 //! checkpoint covers, TRUNCATE and an INSERT that does not extend the chain.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test environment says which database server to use"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_store::Store;
 use kizuki_store::conformance::t0;

@@ -1,6 +1,10 @@
 //! The shared conformance suite on PostgreSQL, each test in a schema of its own. Needs
 //! `KIZUKI_TEST_POSTGRES_URL`; without it every test says it skipped (and fails under CI,
 //! where the server must be there).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test environment says which database server to use"
+)]
 
 use kizuki_store::DynStore;
 use kizuki_store_postgres::PgStore;

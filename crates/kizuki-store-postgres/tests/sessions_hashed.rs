@@ -1,6 +1,14 @@
 //! Browser sessions in the database on PostgreSQL: the table holds only the SHA-256 of a
 //! session id, so a leaked dump gives no cookie that would work.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test environment says which database server to use"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::conformance::t0;

@@ -14,6 +14,7 @@ pub(crate) async fn set_user_active(
     id: UserId,
     active: bool,
 ) -> StoreResult<User> {
+    let now = s.now();
     s.write(move |tx| {
         let n = tx
             .execute(
@@ -24,7 +25,7 @@ pub(crate) async fn set_user_active(
         if n == 0 {
             return Err(StoreError::not_found("user", id));
         }
-        record_change(tx, Entity::User, id.0, Utc::now())?;
+        record_change(tx, Entity::User, id.0, now)?;
         tx.query_row(
             &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
             [id.0],

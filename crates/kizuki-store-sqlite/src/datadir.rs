@@ -65,20 +65,25 @@ impl DataDir {
 
     /// Opens the database, creating the directory and file when missing.
     pub fn open(&self) -> DirResult<SqliteStore> {
+        self.open_with(crate::SqliteOptions::default())
+    }
+
+    /// Like [`DataDir::open`], with the writer tuned by `opts`.
+    pub fn open_with(&self, opts: crate::SqliteOptions) -> DirResult<SqliteStore> {
         std::fs::create_dir_all(&self.root)
             .map_err(|e| DataDirError::io(format!("creating {}", self.root.display()), e))?;
-        Ok(SqliteStore::open(&self.db_path())?)
+        Ok(SqliteStore::open_with(&self.db_path(), opts)?)
     }
 
     /// Opens an existing database; refuses when there is none, rather than creating one.
-    pub fn open_existing(&self) -> DirResult<SqliteStore> {
+    pub fn open_existing(&self, opts: crate::SqliteOptions) -> DirResult<SqliteStore> {
         if !self.is_initialised() {
             return Err(DataDirError::Refused(format!(
                 "no kizuki database in {} (run `kizuki init` or `kizuki serve` first, or pass --data-dir)",
                 self.root.display()
             )));
         }
-        self.open()
+        self.open_with(opts)
     }
 
     /// Replaces the database with a backup file after checking the backup is sound.

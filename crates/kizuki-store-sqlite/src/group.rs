@@ -17,17 +17,25 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Most writes in one transaction. Bounded so a long queue still commits (and answers) in
-/// slices instead of holding every caller until the queue drains.
-const MAX_BATCH: usize = 256;
+/// How the writer groups and checkpoints; the configuration's `[sqlite]` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Most writes in one transaction. Bounded so a long queue still commits (and answers) in
+    /// slices instead of holding every caller until the queue drains; 1 turns group commit
+    /// off (one transaction and fsync per write), for comparisons and diagnosis.
+    pub max_batch: usize,
+    /// Leave checkpoints to the writer as SQLite does by default, instead of a thread of
+    /// their own, for comparisons and diagnosis.
+    pub checkpoints_on_writer: bool,
+}
 
-/// `KIZUKI_SQLITE_MAX_BATCH` overrides [`MAX_BATCH`]; 1 turns group commit off (one
-/// transaction and fsync per write, as before), for comparisons and diagnosis.
-fn max_batch() -> usize {
-    std::env::var("KIZUKI_SQLITE_MAX_BATCH")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .map_or(MAX_BATCH, |n| n.clamp(1, 10_000))
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            max_batch: 256,
+            checkpoints_on_writer: false,
+        }
+    }
 }
 
 /// After a commit, the checkpointer waits this long for more commits before it checkpoints,
@@ -37,12 +45,6 @@ const CHECKPOINT_AFTER: Duration = Duration::from_millis(250);
 /// The writer's own automatic checkpoint (in pages of 4 KiB), kept only as a backstop should
 /// the checkpointer fall behind; SQLite's default of 1,000 would put it back on the writer.
 const BACKSTOP_PAGES: i64 = 10_000;
-
-/// `KIZUKI_SQLITE_CHECKPOINT=writer` leaves checkpoints to the writer as SQLite does by
-/// default, for comparisons and diagnosis.
-fn checkpoints_on_writer() -> bool {
-    std::env::var("KIZUKI_SQLITE_CHECKPOINT").is_ok_and(|v| v.trim() == "writer")
-}
 
 /// The checkpointer thread and the channel the writer nudges it through after a commit.
 struct Checkpointer {
@@ -54,8 +56,8 @@ impl Checkpointer {
     /// Opens a second connection to the writer's file and starts the thread, and moves the
     /// writer's automatic checkpoint out of the way. `None` (checkpoints stay on the writer)
     /// for an in-memory database or when the second connection cannot be opened.
-    fn start(writer: &Connection) -> Option<Checkpointer> {
-        if checkpoints_on_writer() {
+    fn start(writer: &Connection, on_writer: bool) -> Option<Checkpointer> {
+        if on_writer {
             return None;
         }
         let path = writer.path().filter(|p| !p.is_empty())?.to_owned();
@@ -146,13 +148,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> StoreResult<Writer> {
+    pub(crate) fn start(conn: Connection, opts: SqliteOptions) -> StoreResult<Writer> {
         let (queue, rx) = mpsc::channel::<Job>();
         let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
         let thread = std::thread::Builder::new()
             .name("kizuki-sqlite-writer".into())
-            .spawn(move || run(conn, rx, &counter, max_batch()))
+            .spawn(move || run(conn, rx, &counter, opts))
             .map_err(StoreError::backend)?;
         Ok(Writer {
             queue: Some(queue),
@@ -215,8 +217,9 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, commits: &AtomicU64, max: usize) {
-    let checkpointer = Checkpointer::start(&conn);
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, commits: &AtomicU64, opts: SqliteOptions) {
+    let max = opts.max_batch.clamp(1, 10_000);
+    let checkpointer = Checkpointer::start(&conn, opts.checkpoints_on_writer);
     let mut queued: VecDeque<Job> = VecDeque::new();
     loop {
         if queued.is_empty() {
@@ -335,7 +338,7 @@ mod tests {
         let c = Connection::open(&path).unwrap();
         c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL)")
             .unwrap();
-        (Writer::start(c).unwrap(), path)
+        (Writer::start(c, SqliteOptions::default()).unwrap(), path)
     }
 
     fn values(path: &std::path::Path) -> Vec<i64> {

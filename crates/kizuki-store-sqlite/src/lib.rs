@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
 use codec::{from_json, time_from, time_to, to_json};
 use kizuki_domain::case::{Case, CaseContent};
-use kizuki_domain::clock::jst_date;
+use kizuki_domain::clock::{Clock, SystemClock, jst_date};
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::ids::{CaseId, OrgId, ReportId, UserId};
 use kizuki_domain::org::{NewOrganisation, OrgKind, Organisation};
@@ -39,6 +39,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use group::SqliteOptions;
 pub use migrate::SCHEMA_VERSION;
 
 /// Read connections kept open. Each new connection parses the whole schema, so the pool
@@ -74,6 +75,8 @@ impl Drop for BusyReader<'_> {
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+    /// Where the change feed's timestamps come from: the application's clock.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -109,6 +112,11 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// Like [`SqliteStore::open`], with the writer tuned by `opts`.
+    pub fn open_with(path: &Path, opts: SqliteOptions) -> StoreResult<SqliteStore> {
         let mut writer = Connection::open(path).map_err(db_err)?;
         writer
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
@@ -116,13 +124,23 @@ impl SqliteStore {
         configure(&writer).map_err(db_err)?;
         migrate::run(&mut writer).map_err(db_err)?;
         Ok(SqliteStore {
+            clock: Arc::new(SystemClock),
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                writer: group::Writer::start(writer)?,
+                writer: group::Writer::start(writer, opts)?,
                 readers: Mutex::new(Vec::new()),
                 busy_readers: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
+    }
+
+    /// The same store, its timestamps taken from `clock` (the one the application uses).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> SqliteStore {
+        SqliteStore { clock, ..self }
+    }
+
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
     }
 
     pub fn path(&self) -> &Path {
@@ -649,6 +667,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_org(&self, org: NewOrganisation) -> StoreResult<Organisation> {
+        let now = self.now();
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO organisations (key, name, kind, sectors, region, version)
@@ -663,7 +682,7 @@ impl Store for SqliteStore {
             )
             .map_err(db_err)?;
             let id = tx.last_insert_rowid();
-            record_change(tx, Entity::Organisation, id, Utc::now())?;
+            record_change(tx, Entity::Organisation, id, now)?;
             load_org(tx, OrgId(id))
         })
         .await
@@ -700,6 +719,7 @@ impl Store for SqliteStore {
         expected_version: i64,
         org: NewOrganisation,
     ) -> StoreResult<Organisation> {
+        let now = self.now();
         self.write(move |tx| {
             if !expect_version(tx, "organisations", "id", id.0, expected_version)? {
                 return Err(StoreError::Conflict {
@@ -720,13 +740,14 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(db_err)?;
-            record_change(tx, Entity::Organisation, id.0, Utc::now())?;
+            record_change(tx, Entity::Organisation, id.0, now)?;
             load_org(tx, id)
         })
         .await
     }
 
     async fn create_user(&self, user: NewUser, password_hash: &str) -> StoreResult<User> {
+        let now = self.now();
         let hash = password_hash.to_owned();
         self.write(move |tx| {
             tx.execute(
@@ -743,7 +764,7 @@ impl Store for SqliteStore {
             )
             .map_err(db_err)?;
             let id = tx.last_insert_rowid();
-            record_change(tx, Entity::User, id, Utc::now())?;
+            record_change(tx, Entity::User, id, now)?;
             tx.query_row(
                 &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
                 [id],
@@ -808,6 +829,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User> {
+        let now = self.now();
         self.write(move |tx| {
             let n = tx
                 .execute(
@@ -818,7 +840,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::not_found("user", id));
             }
-            record_change(tx, Entity::User, id.0, Utc::now())?;
+            record_change(tx, Entity::User, id.0, now)?;
             tx.query_row(
                 &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
                 [id.0],
@@ -916,6 +938,7 @@ impl Store for SqliteStore {
     }
 
     async fn unlink_reports(&self, a: ReportId, b: ReportId) -> StoreResult<()> {
+        let now = self.now();
         self.write(move |tx| {
             let n = tx
                 .execute(
@@ -925,7 +948,6 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err)?;
             if n > 0 {
-                let now = Utc::now();
                 record_change(tx, Entity::Report, a.0, now)?;
                 record_change(tx, Entity::Report, b.0, now)?;
             }
@@ -1248,6 +1270,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_survey(&self, content: SurveyContent) -> StoreResult<Survey> {
+        let now = self.now();
         self.write(move |tx| {
             let fy = content.fiscal_year.year();
             tx.execute(
@@ -1260,7 +1283,7 @@ impl Store for SqliteStore {
                 },
                 other => other,
             })?;
-            record_change(tx, Entity::Survey, fy.into(), Utc::now())?;
+            record_change(tx, Entity::Survey, fy.into(), now)?;
             load_survey(tx, fy)
         })
         .await
@@ -1275,6 +1298,7 @@ impl Store for SqliteStore {
         expected_version: i64,
         content: SurveyContent,
     ) -> StoreResult<Survey> {
+        let now = self.now();
         self.write(move |tx| {
             let fy = content.fiscal_year.year();
             if !expect_version(tx, "surveys", "fiscal_year", fy.into(), expected_version)? {
@@ -1288,7 +1312,7 @@ impl Store for SqliteStore {
                 params![fy, to_json(&content).map_err(db_err)?],
             )
             .map_err(db_err)?;
-            record_change(tx, Entity::Survey, fy.into(), Utc::now())?;
+            record_change(tx, Entity::Survey, fy.into(), now)?;
             load_survey(tx, fy)
         })
         .await

@@ -433,6 +433,7 @@ pub(crate) async fn set_report_sharing(
     id: ReportId,
     sharing: &ReportSharing,
 ) -> StoreResult<()> {
+    let now = s.now();
     let sharing = sharing.clone();
     s.write(move |tx| {
         report_exists(tx, id)?;
@@ -457,7 +458,7 @@ pub(crate) async fn set_report_sharing(
             .map_err(db_err)?;
         }
         // Sharing changes who may find the report, so the search index must hear of it.
-        crate::record_change(tx, kizuki_store::Entity::Report, id.0, chrono::Utc::now())?;
+        crate::record_change(tx, kizuki_store::Entity::Report, id.0, now)?;
         Ok(())
     })
     .await

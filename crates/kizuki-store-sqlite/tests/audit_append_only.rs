@@ -1,6 +1,10 @@
 //! The audit table refuses tampering through plain SQL: UPDATE, a DELETE no checkpoint
 //! covers, and an INSERT that does not extend the chain all fail inside the database itself.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_store::Store;
 use kizuki_store::conformance::t0;

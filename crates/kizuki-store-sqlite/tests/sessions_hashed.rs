@@ -1,6 +1,10 @@
 //! Browser sessions in the database: the file holds only the SHA-256 of a session id, so a
 //! leaked copy of it gives no cookie that would work.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_domain::ids::UserId;
 use kizuki_domain::taxonomy::Lang;

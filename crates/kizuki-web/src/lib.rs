@@ -47,6 +47,8 @@ pub struct WebOptions {
     pub search: Option<kizuki_search::SearchService>,
     /// Fair limits, the bulk-import queue, metrics and warnings (issue 7).
     pub ops: metrics::OpsOptions,
+    /// Japanese font files for the annual report's PDF, tried before the usual locations.
+    pub pdf_fonts: Vec<std::path::PathBuf>,
 }
 
 const STYLE: &str = include_str!("../static/style.css");
@@ -86,6 +88,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         deadlines: Deadlines::default(),
         deadline_policy: opts.deadlines,
         secure_cookies: opts.secure_cookies,
+        pdf_fonts: Arc::new(opts.pdf_fonts.clone()),
         openapi: Arc::new(openapi_json),
         search: opts.search.clone(),
         limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
@@ -214,73 +217,36 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .with_state(st))
 }
 
-/// `KIZUKI_TRUSTED_PROXIES` (addresses or CIDR blocks, comma-separated) turns on
-/// `X-Forwarded-For`, believed only from those proxies; unset means the header is ignored.
-fn proxy_from_env() -> std::io::Result<kizuki_app::security::ip_allowlist::ProxyConfig> {
-    use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig};
-    match std::env::var("KIZUKI_TRUSTED_PROXIES") {
-        Ok(v) if !v.trim().is_empty() => {
-            let trusted = Allowlist::parse(&v.replace(',', "\n")).map_err(|errs| {
-                std::io::Error::other(format!(
-                    "KIZUKI_TRUSTED_PROXIES: {}",
-                    errs.iter()
-                        .map(|e| e.message_en())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))
-            })?;
-            Ok(ProxyConfig {
-                trust_forwarded: true,
-                trusted,
-            })
-        }
-        _ => Ok(ProxyConfig::default()),
-    }
-}
-
 /// The application with default options.
 pub fn router(app: App) -> Result<Router, String> {
     router_with(app, WebOptions::default())
 }
 
-/// Serves until `shutdown` resolves. `KIZUKI_SECURE_COOKIES=1` marks the session cookie
-/// `Secure`, for deployments behind TLS.
+/// Serves `app` with the default options until `shutdown` resolves.
 pub async fn serve(
     app: App,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_deadlines(app, listener, shutdown, Default::default()).await
-}
-
-/// Like [`serve`], with the configured report-stage deadlines (issue 8).
-pub async fn serve_with_deadlines(
-    app: App,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    deadlines: kizuki_domain::deadlines::DeadlinePolicy,
-) -> std::io::Result<()> {
-    let opts = WebOptions {
-        deadlines,
-        ..WebOptions::from_env()?
-    };
-    serve_with_options(app, listener, shutdown, opts).await
+    serve_with_options(app, listener, shutdown, WebOptions::default()).await
 }
 
 impl WebOptions {
-    /// The options the environment sets: `KIZUKI_SECURE_COOKIES=1` (behind TLS) and
-    /// `KIZUKI_TRUSTED_PROXIES`; everything else at its default.
-    pub fn from_env() -> std::io::Result<WebOptions> {
-        let secure_cookies = std::env::var("KIZUKI_SECURE_COOKIES").is_ok_and(|v| v == "1");
-        Ok(WebOptions {
-            secure_cookies,
+    /// The options the configuration sets: TLS and proxies (`[web]`), report-stage deadlines,
+    /// PDF fonts, fair limits, metrics and warnings. The search index is the caller's to add.
+    pub fn from_config(config: &kizuki_app::Config) -> WebOptions {
+        WebOptions {
+            secure_cookies: config.web.secure_cookies,
             // Behind TLS the cookie is Secure and the headers ask for HTTPS only.
             security: security::SecurityOptions {
-                tls: secure_cookies,
-                proxy: proxy_from_env()?,
+                tls: config.web.secure_cookies,
+                proxy: config.web.proxy.clone(),
             },
-            ..WebOptions::default()
-        })
+            deadlines: config.deadlines,
+            pdf_fonts: config.pdf_fonts.clone(),
+            ops: metrics::OpsOptions::from_config(config),
+            search: None,
+        }
     }
 }
 

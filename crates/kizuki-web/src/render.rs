@@ -197,6 +197,23 @@ impl Views {
     }
 }
 
+/// A download: the bytes with their media type, saved under `name`, never shown inline.
+pub fn attachment(bytes: Vec<u8>, content_type: &str, name: &str) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,4 +115,3 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
     }
     res
 }
-

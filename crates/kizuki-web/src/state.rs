@@ -19,6 +19,8 @@ pub struct WebState {
     pub deadline_policy: kizuki_domain::deadlines::DeadlinePolicy,
     /// Set behind TLS so the session cookie is never sent in clear.
     pub secure_cookies: bool,
+    /// Japanese font files for PDF downloads, tried before the usual locations.
+    pub pdf_fonts: Arc<Vec<std::path::PathBuf>>,
     pub openapi: Arc<String>,
     /// Security (issue 6): throttling, proxies, headers.
     pub security: crate::security::Security,

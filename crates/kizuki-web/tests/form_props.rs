@@ -1,7 +1,11 @@
 //! Property tests for the HTML form decoder (issue 6 point 7, robustness): `FormData::parse`
 //! takes any body without panicking, keeps every name/value pair in order (repeats too),
 //! turns browser CRLF line breaks into LF and nothing else, and its accessors agree.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 use kizuki_web::form::FormData;
 use proptest::prelude::*;

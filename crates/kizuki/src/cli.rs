@@ -10,7 +10,6 @@ mod bench_intake;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use kizuki_app::config::{DEFAULT_DATA_DIR, Overrides};
-use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_app::seed::IssuedCredential;
 use kizuki_app::{App, Config, os_rng};
 use kizuki_domain::clock::SystemClock;
@@ -18,6 +17,7 @@ use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::wareki;
 use kizuki_store::DynStore;
 use kizuki_store_sqlite::SqliteStore;
+use kizuki_store_sqlite::datadir::DataDir;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -214,11 +214,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             addr: None,
             database_url: cli.database_url.clone(),
         },
-        &|k| std::env::var(k).ok(),
+        &process_env,
     )?;
     let db = Db {
         dir: dir.clone(),
         url: config.database_url.clone(),
+        sqlite: kizuki_store_sqlite::SqliteOptions {
+            max_batch: config.sqlite.max_batch,
+            checkpoints_on_writer: config.sqlite.checkpoints_on_writer,
+        },
     };
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(&db, args).await,
@@ -255,7 +259,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Backup { out } => {
             db.sqlite_only("backup")?;
-            let store = dir.open_existing()?;
+            let store = dir.open_existing(db.sqlite)?;
             if out.exists() {
                 bail!("{} exists; choose a new file name", out.display());
             }
@@ -280,7 +284,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             out,
         } => {
             let app = db.existing_app().await?;
-            crate::report_cmd::run(&app, &survey, format, &out).await?;
+            crate::report_cmd::run(&app, &survey, format, &out, &config.pdf_fonts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::ResetPassword { email }) => {
@@ -362,6 +366,15 @@ async fn token(db: &Db, cmd: TokenCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The process environment as the configuration's `KIZUKI_*` layer sees it.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the configuration's environment layer: settings are read here and nowhere else"
+)]
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 fn app_for(store: DynStore) -> Result<App> {
     let taxonomy = kizuki_dataset::default_taxonomy()?;
     Ok(App {
@@ -376,6 +389,8 @@ fn app_for(store: DynStore) -> Result<App> {
 struct Db {
     dir: DataDir,
     url: Option<String>,
+    /// The writer's tuning from `[sqlite]` (unused on PostgreSQL).
+    sqlite: kizuki_store_sqlite::SqliteOptions,
 }
 
 impl Db {
@@ -406,7 +421,7 @@ impl Db {
     async fn existing_app(&self) -> Result<App> {
         match &self.url {
             Some(url) => app_for(Self::connect_pg(url).await?),
-            None => app_for(Arc::new(self.dir.open_existing()?)),
+            None => app_for(Arc::new(self.dir.open_existing(self.sqlite)?)),
         }
     }
 
@@ -424,7 +439,7 @@ impl Db {
             }
             None => {
                 let fresh = !self.dir.is_initialised();
-                let store = self.dir.open()?;
+                let store = self.dir.open_with(self.sqlite)?;
                 (app_for(Arc::new(store.clone()))?, Some(store), fresh)
             }
         };
@@ -505,7 +520,7 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
             addr: args.addr,
             database_url: db.url.clone(),
         },
-        &|k| std::env::var(k).ok(),
+        &process_env,
     )?;
     let (app, sqlite, creds) = db.open_or_create(false).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -564,11 +579,8 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
         Err(e) => tracing::warn!(error = %e, "could not warm the search index"),
     });
     let opts = kizuki_web::WebOptions {
-        // Fair limits, metrics and warnings (issue 7): `[limits]`, `[metrics]`, `[warnings]`.
-        ops: kizuki_web::metrics::OpsOptions::from_config(&config),
-        deadlines: config.deadlines,
         search: Some(search),
-        ..kizuki_web::WebOptions::from_env()?
+        ..kizuki_web::WebOptions::from_config(&config)
     };
     kizuki_web::serve_with_options(app, listener, shutdown_signal(), opts).await?;
     follower.abort();

@@ -1,9 +1,10 @@
 //! `kizuki report`: the annual survey report from the stored survey, as HTML, PDF or Markdown.
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use kizuki_app::App;
+use kizuki_app::annual_report::{self, Edition};
 use kizuki_domain::fiscal::FiscalYear;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -12,23 +13,26 @@ pub enum Format {
     Md,
 }
 
-pub async fn run(app: &App, survey: &str, format: Format, out: &Path) -> Result<()> {
-    let fy = FiscalYear::parse(survey).map_err(|e| anyhow::anyhow!("--survey: {e}"))?;
-    let data = kizuki_app::survey::export_survey(app, fy.year()).await?;
-    if data.cases.is_empty() {
-        bail!("survey {} has no cases yet", fy.year());
+impl From<Format> for annual_report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Html => annual_report::Format::Html,
+            Format::Pdf => annual_report::Format::Pdf,
+            Format::Md => annual_report::Format::Markdown,
+        }
     }
-    let cases: Vec<_> = data.cases.into_iter().map(|c| c.case).collect();
-    let model = kizuki_report::build_report(&data.survey, &cases, &app.taxonomy);
-    let bytes = match format {
-        Format::Html => kizuki_report::render_html(&model).into_bytes(),
-        Format::Md => kizuki_report::render_markdown(&model).into_bytes(),
-        // Typesetting is CPU-bound; keep it off the async workers.
-        Format::Pdf => tokio::task::spawn_blocking(move || kizuki_pdf::render_pdf(&model))
-            .await
-            .context("PDF rendering stopped")??,
-    };
-    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+}
+
+pub async fn run(
+    app: &App,
+    survey: &str,
+    format: Format,
+    out: &Path,
+    fonts: &[PathBuf],
+) -> Result<()> {
+    let fy = FiscalYear::parse(survey).map_err(|e| anyhow::anyhow!("--survey: {e}"))?;
+    let r = annual_report::render(app, Edition::Operator, fy.year(), format.into(), fonts).await?;
+    std::fs::write(out, &r.bytes).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
     println!(
         "wrote the {} report of survey {} to {} ({} bytes)",
         match format {
@@ -38,7 +42,7 @@ pub async fn run(app: &App, survey: &str, format: Format, out: &Path) -> Result<
         },
         fy.year(),
         out.display(),
-        bytes.len()
+        r.bytes.len()
     );
     Ok(())
 }

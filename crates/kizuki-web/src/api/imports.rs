@@ -22,8 +22,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kizuki_app::App;
 use kizuki_app::auth::Principal;
-use kizuki_app::reports;
 use kizuki_app::config::LimitsConfig;
+use kizuki_app::reports;
 use kizuki_domain::report::ReportInput;
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::NewReport;
@@ -398,21 +398,23 @@ async fn item_report(
         .parse(&app.taxonomy)
         .map_err(|e| problems(&e))?;
     // The same decision as filing one report through the API.
-    reports::prepare(app, p, details).await.map_err(|e| match e {
-        kizuki_app::AppError::Forbidden(_) => vec![FieldProblemDto {
-            field: "sector".into(),
-            message_ja: "この分野・区分の報告は登録できません".into(),
-            message_en: "you may not file a report with this sector and label".into(),
-        }],
-        other => {
-            tracing::error!(error = %other, "deciding a bulk item failed");
-            vec![FieldProblemDto {
-                field: String::new(),
-                message_ja: "この報告を確認できませんでした".into(),
-                message_en: "this report could not be checked".into(),
-            }]
-        }
-    })
+    reports::prepare(app, p, details)
+        .await
+        .map_err(|e| match e {
+            kizuki_app::AppError::Forbidden(_) => vec![FieldProblemDto {
+                field: "sector".into(),
+                message_ja: "この分野・区分の報告は登録できません".into(),
+                message_en: "you may not file a report with this sector and label".into(),
+            }],
+            other => {
+                tracing::error!(error = %other, "deciding a bulk item failed");
+                vec![FieldProblemDto {
+                    field: String::new(),
+                    message_ja: "この報告を確認できませんでした".into(),
+                    message_en: "this report could not be checked".into(),
+                }]
+            }
+        })
 }
 
 /// The reply to an accepted bulk import.

@@ -294,10 +294,7 @@ pub(crate) async fn signed_in_session(
         &json!({"addr": addr.to_string()}),
     )
     .await?;
-    let s = st
-        .sessions
-        .create(Some(user.id), user.user.lang)
-        .await?;
+    let s = st.sessions.create(Some(user.id), user.user.lang).await?;
     Ok(s.id)
 }
 

@@ -5,12 +5,14 @@
 use super::cases::case_json;
 use super::render;
 use crate::error::WebError;
+use crate::render::attachment;
 use crate::session::{Posted, SignedIn, Viewer};
 use crate::state::WebState;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use kizuki_app::AppError;
+use kizuki_app::annual_report::{self, Edition, Format};
 use kizuki_app::publication::{self as publ, DEFAULT_K, Reviewed};
 use kizuki_domain::anonymise::Decision;
 use kizuki_domain::ids::CaseId;
@@ -416,7 +418,7 @@ pub async fn case(
         "svg" => Ok(svg(kizuki_report::diagram::render_svg(&p.content))),
         "md" => {
             let md = case_markdown(&p);
-            Ok(download(
+            Ok(attachment(
                 md.into_bytes(),
                 "text/markdown; charset=utf-8",
                 &format!("kizuki-case-{slug}.md"),
@@ -462,20 +464,6 @@ fn case_markdown(p: &Publication) -> String {
     out
 }
 
-fn download(bytes: Vec<u8>, ty: &str, name: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, ty.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// `/public/surveys/2019` (page), `.pdf`, `.md`: the annual report, built from published
 /// cases only and offered once every case of the survey is published.
 pub async fn survey(
@@ -485,13 +473,9 @@ pub async fn survey(
 ) -> Result<Response, WebError> {
     let (name, ext) = name_ext(&file);
     let year: i32 = name.parse().map_err(|_| WebError::NotFound)?;
-    let Some((survey, pubs)) = publ::public_report(&st.app, year).await? else {
-        return Err(WebError::NotFound);
-    };
-    let contents: Vec<_> = pubs.iter().map(|p| p.content.clone()).collect();
-    let model = kizuki_report::build_report(&survey.content, &contents, &st.app.taxonomy);
-    match ext {
-        "html" => render(
+    if ext == "html" {
+        let (model, pubs) = annual_report::public(&st.app, year).await?;
+        return render(
             &st,
             &v,
             "public/survey.html",
@@ -501,26 +485,15 @@ pub async fn survey(
                 "report": kizuki_report::render_html_fragment(&model),
                 "rows": pubs.iter().map(pub_row).collect::<Vec<_>>(),
             }),
-        ),
-        "md" => Ok(download(
-            kizuki_report::render_markdown(&model).into_bytes(),
-            "text/markdown; charset=utf-8",
-            &format!("kizuki-survey-{year}.md"),
-        )),
-        "pdf" => {
-            // Typesetting takes about a second of CPU; keep it off the async workers.
-            let pdf = tokio::task::spawn_blocking(move || kizuki_pdf::render_pdf(&model))
-                .await
-                .map_err(|e| AppError::Internal(format!("PDF task: {e}")))?
-                .map_err(|e| AppError::Internal(format!("PDF: {e}")))?;
-            Ok(download(
-                pdf,
-                "application/pdf",
-                &format!("kizuki-survey-{year}.pdf"),
-            ))
-        }
-        _ => Err(WebError::NotFound),
+        );
     }
+    let format = match ext {
+        "pdf" => Format::Pdf,
+        "md" => Format::Markdown,
+        _ => return Err(WebError::NotFound),
+    };
+    let r = annual_report::render(&st.app, Edition::Public, year, format, &st.pdf_fonts).await?;
+    Ok(attachment(r.bytes, r.format.content_type(), &r.file_name))
 }
 
 /// The annual report's stylesheet, served as a file because the pages allow no inline style.

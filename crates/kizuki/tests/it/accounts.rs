@@ -4,9 +4,9 @@
 //! real server.
 
 use crate::harness::{Client, RAIL, TempDataDir, TestServer, kizuki, stderr, stdout};
-use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_app::{App, seeded_rng};
 use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_store_sqlite::datadir::DataDir;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -345,7 +345,9 @@ async fn audit_purge_export_and_verify_a_file() {
     ok(&dir, &["init", "--no-demo"]);
     // Entries from 2020, written through the service with a clock set then.
     {
-        let store = DataDir::new(&dir).open_existing().unwrap();
+        let store = DataDir::new(&dir)
+            .open_existing(Default::default())
+            .unwrap();
         let clock = Arc::new(FixedClock::new(
             chrono::DateTime::parse_from_rfc3339("2020-04-01T09:00:00+09:00")
                 .unwrap()

@@ -1,9 +1,9 @@
 //! Test harness: fresh data dirs, running the built `kizuki` binary, and an in-process
 //! server on port 0 over a fresh database.
 
-use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_app::{App, seeded_rng};
 use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_store_sqlite::datadir::DataDir;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;

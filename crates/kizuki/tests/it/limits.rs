@@ -29,7 +29,9 @@ impl Server {
     async fn start(ops: OpsOptions, proxy: Option<ProxyConfig>) -> Server {
         let dir = TempDataDir::new();
         let data_dir = dir.path();
-        let store = kizuki_store_sqlite::datadir::DataDir::new(&data_dir).open().unwrap();
+        let store = kizuki_store_sqlite::datadir::DataDir::new(&data_dir)
+            .open()
+            .unwrap();
         let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00+09:00")
             .unwrap()
             .to_utc();

@@ -1,6 +1,15 @@
 //! kizuki's one integration-test binary: the real `kizuki` command and the real server on
 //! port 0, each test on a fresh data dir.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests read the environment that says which services exist, and a few compare against the real time of a running server"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "helpers of tests stop at the line that failed, as the tests do"
+)]
 
 // Accounts.
 mod accounts;

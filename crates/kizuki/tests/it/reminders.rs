@@ -4,12 +4,12 @@
 
 use super::harness::{TempDataDir, kizuki, stderr, stdout};
 use chrono::{Duration, Utc};
-use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_domain::org::{NewOrganisation, OrgKind};
 use kizuki_domain::report::{ReportInput, StageKind};
 use kizuki_domain::taxonomy::{Code, Lang};
 use kizuki_domain::user::{Email, NewUser, Role};
 use kizuki_store::{NewReport, NewStage, Store};
+use kizuki_store_sqlite::datadir::DataDir;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

@@ -7,9 +7,9 @@
 //! halfway through stores their session.
 
 use crate::harness::{ANALYST, Client, RAIL, TempDataDir, enrol_mfa};
-use kizuki_store_sqlite::datadir::DataDir;
 use kizuki_app::{App, seeded_rng};
 use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_store_sqlite::datadir::DataDir;
 use std::path::Path;
 use std::sync::Arc;
 
