@@ -411,11 +411,7 @@ pub fn search(pubs: &[Publication], q: &str) -> Vec<Publication> {
 // full-width ASCII to half-width, ideographic space to space, then lower case.
 fn kizuki_domain_fold(s: &str) -> String {
     s.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
+        .map(kizuki_domain::text::halfwidth)
         .flat_map(char::to_lowercase)
         .filter(|c| !c.is_whitespace())
         .collect()

@@ -111,9 +111,7 @@ fn number(errs: &mut ValidationErrors, field: &str, s: &str) -> Option<i64> {
         .chars()
         .filter(|c| !matches!(c, ',' | '，' | ' '))
         .map(|c| match c {
-            '０'..='９' => {
-                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
-            }
+            '０'..='９' => kizuki_domain::text::halfwidth(c),
             _ => c,
         })
         .collect();

@@ -253,14 +253,6 @@ impl SimilarityOracle for ClassificationSimilarity {
     }
 }
 
-fn fold_width(c: char) -> char {
-    match c {
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-        '\u{3000}' => ' ',
-        _ => c,
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Script {
     Katakana,
@@ -295,7 +287,7 @@ pub fn key_terms(text: &str) -> BTreeSet<String> {
         }
         run.clear();
     };
-    for c in text.chars().map(fold_width) {
+    for c in text.chars().map(kizuki_domain::text::halfwidth) {
         let k = script(c);
         if k != kind {
             flush(&mut run, kind);
@@ -325,7 +317,7 @@ const PLACEHOLDER_NAMES: [&str; 9] = [
 
 fn normalise_name(s: &str) -> String {
     s.chars()
-        .map(fold_width)
+        .map(kizuki_domain::text::halfwidth)
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_lowercase()

@@ -125,18 +125,7 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
+use hex::encode as hex;
 
 /// Whether `id` is an id this server could have made (64 lower-case hex digits), so an
 /// anonymous visitor's cookie can be kept as is; anything else is replaced by a fresh id.
@@ -154,7 +143,7 @@ pub fn derive_csrf(key: &[u8], id: &str) -> String {
     };
     mac.update(CSRF_CONTEXT);
     mac.update(id.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    hex(mac.finalize().into_bytes())
 }
 
 /// Whether an update carries something worth a stored session; clearing a notice or a pending
@@ -258,7 +247,7 @@ impl Sessions {
     pub fn fresh_id(&self) -> String {
         let mut id = [0u8; 32];
         self.app.fill_random(&mut id);
-        hex(&id)
+        hex(id)
     }
 
     /// Applies `u` to the session `id`, storing the session first when it is not stored yet
@@ -312,7 +301,7 @@ impl Sessions {
             let s = SessionData {
                 id: self.fresh_id(),
                 user,
-                csrf: hex(&csrf),
+                csrf: hex(csrf),
                 lang,
                 created: now,
                 seen: now,

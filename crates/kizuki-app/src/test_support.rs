@@ -17,14 +17,16 @@ pub(crate) fn at(s: &str) -> DateTime<Utc> {
 /// The demo directory and 2019 survey at 2020-02-01 09:00 JST, randomness seeded with `seed`.
 pub(crate) async fn demo(seed: u64) -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let clock = Arc::new(FixedClock::new(at("2020-02-01T09:00:00+09:00"))) as Arc<dyn Clock>;
     let store = kizuki_store_sqlite::SqliteStore::open(&dir.path().join("kizuki.db"))
-        .unwrap_or_else(|e| panic!("store: {e}"));
+        .unwrap_or_else(|e| panic!("store: {e}"))
+        .with_clock(clock.clone());
     let app = App {
         store: Arc::new(store),
         taxonomy: Arc::new(
             kizuki_dataset::default_taxonomy().unwrap_or_else(|e| panic!("taxonomy: {e}")),
         ),
-        clock: Arc::new(FixedClock::new(at("2020-02-01T09:00:00+09:00"))) as Arc<dyn Clock>,
+        clock,
         rng: crate::seeded_rng(seed),
     };
     crate::seed::seed_demo(&app)

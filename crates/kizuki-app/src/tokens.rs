@@ -13,7 +13,7 @@ pub const PREFIX: &str = "kzk_";
 /// is nothing to brute-force that a slow hash would protect.
 pub fn hash(secret: &str) -> String {
     let digest = Blake2s256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Creates a token for the user with `email`; returns it with the secret, which is never
@@ -30,9 +30,7 @@ pub async fn create(app: &App, email: &str, label: &str) -> AppResult<(ApiToken,
     }
     let mut raw = [0u8; 32];
     app.fill_random(&mut raw);
-    let secret: String = std::iter::once(PREFIX.to_owned())
-        .chain(raw.iter().map(|b| format!("{b:02x}")))
-        .collect();
+    let secret = format!("{PREFIX}{}", hex::encode(raw));
     let label = if label.trim().is_empty() {
         "api".to_owned()
     } else {

@@ -51,9 +51,7 @@ fn parse_time(s: &str) -> Option<NaiveTime> {
         .chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| match c {
-            '０'..='９' => {
-                char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')).unwrap_or(c)
-            }
+            '０'..='９' => kizuki_domain::text::halfwidth(c),
             '：' | '時' => ':',
             _ => c,
         })

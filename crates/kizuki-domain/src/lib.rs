@@ -17,6 +17,7 @@ pub mod selection;
 pub mod signoff;
 pub mod survey;
 pub mod taxonomy;
+pub mod text;
 pub mod user;
 pub mod wareki;
 

@@ -890,7 +890,7 @@ pub(crate) fn normalize(input: &str) -> String {
             continue;
         }
         let c = match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            '\u{FF01}'..='\u{FF5E}' => crate::text::halfwidth(c),
             '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
             '○' => '〇',
             _ => c,

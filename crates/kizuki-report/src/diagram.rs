@@ -949,20 +949,7 @@ fn num(v: f64) -> String {
 }
 
 /// Escapes text for SVG/XML content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use kizuki_domain::text::escape_html as esc;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 use crate::model::{
     HEADING_ABOUT, HEADING_CRITERIA, HEADING_METHOD, HEADING_PURPOSE, Paragraph, ReportModel,
 };
+use base64::Engine as _;
 use std::fmt::Write;
 
 /// How the Markdown refers to the case diagrams.
@@ -104,7 +105,7 @@ pub fn render_markdown_with(model: &ReportModel, links: &DiagramLinks) -> String
         let src = match links {
             DiagramLinks::Inline => format!(
                 "data:image/svg+xml;base64,{}",
-                base64(c.diagram.svg.as_bytes())
+                base64::engine::general_purpose::STANDARD.encode(c.diagram.svg.as_bytes())
             ),
             DiagramLinks::Files { prefix } => {
                 format!("{prefix}{}", diagram_file_name(c.number))
@@ -176,37 +177,9 @@ fn cell(s: &str) -> String {
     inline(s.trim())
 }
 
-fn base64(data: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let sextet = |shift: u32| char::from(TABLE[((n >> shift) & 63) as usize]);
-        out.push(sextet(18));
-        out.push(sextet(12));
-        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_the_standard_alphabet_and_padding() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
 
     #[test]
     fn markdown_syntax_in_text_is_escaped() {

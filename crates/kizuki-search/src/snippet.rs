@@ -25,13 +25,13 @@ impl Highlighted {
             if r.start < at || r.end > self.text.len() || r.start > r.end {
                 continue;
             }
-            escape_into(&mut out, &self.text[at..r.start]);
+            kizuki_domain::text::escape_html_into(&mut out, &self.text[at..r.start]);
             out.push_str("<mark>");
-            escape_into(&mut out, &self.text[r.clone()]);
+            kizuki_domain::text::escape_html_into(&mut out, &self.text[r.clone()]);
             out.push_str("</mark>");
             at = r.end;
         }
-        escape_into(&mut out, &self.text[at..]);
+        kizuki_domain::text::escape_html_into(&mut out, &self.text[at..]);
         out
     }
 
@@ -51,19 +51,6 @@ impl Highlighted {
         }
         out.push_str(&self.text[at..]);
         out
-    }
-}
-
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
     }
 }
 

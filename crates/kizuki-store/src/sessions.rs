@@ -16,7 +16,7 @@ pub struct SessionKey(String);
 impl SessionKey {
     pub fn of(id: &str) -> SessionKey {
         let digest = Sha256::digest(id.as_bytes());
-        SessionKey(digest.iter().map(|b| format!("{b:02x}")).collect())
+        SessionKey(hex::encode(digest))
     }
 
     pub fn as_str(&self) -> &str {

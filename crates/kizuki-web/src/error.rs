@@ -391,10 +391,11 @@ impl EarlyRefusal {
                 "<section lang=\"{l}\"><h1>{title}</h1><p>{msg}</p><p>{hint}</p>\
                  <p><a href=\"/\">{home}</a></p></section>",
                 l = lang.code(),
-                title = escape_html(cat.get(lang, &format!("errors.{code}"))),
-                msg = escape_html(&self.message(lang)),
-                hint = escape_html(cat.get(lang, &format!("errors.hint_{code}"))),
-                home = escape_html(cat.get(lang, "errors.home")),
+                title = kizuki_domain::text::escape_html(cat.get(lang, &format!("errors.{code}"))),
+                msg = kizuki_domain::text::escape_html(&self.message(lang)),
+                hint =
+                    kizuki_domain::text::escape_html(cat.get(lang, &format!("errors.hint_{code}"))),
+                home = kizuki_domain::text::escape_html(cat.get(lang, "errors.home")),
             )
         };
         format!(
@@ -403,27 +404,11 @@ impl EarlyRefusal {
              <link rel=\"stylesheet\" href=\"/static/style.css\"></head>\
              <body><main>{ja}{en}</main></body></html>\n",
             status = self.status_code().0.as_u16(),
-            title = escape_html(cat.get(Lang::Ja, &format!("errors.{code}"))),
+            title = kizuki_domain::text::escape_html(cat.get(Lang::Ja, &format!("errors.{code}"))),
             ja = section(Lang::Ja),
             en = section(Lang::En),
         )
     }
-}
-
-/// Text for HTML element content and attribute values: the refused header is the sender's.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Axum's own rejections on a page (a `Path`, `Query` or `Form` that cannot be read) answer

@@ -9,13 +9,13 @@
 //! loopback interface, or anyone with the `[metrics] token` (docs/OPERATIONS.md).
 
 use crate::security::ClientAddr;
-use crate::session::same_secret;
 use crate::state::WebState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::config::{MetricsConfig, WarningsConfig};
+use kizuki_app::security::same_secret;
 use kizuki_store::PoolStatus;
 use std::collections::HashMap;
 use std::fmt::Write as _;

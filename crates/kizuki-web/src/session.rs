@@ -16,8 +16,9 @@ use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::auth::{self, Principal};
+use kizuki_app::security::same_secret;
 use kizuki_app::sessions::{Lookup, well_formed};
-pub use kizuki_app::sessions::{PendingLogin, SessionData, Sessions, same_secret};
+pub use kizuki_app::sessions::{PendingLogin, SessionData, Sessions};
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::StoreError;
 

@@ -295,7 +295,7 @@ async fn open_reports(app: &App) -> AppResult<Vec<Report>> {
 fn token(app: &App) -> String {
     let mut buf = [0u8; 16];
     app.fill_random(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(buf)
 }
 
 async fn deliver(

@@ -101,8 +101,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     };
     mac.update(body);
     let tag = mac.finalize().into_bytes();
-    let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", hex::encode(tag))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -126,7 +126,7 @@ pub fn entry_hash(
         h.update((field.len() as u64).to_be_bytes());
         h.update(field.as_bytes());
     }
-    hex(&h.finalize())
+    hex(h.finalize())
 }
 
 impl AuditEntry {

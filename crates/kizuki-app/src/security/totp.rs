@@ -319,7 +319,7 @@ fn recovery_hash(normalised: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"kizuki-recovery-v1\0");
     h.update(normalised.as_bytes());
-    hex(&h.finalize())
+    hex(h.finalize())
 }
 
 /// The stored hash a typed recovery code would have, or `None` if it cannot be a code; lets

@@ -470,7 +470,7 @@ pub(super) async fn post_bulk(
     }
     let mut raw = [0u8; 12];
     st.app.fill_random(&mut raw);
-    let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let id = hex::encode(raw);
     let view = st.imports.submit(&p, id, items)?;
     let location = format!("/api/v1/imports/{}", view.id);
     let mut res = (
