@@ -1,4 +1,4 @@
-//! Account management (issue 6): organisations, users with one-time passwords they must
+//! Account management: organisations, users with one-time passwords they must
 //! replace, disabling an account (logins, sessions and tokens stop at once), changing one's
 //! own password under the policy, and per-organisation IP allowlists. The CLI and the web
 //! pages both call these, so the rules (role fits the organisation's kind, password policy)

@@ -150,7 +150,7 @@ pub async fn search(app: &App, p: &Principal, query: &AuditQuery) -> AppResult<V
         .collect())
 }
 
-// Retention and export (issue 6).
+// Audit retention and export.
 
 /// The shortest retention accepted without `force = true`: a year, so a fiscal year's
 /// incidents can still be traced back when the annual survey looks at them.

@@ -430,7 +430,7 @@ pub async fn update(
         state(&saved),
     )
     .await?;
-    // Publication (issue 8): a change to a case under sign-off sends it back to draft. The
+    // Publication: a change to a case under sign-off sends it back to draft. The
     // case is saved either way; should recording the reopen fail, the fingerprint checks at
     // approval and publication still refuse the changed text.
     if let Err(e) = crate::publication::content_changed(app, p, id).await {

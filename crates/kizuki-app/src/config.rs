@@ -19,18 +19,18 @@ struct FileConfig {
     addr: Option<String>,
     database_url: Option<String>,
     backup: Option<BackupSection>,
-    /// `[deadlines]`: `first = "24h"`, `follow_up = "72h"`, `final = "1month"` (issue 8).
+    /// `[deadlines]`: `first = "24h"`, `follow_up = "72h"`, `final = "1month"`.
     deadlines: Option<DeadlinePolicy>,
-    /// Reminders (issue 8): `public_url` for links, `[smtp]`, `[webhook]`, `[reminders]`.
+    /// Reminders: `public_url` for links, `[smtp]`, `[webhook]`, `[reminders]`.
     public_url: Option<String>,
     smtp: Option<crate::notify::SmtpSection>,
     webhook: Option<crate::notify::WebhookSection>,
     reminders: Option<crate::notify::RemindersSection>,
-    /// `[audit]`: `keep = "400d"`, `force = true` for less than a year (issue 6).
+    /// `[audit]`: `keep = "400d"`, `force = true` for less than a year.
     audit: Option<crate::audit_log::AuditSection>,
-    /// `[security]`: `contact = "security@…"`, where vulnerabilities are reported (issue 6).
+    /// `[security]`: `contact = "security@…"`, where vulnerabilities are reported.
     security: Option<SecuritySection>,
-    /// Fair limits and metrics (issue 7): `[limits]`, `[metrics]`, `[warnings]`.
+    /// Fair limits and metrics: `[limits]`, `[metrics]`, `[warnings]`.
     limits: Option<LimitsSection>,
     metrics: Option<MetricsSection>,
     warnings: Option<WarningsSection>,
@@ -96,7 +96,7 @@ impl Default for SqliteTuning {
     }
 }
 
-/// `[security]` (issue 6).
+/// `[security]`: where vulnerabilities are reported.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SecuritySection {
@@ -133,17 +133,17 @@ pub struct Config {
     pub backup: Option<BackupPolicy>,
     /// How long after detection each report stage is due.
     pub deadlines: DeadlinePolicy,
-    /// Stage-deadline reminders by e-mail and webhook (issue 8).
+    /// Stage-deadline reminders by e-mail and webhook.
     pub notify: crate::notify::NotifyConfig,
-    /// Audit retention, `[audit] keep` (issue 6).
+    /// Audit retention, `[audit] keep`.
     pub audit: crate::audit_log::AuditRetention,
-    /// Where to report a vulnerability, `[security] contact` (issue 6); `None` until set.
+    /// Where to report a vulnerability, `[security] contact`; `None` until set.
     pub security_contact: Option<String>,
-    /// Fair limits (issue 7): `[limits]`.
+    /// Fair limits: `[limits]`.
     pub limits: LimitsConfig,
-    /// Who may read `/metrics` (issue 7): `[metrics]`.
+    /// Who may read `/metrics`: `[metrics]`.
     pub metrics: MetricsConfig,
-    /// Resource warnings before exhaustion (issue 7): `[warnings]`.
+    /// Resource warnings before exhaustion: `[warnings]`.
     pub warnings: WarningsConfig,
     /// TLS and proxies in front of the server: `[web]`.
     pub web: WebConfig,
@@ -234,7 +234,7 @@ impl Config {
         };
         let deadlines = deadline_policy(file.deadlines.unwrap_or_default(), env)
             .map_err(|e| AppError::Refused(format!("{}: deadlines: {e}", file_path.display())))?;
-        // Reminders (issue 8).
+        // Reminders.
         let notify = crate::notify::NotifyConfig::from_sections(
             file.public_url,
             file.smtp,
@@ -243,13 +243,13 @@ impl Config {
             env,
         )
         .map_err(|e| AppError::Refused(format!("{}: {e}", file_path.display())))?;
-        // Fair limits and metrics (issue 7).
+        // Fair limits and metrics.
         let named = |e: String| AppError::Refused(format!("{}: {e}", file_path.display()));
         let limits = LimitsConfig::layer(file.limits.unwrap_or_default(), env).map_err(named)?;
         let metrics = MetricsConfig::layer(file.metrics.unwrap_or_default(), env).map_err(named)?;
         let warnings =
             WarningsConfig::layer(file.warnings.unwrap_or_default(), env).map_err(named)?;
-        // Issue 6: audit retention (a year at least unless forced) and the security contact.
+        // Audit retention (a year at least unless forced) and the security contact.
         let audit = file
             .audit
             .unwrap_or_default()
@@ -379,7 +379,7 @@ fn deadline_policy(
     )
 }
 
-// ---- Fair limits and metrics (issue 7) ---------------------------------------------------
+// ---- Fair limits and metrics -------------------------------------------------------------
 
 /// One token bucket: `per_minute` requests sustained, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -849,7 +849,7 @@ mod tests {
         assert!(!format!("{c:?}").contains("secret"));
     }
 
-    // Fair limits and metrics (issue 7).
+    // Fair limits and metrics.
     #[test]
     fn limits_section_layers_defaults_file_and_env() {
         let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! kizuki's application services: everything the CLI and the web server do, above the store
 //! and below the transport. Callers hand in an [`App`] (store, taxonomy, clock, randomness).
 
-// Accounts (issue 6).
+// Accounts.
 pub mod accounts;
 pub mod annual_report;
 pub mod audit_log;
@@ -12,19 +12,19 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod mfa;
-// Reminders (issue 8).
+// Reminders.
 pub mod notify;
 pub mod password;
 pub mod presence;
 pub mod publication;
-// Publication problems for `kizuki check` (issue 8).
+// Publication problems for `kizuki check`.
 pub mod publication_check;
 pub mod reports;
 pub mod security;
 pub mod seed;
 pub mod selection;
 pub mod sessions;
-// Similar-case signals from the search index (issue 5).
+// Similar-case signals from the search index.
 pub mod selection_search;
 pub mod selections;
 pub mod stage_deadlines;

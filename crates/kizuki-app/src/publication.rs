@@ -1,4 +1,4 @@
-//! Publication (issue 8) as services: the editor's anonymisation review, the operator's
+//! Publication as services: the editor's anonymisation review, the operator's
 //! sign-off of exactly the anonymised text and diagram, publishing an immutable snapshot, and
 //! the public portal's reads, which only ever touch the publications table.
 //!

@@ -1,4 +1,4 @@
-//! Publication problems for `kizuki check` (issue 8): a case on the public portal must have
+//! Publication problems for `kizuki check`: a case on the public portal must have
 //! been approved by its operator in exactly the published text, and its anonymisation must
 //! have no undecided candidate. Either failing means something reached the public that the
 //! sign-off process did not let through.

@@ -80,7 +80,7 @@ pub async fn seed_demo(app: &App) -> AppResult<DemoOutcome> {
         .collect();
     let data = parse_survey_files(&files, &app.taxonomy)?;
     let survey = import_survey(app, &data).await?;
-    // Publication (issue 8): the 2019 cases were published in reality, so they are signed
+    // Publication: the 2019 cases were published in reality, so they are signed
     // off and on the public portal in the demo too.
     crate::publication::seed_published(app, data.survey.fiscal_year.year()).await?;
     Ok(DemoOutcome {

@@ -1,4 +1,4 @@
-//! Similar-case counting for case selection from the search index (issue 5): a
+//! Similar-case counting for case selection from the search index: a
 //! [`SimilarityOracle`] backed by [`kizuki_search::SearchIndex::similar`], so the
 //! `similar-cases` and `trend` signals use the index's distinctive-term search (CJK bigrams,
 //! normalised text, BM25) instead of the built-in classification comparison.

@@ -1,4 +1,4 @@
-//! The recorded side of case selection (issue 5): analysts' scores with reasons, criteria
+//! The recorded side of case selection: analysts' scores with reasons, criteria
 //! weights per survey, proposals saved as drafts, and confirmation, which stores the decision
 //! and turns the chosen reports into the survey's case drafts.
 //!

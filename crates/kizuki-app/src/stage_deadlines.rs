@@ -1,4 +1,4 @@
-//! Report-stage deadlines (issue 8) as services: what is due when for one report and the
+//! Report-stage deadlines as services: what is due when for one report and the
 //! overdue lists of the dashboards, with the configured [`DeadlinePolicy`] and the injected
 //! clock. The rules themselves are `kizuki_domain::deadlines`.
 

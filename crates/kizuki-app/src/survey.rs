@@ -36,7 +36,7 @@ pub async fn import_survey(app: &App, data: &SurveyData) -> AppResult<ImportSumm
     }
     let details = data.report_details(&app.taxonomy)?;
     for c in &data.cases {
-        // Balance criteria are the selection rules' to realise, never a score (issue 5).
+        // Balance criteria are the selection rules' to realise, never a score.
         if let Some((i, s)) = c
             .analyst_scores
             .iter()
@@ -128,7 +128,7 @@ pub async fn import_survey(app: &App, data: &SurveyData) -> AppResult<ImportSumm
         }
     }
     app.store.create_survey(data.survey.clone()).await?;
-    // The analysts' selection scores kept with the survey (issue 5).
+    // The analysts' selection scores kept with the survey.
     for s in scores {
         app.store.put_score_override(s).await?;
     }
@@ -218,7 +218,7 @@ pub async fn check(app: &App, opts: &CheckOptions) -> AppResult<Vec<Problem>> {
         Ok(p) => problems.extend(p),
         Err(e) => problems.push(unreadable("事例と調査（cases and surveys）", e)),
     }
-    // Publication and reminders (issue 8).
+    // Publication and reminders.
     match crate::publication_check::problems(app).await {
         Ok(p) => problems.extend(p),
         Err(e) => problems.push(unreadable("公開中の事例（publications）", e)),

@@ -1,4 +1,4 @@
-//! `kizuki check` and publication (issue 8): the demo's published 2019 cases pass; a
+//! `kizuki check` and publication: the demo's published 2019 cases pass; a
 //! published case whose candidate decision was removed, and a case put on the portal with
 //! no operator approval, are both reported by name.
 #![allow(

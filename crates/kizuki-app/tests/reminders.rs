@@ -1,4 +1,4 @@
-//! Stage-deadline reminders end to end inside the app (issue 8): a local SMTP sink and a local
+//! Stage-deadline reminders end to end inside the app: a local SMTP sink and a local
 //! HTTP listener started by the tests receive the reminders; a fixed clock walks across the
 //! due-soon and overdue boundaries; every reminder arrives once per report, stage, kind and
 //! channel, across runs, restarts and two nodes running at once; failures are retried later.

@@ -34,14 +34,14 @@ pub enum WebError {
         current: i64,
     },
     Internal(String),
-    /// Fair limits (issue 7): a bucket is empty (`rate_limited`) or the bulk queue is full
+    /// Fair limits: a bucket is empty (`rate_limited`) or the bulk queue is full
     /// (`queue_full`); answered 429 with `Retry-After`.
     TooManyRequests {
         code: &'static str,
         retry_after_secs: u64,
     },
-    /// A request the API's extractors could not take apart (task H: axum's rejections in
-    /// the API's error shape, naming the part at fault).
+    /// A request the API's extractors could not take apart (axum's rejections in the API's
+    /// error shape, naming the part at fault).
     Rejected(crate::api::extract::Rejection),
 }
 
@@ -133,7 +133,7 @@ impl WebError {
         }
     }
 
-    /// Issue 7: the `Retry-After` header a refusal carries.
+    /// The `Retry-After` header a refusal carries.
     fn retry_after(&self) -> Option<header::HeaderValue> {
         match self {
             WebError::TooManyRequests {
@@ -290,7 +290,7 @@ fn rejected(status: StatusCode, code: &str, r: &crate::api::extract::Rejection) 
     res
 }
 
-/// Refusals made before the session layer runs (task K): a forged or malformed
+/// Refusals made before the session layer runs: a forged or malformed
 /// `X-Forwarded-For` (`security::layer`) and a path that exists without the request's method
 /// (`routes::require_classified`). The API answers its error shape; a page gets a short page
 /// in both languages, Japanese first, because without a session there is no visitor's
@@ -342,7 +342,7 @@ impl EarlyRefusal {
         let (status, code) = self.status_code();
         let mut res = if api {
             match &self {
-                // The API's 405 already has its rejection (task H); one mapping, not two.
+                // The API's 405 already has its rejection; one mapping, not two.
                 EarlyRefusal::MethodNotAllowed { allowed } => {
                     return ApiError::from(WebError::Rejected(
                         crate::api::extract::Rejection::MethodNotAllowed {

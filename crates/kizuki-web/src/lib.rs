@@ -6,7 +6,7 @@ pub mod api;
 pub mod error;
 pub mod form;
 pub mod i18n;
-// Fair limits and metrics (issue 7).
+// Fair limits and metrics.
 pub mod limits;
 pub mod metrics;
 pub mod pages;
@@ -38,14 +38,14 @@ use std::sync::Arc;
 pub struct WebOptions {
     /// Mark the session cookie `Secure` (set when served behind TLS).
     pub secure_cookies: bool,
-    /// Security (issue 6): TLS headers and trusted proxies.
+    /// Security: TLS headers and trusted proxies.
     pub security: security::SecurityOptions,
-    /// Report-stage deadlines, `[deadlines]` in kizuki.toml (issue 8).
+    /// Report-stage deadlines, `[deadlines]` in kizuki.toml.
     pub deadlines: kizuki_domain::deadlines::DeadlinePolicy,
-    /// The search index and its follower (issue 9). Without it the search page, the search
+    /// The search index and its follower. Without it the search page, the search
     /// API and similar cases answer that search is unavailable.
     pub search: Option<kizuki_search::SearchService>,
-    /// Fair limits, the bulk-import queue, metrics and warnings (issue 7).
+    /// Fair limits, the bulk-import queue, metrics and warnings.
     pub ops: metrics::OpsOptions,
     /// Japanese font files for the annual report's PDF, tried before the usual locations.
     pub pdf_fonts: Vec<std::path::PathBuf>,
@@ -99,8 +99,8 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             opts.ops.data_dir.clone(),
         )),
     };
-    // Issue 7: the import workers and the resource watch run on the server's runtime (a
-    // router built outside one, as in unit tests, has neither).
+    // The import workers and the resource watch run on the server's runtime (a router built
+    // outside one, as in unit tests, has neither).
     if tokio::runtime::Handle::try_current().is_ok() {
         if opts.ops.start_import_workers {
             st.imports.start(st.app.clone());
@@ -110,7 +110,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
     let pages = Router::new()
         .route("/", get(auth::home))
         .route("/login", get(auth::login_form).post(auth::login))
-        // Security (issue 6): the second factor, and enrolment where it is required.
+        // Security: the second factor, and enrolment where it is required.
         .route("/audit", get(pages::audit::view))
         .route("/login/mfa", get(pages::mfa::form).post(pages::mfa::verify))
         .route(
@@ -118,7 +118,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             get(pages::mfa::enrol_form).post(pages::mfa::enrol),
         )
         .route("/logout", post(auth::logout))
-        // Accounts (issue 6): one's own password.
+        // Accounts: one's own password.
         .route(
             "/account/password",
             get(pages::account::form).post(pages::account::change),
@@ -141,7 +141,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/cases/preview", post(cases::preview))
         .route("/cases/{id}", get(cases::view))
         .route("/cases/{id}/edit", get(cases::edit_form).post(cases::save))
-        // Publication (issue 8): review, sign-off, and the public portal (no login).
+        // Publication: review, sign-off, and the public portal (no login).
         .route("/cases/{id}/anonymise", get(publication::review))
         .route("/cases/{id}/anonymise/decisions", post(publication::decide))
         .route("/cases/{id}/anonymise/map", post(publication::save_map))
@@ -164,7 +164,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             "/surveys/{year}/report/{format}",
             get(pages::report::download),
         )
-        // Selection (issue 5).
+        // Selection.
         .route(
             "/surveys/{year}/selection",
             get(pages::selection::show).post(pages::selection::propose),
@@ -187,15 +187,15 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         )
         .route("/lessons", get(cases::lessons))
         .route("/presence", post(cases::presence))
-        // Search (issue 9).
+        // Search.
         .route("/search", get(pages::search::page))
         .fallback(|| async { error::WebError::NotFound })
-        // Fair limits (issue 7): a signed-in user's form posts, inside the session layer.
+        // Fair limits: a signed-in user's form posts, inside the session layer.
         .layer(middleware::from_fn_with_state(
             st.clone(),
             limits::page_layer,
         ))
-        // Accounts (issue 6): a one-time password is replaced before anything else; inside
+        // Accounts: a one-time password is replaced before anything else; inside
         // the session layer, which it reads.
         .layer(middleware::from_fn_with_state(
             st.clone(),
@@ -204,12 +204,12 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .layer(middleware::from_fn_with_state(st.clone(), session::layer));
     Ok(Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        // Metrics (issue 7): loopback or the `[metrics] token` only, see metrics.rs.
+        // Metrics: loopback or the `[metrics] token` only, see metrics.rs.
         .route("/metrics", get(metrics::endpoint))
         .route("/static/{name}", get(asset))
         .nest("/api/v1", api_router)
         .merge(pages)
-        // Security (issue 6): only routes classified in `routes::route_table` answer.
+        // Security: only routes classified in `routes::route_table` answer.
         .route_layer(middleware::from_fn(routes::require_classified))
         .route_layer(middleware::from_fn(metrics::tag))
         .layer(middleware::from_fn_with_state(st.clone(), security::layer))

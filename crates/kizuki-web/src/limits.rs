@@ -1,4 +1,4 @@
-//! Fair limits (issue 7): token buckets per organisation and per API token, and per signed-in
+//! Fair limits: token buckets per organisation and per API token, and per signed-in
 //! user for pages that write, charged after authentication so that one caller's flood empties
 //! only its own buckets. A refusal is 429 with `Retry-After`, never a slower answer, so the
 //! others are not kept waiting behind it (the reference's case 3: one user's burst exhausted

@@ -1,4 +1,4 @@
-//! Metrics and warnings (issue 7): `/metrics` in the Prometheus text format (requests by
+//! Metrics and warnings: `/metrics` in the Prometheus text format (requests by
 //! route class and status, a latency histogram, database pool use, import-queue depth,
 //! search-index lag, free disk in the data dir, age of the newest backup, rate-limit
 //! refusals), and a background check that logs a warning once when a resource passes its
@@ -87,7 +87,8 @@ impl Resource {
     }
 }
 
-/// Issue 7's deployment settings, from `[limits]`, `[metrics]` and `[warnings]`.
+/// The deployment settings of fair limits, metrics and warnings, from `[limits]`, `[metrics]`
+/// and `[warnings]`.
 #[derive(Debug, Clone)]
 pub struct OpsOptions {
     pub limits: kizuki_app::config::LimitsConfig,

@@ -37,7 +37,7 @@ templates!(
     "cases/list.html",
     "cases/view.html",
     "cases/edit.html",
-    // Publication (issue 8).
+    // Publication.
     "cases/anonymise.html",
     "cases/_signoff_history.html",
     "cases/signoff.html",
@@ -48,15 +48,15 @@ templates!(
     "surveys/view.html",
     "surveys/selection.html",
     "lessons.html",
-    // Search (issue 9).
+    // Search.
     "search.html",
-    // Security (issue 6).
+    // Security.
     "login_mfa.html",
     "login_enrol.html",
     "recovery_codes.html",
     "ip_refused.html",
     "audit.html",
-    // Accounts (issue 6).
+    // Accounts.
     "account_password.html",
 );
 

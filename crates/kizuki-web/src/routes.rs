@@ -1,4 +1,4 @@
-//! The route table (security, issue 6): every route the server answers, with the access
+//! The route table (security): every route the server answers, with the access
 //! class its handler enforces. The router refuses any matched route missing here (fail
 //! closed), and the authorisation matrix test walks this table, so a new route cannot escape
 //! classification.
@@ -63,12 +63,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/login/mfa/enrol", LoginStep),
         r("POST", "/login/mfa/enrol", LoginStep),
         r("POST", "/logout", Public),
-        // Accounts (issue 6): the signed-in user's own password.
+        // Accounts: the signed-in user's own password.
         r("GET", "/account/password", Member),
         r("POST", "/account/password", Member),
         r("POST", "/lang", Public),
         r("GET", "/healthz", Public),
-        // Metrics (issue 7): no session; the handler admits loopback or the metrics token.
+        // Metrics: no session; the handler admits loopback or the metrics token.
         r("GET", "/metrics", Public),
         r("GET", "/static/{name}", Public),
         r("GET", "/public", Public),
@@ -117,13 +117,13 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/surveys/{year}/selection/confirm", CaseWrite),
         r("GET", "/lessons", Member),
         r("POST", "/presence", Member),
-        // Search (issue 9): results and counts come only from what the viewer may read.
+        // Search: results and counts come only from what the viewer may read.
         r("GET", "/search", Member),
         // The API (bearer tokens).
         r("GET", "/api/v1/openapi.json", Public),
         r("GET", "/api/v1/reports", Member),
         r("POST", "/api/v1/reports", ReportCreate),
-        // Bulk imports (issue 7): filing, then the submitter's own job (others get 404).
+        // Bulk imports: filing, then the submitter's own job (others get 404).
         r("POST", "/api/v1/reports/bulk", ReportCreate),
         r("GET", "/api/v1/imports/{id}", Member),
         r("GET", "/api/v1/reports/{id}", ReportRead),
@@ -176,12 +176,12 @@ pub async fn require_classified(req: Request, next: Next) -> Response {
         Some(p) if class_of(req.method().as_str(), &p).is_none() => {
             // The path matched but not with this method (TRACE, OPTIONS, DELETE …): the
             // caller's mistake, 405 as the router would say, not a fault of ours. The handler
-            // still never runs, so an unclassified method stays refused (robustness, issue 6:
+            // still never runs, so an unclassified method stays refused (robustness:
             // schemathesis found the 500 here).
             let allowed = methods_for(&p);
             if !allowed.is_empty() {
-                // The API answers in its own error shape (task H), a page with a short page
-                // in both languages (task K): this runs before the session layer.
+                // The API answers in its own error shape, a page with a short page in both
+                // languages: this runs before the session layer.
                 let api = p.starts_with("/api/v1/");
                 return crate::error::EarlyRefusal::MethodNotAllowed { allowed }.response(api);
             }

@@ -1,4 +1,4 @@
-//! The web side of issue 6: the client's address (computed once per request, behind proxies
+//! The web side of security: the client's address (computed once per request, behind proxies
 //! only when configured), the security headers on every answer, and the checks login and
 //! API tokens share — throttling, the organisation's IP allowlist and the audit trail.
 
@@ -86,7 +86,7 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
             req.extensions_mut().insert(ClientAddr(a));
             next.run(req).await
         }
-        // Task K: in the project's error conventions, not axum's English text/plain.
+        // Refused in the project's error conventions, not axum's English text/plain.
         Err(e) => {
             // Only a listed proxy's header is read, so this is a proxy to look at.
             tracing::warn!(%peer, "refused a malformed X-Forwarded-For");

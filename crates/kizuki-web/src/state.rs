@@ -15,18 +15,18 @@ pub struct WebState {
     pub sessions: Arc<Sessions>,
     pub presence: Arc<Presence>,
     pub deadlines: Deadlines,
-    /// Report-stage deadlines as configured (`[deadlines]`, issue 8).
+    /// Report-stage deadlines as configured (`[deadlines]`).
     pub deadline_policy: kizuki_domain::deadlines::DeadlinePolicy,
     /// Set behind TLS so the session cookie is never sent in clear.
     pub secure_cookies: bool,
     /// Japanese font files for PDF downloads, tried before the usual locations.
     pub pdf_fonts: Arc<Vec<std::path::PathBuf>>,
     pub openapi: Arc<String>,
-    /// Security (issue 6): throttling, proxies, headers.
+    /// Security: login throttling, trusted proxies, response headers.
     pub security: crate::security::Security,
-    /// Full-text search and similar cases (issue 9); `None` when served without an index.
+    /// Full-text search and similar cases; `None` when served without an index.
     pub search: Option<kizuki_search::SearchService>,
-    /// Fair limits and metrics (issue 7): the buckets, the bulk-import queue, the figures.
+    /// Fair limits and metrics: the buckets, the bulk-import queue, the figures.
     pub limits: Arc<crate::limits::Limits>,
     pub imports: crate::api::imports::ImportQueue,
     pub metrics: Arc<crate::metrics::Metrics>,

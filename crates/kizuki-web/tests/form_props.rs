@@ -1,4 +1,4 @@
-//! Property tests for the HTML form decoder (issue 6 point 7, robustness): `FormData::parse`
+//! Property tests for the HTML form decoder (robustness): `FormData::parse`
 //! takes any body without panicking, keeps every name/value pair in order (repeats too),
 //! turns browser CRLF line breaks into LF and nothing else, and its accessors agree.
 #![allow(

@@ -1,10 +1,10 @@
 //! Command-line parsing and the subcommands. Each subcommand opens the data dir, calls the
 //! application services and prints the outcome; errors go to stderr with a non-zero exit.
 
-// Accounts (issue 6).
+// Accounts.
 mod accounts;
 mod search_cmd;
-// Intake throughput benchmark (issue 7).
+// Intake throughput benchmark.
 mod bench_intake;
 
 use anyhow::{Context, Result, bail};
@@ -99,13 +99,13 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Organisations and their IP allowlists (issue 6).
+    /// Organisations and their IP allowlists.
     #[command(subcommand)]
     Org(accounts::OrgCommand),
     /// Manage API bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// The tamper-evident audit log (security, issue 6).
+    /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCommand),
     /// Full-text search (e.g. `kizuki search 改元 sector:railway --as reporter@example.jp`).
@@ -170,7 +170,7 @@ enum UserCommand {
     ResetPassword { email: String },
     /// List user accounts.
     List,
-    // Accounts (issue 6): add, disable, enable.
+    // Accounts: add, disable, enable.
     #[command(flatten)]
     Account(accounts::UserCommand),
 }
@@ -288,7 +288,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::ResetPassword { email }) => {
-            // Issue 6: a one-time password, to be changed at the next login.
+            // A one-time password, to be changed at the next login.
             let app = db.existing_app().await?;
             let (u, pw) = kizuki_app::accounts::reset_password(&app, &email).await?;
             println!("new password for {}: {pw}", u.user.email);
@@ -524,7 +524,7 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
     )?;
     let (app, sqlite, creds) = db.open_or_create(false).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // Issue 6: audit retention, at start and then daily.
+    // Audit retention, at start and then daily.
     tokio::spawn(kizuki_app::audit_log::run_retention(
         app.clone(),
         config.audit,
@@ -543,7 +543,7 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    // Reminders (issue 8): stage deadlines by e-mail and webhook, once each across nodes.
+    // Reminders: stage deadlines by e-mail and webhook, once each across nodes.
     if config.notify.is_enabled() {
         let public_url = config
             .notify
@@ -566,7 +566,7 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
         ),
     }
     println!("kizuki を http://{addr} で起動しました（Ctrl+C で停止）");
-    // Issue 9: this node's search index follows the database's change feed (after a crash
+    // This node's search index follows the database's change feed (after a crash
     // it resumes where its last commit left off; with several nodes each keeps its own).
     let search = kizuki_search::SearchService::open(dir.root(), app.store.clone())
         .context("cannot open the search index")?;

@@ -1,4 +1,4 @@
-//! Stage-deadline reminders (issue 8): "due soon" and "overdue" e-mails through SMTP and an
+//! Stage-deadline reminders: "due soon" and "overdue" e-mails through SMTP and an
 //! outbound webhook, each sent once per report, stage, kind and channel even across
 //! restarts and with several app nodes on one database.
 //!

@@ -1,5 +1,5 @@
 //! The error answers every operation can give, added to the OpenAPI document from what the
-//! operation takes apart (task H): what a handler's own logic refuses is in its annotation;
+//! operation takes apart: what a handler's own logic refuses is in its annotation;
 //! what the shared extractors refuse (token, rate limit, path, query, body) is derived here
 //! from the operation's security, parameters and body, so the two cannot drift apart.
 

@@ -1,4 +1,4 @@
-//! Bulk imports through the API (issue 7): `POST /api/v1/reports/bulk` hands a JSON array of
+//! Bulk imports through the API: `POST /api/v1/reports/bulk` hands a JSON array of
 //! reports to a bounded queue served by a fixed number of workers and answers at once with a
 //! job id; `GET /api/v1/imports/{id}` shows the job and, once done, every item's result (its
 //! field errors, or the id it was filed under). A full queue, or an organisation that already

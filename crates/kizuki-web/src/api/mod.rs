@@ -3,15 +3,15 @@
 //! from these handlers' annotations, so it cannot drift from them.
 
 pub mod dto;
-// Axum's extractors answering the API's error shape (task H).
+// Axum's extractors answering the API's error shape.
 pub mod extract;
-// The extractors' error answers in the OpenAPI document (task H).
+// The extractors' error answers in the OpenAPI document.
 mod error_doc;
-// Search (issue 9).
+// Search.
 pub mod search;
-// Selection (issue 5).
+// Selection.
 pub mod selection;
-// Bulk imports through a bounded queue (issue 7).
+// Bulk imports through a bounded queue.
 pub mod imports;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
@@ -49,7 +49,7 @@ impl FromRequestParts<WebState> for ApiUser {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError(WebError::App(AppError::Unauthenticated)))?;
-        // Security (issue 6): the same address throttle and allowlist as the login form.
+        // Security: the same address throttle and allowlist as the login form.
         let addr = parts
             .extensions
             .get::<crate::security::ClientAddr>()
@@ -59,7 +59,7 @@ impl FromRequestParts<WebState> for ApiUser {
         if throttle.check(&key, addr).is_err() {
             return Err(ApiError(WebError::App(AppError::Unauthenticated)));
         }
-        // Fair limits (issue 7): a known token over its limit is refused before any look-up.
+        // Fair limits: a known token over its limit is refused before any look-up.
         let now = std::time::Instant::now();
         let early = match st.limits.check_token_early(secret, now) {
             Ok(e) => e,
@@ -87,7 +87,7 @@ impl FromRequestParts<WebState> for ApiUser {
                 "this organisation's accounts may not be used from {addr}"
             )))));
         }
-        // Fair limits (issue 7): charged once the caller is known, to its token and org.
+        // Fair limits: charged once the caller is known, to its token and org.
         if let Err(r) = st.limits.check_api(user.user.org_id, secret, early, now) {
             return Err(ApiError(r.held().await));
         }
@@ -458,13 +458,13 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys))
         .routes(routes!(get_survey))
-        // Selection (issue 5).
+        // Selection.
         .routes(routes!(selection::get_selection, selection::post_selection))
         .routes(routes!(taxonomy))
-        // Search (issue 9).
+        // Search.
         .routes(routes!(search::search))
         .routes(routes!(search::similar_report))
-        // Bulk imports (issue 7).
+        // Bulk imports.
         .routes(routes!(imports::post_bulk))
         .routes(routes!(imports::get_import))
         .split_for_parts();

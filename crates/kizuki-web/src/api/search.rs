@@ -1,4 +1,4 @@
-//! `GET /api/v1/search` and `GET /api/v1/reports/{id}/similar` (issue 9): the same search and
+//! `GET /api/v1/search` and `GET /api/v1/reports/{id}/similar`: the same search and
 //! similar cases as the pages, for bearer tokens, with the caller's access rule inside the
 //! index query.
 

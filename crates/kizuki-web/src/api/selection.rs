@@ -1,4 +1,4 @@
-//! Case selection over the API (issue 5): `GET /surveys/{year}/selection` answers the
+//! Case selection over the API: `GET /surveys/{year}/selection` answers the
 //! confirmed decision or else the latest proposal; `POST` makes and saves a proposal from the
 //! rules, or with `confirm: true` and `If-Match` (the ETag of the proposal) confirms it.
 //! The ETag is `"<selection id>.<version>"`, so confirming a proposal that has since been

@@ -1,4 +1,4 @@
-//! The signed-in user's own account (security, issue 6): `/account/password` changes the
+//! The signed-in user's own account (security): `/account/password` changes the
 //! password under the policy (current + new + confirmation, errors beside each field in the
 //! viewer's language). After a change the session id is replaced and every other session of
 //! the user ends. A user holding a one-time password from `kizuki user add` or

@@ -1,4 +1,4 @@
-//! The admin's audit view (security, issue 6): whether the chain verifies, and the newest
+//! The admin's audit view (security): whether the chain verifies, and the newest
 //! entries, filtered by actor, action or target. Everyone else gets "not found".
 
 use super::render;

@@ -112,9 +112,9 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
         }
         ctx["surveys"] = json!(surveys);
     }
-    // Issue 8: overdue report stages, own organisation's or everything readable.
+    // Overdue report stages, own organisation's or everything readable.
     ctx["overdue"] = super::deadlines::dashboard_json(st, p).await?;
-    // Issue 8: anonymised cases waiting for this operator's sign-off.
+    // Anonymised cases waiting for this operator's sign-off.
     ctx["signoff"] = json!(
         kizuki_app::publication::awaiting_operator(app, p)
             .await?
@@ -174,7 +174,7 @@ pub(crate) fn lock_message(v: &Viewer, l: &kizuki_app::security::throttle::Locke
     }
 }
 
-/// Security (issue 6), in this order: throttle check, password, IP allowlist, then the
+/// Security, in this order: throttle check, password, IP allowlist, then the
 /// second factor (required for centre staff) or completion; every outcome is audited.
 pub async fn login(
     State(st): State<WebState>,

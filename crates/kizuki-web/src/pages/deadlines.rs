@@ -1,4 +1,4 @@
-//! Report-stage deadlines on pages (issue 8): what is due when on a report's page, the
+//! Report-stage deadlines on pages: what is due when on a report's page, the
 //! overdue badges of report rows, and the dashboards' overdue lists, all from the configured
 //! policy and the injected clock.
 

@@ -1,4 +1,4 @@
-//! The second login step (security, issue 6): enter a TOTP or recovery code, or — for roles
+//! The second login step (security): enter a TOTP or recovery code, or — for roles
 //! that require it and have none yet — enrol an authenticator first (the secret is shown as
 //! text and as an `otpauth://` URI; ten recovery codes are shown once at the end).
 

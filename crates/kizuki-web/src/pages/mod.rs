@@ -1,6 +1,6 @@
 //! HTML pages. Handlers are thin: extract, call a service in kizuki-app, render a template.
 
-// Accounts (issue 6).
+// Accounts.
 pub mod account;
 pub mod audit;
 pub mod auth;
@@ -108,7 +108,7 @@ pub fn report_row(st: &WebState, r: &Report, orgs: &[(OrgId, String)]) -> Value 
         "stages": r.stages.len(),
         "last_stage": r.stages.last().map(|s| s.kind.code()),
         "has_final": r.has_final(),
-        // Issue 8: from the configured stage deadlines.
+        // From the configured stage deadlines.
         "overdue": deadlines::overdue_json(st, r),
         "case_id": r.case_id.map(|c| c.0),
     })

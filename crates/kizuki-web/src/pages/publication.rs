@@ -1,4 +1,4 @@
-//! Publication pages (issue 8): the editor's anonymisation review and sign-off actions, the
+//! Publication pages: the editor's anonymisation review and sign-off actions, the
 //! operator's sign-off page, and the public portal under `/public` (no login; it reads only
 //! the publications table, so nothing unpublished can appear there).
 
@@ -341,7 +341,7 @@ pub async fn index(
 }
 
 /// The published cases matching `query`, best first, with highlighted snippets by case id.
-/// The Japanese search (issue 9) runs as the public viewer, which can only ever match the
+/// The Japanese search runs as the public viewer, which can only ever match the
 /// published, anonymised snapshots; a server without an index falls back to matching the
 /// published text directly.
 async fn public_search(

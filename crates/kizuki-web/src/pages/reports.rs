@@ -385,7 +385,7 @@ async fn detail_ctx(
     Ok(json!({
         "similar": similar,
         "r": report_row(st, r, &orgs),
-        // Issue 8: what is due when, from the configured stage deadlines.
+        // What is due when, from the configured stage deadlines.
         "schedule": super::deadlines::schedule_json(st, r),
         "d": {
             "region": d.region.as_ref().map(|c| c.0.clone()),
@@ -412,7 +412,7 @@ async fn detail_ctx(
     }))
 }
 
-/// Similar past cases and reports with their lessons (issue 9), for the report page. The page
+/// Similar past cases and reports with their lessons, for the report page. The page
 /// still renders when search is unavailable: it then says nothing was found and logs why.
 async fn similar_json(st: &WebState, s: &SignedIn, r: &Report) -> Value {
     if st.search.is_none() {

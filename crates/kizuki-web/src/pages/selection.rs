@@ -1,4 +1,4 @@
-//! The case selection page of a survey (issue 5), for analysts: the ranking with every
+//! The case selection page of a survey, for analysts: the ranking with every
 //! criterion's score and evidence, analysts' scores with reasons, criteria weights, balance
 //! rules, the proposal with why each case is in or out, and confirmation. What is shown of a
 //! proposal is its saved snapshot, so a confirmed decision reads the same later.

@@ -1,4 +1,4 @@
-//! `kizuki org …` and the account parts of `kizuki user …` (issue 6): organisations and their
+//! `kizuki org …` and the account parts of `kizuki user …`: organisations and their
 //! IP allowlists, users with one-time passwords, disabling accounts. The rules live in
 //! `kizuki_app::accounts`; this file parses arguments and prints outcomes.
 

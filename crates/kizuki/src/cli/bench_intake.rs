@@ -1,5 +1,5 @@
-//! `kizuki bench intake`: durable report submissions through the HTTP API under load
-//! (issue 7). It starts `kizuki serve` as a child on a fresh data dir (SQLite, or a
+//! `kizuki bench intake`: durable report submissions through the HTTP API under load.
+//! It starts `kizuki serve` as a child on a fresh data dir (SQLite, or a
 //! throwaway schema of `--database-url`), makes API tokens for two operator organisations,
 //! and drives the load from a second process (this binary again, `bench load`), so the
 //! load generator never shares a runtime with the server. `--flood` runs the fairness
