@@ -174,7 +174,7 @@ mod tests {
         std::sync::Arc<std::sync::atomic::AtomicBool>,
         tokio::task::JoinHandle<u32>,
     ) {
-        use kizuki_store::Store;
+        use kizuki_store::prelude::*;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let task = {
             let store = store.clone();
@@ -200,7 +200,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn backup_runs_while_writers_go_on() {
-        use kizuki_store::Store;
+        use kizuki_store::prelude::*;
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
         let (stop, writer) = org_writer(&store);
@@ -229,7 +229,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_backup_of_a_large_database_finishes_while_a_writer_commits_without_pause() {
-        use kizuki_store::Store;
+        use kizuki_store::prelude::*;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("kizuki.db");
         let store = SqliteStore::open(&db).unwrap();
@@ -327,7 +327,7 @@ mod tests {
         );
         // Each backup is a complete database that opens and checks clean.
         let copy = SqliteStore::open(&kept[2].1).unwrap();
-        use kizuki_store::Store;
+        use kizuki_store::prelude::*;
         assert!(copy.check().await.unwrap().is_empty());
     }
 }

@@ -3,6 +3,9 @@
 //! and then either update (if the `WHERE` still holds) or do nothing, so of several nodes
 //! exactly one sees a row affected.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use crate::{PgStore, pg_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::ReportId;
@@ -46,117 +49,132 @@ fn rows(v: Vec<Row>) -> StoreResult<Vec<ReminderRecord>> {
     Ok(out)
 }
 
-pub(crate) async fn claim(s: &PgStore, c: &ReminderClaim) -> StoreResult<bool> {
-    let k = c.key;
-    let max = i32::try_from(c.max_attempts).unwrap_or(i32::MAX);
-    let n = s
-        .client()
-        .await?
-        .execute(
-            "INSERT INTO reminders (report_id, stage, kind, channel, token, attempts,
-               claimed_at, lease_until) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
-             ON CONFLICT (report_id, stage, kind, channel) DO UPDATE SET
-               token = excluded.token, attempts = reminders.attempts + 1,
-               claimed_at = excluded.claimed_at, lease_until = excluded.lease_until
-             WHERE reminders.sent_at IS NULL AND reminders.lease_until <= $6
-               AND reminders.attempts < $8",
-            &[
-                &k.report.0,
-                &k.stage.code(),
-                &k.kind.code(),
-                &k.channel.code(),
-                &c.token,
-                &c.now,
-                &c.lease_until,
-                &max,
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
-    Ok(n == 1)
-}
+#[async_trait]
+impl ReminderStore for PgStore {
+    async fn claim_reminder(&self, claim: &kizuki_store::ReminderClaim) -> StoreResult<bool> {
+        let s = self;
+        let c: &ReminderClaim = claim;
+        let k = c.key;
+        let max = i32::try_from(c.max_attempts).unwrap_or(i32::MAX);
+        let n = s
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO reminders (report_id, stage, kind, channel, token, attempts,
+                   claimed_at, lease_until) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
+                 ON CONFLICT (report_id, stage, kind, channel) DO UPDATE SET
+                   token = excluded.token, attempts = reminders.attempts + 1,
+                   claimed_at = excluded.claimed_at, lease_until = excluded.lease_until
+                 WHERE reminders.sent_at IS NULL AND reminders.lease_until <= $6
+                   AND reminders.attempts < $8",
+                &[
+                    &k.report.0,
+                    &k.stage.code(),
+                    &k.kind.code(),
+                    &k.channel.code(),
+                    &c.token,
+                    &c.now,
+                    &c.lease_until,
+                    &max,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
 
-pub(crate) async fn sent(
-    s: &PgStore,
-    key: &ReminderKey,
-    token: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let n = s
-        .client()
-        .await?
-        .execute(
-            "UPDATE reminders SET sent_at = $6, last_error = NULL WHERE report_id = $1
-               AND stage = $2 AND kind = $3 AND channel = $4 AND token = $5
-               AND sent_at IS NULL",
-            &[
-                &key.report.0,
-                &key.stage.code(),
-                &key.kind.code(),
-                &key.channel.code(),
-                &token,
-                &at,
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
-    Ok(n == 1)
-}
+    async fn reminder_sent(
+        &self,
+        key: &kizuki_store::ReminderKey,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let s = self;
+        let n = s
+            .client()
+            .await?
+            .execute(
+                "UPDATE reminders SET sent_at = $6, last_error = NULL WHERE report_id = $1
+                   AND stage = $2 AND kind = $3 AND channel = $4 AND token = $5
+                   AND sent_at IS NULL",
+                &[
+                    &key.report.0,
+                    &key.stage.code(),
+                    &key.kind.code(),
+                    &key.channel.code(),
+                    &token,
+                    &at,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
 
-pub(crate) async fn release(
-    s: &PgStore,
-    key: &ReminderKey,
-    token: &str,
-    retry_at: DateTime<Utc>,
-    error: &str,
-) -> StoreResult<()> {
-    s.client()
-        .await?
-        .execute(
-            "UPDATE reminders SET lease_until = $6, last_error = $7 WHERE report_id = $1
-               AND stage = $2 AND kind = $3 AND channel = $4 AND token = $5
-               AND sent_at IS NULL",
-            &[
-                &key.report.0,
-                &key.stage.code(),
-                &key.kind.code(),
-                &key.channel.code(),
-                &token,
-                &retry_at,
-                &error,
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
-    Ok(())
-}
+    async fn release_reminder(
+        &self,
+        key: &kizuki_store::ReminderKey,
+        token: &str,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        let s = self;
+        s.client()
+            .await?
+            .execute(
+                "UPDATE reminders SET lease_until = $6, last_error = $7 WHERE report_id = $1
+                   AND stage = $2 AND kind = $3 AND channel = $4 AND token = $5
+                   AND sent_at IS NULL",
+                &[
+                    &key.report.0,
+                    &key.stage.code(),
+                    &key.kind.code(),
+                    &key.channel.code(),
+                    &token,
+                    &retry_at,
+                    &error,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
 
-pub(crate) async fn for_report(s: &PgStore, report: ReportId) -> StoreResult<Vec<ReminderRecord>> {
-    let v = s
-        .client()
-        .await?
-        .query(
-            &format!("SELECT {COLS} FROM reminders WHERE report_id = $1"),
-            &[&report.0],
-        )
-        .await
-        .map_err(pg_err)?;
-    rows(v)
-}
+    async fn reminders_for(
+        &self,
+        report: ReportId,
+    ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
+        let s = self;
+        let v = s
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {COLS} FROM reminders WHERE report_id = $1"),
+                &[&report.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        rows(v)
+    }
 
-pub(crate) async fn failed(s: &PgStore, min_attempts: u32) -> StoreResult<Vec<ReminderRecord>> {
-    let min = i32::try_from(min_attempts).unwrap_or(i32::MAX);
-    let v = s
-        .client()
-        .await?
-        .query(
-            &format!(
-                "SELECT {COLS} FROM reminders WHERE sent_at IS NULL AND attempts >= $1
-                   AND last_error IS NOT NULL"
-            ),
-            &[&min],
-        )
-        .await
-        .map_err(pg_err)?;
-    rows(v)
+    async fn failed_reminders(
+        &self,
+        min_attempts: u32,
+    ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
+        let s = self;
+        let min = i32::try_from(min_attempts).unwrap_or(i32::MAX);
+        let v = s
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLS} FROM reminders WHERE sent_at IS NULL AND attempts >= $1
+                       AND last_error IS NOT NULL"
+                ),
+                &[&min],
+            )
+            .await
+            .map_err(pg_err)?;
+        rows(v)
+    }
 }

@@ -2,6 +2,9 @@
 //! allowlists and report sharing. Kept apart from `lib.rs` so the trait impl there only
 //! delegates here.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use crate::{PgStore, pg_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
@@ -61,235 +64,6 @@ async fn insert_audit(
     Ok(())
 }
 
-pub(crate) async fn audit_head(s: &PgStore) -> StoreResult<Option<AuditRecord>> {
-    let c = s.client().await?;
-    Ok(c.query_opt(
-        &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
-        &[],
-    )
-    .await
-    .map_err(pg_err)?
-    .map(|r| audit_row(&r)))
-}
-
-pub(crate) async fn audit_insert(s: &PgStore, entry: AuditRecord) -> StoreResult<()> {
-    let c = s.client().await?;
-    insert_audit(&c, &entry).await
-}
-
-pub(crate) async fn audit_range(
-    s: &PgStore,
-    from_seq: u64,
-    limit: usize,
-) -> StoreResult<Vec<AuditRecord>> {
-    let c = s.client().await?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    Ok(c.query(
-        &format!("SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"),
-        &[&to_sql(from_seq), &limit],
-    )
-    .await
-    .map_err(pg_err)?
-    .iter()
-    .map(audit_row)
-    .collect())
-}
-
-pub(crate) async fn audit_query(s: &PgStore, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
-    let c = s.client().await?;
-    let limit = i64::try_from(q.limit.max(1)).unwrap_or(i64::MAX);
-    let before = q.before_seq.map(to_sql);
-    Ok(c.query(
-        &format!(
-            "SELECT {AUDIT_COLS} FROM audit_log
-                 WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2)
-                   AND ($3::text IS NULL OR target = $3) AND ($4::bigint IS NULL OR seq < $4)
-                 ORDER BY seq DESC LIMIT $5"
-        ),
-        &[&q.actor, &q.action, &q.target, &before, &limit],
-    )
-    .await
-    .map_err(pg_err)?
-    .iter()
-    .map(audit_row)
-    .collect())
-}
-
-pub(crate) async fn audit_purge(
-    s: &PgStore,
-    checkpoint: AuditRecord,
-    through: u64,
-) -> StoreResult<()> {
-    let mut c = s.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
-    insert_audit(&tx, &checkpoint).await?;
-    // The delete trigger refuses any entry the checkpoint does not cover.
-    tx.execute("DELETE FROM audit_log WHERE seq <= $1", &[&to_sql(through)])
-        .await
-        .map_err(pg_err)?;
-    tx.commit().await.map_err(pg_err)
-}
-
-pub(crate) async fn mfa(s: &PgStore, user: UserId) -> StoreResult<Option<MfaRecord>> {
-    let c = s.client().await?;
-    Ok(c.query_opt(
-        "SELECT user_id, secret, created_at, confirmed_at, last_step FROM user_mfa
-             WHERE user_id = $1",
-        &[&user.0],
-    )
-    .await
-    .map_err(pg_err)?
-    .map(|r| MfaRecord {
-        user_id: UserId(r.get(0)),
-        secret_base32: r.get(1),
-        created_at: r.get(2),
-        confirmed_at: r.get(3),
-        last_step: r
-            .get::<_, Option<i64>>(4)
-            .and_then(|v| u64::try_from(v).ok()),
-    }))
-}
-
-pub(crate) async fn mfa_begin(
-    s: &PgStore,
-    user: UserId,
-    secret: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    let c = s.client().await?;
-    // One statement, so two browsers enrolling at once cannot replace a confirmed secret.
-    let n = c
-        .execute(
-            "INSERT INTO user_mfa (user_id, secret, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
-                 created_at = excluded.created_at, confirmed_at = NULL, last_step = NULL
-             WHERE user_mfa.confirmed_at IS NULL",
-            &[&user.0, &secret, &at],
-        )
-        .await
-        .map_err(pg_err)?;
-    if n == 0 {
-        return Err(StoreError::Invalid(
-            "MFA is already set up for this user; remove it first".into(),
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) async fn mfa_confirm(
-    s: &PgStore,
-    user: UserId,
-    step: u64,
-    at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let c = s.client().await?;
-    let n = c
-        .execute(
-            "UPDATE user_mfa SET confirmed_at = $2, last_step = $3
-             WHERE user_id = $1 AND confirmed_at IS NULL",
-            &[&user.0, &at, &to_sql(step)],
-        )
-        .await
-        .map_err(pg_err)?;
-    Ok(n == 1)
-}
-
-pub(crate) async fn mfa_use_step(
-    s: &PgStore,
-    user: UserId,
-    expected_last: Option<u64>,
-    step: u64,
-) -> StoreResult<bool> {
-    let c = s.client().await?;
-    let step = to_sql(step);
-    let n = match expected_last {
-        Some(last) => {
-            c.execute(
-                "UPDATE user_mfa SET last_step = $3
-                 WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step = $2 AND $3 > $2",
-                &[&user.0, &to_sql(last), &step],
-            )
-            .await
-        }
-        None => {
-            c.execute(
-                "UPDATE user_mfa SET last_step = $2
-                 WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step IS NULL",
-                &[&user.0, &step],
-            )
-            .await
-        }
-    }
-    .map_err(pg_err)?;
-    Ok(n == 1)
-}
-
-pub(crate) async fn mfa_remove(s: &PgStore, user: UserId) -> StoreResult<()> {
-    let mut c = s.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
-    tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
-        .await
-        .map_err(pg_err)?;
-    tx.execute("DELETE FROM user_mfa WHERE user_id = $1", &[&user.0])
-        .await
-        .map_err(pg_err)?;
-    tx.commit().await.map_err(pg_err)
-}
-
-pub(crate) async fn set_recovery_codes(
-    s: &PgStore,
-    user: UserId,
-    hashes: &[String],
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    let mut c = s.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
-    tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
-        .await
-        .map_err(pg_err)?;
-    for h in hashes {
-        tx.execute(
-            "INSERT INTO recovery_codes (user_id, hash, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-            &[&user.0, h, &at],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    tx.commit().await.map_err(pg_err)
-}
-
-pub(crate) async fn use_recovery_code(
-    s: &PgStore,
-    user: UserId,
-    hash: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let c = s.client().await?;
-    let n = c
-        .execute(
-            "UPDATE recovery_codes SET used_at = $3
-             WHERE user_id = $1 AND hash = $2 AND used_at IS NULL",
-            &[&user.0, &hash, &at],
-        )
-        .await
-        .map_err(pg_err)?;
-    Ok(n == 1)
-}
-
-pub(crate) async fn recovery_codes_left(s: &PgStore, user: UserId) -> StoreResult<usize> {
-    let c = s.client().await?;
-    let n: i64 = c
-        .query_one(
-            "SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
-            &[&user.0],
-        )
-        .await
-        .map_err(pg_err)?
-        .get(0);
-    Ok(usize::try_from(n).unwrap_or(0))
-}
-
 async fn load_allowlist(
     c: &impl deadpool_postgres::GenericClient,
     org: OrgId,
@@ -327,128 +101,12 @@ async fn load_allowlist(
     })
 }
 
-pub(crate) async fn org_allowlist(s: &PgStore, org: OrgId) -> StoreResult<OrgAllowlist> {
-    let c = s.client().await?;
-    load_allowlist(&c, org).await
-}
-
-pub(crate) async fn set_org_allowlist(
-    s: &PgStore,
-    org: OrgId,
-    expected_version: i64,
-    entries: &str,
-    by: Option<UserId>,
-    at: DateTime<Utc>,
-) -> StoreResult<OrgAllowlist> {
-    let mut c = s.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
-    // Lock the organisation row so two editors on different nodes serialise here.
-    tx.execute(
-        "SELECT id FROM organisations WHERE id = $1 FOR UPDATE",
-        &[&org.0],
-    )
-    .await
-    .map_err(pg_err)?;
-    let current = load_allowlist(&tx, org).await?;
-    if current.version != expected_version {
-        return Err(StoreError::Invalid(format!(
-            "the allowlist was changed by someone else (now version {})",
-            current.version
-        )));
-    }
-    tx.execute(
-        "INSERT INTO org_allowlists (org_id, entries, version, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (org_id) DO UPDATE SET entries = excluded.entries,
-             version = excluded.version, updated_at = excluded.updated_at,
-             updated_by = excluded.updated_by",
-        &[
-            &org.0,
-            &entries,
-            &(expected_version + 1),
-            &at,
-            &by.map(|u| u.0),
-        ],
-    )
-    .await
-    .map_err(pg_err)?;
-    let out = load_allowlist(&tx, org).await?;
-    tx.commit().await.map_err(pg_err)?;
-    Ok(out)
-}
-
 async fn report_exists(c: &impl deadpool_postgres::GenericClient, id: ReportId) -> StoreResult<()> {
     c.query_opt("SELECT id FROM reports WHERE id = $1", &[&id.0])
         .await
         .map_err(pg_err)?
         .map(|_| ())
         .ok_or_else(|| StoreError::not_found("report", id))
-}
-
-pub(crate) async fn report_sharing(s: &PgStore, id: ReportId) -> StoreResult<ReportSharing> {
-    let c = s.client().await?;
-    report_exists(&c, id).await?;
-    let orgs = c
-        .query(
-            "SELECT org_id FROM report_shares WHERE report_id = $1 ORDER BY org_id",
-            &[&id.0],
-        )
-        .await
-        .map_err(pg_err)?
-        .iter()
-        .map(|r| OrgId(r.get(0)))
-        .collect();
-    let users = c
-        .query(
-            "SELECT user_id FROM report_recipients WHERE report_id = $1 ORDER BY user_id",
-            &[&id.0],
-        )
-        .await
-        .map_err(pg_err)?
-        .iter()
-        .map(|r| UserId(r.get(0)))
-        .collect();
-    Ok(ReportSharing { orgs, users })
-}
-
-pub(crate) async fn set_report_sharing(
-    s: &PgStore,
-    id: ReportId,
-    sharing: &ReportSharing,
-) -> StoreResult<()> {
-    let now = s.now();
-    let mut c = s.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
-    report_exists(&tx, id).await?;
-    tx.execute("DELETE FROM report_shares WHERE report_id = $1", &[&id.0])
-        .await
-        .map_err(pg_err)?;
-    tx.execute(
-        "DELETE FROM report_recipients WHERE report_id = $1",
-        &[&id.0],
-    )
-    .await
-    .map_err(pg_err)?;
-    for o in &sharing.orgs {
-        tx.execute(
-            "INSERT INTO report_shares (report_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&id.0, &o.0],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    for u in &sharing.users {
-        tx.execute(
-            "INSERT INTO report_recipients (report_id, user_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-            &[&id.0, &u.0],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    // Sharing changes who may find the report, so the search index must hear of it.
-    crate::record_change(&tx, kizuki_store::Entity::Report, id.0, now).await?;
-    tx.commit().await.map_err(pg_err)
 }
 
 /// The TLP visibility rule as SQL over `reports`, its values appended to `args` as `$N`
@@ -500,5 +158,372 @@ pub(crate) fn visibility_where(
         "FALSE".into()
     } else {
         format!("({})", any.join(" OR "))
+    }
+}
+
+#[async_trait]
+impl SecurityStore for PgStore {
+    async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {
+        let s = self;
+        let c = s.client().await?;
+        Ok(c.query_opt(
+            &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
+            &[],
+        )
+        .await
+        .map_err(pg_err)?
+        .map(|r| audit_row(&r)))
+    }
+
+    async fn audit_insert(&self, entry: kizuki_store::AuditRecord) -> StoreResult<()> {
+        let s = self;
+        let c = s.client().await?;
+        insert_audit(&c, &entry).await
+    }
+
+    async fn audit_range(
+        &self,
+        from_seq: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
+        let s = self;
+        let c = s.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(c.query(
+            &format!("SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"),
+            &[&to_sql(from_seq), &limit],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(audit_row)
+        .collect())
+    }
+
+    async fn audit_query(
+        &self,
+        query: &kizuki_store::AuditQuery,
+    ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
+        let s = self;
+        let q: &AuditQuery = query;
+        let c = s.client().await?;
+        let limit = i64::try_from(q.limit.max(1)).unwrap_or(i64::MAX);
+        let before = q.before_seq.map(to_sql);
+        Ok(c.query(
+            &format!(
+                "SELECT {AUDIT_COLS} FROM audit_log
+                     WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2)
+                       AND ($3::text IS NULL OR target = $3) AND ($4::bigint IS NULL OR seq < $4)
+                     ORDER BY seq DESC LIMIT $5"
+            ),
+            &[&q.actor, &q.action, &q.target, &before, &limit],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(audit_row)
+        .collect())
+    }
+
+    async fn audit_purge(
+        &self,
+        checkpoint: kizuki_store::AuditRecord,
+        through: u64,
+    ) -> StoreResult<()> {
+        let s = self;
+        let mut c = s.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        insert_audit(&tx, &checkpoint).await?;
+        // The delete trigger refuses any entry the checkpoint does not cover.
+        tx.execute("DELETE FROM audit_log WHERE seq <= $1", &[&to_sql(through)])
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn mfa(&self, user: UserId) -> StoreResult<Option<kizuki_store::MfaRecord>> {
+        let s = self;
+        let c = s.client().await?;
+        Ok(c.query_opt(
+            "SELECT user_id, secret, created_at, confirmed_at, last_step FROM user_mfa
+                 WHERE user_id = $1",
+            &[&user.0],
+        )
+        .await
+        .map_err(pg_err)?
+        .map(|r| MfaRecord {
+            user_id: UserId(r.get(0)),
+            secret_base32: r.get(1),
+            created_at: r.get(2),
+            confirmed_at: r.get(3),
+            last_step: r
+                .get::<_, Option<i64>>(4)
+                .and_then(|v| u64::try_from(v).ok()),
+        }))
+    }
+
+    async fn mfa_begin(
+        &self,
+        user: UserId,
+        secret_base32: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let s = self;
+        let secret: &str = secret_base32;
+        let c = s.client().await?;
+        // One statement, so two browsers enrolling at once cannot replace a confirmed secret.
+        let n = c
+            .execute(
+                "INSERT INTO user_mfa (user_id, secret, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
+                     created_at = excluded.created_at, confirmed_at = NULL, last_step = NULL
+                 WHERE user_mfa.confirmed_at IS NULL",
+                &[&user.0, &secret, &at],
+            )
+            .await
+            .map_err(pg_err)?;
+        if n == 0 {
+            return Err(StoreError::Invalid(
+                "MFA is already set up for this user; remove it first".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool> {
+        let s = self;
+        let c = s.client().await?;
+        let n = c
+            .execute(
+                "UPDATE user_mfa SET confirmed_at = $2, last_step = $3
+                 WHERE user_id = $1 AND confirmed_at IS NULL",
+                &[&user.0, &at, &to_sql(step)],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
+
+    async fn mfa_use_step(
+        &self,
+        user: UserId,
+        expected_last: Option<u64>,
+        step: u64,
+    ) -> StoreResult<bool> {
+        let s = self;
+        let c = s.client().await?;
+        let step = to_sql(step);
+        let n = match expected_last {
+            Some(last) => {
+                c.execute(
+                    "UPDATE user_mfa SET last_step = $3
+                     WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step = $2 AND $3 > $2",
+                    &[&user.0, &to_sql(last), &step],
+                )
+                .await
+            }
+            None => {
+                c.execute(
+                    "UPDATE user_mfa SET last_step = $2
+                     WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step IS NULL",
+                    &[&user.0, &step],
+                )
+                .await
+            }
+        }
+        .map_err(pg_err)?;
+        Ok(n == 1)
+    }
+
+    async fn mfa_remove(&self, user: UserId) -> StoreResult<()> {
+        let s = self;
+        let mut c = s.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
+            .await
+            .map_err(pg_err)?;
+        tx.execute("DELETE FROM user_mfa WHERE user_id = $1", &[&user.0])
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn set_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[String],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let s = self;
+        let mut c = s.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
+            .await
+            .map_err(pg_err)?;
+        for h in hashes {
+            tx.execute(
+                "INSERT INTO recovery_codes (user_id, hash, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&user.0, h, &at],
+            )
+            .await
+            .map_err(pg_err)?;
+        }
+        tx.commit().await.map_err(pg_err)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let s = self;
+        let c = s.client().await?;
+        let n = c
+            .execute(
+                "UPDATE recovery_codes SET used_at = $3
+                 WHERE user_id = $1 AND hash = $2 AND used_at IS NULL",
+                &[&user.0, &hash, &at],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
+    }
+
+    async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize> {
+        let s = self;
+        let c = s.client().await?;
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+                &[&user.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn org_allowlist(&self, org: OrgId) -> StoreResult<kizuki_store::OrgAllowlist> {
+        let s = self;
+        let c = s.client().await?;
+        load_allowlist(&c, org).await
+    }
+
+    async fn set_org_allowlist(
+        &self,
+        org: OrgId,
+        expected_version: i64,
+        entries: &str,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<kizuki_store::OrgAllowlist> {
+        let s = self;
+        let mut c = s.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        // Lock the organisation row so two editors on different nodes serialise here.
+        tx.execute(
+            "SELECT id FROM organisations WHERE id = $1 FOR UPDATE",
+            &[&org.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        let current = load_allowlist(&tx, org).await?;
+        if current.version != expected_version {
+            return Err(StoreError::Invalid(format!(
+                "the allowlist was changed by someone else (now version {})",
+                current.version
+            )));
+        }
+        tx.execute(
+            "INSERT INTO org_allowlists (org_id, entries, version, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (org_id) DO UPDATE SET entries = excluded.entries,
+                 version = excluded.version, updated_at = excluded.updated_at,
+                 updated_by = excluded.updated_by",
+            &[
+                &org.0,
+                &entries,
+                &(expected_version + 1),
+                &at,
+                &by.map(|u| u.0),
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+        let out = load_allowlist(&tx, org).await?;
+        tx.commit().await.map_err(pg_err)?;
+        Ok(out)
+    }
+
+    async fn report_sharing(&self, report: ReportId) -> StoreResult<kizuki_store::ReportSharing> {
+        let s = self;
+        let id: ReportId = report;
+        let c = s.client().await?;
+        report_exists(&c, id).await?;
+        let orgs = c
+            .query(
+                "SELECT org_id FROM report_shares WHERE report_id = $1 ORDER BY org_id",
+                &[&id.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| OrgId(r.get(0)))
+            .collect();
+        let users = c
+            .query(
+                "SELECT user_id FROM report_recipients WHERE report_id = $1 ORDER BY user_id",
+                &[&id.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| UserId(r.get(0)))
+            .collect();
+        Ok(ReportSharing { orgs, users })
+    }
+
+    async fn set_report_sharing(
+        &self,
+        report: ReportId,
+        sharing: &kizuki_store::ReportSharing,
+    ) -> StoreResult<()> {
+        let s = self;
+        let id: ReportId = report;
+        let now = s.now();
+        let mut c = s.client().await?;
+        let tx = c.transaction().await.map_err(pg_err)?;
+        report_exists(&tx, id).await?;
+        tx.execute("DELETE FROM report_shares WHERE report_id = $1", &[&id.0])
+            .await
+            .map_err(pg_err)?;
+        tx.execute(
+            "DELETE FROM report_recipients WHERE report_id = $1",
+            &[&id.0],
+        )
+        .await
+        .map_err(pg_err)?;
+        for o in &sharing.orgs {
+            tx.execute(
+                "INSERT INTO report_shares (report_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&id.0, &o.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        }
+        for u in &sharing.users {
+            tx.execute(
+                "INSERT INTO report_recipients (report_id, user_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                &[&id.0, &u.0],
+            )
+            .await
+            .map_err(pg_err)?;
+        }
+        // Sharing changes who may find the report, so the search index must hear of it.
+        crate::record_change(&tx, kizuki_store::Entity::Report, id.0, now).await?;
+        tx.commit().await.map_err(pg_err)
     }
 }

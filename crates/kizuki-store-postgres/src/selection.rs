@@ -2,13 +2,16 @@
 //! members, and confirmation, which creates the survey's case drafts in the same transaction
 //! with the selection row locked, so two nodes cannot confirm twice.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use super::{PgStore, Revision, pg_err, record_change, record_history};
 use crate::rows::{json, load_case};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{CaseId, ReportId, UserId};
 use kizuki_store::{
-    CaseDraft, Current, Entity, NewSelection, ScoreOverrideRecord, SelectionMember,
-    SelectionStatus, StoreError, StoreResult, StoredSelection,
+    Current, Entity, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError,
+    StoreResult, StoredSelection,
 };
 use tokio_postgres::{GenericClient, Row};
 
@@ -93,11 +96,13 @@ fn rank_i32(rank: u32) -> i32 {
     i32::try_from(rank).unwrap_or(i32::MAX)
 }
 
-impl PgStore {
-    pub(crate) async fn sel_put_override(
+#[async_trait]
+impl SelectionStore for PgStore {
+    // Selection: the SQL lives in selection.rs.
+    async fn put_score_override(
         &self,
-        o: ScoreOverrideRecord,
-    ) -> StoreResult<ScoreOverrideRecord> {
+        o: kizuki_store::ScoreOverrideRecord,
+    ) -> StoreResult<kizuki_store::ScoreOverrideRecord> {
         let c = self.client().await?;
         survey_exists(&**c, o.survey_year).await?;
         c.query_opt("SELECT 1 FROM reports WHERE id = $1", &[&o.report_id.0])
@@ -129,7 +134,7 @@ impl PgStore {
         Ok(override_row(&row))
     }
 
-    pub(crate) async fn sel_delete_override(
+    async fn delete_score_override(
         &self,
         survey_year: i32,
         report_id: ReportId,
@@ -146,10 +151,10 @@ impl PgStore {
         Ok(())
     }
 
-    pub(crate) async fn sel_list_overrides(
+    async fn list_score_overrides(
         &self,
         survey_year: i32,
-    ) -> StoreResult<Vec<ScoreOverrideRecord>> {
+    ) -> StoreResult<Vec<kizuki_store::ScoreOverrideRecord>> {
         let c = self.client().await?;
         Ok(c.query(
             &format!(
@@ -165,7 +170,10 @@ impl PgStore {
         .collect())
     }
 
-    pub(crate) async fn sel_save(&self, s: NewSelection) -> StoreResult<StoredSelection> {
+    async fn save_selection(
+        &self,
+        s: kizuki_store::NewSelection,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
         in_tx!(self, |tx| {
             survey_exists(&*tx, s.survey_year).await?;
             let row = tx
@@ -213,7 +221,10 @@ impl PgStore {
         })
     }
 
-    pub(crate) async fn sel_list(&self, survey_year: i32) -> StoreResult<Vec<StoredSelection>> {
+    async fn list_selections(
+        &self,
+        survey_year: i32,
+    ) -> StoreResult<Vec<kizuki_store::StoredSelection>> {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -234,15 +245,15 @@ impl PgStore {
         Ok(out)
     }
 
-    pub(crate) async fn sel_get(&self, id: i64) -> StoreResult<StoredSelection> {
+    async fn get_selection(&self, id: i64) -> StoreResult<kizuki_store::StoredSelection> {
         let c = self.client().await?;
         load(&**c, id, false).await
     }
 
-    pub(crate) async fn sel_confirmed(
+    async fn confirmed_selection(
         &self,
         survey_year: i32,
-    ) -> StoreResult<Option<StoredSelection>> {
+    ) -> StoreResult<Option<kizuki_store::StoredSelection>> {
         let c = self.client().await?;
         let row = c
             .query_opt(
@@ -257,14 +268,14 @@ impl PgStore {
         }
     }
 
-    pub(crate) async fn sel_confirm(
+    async fn confirm_selection(
         &self,
         id: i64,
         expected_version: i64,
         by: Option<UserId>,
         at: DateTime<Utc>,
-        drafts: Vec<CaseDraft>,
-    ) -> StoreResult<StoredSelection> {
+        drafts: Vec<kizuki_store::CaseDraft>,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
         in_tx!(self, |tx| {
             let cur = load(&*tx, id, true).await?;
             if cur.version != expected_version {

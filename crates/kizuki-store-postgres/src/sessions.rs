@@ -2,13 +2,14 @@
 //! SHA-256 of the session id, so every node on the database sees every session. `lib.rs`
 //! only delegates here.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use crate::{PgStore, pg_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::UserId;
 use kizuki_domain::taxonomy::Lang;
-use kizuki_store::{
-    PendingLogin, SessionKey, SessionRecord, SessionUpdate, StoreError, StoreResult,
-};
+use kizuki_store::{PendingLogin, SessionRecord, SessionUpdate, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 const COLS: &str = "user_id, csrf, lang, created_at, seen_at, flash, pending_user, pending_next, \
@@ -41,68 +42,29 @@ fn row(r: &Row) -> StoreResult<SessionRecord> {
     })
 }
 
-pub(crate) async fn insert(s: &PgStore, key: &SessionKey, v: &SessionRecord) -> StoreResult<()> {
-    let c = s.client().await?;
-    let p = v.pending.as_ref();
-    c.execute(
-        &format!(
-            "INSERT INTO sessions (key, {COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ),
-        &[
-            &key.as_str(),
-            &v.user.map(|u| u.0),
-            &v.csrf,
-            &v.lang.code(),
-            &v.created,
-            &v.seen,
-            &v.flash,
-            &p.map(|p| p.user.0),
-            &p.map(|p| p.next.as_str()),
-            &p.map(|p| p.enrol),
-        ],
-    )
-    .await
-    .map_err(pg_err)?;
-    Ok(())
-}
-
-pub(crate) async fn get(s: &PgStore, key: &SessionKey) -> StoreResult<Option<SessionRecord>> {
-    let c = s.client().await?;
-    c.query_opt(
-        &format!("SELECT {COLS} FROM sessions WHERE key = $1"),
-        &[&key.as_str()],
-    )
-    .await
-    .map_err(pg_err)?
-    .as_ref()
-    .map(row)
-    .transpose()
-}
-
-pub(crate) async fn update(s: &PgStore, key: &SessionKey, u: &SessionUpdate) -> StoreResult<bool> {
-    let c = s.client().await?;
-    // One statement whatever is changed; each flag says whether its column is set, so two
-    // requests changing different fields of one session at once do not undo each other.
-    let p = u.pending.as_ref().and_then(Option::as_ref);
-    let n = c
-        .execute(
-            "UPDATE sessions SET
-                 lang = CASE WHEN $2 THEN $3 ELSE lang END,
-                 seen_at = CASE WHEN $4 THEN $5 ELSE seen_at END,
-                 flash = CASE WHEN $6 THEN $7 ELSE flash END,
-                 pending_user = CASE WHEN $8 THEN $9 ELSE pending_user END,
-                 pending_next = CASE WHEN $8 THEN $10 ELSE pending_next END,
-                 pending_enrol = CASE WHEN $8 THEN $11 ELSE pending_enrol END
-             WHERE key = $1",
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn insert_session(
+        &self,
+        key: &kizuki_store::SessionKey,
+        session: &kizuki_store::SessionRecord,
+    ) -> StoreResult<()> {
+        let s = self;
+        let v: &SessionRecord = session;
+        let c = s.client().await?;
+        let p = v.pending.as_ref();
+        c.execute(
+            &format!(
+                "INSERT INTO sessions (key, {COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
             &[
                 &key.as_str(),
-                &u.lang.is_some(),
-                &u.lang.map(Lang::code),
-                &u.seen.is_some(),
-                &u.seen,
-                &u.flash.is_some(),
-                &u.flash.clone().flatten(),
-                &u.pending.is_some(),
+                &v.user.map(|u| u.0),
+                &v.csrf,
+                &v.lang.code(),
+                &v.created,
+                &v.seen,
+                &v.flash,
                 &p.map(|p| p.user.0),
                 &p.map(|p| p.next.as_str()),
                 &p.map(|p| p.enrol),
@@ -110,77 +72,139 @@ pub(crate) async fn update(s: &PgStore, key: &SessionKey, u: &SessionUpdate) -> 
         )
         .await
         .map_err(pg_err)?;
-    Ok(n > 0)
-}
+        Ok(())
+    }
 
-pub(crate) async fn take_flash(s: &PgStore, key: &SessionKey) -> StoreResult<Option<String>> {
-    let c = s.client().await?;
-    // The row lock makes a second request at the same moment wait and then read the cleared
-    // notice, so it is shown once.
-    Ok(c.query_opt(
-        "UPDATE sessions s SET flash = NULL
-         FROM (SELECT key, flash FROM sessions WHERE key = $1 FOR UPDATE) old
-         WHERE s.key = old.key
-         RETURNING old.flash",
-        &[&key.as_str()],
-    )
-    .await
-    .map_err(pg_err)?
-    .and_then(|r| r.get::<_, Option<String>>(0)))
-}
-
-pub(crate) async fn delete(s: &PgStore, key: &SessionKey) -> StoreResult<()> {
-    let c = s.client().await?;
-    c.execute("DELETE FROM sessions WHERE key = $1", &[&key.as_str()])
+    async fn session(
+        &self,
+        key: &kizuki_store::SessionKey,
+    ) -> StoreResult<Option<kizuki_store::SessionRecord>> {
+        let s = self;
+        let c = s.client().await?;
+        c.query_opt(
+            &format!("SELECT {COLS} FROM sessions WHERE key = $1"),
+            &[&key.as_str()],
+        )
         .await
-        .map_err(pg_err)?;
-    Ok(())
-}
+        .map_err(pg_err)?
+        .as_ref()
+        .map(row)
+        .transpose()
+    }
 
-pub(crate) async fn delete_user(s: &PgStore, user: UserId) -> StoreResult<u64> {
-    let c = s.client().await?;
-    c.execute(
-        "DELETE FROM sessions WHERE user_id = $1 OR pending_user = $1",
-        &[&user.0],
-    )
-    .await
-    .map_err(pg_err)
-}
+    async fn update_session(
+        &self,
+        key: &kizuki_store::SessionKey,
+        update: &kizuki_store::SessionUpdate,
+    ) -> StoreResult<bool> {
+        let s = self;
+        let u: &SessionUpdate = update;
+        let c = s.client().await?;
+        // One statement whatever is changed; each flag says whether its column is set, so two
+        // requests changing different fields of one session at once do not undo each other.
+        let p = u.pending.as_ref().and_then(Option::as_ref);
+        let n = c
+            .execute(
+                "UPDATE sessions SET
+                     lang = CASE WHEN $2 THEN $3 ELSE lang END,
+                     seen_at = CASE WHEN $4 THEN $5 ELSE seen_at END,
+                     flash = CASE WHEN $6 THEN $7 ELSE flash END,
+                     pending_user = CASE WHEN $8 THEN $9 ELSE pending_user END,
+                     pending_next = CASE WHEN $8 THEN $10 ELSE pending_next END,
+                     pending_enrol = CASE WHEN $8 THEN $11 ELSE pending_enrol END
+                 WHERE key = $1",
+                &[
+                    &key.as_str(),
+                    &u.lang.is_some(),
+                    &u.lang.map(Lang::code),
+                    &u.seen.is_some(),
+                    &u.seen,
+                    &u.flash.is_some(),
+                    &u.flash.clone().flatten(),
+                    &u.pending.is_some(),
+                    &p.map(|p| p.user.0),
+                    &p.map(|p| p.next.as_str()),
+                    &p.map(|p| p.enrol),
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n > 0)
+    }
 
-pub(crate) async fn purge(
-    s: &PgStore,
-    seen_before: DateTime<Utc>,
-    created_before: DateTime<Utc>,
-) -> StoreResult<u64> {
-    let c = s.client().await?;
-    c.execute(
-        "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2",
-        &[&seen_before, &created_before],
-    )
-    .await
-    .map_err(pg_err)
-}
+    async fn take_session_flash(
+        &self,
+        key: &kizuki_store::SessionKey,
+    ) -> StoreResult<Option<String>> {
+        let s = self;
+        let c = s.client().await?;
+        // The row lock makes a second request at the same moment wait and then read the cleared
+        // notice, so it is shown once.
+        Ok(c.query_opt(
+            "UPDATE sessions s SET flash = NULL
+             FROM (SELECT key, flash FROM sessions WHERE key = $1 FOR UPDATE) old
+             WHERE s.key = old.key
+             RETURNING old.flash",
+            &[&key.as_str()],
+        )
+        .await
+        .map_err(pg_err)?
+        .and_then(|r| r.get::<_, Option<String>>(0)))
+    }
 
-pub(crate) async fn instance_secret(
-    s: &PgStore,
-    name: &str,
-    candidate: &[u8],
-) -> StoreResult<Vec<u8>> {
-    let c = s.client().await?;
-    // Two statements, not one: after waiting for a racing node's insert, `DO NOTHING` leaves
-    // a statement whose snapshot predates that row; the separate read sees it committed.
-    c.execute(
-        "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        &[&name, &candidate],
-    )
-    .await
-    .map_err(pg_err)?;
-    let row = c
-        .query_one(
-            "SELECT value FROM instance_secrets WHERE name = $1",
-            &[&name],
+    async fn delete_session(&self, key: &kizuki_store::SessionKey) -> StoreResult<()> {
+        let s = self;
+        let c = s.client().await?;
+        c.execute("DELETE FROM sessions WHERE key = $1", &[&key.as_str()])
+            .await
+            .map_err(pg_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
+        let s = self;
+        let c = s.client().await?;
+        c.execute(
+            "DELETE FROM sessions WHERE user_id = $1 OR pending_user = $1",
+            &[&user.0],
+        )
+        .await
+        .map_err(pg_err)
+    }
+
+    async fn purge_sessions(
+        &self,
+        seen_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let s = self;
+        let c = s.client().await?;
+        c.execute(
+            "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2",
+            &[&seen_before, &created_before],
+        )
+        .await
+        .map_err(pg_err)
+    }
+
+    async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        let s = self;
+        let c = s.client().await?;
+        // Two statements, not one: after waiting for a racing node's insert, `DO NOTHING` leaves
+        // a statement whose snapshot predates that row; the separate read sees it committed.
+        c.execute(
+            "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&name, &candidate],
         )
         .await
         .map_err(pg_err)?;
-    Ok(row.get(0))
+        let row = c
+            .query_one(
+                "SELECT value FROM instance_secrets WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(row.get(0))
+    }
 }

@@ -12,7 +12,8 @@
 
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::conformance::t0;
-use kizuki_store::{SessionKey, SessionRecord, Store};
+use kizuki_store::prelude::*;
+use kizuki_store::{SessionKey, SessionRecord};
 use kizuki_store_postgres::PgStore;
 
 #[tokio::test]

@@ -3,6 +3,9 @@
 //! nothing — and `changes()` tells which. Writes are serialised on the writer connection in
 //! any case, but the statement is atomic on its own, as the PostgreSQL one must be.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use crate::codec::{time_from, time_to};
 use crate::{SqliteStore, db_err};
 use chrono::{DateTime, Utc};
@@ -43,116 +46,133 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReminderRecord> {
     })
 }
 
-pub(crate) async fn claim(s: &SqliteStore, c: ReminderClaim) -> StoreResult<bool> {
-    s.write(move |tx| {
-        let k = c.key;
-        let n = tx
-            .execute(
-                "INSERT INTO reminders (report_id, stage, kind, channel, token, attempts, \
-                 claimed_at, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7) \
-                 ON CONFLICT (report_id, stage, kind, channel) DO UPDATE SET \
-                 token = excluded.token, attempts = reminders.attempts + 1, \
-                 claimed_at = excluded.claimed_at, lease_until = excluded.lease_until \
-                 WHERE reminders.sent_at IS NULL AND reminders.lease_until <= ?6 \
-                 AND reminders.attempts < ?8",
-                params![
-                    k.report.0,
-                    k.stage.code(),
-                    k.kind.code(),
-                    k.channel.code(),
-                    c.token,
-                    time_to(c.now),
-                    time_to(c.lease_until),
-                    c.max_attempts,
-                ],
-            )
-            .map_err(db_err)?;
-        Ok(n == 1)
-    })
-    .await
+fn sorted(mut v: Vec<ReminderRecord>) -> Vec<ReminderRecord> {
+    sort_reminders(&mut v);
+    v
 }
 
-pub(crate) async fn sent(
-    s: &SqliteStore,
-    key: ReminderKey,
-    token: String,
-    at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    s.write(move |tx| {
-        let n = tx
-            .execute(
-                "UPDATE reminders SET sent_at = ?6, last_error = NULL WHERE report_id = ?1 \
-                 AND stage = ?2 AND kind = ?3 AND channel = ?4 AND token = ?5 \
-                 AND sent_at IS NULL",
+#[async_trait]
+impl ReminderStore for SqliteStore {
+    async fn claim_reminder(&self, claim: &kizuki_store::ReminderClaim) -> StoreResult<bool> {
+        let s = self;
+        let c: ReminderClaim = claim.clone();
+        s.write(move |tx| {
+            let k = c.key;
+            let n = tx
+                .execute(
+                    "INSERT INTO reminders (report_id, stage, kind, channel, token, attempts, \
+                     claimed_at, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7) \
+                     ON CONFLICT (report_id, stage, kind, channel) DO UPDATE SET \
+                     token = excluded.token, attempts = reminders.attempts + 1, \
+                     claimed_at = excluded.claimed_at, lease_until = excluded.lease_until \
+                     WHERE reminders.sent_at IS NULL AND reminders.lease_until <= ?6 \
+                     AND reminders.attempts < ?8",
+                    params![
+                        k.report.0,
+                        k.stage.code(),
+                        k.kind.code(),
+                        k.channel.code(),
+                        c.token,
+                        time_to(c.now),
+                        time_to(c.lease_until),
+                        c.max_attempts,
+                    ],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn reminder_sent(
+        &self,
+        key: &kizuki_store::ReminderKey,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let s = self;
+        let key: ReminderKey = *key;
+        let token: String = token.to_owned();
+        s.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE reminders SET sent_at = ?6, last_error = NULL WHERE report_id = ?1 \
+                     AND stage = ?2 AND kind = ?3 AND channel = ?4 AND token = ?5 \
+                     AND sent_at IS NULL",
+                    params![
+                        key.report.0,
+                        key.stage.code(),
+                        key.kind.code(),
+                        key.channel.code(),
+                        token,
+                        time_to(at),
+                    ],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn release_reminder(
+        &self,
+        key: &kizuki_store::ReminderKey,
+        token: &str,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        let s = self;
+        let key: ReminderKey = *key;
+        let token: String = token.to_owned();
+        let error: String = error.to_owned();
+        s.write(move |tx| {
+            tx.execute(
+                "UPDATE reminders SET lease_until = ?6, last_error = ?7 WHERE report_id = ?1 \
+                 AND stage = ?2 AND kind = ?3 AND channel = ?4 AND token = ?5 AND sent_at IS NULL",
                 params![
                     key.report.0,
                     key.stage.code(),
                     key.kind.code(),
                     key.channel.code(),
                     token,
-                    time_to(at),
+                    time_to(retry_at),
+                    error,
                 ],
             )
             .map_err(db_err)?;
-        Ok(n == 1)
-    })
-    .await
-}
+            Ok(())
+        })
+        .await
+    }
 
-pub(crate) async fn release(
-    s: &SqliteStore,
-    key: ReminderKey,
-    token: String,
-    retry_at: DateTime<Utc>,
-    error: String,
-) -> StoreResult<()> {
-    s.write(move |tx| {
-        tx.execute(
-            "UPDATE reminders SET lease_until = ?6, last_error = ?7 WHERE report_id = ?1 \
-             AND stage = ?2 AND kind = ?3 AND channel = ?4 AND token = ?5 AND sent_at IS NULL",
-            params![
-                key.report.0,
-                key.stage.code(),
-                key.kind.code(),
-                key.channel.code(),
-                token,
-                time_to(retry_at),
-                error,
-            ],
-        )
-        .map_err(db_err)?;
-        Ok(())
-    })
-    .await
-}
+    async fn reminders_for(
+        &self,
+        report: ReportId,
+    ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
+        let s = self;
+        s.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {COLS} FROM reminders WHERE report_id = ?1 "
+            ))?;
+            st.query_map([report.0], row)?.collect()
+        })
+        .await
+        .map(sorted)
+    }
 
-pub(crate) async fn for_report(
-    s: &SqliteStore,
-    report: ReportId,
-) -> StoreResult<Vec<ReminderRecord>> {
-    s.read(move |c| {
-        let mut st = c.prepare(&format!(
-            "SELECT {COLS} FROM reminders WHERE report_id = ?1 "
-        ))?;
-        st.query_map([report.0], row)?.collect()
-    })
-    .await
-    .map(sorted)
-}
-
-pub(crate) async fn failed(s: &SqliteStore, min_attempts: u32) -> StoreResult<Vec<ReminderRecord>> {
-    s.read(move |c| {
-        let mut st = c.prepare(&format!(
-            "SELECT {COLS} FROM reminders WHERE sent_at IS NULL AND attempts >= ?1 \
-             AND last_error IS NOT NULL"
-        ))?;
-        st.query_map([min_attempts], row)?.collect()
-    })
-    .await
-    .map(sorted)
-}
-
-fn sorted(mut v: Vec<ReminderRecord>) -> Vec<ReminderRecord> {
-    sort_reminders(&mut v);
-    v
+    async fn failed_reminders(
+        &self,
+        min_attempts: u32,
+    ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
+        let s = self;
+        s.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {COLS} FROM reminders WHERE sent_at IS NULL AND attempts >= ?1 \
+                 AND last_error IS NOT NULL"
+            ))?;
+            st.query_map([min_attempts], row)?.collect()
+        })
+        .await
+        .map(sorted)
+    }
 }

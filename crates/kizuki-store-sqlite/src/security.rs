@@ -2,6 +2,9 @@
 //! allowlists and report sharing. Kept apart from `lib.rs` so the trait impl there only
 //! delegates here.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use crate::codec::{time_from, time_to};
 use crate::{SqliteStore, db_err};
 use chrono::{DateTime, Utc};
@@ -63,81 +66,6 @@ fn insert_audit(tx: &Transaction<'_>, e: &AuditRecord) -> StoreResult<()> {
     Ok(())
 }
 
-pub(crate) async fn audit_head(s: &SqliteStore) -> StoreResult<Option<AuditRecord>> {
-    s.read(|c| {
-        c.query_row(
-            &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
-            [],
-            audit_row,
-        )
-        .optional()
-    })
-    .await
-}
-
-pub(crate) async fn audit_insert(s: &SqliteStore, entry: AuditRecord) -> StoreResult<()> {
-    s.write(move |tx| insert_audit(tx, &entry)).await
-}
-
-pub(crate) async fn audit_range(
-    s: &SqliteStore,
-    from_seq: u64,
-    limit: usize,
-) -> StoreResult<Vec<AuditRecord>> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    s.read(move |c| {
-        let mut st = c.prepare(&format!(
-            "SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
-        ))?;
-        st.query_map(params![seq_to_sql(from_seq), limit], audit_row)?
-            .collect()
-    })
-    .await
-}
-
-pub(crate) async fn audit_query(s: &SqliteStore, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
-    let q = q.clone();
-    s.read(move |c| {
-        let limit = i64::try_from(q.limit.max(1)).unwrap_or(i64::MAX);
-        let mut st = c.prepare(&format!(
-            "SELECT {AUDIT_COLS} FROM audit_log
-             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)
-               AND (?3 IS NULL OR target = ?3) AND (?4 IS NULL OR seq < ?4)
-             ORDER BY seq DESC LIMIT ?5"
-        ))?;
-        st.query_map(
-            params![
-                q.actor,
-                q.action,
-                q.target,
-                q.before_seq.map(seq_to_sql),
-                limit
-            ],
-            audit_row,
-        )?
-        .collect()
-    })
-    .await
-}
-
-pub(crate) async fn audit_purge(
-    s: &SqliteStore,
-    checkpoint: AuditRecord,
-    through: u64,
-) -> StoreResult<()> {
-    s.write(move |tx| {
-        insert_audit(tx, &checkpoint)?;
-        // The delete trigger refuses any entry the checkpoint does not cover.
-        tx.execute(
-            "DELETE FROM audit_log WHERE seq <= ?1",
-            [seq_to_sql(through)],
-        )
-        .map_err(db_err)?;
-        Ok(())
-    })
-    .await
-}
-
 fn mfa_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MfaRecord> {
     Ok(MfaRecord {
         user_id: UserId(r.get(0)?),
@@ -151,163 +79,6 @@ fn mfa_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MfaRecord> {
             .get::<_, Option<i64>>(4)?
             .and_then(|v| u64::try_from(v).ok()),
     })
-}
-
-pub(crate) async fn mfa(s: &SqliteStore, user: UserId) -> StoreResult<Option<MfaRecord>> {
-    s.read(move |c| {
-        c.query_row(
-            "SELECT user_id, secret, created_at, confirmed_at, last_step FROM user_mfa
-             WHERE user_id = ?1",
-            [user.0],
-            mfa_row,
-        )
-        .optional()
-    })
-    .await
-}
-
-pub(crate) async fn mfa_begin(
-    s: &SqliteStore,
-    user: UserId,
-    secret: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    let secret = secret.to_owned();
-    s.write(move |tx| {
-        let confirmed: Option<Option<String>> = tx
-            .query_row(
-                "SELECT confirmed_at FROM user_mfa WHERE user_id = ?1",
-                [user.0],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err)?;
-        if matches!(confirmed, Some(Some(_))) {
-            return Err(StoreError::Invalid(
-                "MFA is already set up for this user; remove it first".into(),
-            ));
-        }
-        tx.execute(
-            "INSERT INTO user_mfa (user_id, secret, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
-                 created_at = excluded.created_at, confirmed_at = NULL, last_step = NULL",
-            params![user.0, secret, time_to(at)],
-        )
-        .map_err(db_err)?;
-        Ok(())
-    })
-    .await
-}
-
-pub(crate) async fn mfa_confirm(
-    s: &SqliteStore,
-    user: UserId,
-    step: u64,
-    at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    s.write(move |tx| {
-        let n = tx
-            .execute(
-                "UPDATE user_mfa SET confirmed_at = ?2, last_step = ?3
-                 WHERE user_id = ?1 AND confirmed_at IS NULL",
-                params![user.0, time_to(at), seq_to_sql(step)],
-            )
-            .map_err(db_err)?;
-        Ok(n == 1)
-    })
-    .await
-}
-
-pub(crate) async fn mfa_use_step(
-    s: &SqliteStore,
-    user: UserId,
-    expected_last: Option<u64>,
-    step: u64,
-) -> StoreResult<bool> {
-    s.write(move |tx| {
-        let step = seq_to_sql(step);
-        let n = match expected_last {
-            Some(last) => tx.execute(
-                "UPDATE user_mfa SET last_step = ?3
-                 WHERE user_id = ?1 AND confirmed_at IS NOT NULL AND last_step = ?2 AND ?3 > ?2",
-                params![user.0, seq_to_sql(last), step],
-            ),
-            None => tx.execute(
-                "UPDATE user_mfa SET last_step = ?2
-                 WHERE user_id = ?1 AND confirmed_at IS NOT NULL AND last_step IS NULL",
-                params![user.0, step],
-            ),
-        }
-        .map_err(db_err)?;
-        Ok(n == 1)
-    })
-    .await
-}
-
-pub(crate) async fn mfa_remove(s: &SqliteStore, user: UserId) -> StoreResult<()> {
-    s.write(move |tx| {
-        tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user.0])
-            .map_err(db_err)?;
-        tx.execute("DELETE FROM user_mfa WHERE user_id = ?1", [user.0])
-            .map_err(db_err)?;
-        Ok(())
-    })
-    .await
-}
-
-pub(crate) async fn set_recovery_codes(
-    s: &SqliteStore,
-    user: UserId,
-    hashes: &[String],
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    let hashes = hashes.to_vec();
-    s.write(move |tx| {
-        tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user.0])
-            .map_err(db_err)?;
-        for h in &hashes {
-            tx.execute(
-                "INSERT INTO recovery_codes (user_id, hash, created_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-                params![user.0, h, time_to(at)],
-            )
-            .map_err(db_err)?;
-        }
-        Ok(())
-    })
-    .await
-}
-
-pub(crate) async fn use_recovery_code(
-    s: &SqliteStore,
-    user: UserId,
-    hash: &str,
-    at: DateTime<Utc>,
-) -> StoreResult<bool> {
-    let hash = hash.to_owned();
-    s.write(move |tx| {
-        let n = tx
-            .execute(
-                "UPDATE recovery_codes SET used_at = ?3
-                 WHERE user_id = ?1 AND hash = ?2 AND used_at IS NULL",
-                params![user.0, hash, time_to(at)],
-            )
-            .map_err(db_err)?;
-        Ok(n == 1)
-    })
-    .await
-}
-
-pub(crate) async fn recovery_codes_left(s: &SqliteStore, user: UserId) -> StoreResult<usize> {
-    s.read(move |c| {
-        let n: i64 = c.query_row(
-            "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
-            [user.0],
-            |r| r.get(0),
-        )?;
-        Ok(usize::try_from(n).unwrap_or(0))
-    })
-    .await
 }
 
 fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowlist> {
@@ -350,52 +121,6 @@ fn org_exists(c: &rusqlite::Connection, org: OrgId) -> StoreResult<()> {
         .ok_or_else(|| StoreError::not_found("organisation", org))
 }
 
-pub(crate) async fn org_allowlist(s: &SqliteStore, org: OrgId) -> StoreResult<OrgAllowlist> {
-    s.read_store(move |c| {
-        org_exists(c, org)?;
-        load_allowlist(c, org)
-    })
-    .await
-}
-
-pub(crate) async fn set_org_allowlist(
-    s: &SqliteStore,
-    org: OrgId,
-    expected_version: i64,
-    entries: &str,
-    by: Option<UserId>,
-    at: DateTime<Utc>,
-) -> StoreResult<OrgAllowlist> {
-    let entries = entries.to_owned();
-    s.write(move |tx| {
-        org_exists(tx, org)?;
-        let current = load_allowlist(tx, org)?;
-        if current.version != expected_version {
-            return Err(StoreError::Invalid(format!(
-                "the allowlist was changed by someone else (now version {})",
-                current.version
-            )));
-        }
-        tx.execute(
-            "INSERT INTO org_allowlists (org_id, entries, version, updated_at, updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (org_id) DO UPDATE SET entries = excluded.entries,
-                 version = excluded.version, updated_at = excluded.updated_at,
-                 updated_by = excluded.updated_by",
-            params![
-                org.0,
-                entries,
-                expected_version + 1,
-                time_to(at),
-                by.map(|u| u.0)
-            ],
-        )
-        .map_err(db_err)?;
-        load_allowlist(tx, org)
-    })
-    .await
-}
-
 fn report_exists(c: &rusqlite::Connection, id: ReportId) -> StoreResult<()> {
     let found: Option<i64> = c
         .query_row("SELECT id FROM reports WHERE id = ?1", [id.0], |r| r.get(0))
@@ -404,64 +129,6 @@ fn report_exists(c: &rusqlite::Connection, id: ReportId) -> StoreResult<()> {
     found
         .map(|_| ())
         .ok_or_else(|| StoreError::not_found("report", id))
-}
-
-pub(crate) async fn report_sharing(s: &SqliteStore, id: ReportId) -> StoreResult<ReportSharing> {
-    s.read_store(move |c| {
-        report_exists(c, id)?;
-        let orgs = c
-            .prepare("SELECT org_id FROM report_shares WHERE report_id = ?1 ORDER BY org_id")
-            .and_then(|mut st| {
-                st.query_map([id.0], |r| r.get(0).map(OrgId))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(db_err)?;
-        let users = c
-            .prepare("SELECT user_id FROM report_recipients WHERE report_id = ?1 ORDER BY user_id")
-            .and_then(|mut st| {
-                st.query_map([id.0], |r| r.get(0).map(UserId))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(db_err)?;
-        Ok(ReportSharing { orgs, users })
-    })
-    .await
-}
-
-pub(crate) async fn set_report_sharing(
-    s: &SqliteStore,
-    id: ReportId,
-    sharing: &ReportSharing,
-) -> StoreResult<()> {
-    let now = s.now();
-    let sharing = sharing.clone();
-    s.write(move |tx| {
-        report_exists(tx, id)?;
-        tx.execute("DELETE FROM report_shares WHERE report_id = ?1", [id.0])
-            .map_err(db_err)?;
-        tx.execute("DELETE FROM report_recipients WHERE report_id = ?1", [id.0])
-            .map_err(db_err)?;
-        for o in &sharing.orgs {
-            tx.execute(
-                "INSERT INTO report_shares (report_id, org_id) VALUES (?1, ?2)
-                 ON CONFLICT DO NOTHING",
-                params![id.0, o.0],
-            )
-            .map_err(db_err)?;
-        }
-        for u in &sharing.users {
-            tx.execute(
-                "INSERT INTO report_recipients (report_id, user_id) VALUES (?1, ?2)
-                 ON CONFLICT DO NOTHING",
-                params![id.0, u.0],
-            )
-            .map_err(db_err)?;
-        }
-        // Sharing changes who may find the report, so the search index must hear of it.
-        crate::record_change(tx, kizuki_store::Entity::Report, id.0, now)?;
-        Ok(())
-    })
-    .await
 }
 
 /// The TLP visibility rule as SQL over `reports`, its values appended to `args` as `?N`
@@ -524,5 +191,365 @@ pub(crate) fn visibility_where(
         "0".into()
     } else {
         format!("({})", any.join(" OR "))
+    }
+}
+
+#[async_trait]
+impl SecurityStore for SqliteStore {
+    async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {
+        let s = self;
+        s.read(|c| {
+            c.query_row(
+                &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
+                [],
+                audit_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn audit_insert(&self, entry: kizuki_store::AuditRecord) -> StoreResult<()> {
+        let s = self;
+        s.write(move |tx| insert_audit(tx, &entry)).await
+    }
+
+    async fn audit_range(
+        &self,
+        from_seq: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
+        let s = self;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        s.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+            ))?;
+            st.query_map(params![seq_to_sql(from_seq), limit], audit_row)?
+                .collect()
+        })
+        .await
+    }
+
+    async fn audit_query(
+        &self,
+        query: &kizuki_store::AuditQuery,
+    ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
+        let s = self;
+        let q: &AuditQuery = query;
+        let q = q.clone();
+        s.read(move |c| {
+            let limit = i64::try_from(q.limit.max(1)).unwrap_or(i64::MAX);
+            let mut st = c.prepare(&format!(
+                "SELECT {AUDIT_COLS} FROM audit_log
+                 WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2)
+                   AND (?3 IS NULL OR target = ?3) AND (?4 IS NULL OR seq < ?4)
+                 ORDER BY seq DESC LIMIT ?5"
+            ))?;
+            st.query_map(
+                params![
+                    q.actor,
+                    q.action,
+                    q.target,
+                    q.before_seq.map(seq_to_sql),
+                    limit
+                ],
+                audit_row,
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn audit_purge(
+        &self,
+        checkpoint: kizuki_store::AuditRecord,
+        through: u64,
+    ) -> StoreResult<()> {
+        let s = self;
+        s.write(move |tx| {
+            insert_audit(tx, &checkpoint)?;
+            // The delete trigger refuses any entry the checkpoint does not cover.
+            tx.execute(
+                "DELETE FROM audit_log WHERE seq <= ?1",
+                [seq_to_sql(through)],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mfa(&self, user: UserId) -> StoreResult<Option<kizuki_store::MfaRecord>> {
+        let s = self;
+        s.read(move |c| {
+            c.query_row(
+                "SELECT user_id, secret, created_at, confirmed_at, last_step FROM user_mfa
+                 WHERE user_id = ?1",
+                [user.0],
+                mfa_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn mfa_begin(
+        &self,
+        user: UserId,
+        secret_base32: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let s = self;
+        let secret: &str = secret_base32;
+        let secret = secret.to_owned();
+        s.write(move |tx| {
+            let confirmed: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT confirmed_at FROM user_mfa WHERE user_id = ?1",
+                    [user.0],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            if matches!(confirmed, Some(Some(_))) {
+                return Err(StoreError::Invalid(
+                    "MFA is already set up for this user; remove it first".into(),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO user_mfa (user_id, secret, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
+                     created_at = excluded.created_at, confirmed_at = NULL, last_step = NULL",
+                params![user.0, secret, time_to(at)],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool> {
+        let s = self;
+        s.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE user_mfa SET confirmed_at = ?2, last_step = ?3
+                     WHERE user_id = ?1 AND confirmed_at IS NULL",
+                    params![user.0, time_to(at), seq_to_sql(step)],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn mfa_use_step(
+        &self,
+        user: UserId,
+        expected_last: Option<u64>,
+        step: u64,
+    ) -> StoreResult<bool> {
+        let s = self;
+        s.write(move |tx| {
+            let step = seq_to_sql(step);
+            let n = match expected_last {
+                Some(last) => tx.execute(
+                    "UPDATE user_mfa SET last_step = ?3
+                     WHERE user_id = ?1 AND confirmed_at IS NOT NULL AND last_step = ?2 AND ?3 > ?2",
+                    params![user.0, seq_to_sql(last), step],
+                ),
+                None => tx.execute(
+                    "UPDATE user_mfa SET last_step = ?2
+                     WHERE user_id = ?1 AND confirmed_at IS NOT NULL AND last_step IS NULL",
+                    params![user.0, step],
+                ),
+            }
+            .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn mfa_remove(&self, user: UserId) -> StoreResult<()> {
+        let s = self;
+        s.write(move |tx| {
+            tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user.0])
+                .map_err(db_err)?;
+            tx.execute("DELETE FROM user_mfa WHERE user_id = ?1", [user.0])
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_recovery_codes(
+        &self,
+        user: UserId,
+        hashes: &[String],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let s = self;
+        let hashes = hashes.to_vec();
+        s.write(move |tx| {
+            tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user.0])
+                .map_err(db_err)?;
+            for h in &hashes {
+                tx.execute(
+                    "INSERT INTO recovery_codes (user_id, hash, created_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![user.0, h, time_to(at)],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let s = self;
+        let hash = hash.to_owned();
+        s.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE recovery_codes SET used_at = ?3
+                     WHERE user_id = ?1 AND hash = ?2 AND used_at IS NULL",
+                    params![user.0, hash, time_to(at)],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize> {
+        let s = self;
+        s.read(move |c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
+                [user.0],
+                |r| r.get(0),
+            )?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn org_allowlist(&self, org: OrgId) -> StoreResult<kizuki_store::OrgAllowlist> {
+        let s = self;
+        s.read_store(move |c| {
+            org_exists(c, org)?;
+            load_allowlist(c, org)
+        })
+        .await
+    }
+
+    async fn set_org_allowlist(
+        &self,
+        org: OrgId,
+        expected_version: i64,
+        entries: &str,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<kizuki_store::OrgAllowlist> {
+        let s = self;
+        let entries = entries.to_owned();
+        s.write(move |tx| {
+            org_exists(tx, org)?;
+            let current = load_allowlist(tx, org)?;
+            if current.version != expected_version {
+                return Err(StoreError::Invalid(format!(
+                    "the allowlist was changed by someone else (now version {})",
+                    current.version
+                )));
+            }
+            tx.execute(
+                "INSERT INTO org_allowlists (org_id, entries, version, updated_at, updated_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (org_id) DO UPDATE SET entries = excluded.entries,
+                     version = excluded.version, updated_at = excluded.updated_at,
+                     updated_by = excluded.updated_by",
+                params![
+                    org.0,
+                    entries,
+                    expected_version + 1,
+                    time_to(at),
+                    by.map(|u| u.0)
+                ],
+            )
+            .map_err(db_err)?;
+            load_allowlist(tx, org)
+        })
+        .await
+    }
+
+    async fn report_sharing(&self, report: ReportId) -> StoreResult<kizuki_store::ReportSharing> {
+        let s = self;
+        let id: ReportId = report;
+        s.read_store(move |c| {
+            report_exists(c, id)?;
+            let orgs = c
+                .prepare("SELECT org_id FROM report_shares WHERE report_id = ?1 ORDER BY org_id")
+                .and_then(|mut st| {
+                    st.query_map([id.0], |r| r.get(0).map(OrgId))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err)?;
+            let users = c
+                .prepare(
+                    "SELECT user_id FROM report_recipients WHERE report_id = ?1 ORDER BY user_id",
+                )
+                .and_then(|mut st| {
+                    st.query_map([id.0], |r| r.get(0).map(UserId))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err)?;
+            Ok(ReportSharing { orgs, users })
+        })
+        .await
+    }
+
+    async fn set_report_sharing(
+        &self,
+        report: ReportId,
+        sharing: &kizuki_store::ReportSharing,
+    ) -> StoreResult<()> {
+        let s = self;
+        let id: ReportId = report;
+        let now = s.now();
+        let sharing = sharing.clone();
+        s.write(move |tx| {
+            report_exists(tx, id)?;
+            tx.execute("DELETE FROM report_shares WHERE report_id = ?1", [id.0])
+                .map_err(db_err)?;
+            tx.execute("DELETE FROM report_recipients WHERE report_id = ?1", [id.0])
+                .map_err(db_err)?;
+            for o in &sharing.orgs {
+                tx.execute(
+                    "INSERT INTO report_shares (report_id, org_id) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    params![id.0, o.0],
+                )
+                .map_err(db_err)?;
+            }
+            for u in &sharing.users {
+                tx.execute(
+                    "INSERT INTO report_recipients (report_id, user_id) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    params![id.0, u.0],
+                )
+                .map_err(db_err)?;
+            }
+            // Sharing changes who may find the report, so the search index must hear of it.
+            crate::record_change(tx, kizuki_store::Entity::Report, id.0, now)?;
+            Ok(())
+        })
+        .await
     }
 }

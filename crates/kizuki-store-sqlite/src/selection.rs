@@ -1,13 +1,16 @@
 //! Case selection in SQLite: score overrides, saved selections and their members,
 //! and confirmation, which creates the survey's case drafts in the same transaction.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use super::{SqliteStore, db_err, load_case, record_change, record_history};
 use crate::codec::{self, time_from, time_to, to_json};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{CaseId, ReportId, UserId};
 use kizuki_store::{
-    CaseDraft, Current, Entity, NewSelection, ScoreOverrideRecord, SelectionMember,
-    SelectionStatus, StoreError, StoreResult, StoredSelection,
+    CaseDraft, Current, Entity, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError,
+    StoreResult, StoredSelection,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -97,188 +100,6 @@ fn survey_exists(c: &Connection, fy: i32) -> StoreResult<()> {
         .ok_or_else(|| StoreError::not_found("survey", fy))
 }
 
-impl SqliteStore {
-    pub(crate) async fn sel_put_override(
-        &self,
-        o: ScoreOverrideRecord,
-    ) -> StoreResult<ScoreOverrideRecord> {
-        self.write(move |tx| {
-            survey_exists(tx, o.survey_year)?;
-            super::report_exists(tx, o.report_id)?;
-            tx.execute(
-                "INSERT INTO selection_overrides (survey_year, report_id, key, value, reason,
-                                                  by_user, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (survey_year, report_id, key) DO UPDATE SET
-                   value = excluded.value, reason = excluded.reason,
-                   by_user = excluded.by_user, at = excluded.at",
-                params![
-                    o.survey_year,
-                    o.report_id.0,
-                    o.key,
-                    o.value,
-                    o.reason,
-                    o.by.map(|u| u.0),
-                    time_to(o.at)
-                ],
-            )
-            .map_err(db_err)?;
-            tx.query_row(
-                &format!(
-                    "SELECT {OVERRIDE_COLS} FROM selection_overrides
-                     WHERE survey_year = ?1 AND report_id = ?2 AND key = ?3"
-                ),
-                params![o.survey_year, o.report_id.0, o.key],
-                override_row,
-            )
-            .map_err(db_err)
-        })
-        .await
-    }
-
-    pub(crate) async fn sel_delete_override(
-        &self,
-        survey_year: i32,
-        report_id: ReportId,
-        key: &str,
-    ) -> StoreResult<()> {
-        let key = key.to_owned();
-        self.write(move |tx| {
-            tx.execute(
-                "DELETE FROM selection_overrides
-                 WHERE survey_year = ?1 AND report_id = ?2 AND key = ?3",
-                params![survey_year, report_id.0, key],
-            )
-            .map_err(db_err)?;
-            Ok(())
-        })
-        .await
-    }
-
-    pub(crate) async fn sel_list_overrides(
-        &self,
-        survey_year: i32,
-    ) -> StoreResult<Vec<ScoreOverrideRecord>> {
-        self.read(move |c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {OVERRIDE_COLS} FROM selection_overrides WHERE survey_year = ?1
-                 ORDER BY report_id, key"
-            ))?;
-            st.query_map([survey_year], override_row)?.collect()
-        })
-        .await
-    }
-
-    pub(crate) async fn sel_save(&self, s: NewSelection) -> StoreResult<StoredSelection> {
-        self.write(move |tx| {
-            survey_exists(tx, s.survey_year)?;
-            tx.execute(
-                "INSERT INTO selections (survey_year, version, status, snapshot, created_by,
-                                         created_at)
-                 VALUES (?1, 1, 'draft', ?2, ?3, ?4)",
-                params![s.survey_year, s.snapshot, s.by.map(|u| u.0), time_to(s.at)],
-            )
-            .map_err(db_err)?;
-            let id = tx.last_insert_rowid();
-            for m in &s.members {
-                insert_member(tx, id, m)?;
-            }
-            let out = load(tx, id)?;
-            record_history(tx, Entity::Selection, id, 1, s.at, s.by, "create", &out)?;
-            Ok(out)
-        })
-        .await
-    }
-
-    pub(crate) async fn sel_list(&self, survey_year: i32) -> StoreResult<Vec<StoredSelection>> {
-        self.read(move |c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {SELECTION_COLS} FROM selections WHERE survey_year = ?1
-                 ORDER BY id DESC"
-            ))?;
-            let found: Vec<StoredSelection> = st
-                .query_map([survey_year], selection_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            found.into_iter().map(|s| with_members(c, s)).collect()
-        })
-        .await
-    }
-
-    pub(crate) async fn sel_get(&self, id: i64) -> StoreResult<StoredSelection> {
-        self.read_store(move |c| load(c, id)).await
-    }
-
-    pub(crate) async fn sel_confirmed(
-        &self,
-        survey_year: i32,
-    ) -> StoreResult<Option<StoredSelection>> {
-        self.read_store(move |c| {
-            let id: Option<i64> = c
-                .query_row(
-                    "SELECT id FROM selections WHERE survey_year = ?1 AND status = 'confirmed'",
-                    [survey_year],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
-            id.map(|id| load(c, id)).transpose()
-        })
-        .await
-    }
-
-    pub(crate) async fn sel_confirm(
-        &self,
-        id: i64,
-        expected_version: i64,
-        by: Option<UserId>,
-        at: DateTime<Utc>,
-        drafts: Vec<CaseDraft>,
-    ) -> StoreResult<StoredSelection> {
-        self.write(move |tx| {
-            let cur = load(tx, id)?;
-            if cur.version != expected_version {
-                return Err(StoreError::Conflict {
-                    entity: "selection",
-                    current: Current::Selection(Box::new(cur)),
-                });
-            }
-            if cur.status != SelectionStatus::Draft {
-                return Err(StoreError::Invalid(format!(
-                    "selection {id} is already confirmed"
-                )));
-            }
-            let other: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM selections WHERE survey_year = ?1 AND status = 'confirmed'",
-                    [cur.survey_year],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db_err)?;
-            if let Some(other) = other {
-                return Err(StoreError::Invalid(format!(
-                    "survey {} already has a confirmed selection ({other})",
-                    cur.survey_year
-                )));
-            }
-            confirm_in(tx, &cur, by, at, &drafts)?;
-            let out = load(tx, id)?;
-            record_history(
-                tx,
-                Entity::Selection,
-                id,
-                out.version,
-                at,
-                by,
-                "confirm",
-                &out,
-            )?;
-            Ok(out)
-        })
-        .await
-    }
-}
-
 fn insert_member(tx: &Transaction<'_>, id: i64, m: &SelectionMember) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO selection_members (selection_id, report_id, chosen, rank, category, case_id)
@@ -355,4 +176,194 @@ fn confirm_in(
     )
     .map_err(db_err)?;
     Ok(())
+}
+
+#[async_trait]
+impl SelectionStore for SqliteStore {
+    // Selection (issue 5): the SQL lives in selection.rs.
+    async fn put_score_override(
+        &self,
+        o: kizuki_store::ScoreOverrideRecord,
+    ) -> StoreResult<kizuki_store::ScoreOverrideRecord> {
+        self.write(move |tx| {
+            survey_exists(tx, o.survey_year)?;
+            super::report_exists(tx, o.report_id)?;
+            tx.execute(
+                "INSERT INTO selection_overrides (survey_year, report_id, key, value, reason,
+                                                  by_user, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (survey_year, report_id, key) DO UPDATE SET
+                   value = excluded.value, reason = excluded.reason,
+                   by_user = excluded.by_user, at = excluded.at",
+                params![
+                    o.survey_year,
+                    o.report_id.0,
+                    o.key,
+                    o.value,
+                    o.reason,
+                    o.by.map(|u| u.0),
+                    time_to(o.at)
+                ],
+            )
+            .map_err(db_err)?;
+            tx.query_row(
+                &format!(
+                    "SELECT {OVERRIDE_COLS} FROM selection_overrides
+                     WHERE survey_year = ?1 AND report_id = ?2 AND key = ?3"
+                ),
+                params![o.survey_year, o.report_id.0, o.key],
+                override_row,
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn delete_score_override(
+        &self,
+        survey_year: i32,
+        report_id: ReportId,
+        key: &str,
+    ) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM selection_overrides
+                 WHERE survey_year = ?1 AND report_id = ?2 AND key = ?3",
+                params![survey_year, report_id.0, key],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_score_overrides(
+        &self,
+        survey_year: i32,
+    ) -> StoreResult<Vec<kizuki_store::ScoreOverrideRecord>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {OVERRIDE_COLS} FROM selection_overrides WHERE survey_year = ?1
+                 ORDER BY report_id, key"
+            ))?;
+            st.query_map([survey_year], override_row)?.collect()
+        })
+        .await
+    }
+
+    async fn save_selection(
+        &self,
+        s: kizuki_store::NewSelection,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
+        self.write(move |tx| {
+            survey_exists(tx, s.survey_year)?;
+            tx.execute(
+                "INSERT INTO selections (survey_year, version, status, snapshot, created_by,
+                                         created_at)
+                 VALUES (?1, 1, 'draft', ?2, ?3, ?4)",
+                params![s.survey_year, s.snapshot, s.by.map(|u| u.0), time_to(s.at)],
+            )
+            .map_err(db_err)?;
+            let id = tx.last_insert_rowid();
+            for m in &s.members {
+                insert_member(tx, id, m)?;
+            }
+            let out = load(tx, id)?;
+            record_history(tx, Entity::Selection, id, 1, s.at, s.by, "create", &out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_selections(
+        &self,
+        survey_year: i32,
+    ) -> StoreResult<Vec<kizuki_store::StoredSelection>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {SELECTION_COLS} FROM selections WHERE survey_year = ?1
+                 ORDER BY id DESC"
+            ))?;
+            let found: Vec<StoredSelection> = st
+                .query_map([survey_year], selection_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            found.into_iter().map(|s| with_members(c, s)).collect()
+        })
+        .await
+    }
+
+    async fn get_selection(&self, id: i64) -> StoreResult<kizuki_store::StoredSelection> {
+        self.read_store(move |c| load(c, id)).await
+    }
+
+    async fn confirmed_selection(
+        &self,
+        survey_year: i32,
+    ) -> StoreResult<Option<kizuki_store::StoredSelection>> {
+        self.read_store(move |c| {
+            let id: Option<i64> = c
+                .query_row(
+                    "SELECT id FROM selections WHERE survey_year = ?1 AND status = 'confirmed'",
+                    [survey_year],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            id.map(|id| load(c, id)).transpose()
+        })
+        .await
+    }
+
+    async fn confirm_selection(
+        &self,
+        id: i64,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+        drafts: Vec<kizuki_store::CaseDraft>,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
+        self.write(move |tx| {
+            let cur = load(tx, id)?;
+            if cur.version != expected_version {
+                return Err(StoreError::Conflict {
+                    entity: "selection",
+                    current: Current::Selection(Box::new(cur)),
+                });
+            }
+            if cur.status != SelectionStatus::Draft {
+                return Err(StoreError::Invalid(format!(
+                    "selection {id} is already confirmed"
+                )));
+            }
+            let other: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM selections WHERE survey_year = ?1 AND status = 'confirmed'",
+                    [cur.survey_year],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err)?;
+            if let Some(other) = other {
+                return Err(StoreError::Invalid(format!(
+                    "survey {} already has a confirmed selection ({other})",
+                    cur.survey_year
+                )));
+            }
+            confirm_in(tx, &cur, by, at, &drafts)?;
+            let out = load(tx, id)?;
+            record_history(
+                tx,
+                Entity::Selection,
+                id,
+                out.version,
+                at,
+                by,
+                "confirm",
+                &out,
+            )?;
+            Ok(out)
+        })
+        .await
+    }
 }

@@ -2,12 +2,15 @@
 //! SHA-256 of the session id, so every process on the file sees every session. `lib.rs` only
 //! delegates here.
 
+use async_trait::async_trait;
+use kizuki_store::prelude::*;
+
 use crate::codec::{self, time_from, time_to};
 use crate::{SqliteStore, db_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::UserId;
 use kizuki_domain::taxonomy::Lang;
-use kizuki_store::{PendingLogin, SessionKey, SessionRecord, SessionUpdate, StoreResult};
+use kizuki_store::{PendingLogin, SessionRecord, SessionUpdate, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params, params_from_iter};
 
@@ -51,176 +54,191 @@ fn pending_values(p: Option<&PendingLogin>) -> [Value; 3] {
     }
 }
 
-pub(crate) async fn insert(
-    s: &SqliteStore,
-    key: &SessionKey,
-    v: &SessionRecord,
-) -> StoreResult<()> {
-    let key = key.as_str().to_owned();
-    let v = v.clone();
-    s.write(move |tx| {
-        let [pu, pn, pe] = pending_values(v.pending.as_ref());
-        tx.execute(
-            &format!("INSERT INTO sessions (key, {COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-            params![
-                key,
-                v.user.map(|u| u.0),
-                v.csrf,
-                v.lang.code(),
-                time_to(v.created),
-                time_to(v.seen),
-                v.flash,
-                pu,
-                pn,
-                pe
-            ],
-        )
-        .map_err(db_err)?;
-        Ok(())
-    })
-    .await
-}
-
-pub(crate) async fn get(s: &SqliteStore, key: &SessionKey) -> StoreResult<Option<SessionRecord>> {
-    let key = key.as_str().to_owned();
-    s.read(move |c| {
-        c.prepare_cached(&format!("SELECT {COLS} FROM sessions WHERE key = ?1"))?
-            .query_row([key], row)
-            .optional()
-    })
-    .await
-}
-
-pub(crate) async fn update(
-    s: &SqliteStore,
-    key: &SessionKey,
-    u: &SessionUpdate,
-) -> StoreResult<bool> {
-    // Only the named columns are set, so two requests changing different fields of one
-    // session at once (a language switch and a notice) do not undo each other.
-    let mut sets: Vec<&str> = Vec::new();
-    let mut values: Vec<Value> = vec![Value::Text(key.as_str().to_owned())];
-    if let Some(lang) = u.lang {
-        sets.push("lang");
-        values.push(Value::Text(lang.code().to_owned()));
-    }
-    if let Some(seen) = u.seen {
-        sets.push("seen_at");
-        values.push(Value::Text(time_to(seen)));
-    }
-    if let Some(flash) = &u.flash {
-        sets.push("flash");
-        values.push(flash.clone().map_or(Value::Null, Value::Text));
-    }
-    if let Some(pending) = &u.pending {
-        sets.extend(["pending_user", "pending_next", "pending_enrol"]);
-        values.extend(pending_values(pending.as_ref()));
-    }
-    if sets.is_empty() {
-        let found = get(s, key).await?.is_some();
-        return Ok(found);
-    }
-    let assignments: Vec<String> = sets
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ?{}", i + 2))
-        .collect();
-    let sql = format!(
-        "UPDATE sessions SET {} WHERE key = ?1",
-        assignments.join(", ")
-    );
-    s.write(move |tx| {
-        let n = tx
-            .execute(&sql, params_from_iter(values.iter()))
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert_session(
+        &self,
+        key: &kizuki_store::SessionKey,
+        session: &kizuki_store::SessionRecord,
+    ) -> StoreResult<()> {
+        let s = self;
+        let v: &SessionRecord = session;
+        let key = key.as_str().to_owned();
+        let v = v.clone();
+        s.write(move |tx| {
+            let [pu, pn, pe] = pending_values(v.pending.as_ref());
+            tx.execute(
+                &format!("INSERT INTO sessions (key, {COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    key,
+                    v.user.map(|u| u.0),
+                    v.csrf,
+                    v.lang.code(),
+                    time_to(v.created),
+                    time_to(v.seen),
+                    v.flash,
+                    pu,
+                    pn,
+                    pe
+                ],
+            )
             .map_err(db_err)?;
-        Ok(n > 0)
-    })
-    .await
-}
+            Ok(())
+        })
+        .await
+    }
 
-pub(crate) async fn take_flash(s: &SqliteStore, key: &SessionKey) -> StoreResult<Option<String>> {
-    let key = key.as_str().to_owned();
-    // Read and clear in one write transaction: the writer is the only one, so no other
-    // request can take the same notice in between.
-    s.write(move |tx| {
-        let flash: Option<String> = tx
-            .query_row("SELECT flash FROM sessions WHERE key = ?1", [&key], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(db_err)?
-            .flatten();
-        if flash.is_some() {
-            tx.execute("UPDATE sessions SET flash = NULL WHERE key = ?1", [&key])
-                .map_err(db_err)?;
+    async fn session(
+        &self,
+        key: &kizuki_store::SessionKey,
+    ) -> StoreResult<Option<kizuki_store::SessionRecord>> {
+        let s = self;
+        let key = key.as_str().to_owned();
+        s.read(move |c| {
+            c.prepare_cached(&format!("SELECT {COLS} FROM sessions WHERE key = ?1"))?
+                .query_row([key], row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn update_session(
+        &self,
+        key: &kizuki_store::SessionKey,
+        update: &kizuki_store::SessionUpdate,
+    ) -> StoreResult<bool> {
+        let s = self;
+        let u: &SessionUpdate = update;
+        // Only the named columns are set, so two requests changing different fields of one
+        // session at once (a language switch and a notice) do not undo each other.
+        let mut sets: Vec<&str> = Vec::new();
+        let mut values: Vec<Value> = vec![Value::Text(key.as_str().to_owned())];
+        if let Some(lang) = u.lang {
+            sets.push("lang");
+            values.push(Value::Text(lang.code().to_owned()));
         }
-        Ok(flash)
-    })
-    .await
-}
+        if let Some(seen) = u.seen {
+            sets.push("seen_at");
+            values.push(Value::Text(time_to(seen)));
+        }
+        if let Some(flash) = &u.flash {
+            sets.push("flash");
+            values.push(flash.clone().map_or(Value::Null, Value::Text));
+        }
+        if let Some(pending) = &u.pending {
+            sets.extend(["pending_user", "pending_next", "pending_enrol"]);
+            values.extend(pending_values(pending.as_ref()));
+        }
+        if sets.is_empty() {
+            let found = s.session(key).await?.is_some();
+            return Ok(found);
+        }
+        let assignments: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", i + 2))
+            .collect();
+        let sql = format!(
+            "UPDATE sessions SET {} WHERE key = ?1",
+            assignments.join(", ")
+        );
+        s.write(move |tx| {
+            let n = tx
+                .execute(&sql, params_from_iter(values.iter()))
+                .map_err(db_err)?;
+            Ok(n > 0)
+        })
+        .await
+    }
 
-pub(crate) async fn delete(s: &SqliteStore, key: &SessionKey) -> StoreResult<()> {
-    let key = key.as_str().to_owned();
-    s.write(move |tx| {
-        tx.execute("DELETE FROM sessions WHERE key = ?1", [key])
-            .map_err(db_err)?;
-        Ok(())
-    })
-    .await
-}
+    async fn take_session_flash(
+        &self,
+        key: &kizuki_store::SessionKey,
+    ) -> StoreResult<Option<String>> {
+        let s = self;
+        let key = key.as_str().to_owned();
+        // Read and clear in one write transaction: the writer is the only one, so no other
+        // request can take the same notice in between.
+        s.write(move |tx| {
+            let flash: Option<String> = tx
+                .query_row("SELECT flash FROM sessions WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db_err)?
+                .flatten();
+            if flash.is_some() {
+                tx.execute("UPDATE sessions SET flash = NULL WHERE key = ?1", [&key])
+                    .map_err(db_err)?;
+            }
+            Ok(flash)
+        })
+        .await
+    }
 
-pub(crate) async fn delete_user(s: &SqliteStore, user: UserId) -> StoreResult<u64> {
-    s.write(move |tx| {
-        let n = tx
-            .execute(
-                "DELETE FROM sessions WHERE user_id = ?1 OR pending_user = ?1",
-                [user.0],
+    async fn delete_session(&self, key: &kizuki_store::SessionKey) -> StoreResult<()> {
+        let s = self;
+        let key = key.as_str().to_owned();
+        s.write(move |tx| {
+            tx.execute("DELETE FROM sessions WHERE key = ?1", [key])
+                .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
+        let s = self;
+        s.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM sessions WHERE user_id = ?1 OR pending_user = ?1",
+                    [user.0],
+                )
+                .map_err(db_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn purge_sessions(
+        &self,
+        seen_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let s = self;
+        s.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM sessions WHERE seen_at < ?1 OR created_at < ?2",
+                    params![time_to(seen_before), time_to(created_before)],
+                )
+                .map_err(db_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
+        let s = self;
+        let name = name.to_owned();
+        let candidate = candidate.to_vec();
+        // Insert-if-absent and read back in one write transaction: writers on the file take turns,
+        // so every process reads the value of whichever inserted first.
+        s.write(move |tx| {
+            tx.execute(
+                "INSERT INTO instance_secrets (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO NOTHING",
+                params![name, candidate],
             )
             .map_err(db_err)?;
-        Ok(n as u64)
-    })
-    .await
-}
-
-pub(crate) async fn purge(
-    s: &SqliteStore,
-    seen_before: DateTime<Utc>,
-    created_before: DateTime<Utc>,
-) -> StoreResult<u64> {
-    s.write(move |tx| {
-        let n = tx
-            .execute(
-                "DELETE FROM sessions WHERE seen_at < ?1 OR created_at < ?2",
-                params![time_to(seen_before), time_to(created_before)],
+            tx.query_row(
+                "SELECT value FROM instance_secrets WHERE name = ?1",
+                [&name],
+                |r| r.get(0),
             )
-            .map_err(db_err)?;
-        Ok(n as u64)
-    })
-    .await
-}
-
-pub(crate) async fn instance_secret(
-    s: &SqliteStore,
-    name: &str,
-    candidate: &[u8],
-) -> StoreResult<Vec<u8>> {
-    let name = name.to_owned();
-    let candidate = candidate.to_vec();
-    // Insert-if-absent and read back in one write transaction: writers on the file take turns,
-    // so every process reads the value of whichever inserted first.
-    s.write(move |tx| {
-        tx.execute(
-            "INSERT INTO instance_secrets (name, value) VALUES (?1, ?2) \
-             ON CONFLICT (name) DO NOTHING",
-            params![name, candidate],
-        )
-        .map_err(db_err)?;
-        tx.query_row(
-            "SELECT value FROM instance_secrets WHERE name = ?1",
-            [&name],
-            |r| r.get(0),
-        )
-        .map_err(db_err)
-    })
-    .await
+            .map_err(db_err)
+        })
+        .await
+    }
 }

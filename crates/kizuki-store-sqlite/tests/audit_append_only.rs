@@ -6,8 +6,8 @@
     reason = "helpers of tests stop at the line that failed, as the tests do"
 )]
 
-use kizuki_store::Store;
 use kizuki_store::conformance::t0;
+use kizuki_store::prelude::*;
 use kizuki_store_sqlite::SqliteStore;
 
 #[tokio::test]

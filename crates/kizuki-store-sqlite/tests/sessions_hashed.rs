@@ -9,7 +9,8 @@
 use kizuki_domain::ids::UserId;
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::conformance::t0;
-use kizuki_store::{PendingLogin, SessionKey, SessionRecord, Store};
+use kizuki_store::prelude::*;
+use kizuki_store::{PendingLogin, SessionKey, SessionRecord};
 use kizuki_store_sqlite::SqliteStore;
 
 #[tokio::test]

@@ -1,8 +1,9 @@
-//! The storage trait: everything kizuki keeps goes through [`Store`], so SQLite and
-//! PostgreSQL are interchangeable and are held to one conformance suite.
+//! The storage traits: everything kizuki keeps goes through [`Store`], the sum of one trait
+//! per entity ([`OrgStore`], [`ReportStore`], …), so SQLite and PostgreSQL are
+//! interchangeable and are held to one conformance suite.
 
-#[cfg(feature = "conformance")]
 mod backup;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
 mod filter;
@@ -272,56 +273,86 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
-/// All persistence. Every write is one transaction, durable when the call returns. Editable
-/// records carry a version; an update against a stale version fails with
-/// [`StoreError::Conflict`] carrying the current record, so nothing is silently overwritten.
+/// Organisations: operators, the centre, ministries.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// A short name for logs and `kizuki check` (e.g. `sqlite`).
-    fn backend(&self) -> &'static str;
-
-    /// Connection-pool use for `/metrics` and the pool warning; `None` when the
-    /// backend has no pool to report.
-    fn pool_status(&self) -> Option<PoolStatus> {
-        None
-    }
-
-    // Organisations.
+pub trait OrgStore: Send + Sync {
     async fn create_org(&self, org: NewOrganisation) -> StoreResult<Organisation>;
+
     async fn get_org(&self, id: OrgId) -> StoreResult<Organisation>;
+
     async fn org_by_key(&self, key: &str) -> StoreResult<Option<Organisation>>;
+
     async fn list_orgs(&self) -> StoreResult<Vec<Organisation>>;
+
     async fn update_org(
         &self,
         id: OrgId,
         expected_version: i64,
         org: NewOrganisation,
     ) -> StoreResult<Organisation>;
+}
 
-    // Users.
+/// Accounts: users, their passwords and languages, enabled or not.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: NewUser, password_hash: &str) -> StoreResult<User>;
+
     async fn get_user(&self, id: UserId) -> StoreResult<User>;
+
     async fn credentials(&self, email: &Email) -> StoreResult<Option<Credentials>>;
+
     async fn list_users(&self) -> StoreResult<Vec<User>>;
+
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()>;
+
     /// The language the user's pages are shown in, remembered across sessions.
     async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User>;
 
-    // API tokens.
+    /// Enables or disables an account and returns it. A disabled user can neither sign in
+    /// nor use a token, and the sessions they have stop working at their next request.
+    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User>;
+
+    /// Replaces the password hash and records, in the same transaction, whether the user must
+    /// choose a new one before anything else (a one-time password from an administrator).
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Whether the user still holds a one-time password that must be changed, and when the
+    /// password last changed (sessions older than that end, on every node).
+    async fn password_state(&self, id: UserId) -> StoreResult<PasswordState>;
+}
+
+/// API bearer tokens, stored by the hash of their secret.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
     async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken>;
+
     /// The token with this hash, revoked or not (the caller decides what a revoked one means).
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
+
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>>;
+
     /// Marks the token revoked; revoking twice keeps the first time.
     async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<ApiToken>;
+}
 
-    // Reports.
+/// Information reports with their stages, history and links.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
     async fn create_report(&self, report: NewReport) -> StoreResult<Report>;
+
     /// Files many reports in one transaction (bulk import): all or none are stored, the
     /// change feed lists them in the order given, and the result is in that order too. An
     /// empty batch writes nothing.
     async fn create_reports(&self, reports: Vec<NewReport>) -> StoreResult<Vec<Report>>;
+
     async fn get_report(&self, id: ReportId) -> StoreResult<Report>;
+
     async fn update_report(
         &self,
         id: ReportId,
@@ -330,6 +361,7 @@ pub trait Store: Send + Sync + 'static {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Report>;
+
     async fn set_report_status(
         &self,
         id: ReportId,
@@ -338,20 +370,29 @@ pub trait Store: Send + Sync + 'static {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Report>;
+
     /// Appends a stage. Stages only ever append, so this needs no version; it does bump it,
     /// so a form opened before the stage arrived will see the conflict.
     async fn add_stage(&self, id: ReportId, stage: NewStage) -> StoreResult<Report>;
+
     async fn list_reports(&self, filter: &ReportFilter, page: Page) -> StoreResult<Paged<Report>>;
+
     async fn report_history(&self, id: ReportId) -> StoreResult<Vec<HistoryEntry>>;
+
     /// Links two reports, replacing any link the pair already has. A report cannot link to
     /// itself ([`StoreError::Invalid`]).
     async fn link_reports(&self, link: ReportLink) -> StoreResult<()>;
+
     /// Removes the link between the pair, in whichever direction it was made.
     async fn unlink_reports(&self, a: ReportId, b: ReportId) -> StoreResult<()>;
+
     /// Every link touching the report, oldest first.
     async fn report_links(&self, id: ReportId) -> StoreResult<Vec<ReportLink>>;
+}
 
-    // Cases.
+/// Cases in the survey's six-section form, with their history.
+#[async_trait]
+pub trait CaseStore: Send + Sync {
     async fn create_case(
         &self,
         survey_year: Option<i32>,
@@ -360,8 +401,11 @@ pub trait Store: Send + Sync + 'static {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Case>;
+
     async fn get_case(&self, id: CaseId) -> StoreResult<Case>;
+
     async fn case_by_number(&self, survey_year: i32, number: u32) -> StoreResult<Option<Case>>;
+
     async fn update_case(
         &self,
         id: CaseId,
@@ -370,23 +414,35 @@ pub trait Store: Send + Sync + 'static {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Case>;
+
     /// Cases of one survey in number order, or all cases when `survey_year` is `None`.
     async fn list_cases(&self, survey_year: Option<i32>) -> StoreResult<Vec<Case>>;
-    async fn case_history(&self, id: CaseId) -> StoreResult<Vec<HistoryEntry>>;
 
-    // Surveys.
+    async fn case_history(&self, id: CaseId) -> StoreResult<Vec<HistoryEntry>>;
+}
+
+/// Surveys, one per fiscal year.
+#[async_trait]
+pub trait SurveyStore: Send + Sync {
     async fn create_survey(&self, content: SurveyContent) -> StoreResult<Survey>;
+
     async fn get_survey(&self, fiscal_year: i32) -> StoreResult<Survey>;
+
     async fn update_survey(
         &self,
         expected_version: i64,
         content: SurveyContent,
     ) -> StoreResult<Survey>;
-    async fn list_surveys(&self) -> StoreResult<Vec<Survey>>;
 
-    // Selection.
+    async fn list_surveys(&self) -> StoreResult<Vec<Survey>>;
+}
+
+/// Case selection: analysts' scores, proposals and the confirmed decision.
+#[async_trait]
+pub trait SelectionStore: Send + Sync {
     /// Stores an analyst's score, replacing the one for the same survey, report and criterion.
     async fn put_score_override(&self, o: ScoreOverrideRecord) -> StoreResult<ScoreOverrideRecord>;
+
     /// Removes it; removing one that is not there is not an error.
     async fn delete_score_override(
         &self,
@@ -394,15 +450,21 @@ pub trait Store: Send + Sync + 'static {
         report_id: ReportId,
         key: &str,
     ) -> StoreResult<()>;
+
     /// The survey's overrides by report id, then criterion key.
     async fn list_score_overrides(&self, survey_year: i32)
     -> StoreResult<Vec<ScoreOverrideRecord>>;
+
     /// Saves a draft selection (version 1).
     async fn save_selection(&self, s: NewSelection) -> StoreResult<StoredSelection>;
+
     /// The survey's selections, newest first.
     async fn list_selections(&self, survey_year: i32) -> StoreResult<Vec<StoredSelection>>;
+
     async fn get_selection(&self, id: i64) -> StoreResult<StoredSelection>;
+
     async fn confirmed_selection(&self, survey_year: i32) -> StoreResult<Option<StoredSelection>>;
+
     /// Confirms a draft in one transaction: creates `drafts` as the survey's cases (numbers
     /// from their content; a taken number fails the whole call with
     /// [`StoreError::Duplicate`]), records each chosen member's case (a new draft's, or the
@@ -417,16 +479,21 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         drafts: Vec<CaseDraft>,
     ) -> StoreResult<StoredSelection>;
+}
 
+/// The change feed every write appends to, which search indexes follow.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
     /// Committed changes after `after`, oldest first, at most `limit`.
     async fn changes_since(&self, after: i64, limit: usize) -> StoreResult<Vec<Change>>;
+}
 
-    /// Integrity of the storage itself and of the application's invariants.
-    async fn check(&self) -> StoreResult<Vec<Problem>>;
-
-    // Publication.
+/// Publication: pseudonym maps, candidate decisions, sign-off and public snapshots.
+#[async_trait]
+pub trait PublicationStore: Send + Sync {
     /// The case's pseudonym map; an empty one at version 0 when none was saved.
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<StoredMap>;
+
     /// Replaces the map; `expected_version` is the one the editor saw (0 for the first save).
     async fn set_pseudonym_map(
         &self,
@@ -437,8 +504,10 @@ pub trait Store: Send + Sync + 'static {
         by: UserId,
         at: DateTime<Utc>,
     ) -> StoreResult<StoredMap>;
+
     /// Stored decisions in candidate-id order.
     async fn candidate_decisions(&self, case: CaseId) -> StoreResult<Vec<DecisionRow>>;
+
     /// `None` clears a decision. Decisions are independent, so the last write wins.
     async fn decide_candidate(
         &self,
@@ -448,8 +517,10 @@ pub trait Store: Send + Sync + 'static {
         by: UserId,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+
     /// Every sign-off transition of the case, oldest first.
     async fn signoff_history(&self, case: CaseId) -> StoreResult<Vec<Transition>>;
+
     /// Appends transition number `expected_len + 1`; if someone appended first it fails with
     /// [`StoreError::Conflict`]. A `publish` must carry the snapshot, written to the
     /// publications in the same transaction; a `withdraw` removes the publication.
@@ -460,25 +531,36 @@ pub trait Store: Send + Sync + 'static {
         t: Transition,
         snapshot: Option<PublicationSnapshot>,
     ) -> StoreResult<()>;
+
     async fn publication(&self, survey_year: i32, number: u32) -> StoreResult<Option<Publication>>;
+
     /// Publications of one survey (or all) in year and number order.
     async fn list_publications(&self, survey_year: Option<i32>) -> StoreResult<Vec<Publication>>;
+}
 
-    // Security.
+/// Security records: the audit chain, MFA, recovery codes, IP allowlists and report sharing.
+#[async_trait]
+pub trait SecurityStore: Send + Sync {
     /// The newest audit entry; `None` for an empty log.
     async fn audit_head(&self) -> StoreResult<Option<AuditRecord>>;
+
     /// Appends a sealed entry. It must extend the chain (seq = head + 1, prev_hash = head's
     /// hash); otherwise [`StoreError::Duplicate`], and the caller seals again on the new head.
     async fn audit_insert(&self, entry: AuditRecord) -> StoreResult<()>;
+
     /// Entries from `from_seq` on, oldest first, at most `limit`.
     async fn audit_range(&self, from_seq: u64, limit: usize) -> StoreResult<Vec<AuditRecord>>;
+
     /// Entries matching the query, newest first.
     async fn audit_query(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+
     /// Retention: appends `checkpoint` (which must extend the chain and cover `through`) and
     /// deletes every entry up to `through`, in one transaction.
     async fn audit_purge(&self, checkpoint: AuditRecord, through: u64) -> StoreResult<()>;
+
     /// The user's TOTP enrolment, confirmed or not.
     async fn mfa(&self, user: UserId) -> StoreResult<Option<MfaRecord>>;
+
     /// Starts (or restarts) enrolment with a new secret. Refused with
     /// [`StoreError::Invalid`] when the user has a confirmed enrolment (remove it first).
     async fn mfa_begin(
@@ -487,9 +569,11 @@ pub trait Store: Send + Sync + 'static {
         secret_base32: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+
     /// Confirms a pending enrolment with the step of the first accepted code; `false` when
     /// there is nothing pending (already confirmed, or never begun).
     async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool>;
+
     /// Compare-and-set of the last accepted step: stores `step` only if the stored value is
     /// still `expected_last` and `step` is later, so a code is accepted once even under races.
     async fn mfa_use_step(
@@ -498,8 +582,10 @@ pub trait Store: Send + Sync + 'static {
         expected_last: Option<u64>,
         step: u64,
     ) -> StoreResult<bool>;
+
     /// Removes the enrolment and its recovery codes (an admin reset).
     async fn mfa_remove(&self, user: UserId) -> StoreResult<()>;
+
     /// Replaces the user's recovery codes with these hashes.
     async fn set_recovery_codes(
         &self,
@@ -507,6 +593,7 @@ pub trait Store: Send + Sync + 'static {
         hashes: &[String],
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+
     /// Marks the unused code with this hash used; `false` if there is none.
     async fn use_recovery_code(
         &self,
@@ -514,9 +601,12 @@ pub trait Store: Send + Sync + 'static {
         hash: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
     async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize>;
+
     /// The organisation's allowlist; version 0 and no entries when never set.
     async fn org_allowlist(&self, org: OrgId) -> StoreResult<OrgAllowlist>;
+
     /// Replaces the allowlist if it is still at `expected_version`; otherwise
     /// [`StoreError::Invalid`] saying it was changed by someone else.
     async fn set_org_allowlist(
@@ -527,20 +617,26 @@ pub trait Store: Send + Sync + 'static {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<OrgAllowlist>;
+
     async fn report_sharing(&self, report: ReportId) -> StoreResult<ReportSharing>;
+
     /// Replaces the report's sharing lists.
     async fn set_report_sharing(
         &self,
         report: ReportId,
         sharing: &ReportSharing,
     ) -> StoreResult<()>;
+}
 
-    // Reminders.
+/// Stage-deadline reminders, each claimed once across nodes.
+#[async_trait]
+pub trait ReminderStore: Send + Sync {
     /// Claims a stage-deadline reminder for sending, atomically: inserts it if absent, or
     /// takes over a claim that was never sent, whose lease ran out and that was tried fewer
     /// than `max_attempts` times. `true` means the caller holds it and should deliver it; of
     /// several nodes claiming at once exactly one gets `true`.
     async fn claim_reminder(&self, claim: &ReminderClaim) -> StoreResult<bool>;
+
     /// Records the held reminder as sent; `false` when `token` no longer holds it.
     async fn reminder_sent(
         &self,
@@ -548,6 +644,7 @@ pub trait Store: Send + Sync + 'static {
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+
     /// Hands a held reminder back after a failed delivery: nobody claims it before
     /// `retry_at`, and `error` is kept for `kizuki check`.
     async fn release_reminder(
@@ -557,43 +654,37 @@ pub trait Store: Send + Sync + 'static {
         retry_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()>;
+
     /// Every reminder recorded for the report (sent, held or failed), in [`sort_reminders`] order.
     async fn reminders_for(&self, report: ReportId) -> StoreResult<Vec<ReminderRecord>>;
+
     /// Unsent reminders whose delivery failed `min_attempts` or more times, for `kizuki check`,
     /// in [`sort_reminders`] order.
     async fn failed_reminders(&self, min_attempts: u32) -> StoreResult<Vec<ReminderRecord>>;
+}
 
-    // Accounts.
-    /// Enables or disables an account and returns it. A disabled user can neither sign in
-    /// nor use a token, and the sessions they have stop working at their next request.
-    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User>;
-    /// Replaces the password hash and records, in the same transaction, whether the user must
-    /// choose a new one before anything else (a one-time password from an administrator).
-    async fn set_password(
-        &self,
-        id: UserId,
-        password_hash: &str,
-        must_change: bool,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
-    /// Whether the user still holds a one-time password that must be changed, and when the
-    /// password last changed (sessions older than that end, on every node).
-    async fn password_state(&self, id: UserId) -> StoreResult<PasswordState>;
-
-    // Browser sessions in the database (shared by every node).
+/// Browser sessions, shared by every node, and instance-wide secrets.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// Stores a new session under `key`; [`StoreError::Duplicate`] if the key is taken.
     async fn insert_session(&self, key: &SessionKey, session: &SessionRecord) -> StoreResult<()>;
+
     /// The session stored under `key`, expired or not (the caller applies its limits).
     async fn session(&self, key: &SessionKey) -> StoreResult<Option<SessionRecord>>;
+
     /// Changes the fields `update` names; `false` when there is no such session.
     async fn update_session(&self, key: &SessionKey, update: &SessionUpdate) -> StoreResult<bool>;
+
     /// Clears the session's one-time notice and returns it, atomically: of two requests at
     /// once, one gets it.
     async fn take_session_flash(&self, key: &SessionKey) -> StoreResult<Option<String>>;
+
     /// Removes the session; removing one that is not there is not an error.
     async fn delete_session(&self, key: &SessionKey) -> StoreResult<()>;
+
     /// Removes every session of `user`, signed in or halfway through a login; how many.
     async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64>;
+
     /// Removes sessions last seen before `seen_before` or created before `created_before`
     /// (idle or past their absolute limit); how many.
     async fn purge_sessions(
@@ -601,13 +692,49 @@ pub trait Store: Send + Sync + 'static {
         seen_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> StoreResult<u64>;
+
     /// The instance-wide secret called `name`, the same on every node: the stored one, or
     /// `candidate` stored first when there is none yet (of nodes racing to create it, all get
     /// the value that was stored). The caller draws `candidate` from its own random source.
     async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>>;
 }
 
-/// Accounts: what [`Store::password_state`] answers; the default (no mark, never
+/// All persistence: the sum of the entity stores. Every write is one transaction, durable
+/// when the call returns. Editable records carry a version; an update against a stale version
+/// fails with [`StoreError::Conflict`] carrying the current record, so nothing is silently
+/// overwritten.
+#[async_trait]
+pub trait Store:
+    OrgStore
+    + UserStore
+    + TokenStore
+    + ReportStore
+    + CaseStore
+    + SurveyStore
+    + SelectionStore
+    + ChangeFeed
+    + PublicationStore
+    + SecurityStore
+    + ReminderStore
+    + SessionStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// A short name for logs and `kizuki check` (e.g. `sqlite`).
+    fn backend(&self) -> &'static str;
+
+    /// Connection-pool use for `/metrics` and the pool warning; `None` when the
+    /// backend has no pool to report.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
+    /// Integrity of the storage itself and of the application's invariants.
+    async fn check(&self) -> StoreResult<Vec<Problem>>;
+}
+
+/// Accounts: what [`UserStore::password_state`] answers; the default (no mark, never
 /// changed) for a user never given a one-time password or unknown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordState {
@@ -616,6 +743,14 @@ pub struct PasswordState {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// The entity stores, for callers of [`Store`]'s methods: `use kizuki_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        CaseStore, ChangeFeed, OrgStore, PublicationStore, ReminderStore, ReportStore,
+        SecurityStore, SelectionStore, SessionStore, Store, SurveyStore, TokenStore, UserStore,
+    };
+}
 
 /// Checks what `append_signoff` is handed, the same way in every backend: a publish needs
 /// its snapshot (and the snapshot's fingerprint must be the one published), nothing else

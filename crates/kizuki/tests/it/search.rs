@@ -5,7 +5,8 @@
 
 use crate::harness::{TempDataDir, kizuki, stderr, stdout};
 use kizuki_domain::report::{ReportInput, StageKind};
-use kizuki_store::{NewReport, NewStage, Store};
+use kizuki_store::prelude::*;
+use kizuki_store::{NewReport, NewStage};
 use std::path::{Path, PathBuf};
 
 fn json(o: &std::process::Output) -> serde_json::Value {

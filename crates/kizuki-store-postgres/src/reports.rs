@@ -1,0 +1,276 @@
+//! Information reports in PostgreSQL: the report row with its filter columns, its stages, history and links.
+
+use crate::*;
+use kizuki_store::prelude::*;
+
+#[async_trait]
+impl ReportStore for PgStore {
+    async fn link_reports(&self, link: ReportLink) -> StoreResult<()> {
+        if link.from == link.to {
+            return Err(StoreError::Invalid(format!(
+                "report {} cannot be linked to itself",
+                link.from
+            )));
+        }
+        in_tx!(self, |tx| {
+            for id in [link.from, link.to] {
+                lock_version(&tx, "reports", "id", &id.0, "report", id.to_string()).await?;
+            }
+            tx.execute(
+                "DELETE FROM report_links WHERE (from_id = $1 AND to_id = $2)
+                 OR (from_id = $2 AND to_id = $1)",
+                &[&link.from.0, &link.to.0],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.execute(
+                "INSERT INTO report_links (from_id, to_id, kind, at, by_user)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &link.from.0,
+                    &link.to.0,
+                    &link.kind.code(),
+                    &link.at,
+                    &link.by.map(|u| u.0),
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+            record_change(&tx, Entity::Report, link.from.0, link.at).await?;
+            record_change(&tx, Entity::Report, link.to.0, link.at).await
+        })
+    }
+
+    async fn unlink_reports(&self, a: ReportId, b: ReportId) -> StoreResult<()> {
+        let now = self.now();
+        in_tx!(self, |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM report_links WHERE (from_id = $1 AND to_id = $2)
+                     OR (from_id = $2 AND to_id = $1)",
+                    &[&a.0, &b.0],
+                )
+                .await
+                .map_err(pg_err)?;
+            if n > 0 {
+                record_change(&tx, Entity::Report, a.0, now).await?;
+                record_change(&tx, Entity::Report, b.0, now).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn report_links(&self, id: ReportId) -> StoreResult<Vec<ReportLink>> {
+        let c = self.client().await?;
+        c.query(
+            "SELECT from_id, to_id, kind, at, by_user FROM report_links
+             WHERE from_id = $1 OR to_id = $1 ORDER BY at, from_id, to_id",
+            &[&id.0],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| {
+            let kind: String = r.get(2);
+            Ok(ReportLink {
+                from: ReportId(r.get(0)),
+                to: ReportId(r.get(1)),
+                kind: LinkKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Invalid(format!("report_links.kind {kind:?}")))?,
+                at: r.get(3),
+                by: r.get::<_, Option<i64>>(4).map(UserId),
+            })
+        })
+        .collect()
+    }
+
+    async fn create_report(&self, report: NewReport) -> StoreResult<Report> {
+        in_tx!(self, |tx| { insert_report(&tx, &report).await })
+    }
+
+    async fn create_reports(&self, reports: Vec<NewReport>) -> StoreResult<Vec<Report>> {
+        if reports.is_empty() {
+            return Ok(Vec::new());
+        }
+        in_tx!(self, |tx| {
+            let mut out = Vec::with_capacity(reports.len());
+            for r in &reports {
+                out.push(insert_report(&tx, r).await?);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn get_report(&self, id: ReportId) -> StoreResult<Report> {
+        load_report(&**self.client().await?, id).await
+    }
+
+    async fn update_report(
+        &self,
+        id: ReportId,
+        expected_version: i64,
+        details: ReportDetails,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Report> {
+        in_tx!(self, |tx| {
+            check_report_version(&tx, id, expected_version).await?;
+            write_report_columns(&tx, id, &details).await?;
+            bump_report(&tx, id, at, by, "update").await
+        })
+    }
+
+    async fn set_report_status(
+        &self,
+        id: ReportId,
+        expected_version: i64,
+        status: ReportStatus,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Report> {
+        in_tx!(self, |tx| {
+            check_report_version(&tx, id, expected_version).await?;
+            tx.execute(
+                "UPDATE reports SET status = $2 WHERE id = $1",
+                &[&id.0, &status.code()],
+            )
+            .await
+            .map_err(pg_err)?;
+            bump_report(&tx, id, at, by, &format!("status:{}", status.code())).await
+        })
+    }
+
+    async fn add_stage(&self, id: ReportId, stage: NewStage) -> StoreResult<Report> {
+        in_tx!(self, |tx| {
+            lock_version(&tx, "reports", "id", &id.0, "report", id.to_string()).await?;
+            let next: i32 = tx
+                .query_one(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_stages WHERE report_id = $1",
+                    &[&id.0],
+                )
+                .await
+                .map_err(pg_err)?
+                .get(0);
+            insert_stage(&tx, id, next, &stage).await?;
+            bump_report(
+                &tx,
+                id,
+                stage.at,
+                stage.author,
+                &format!("stage:{}", stage.kind.code()),
+            )
+            .await
+        })
+    }
+
+    async fn list_reports(&self, filter: &ReportFilter, page: Page) -> StoreResult<Paged<Report>> {
+        let c = self.client().await?;
+        let mut wh: Vec<String> = Vec::new();
+        let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+        fn arg(
+            args: &mut Vec<Box<dyn ToSql + Sync + Send>>,
+            v: Box<dyn ToSql + Sync + Send>,
+        ) -> String {
+            args.push(v);
+            format!("${}", args.len())
+        }
+        if let Some(fy) = filter.fiscal_year {
+            wh.push(format!("fiscal_year = {}", arg(&mut args, Box::new(fy))));
+        }
+        if let Some(s) = &filter.sector {
+            wh.push(format!("sector = {}", arg(&mut args, Box::new(s.clone()))));
+        }
+        if let Some(s) = &filter.event_type {
+            wh.push(format!(
+                "event_type = {}",
+                arg(&mut args, Box::new(s.clone()))
+            ));
+        }
+        if let Some(s) = &filter.cause {
+            wh.push(format!(
+                "EXISTS (SELECT 1 FROM report_causes rc WHERE rc.report_id = reports.id
+                 AND rc.cause = {})",
+                arg(&mut args, Box::new(s.clone()))
+            ));
+        }
+        if let Some(s) = filter.severity {
+            wh.push(format!(
+                "severity = {}",
+                arg(&mut args, Box::new(i16::from(s)))
+            ));
+        }
+        if let Some(s) = filter.status {
+            wh.push(format!("status = {}", arg(&mut args, Box::new(s.code()))));
+        }
+        if let Some(t) = filter.tlp {
+            wh.push(format!("tlp = {}", arg(&mut args, Box::new(t.code()))));
+        }
+        if let Some(o) = filter.org_id {
+            wh.push(format!("org_id = {}", arg(&mut args, Box::new(o.0))));
+        }
+        if let Some(orgs) = &filter.visible_orgs {
+            let ids: Vec<i64> = orgs.iter().map(|o| o.0).collect();
+            wh.push(format!("org_id = ANY({})", arg(&mut args, Box::new(ids))));
+        }
+        // Security: the TLP visibility rule as a filter, so lists agree with single reads.
+        if let Some(vis) = &filter.visibility {
+            wh.push(security::visibility_where(vis, &mut args));
+        }
+        let where_sql = if wh.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", wh.join(" AND "))
+        };
+        let order = match filter.sort {
+            ReportSort::ReportedDesc => "reported_at DESC, id DESC",
+            ReportSort::ReportedAsc => "reported_at ASC, id ASC",
+            ReportSort::SeverityDesc => "severity DESC NULLS LAST, reported_at DESC, id DESC",
+            ReportSort::UpdatedDesc => "updated_at DESC, id DESC",
+        };
+        let params: Vec<&(dyn ToSql + Sync)> = args
+            .iter()
+            .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let total: i64 = c
+            .query_one(
+                &format!("SELECT COUNT(*) FROM reports {where_sql}"),
+                &params,
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        let limit = i64::from(page.size);
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let mut params = params;
+        let n = params.len();
+        params.push(&limit);
+        params.push(&offset);
+        let ids: Vec<i64> = c
+            .query(
+                &format!(
+                    "SELECT id FROM reports {where_sql} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                ),
+                &params,
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            items.push(load_report(&**c, ReportId(id)).await?);
+        }
+        Ok(Paged {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            page,
+        })
+    }
+
+    async fn report_history(&self, id: ReportId) -> StoreResult<Vec<HistoryEntry>> {
+        history(&**self.client().await?, Entity::Report, id.0).await
+    }
+}

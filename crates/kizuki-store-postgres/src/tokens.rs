@@ -1,0 +1,70 @@
+//! API tokens in PostgreSQL, kept by the hash of their secret.
+
+use crate::*;
+use kizuki_store::prelude::*;
+
+#[async_trait]
+impl TokenStore for PgStore {
+    async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                &format!(
+                    "INSERT INTO api_tokens (user_id, label, hash, created_at)
+                     VALUES ($1, $2, $3, $4) RETURNING {TOKEN_COLS}"
+                ),
+                &[&token.user_id.0, &token.label, &token.hash, &token.at],
+            )
+            .await
+            .map_err(|e| match pg_err(e) {
+                // Never echo the hash back into an error message.
+                StoreError::Duplicate { .. } => StoreError::Duplicate {
+                    what: "token".into(),
+                },
+                other => other,
+            })?;
+        Ok(token_row(&row))
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
+        let c = self.client().await?;
+        Ok(c.query_opt(
+            &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE hash = $1"),
+            &[&hash],
+        )
+        .await
+        .map_err(pg_err)?
+        .map(|r| token_row(&r)))
+    }
+
+    async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
+        let c = self.client().await?;
+        Ok(c.query(
+            &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id"),
+            &[&user.0],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(token_row)
+        .collect())
+    }
+
+    async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<ApiToken> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &at],
+        )
+        .await
+        .map_err(pg_err)?;
+        c.query_opt(
+            &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = $1"),
+            &[&id],
+        )
+        .await
+        .map_err(pg_err)?
+        .map(|r| token_row(&r))
+        .ok_or_else(|| StoreError::not_found("token", id))
+    }
+}

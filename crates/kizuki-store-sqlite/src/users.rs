@@ -1,0 +1,188 @@
+//! User accounts in SQLite: credentials, languages, one-time passwords and enabling.
+
+use crate::*;
+use kizuki_store::PasswordState;
+use kizuki_store::prelude::*;
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: NewUser, password_hash: &str) -> StoreResult<User> {
+        let now = self.now();
+        let hash = password_hash.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO users (org_id, email, display_name, role, lang, password_hash,
+                 active, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 1)",
+                params![
+                    user.org_id.0,
+                    user.email.as_str(),
+                    user.display_name,
+                    user.role.code(),
+                    user.lang.code(),
+                    hash
+                ],
+            )
+            .map_err(db_err)?;
+            let id = tx.last_insert_rowid();
+            record_change(tx, Entity::User, id, now)?;
+            tx.query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                [id],
+                user_row,
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<User> {
+        self.read_store(move |c| {
+            c.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))
+                .and_then(|mut st| st.query_row([id.0], user_row).optional())
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::not_found("user", id))
+        })
+        .await
+    }
+
+    async fn credentials(&self, email: &Email) -> StoreResult<Option<Credentials>> {
+        let email = email.as_str().to_owned();
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {USER_COLS}, password_hash FROM users WHERE email = ?1"),
+                [email],
+                |r| {
+                    Ok(Credentials {
+                        user: user_row(r)?,
+                        password_hash: r.get("password_hash")?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!("SELECT {USER_COLS} FROM users ORDER BY id"))?;
+            st.query_map([], user_row)?.collect()
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
+        let hash = password_hash.to_owned();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET password_hash = ?2, version = version + 1 WHERE id = ?1",
+                    params![id.0, hash],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User> {
+        let now = self.now();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET lang = ?2, version = version + 1 WHERE id = ?1",
+                    params![id.0, lang.code()],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", id));
+            }
+            record_change(tx, Entity::User, id.0, now)?;
+            tx.query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                [id.0],
+                user_row,
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
+        let s = self;
+        let now = s.now();
+        s.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET active = ?2, version = version + 1 WHERE id = ?1",
+                    params![id.0, active],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", id));
+            }
+            record_change(tx, Entity::User, id.0, now)?;
+            tx.query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                [id.0],
+                user_row,
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        must_change: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let s = self;
+        let hash = password_hash.to_owned();
+        s.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET password_hash = ?2, version = version + 1 WHERE id = ?1",
+                    params![id.0, hash],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", id));
+            }
+            tx.execute(
+                "INSERT INTO user_password_state (user_id, must_change, changed_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id) DO UPDATE
+                 SET must_change = excluded.must_change, changed_at = excluded.changed_at",
+                params![id.0, must_change, time_to(at)],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn password_state(&self, id: UserId) -> StoreResult<kizuki_store::PasswordState> {
+        let s = self;
+        s.read(move |c| {
+            c.query_row(
+                "SELECT must_change, changed_at FROM user_password_state WHERE user_id = ?1",
+                [id.0],
+                |r| {
+                    Ok(PasswordState {
+                        must_change: r.get(0)?,
+                        changed_at: Some(time_from(&r.get::<_, String>(1)?)?),
+                    })
+                },
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+        })
+        .await
+    }
+}
