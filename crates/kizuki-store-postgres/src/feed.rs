@@ -1,7 +1,107 @@
-//! The change feed in PostgreSQL: every write appends to it in its own transaction, under a lock that keeps feed numbers in commit order.
+//! The change feed and record history in PostgreSQL: every write appends to both inside its
+//! own transaction, under a lock that keeps feed numbers in commit order.
 
 use crate::*;
 use kizuki_store::prelude::*;
+
+pub(crate) async fn record_change(
+    tx: &Transaction<'_>,
+    entity: Entity,
+    id: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    // Held until commit: the next writer draws its sequence number only after we are visible.
+    tx.execute("SELECT pg_advisory_xact_lock(7245839)", &[])
+        .await
+        .map_err(pg_err)?;
+    tx.execute(
+        "INSERT INTO changes (entity, entity_id, at) VALUES ($1, $2, $3)",
+        &[&entity.code(), &id, &at],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+/// One row of the history table.
+pub(crate) struct Revision<'a, T> {
+    pub(crate) entity: Entity,
+    pub(crate) id: i64,
+    pub(crate) version: i64,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) by: Option<UserId>,
+    pub(crate) action: &'a str,
+    pub(crate) snapshot: &'a T,
+}
+
+pub(crate) async fn record_history<T: serde::Serialize>(
+    tx: &Transaction<'_>,
+    r: Revision<'_, T>,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO history (entity, entity_id, version, at, user_id, action, snapshot)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &r.entity.code(),
+            &r.id,
+            &r.version,
+            &r.at,
+            &r.by.map(|u| u.0),
+            &r.action,
+            &json(r.snapshot)?,
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
+    record_change(tx, r.entity, r.id, r.at).await
+}
+
+/// Locks the row and compares its version with the one the caller edited.
+pub(crate) async fn lock_version(
+    tx: &Transaction<'_>,
+    table: &str,
+    key_col: &str,
+    key: &(dyn ToSql + Sync),
+    entity: &'static str,
+    shown_key: String,
+) -> StoreResult<i64> {
+    let row = tx
+        .query_opt(
+            &format!("SELECT version FROM {table} WHERE {key_col} = $1 FOR UPDATE"),
+            &[key],
+        )
+        .await
+        .map_err(pg_err)?;
+    row.map(|r| r.get::<_, i64>(0)).ok_or(StoreError::NotFound {
+        entity,
+        id: shown_key,
+    })
+}
+
+pub(crate) async fn history(
+    c: &tokio_postgres::Client,
+    entity: Entity,
+    id: i64,
+) -> StoreResult<Vec<HistoryEntry>> {
+    c.query(
+        "SELECT version, at, user_id, action, snapshot FROM history
+         WHERE entity = $1 AND entity_id = $2 ORDER BY version",
+        &[&entity.code(), &id],
+    )
+    .await
+    .map_err(pg_err)?
+    .iter()
+    .map(|r| {
+        Ok(HistoryEntry {
+            version: r.get(0),
+            at: r.get(1),
+            user_id: r.get::<_, Option<i64>>(2).map(UserId),
+            action: r.get(3),
+            snapshot: r.get(4),
+        })
+    })
+    .collect()
+}
 
 #[async_trait]
 impl ChangeFeed for PgStore {

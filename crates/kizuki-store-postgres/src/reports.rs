@@ -1,7 +1,207 @@
-//! Information reports in PostgreSQL: the report row with its filter columns, its stages, history and links.
+//! Information reports in PostgreSQL: the report row with its filter columns, its stages,
+//! history and links.
 
 use crate::*;
 use kizuki_store::prelude::*;
+
+pub(crate) async fn write_report_columns(
+    tx: &Transaction<'_>,
+    id: ReportId,
+    d: &ReportDetails,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE reports SET sector = $2, event_type = $3, severity = $4, tlp = $5, details = $6
+         WHERE id = $1",
+        &[
+            &id.0,
+            &d.sector.as_str(),
+            &d.event_type.as_str(),
+            &d.severity.map(|s| i16::from(s.level())),
+            &d.tlp.code(),
+            &json(d)?,
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
+    tx.execute("DELETE FROM report_causes WHERE report_id = $1", &[&id.0])
+        .await
+        .map_err(pg_err)?;
+    for cause in &d.causes {
+        tx.execute(
+            "INSERT INTO report_causes (report_id, cause) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+            &[&id.0, &cause.as_str()],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn bump_report(
+    tx: &Transaction<'_>,
+    id: ReportId,
+    at: DateTime<Utc>,
+    by: Option<UserId>,
+    action: &str,
+) -> StoreResult<Report> {
+    tx.execute(
+        "UPDATE reports SET version = version + 1, updated_at = $2 WHERE id = $1",
+        &[&id.0, &at],
+    )
+    .await
+    .map_err(pg_err)?;
+    let r = load_report(&**tx, id).await?;
+    record_history(
+        tx,
+        Revision {
+            entity: Entity::Report,
+            id: id.0,
+            version: r.version,
+            at,
+            by,
+            action,
+            snapshot: &r,
+        },
+    )
+    .await?;
+    Ok(r)
+}
+
+pub(crate) async fn report_conflict(tx: &Transaction<'_>, id: ReportId) -> StoreError {
+    match load_report(&**tx, id).await {
+        Ok(cur) => StoreError::Conflict {
+            entity: "report",
+            current: Current::Report(Box::new(cur)),
+        },
+        Err(e) => e,
+    }
+}
+
+pub(crate) async fn check_report_version(
+    tx: &Transaction<'_>,
+    id: ReportId,
+    expected: i64,
+) -> StoreResult<()> {
+    let v = lock_version(tx, "reports", "id", &id.0, "report", id.to_string()).await?;
+    if v == expected {
+        Ok(())
+    } else {
+        Err(report_conflict(tx, id).await)
+    }
+}
+
+pub(crate) async fn insert_stage(
+    tx: &Transaction<'_>,
+    id: ReportId,
+    seq: i32,
+    s: &NewStage,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO report_stages (report_id, seq, kind, at, text, author)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &id.0,
+            &seq,
+            &s.kind.code(),
+            &s.at,
+            &s.text,
+            &s.author.map(|u| u.0),
+        ],
+    )
+    .await
+    .map_err(pg_err)?;
+    Ok(())
+}
+
+/// A time as a `timestamptz` column gives it back: whole microseconds since 2000-01-01,
+/// cut the way tokio-postgres converts it.
+pub(crate) fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
+    let base = DateTime::<Utc>::from_naive_utc_and_offset(
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+        Utc,
+    );
+    match (t - base).num_microseconds() {
+        Some(us) => base + chrono::Duration::microseconds(us),
+        None => t,
+    }
+}
+
+/// Inserts one report with its first stage, history entry and change-feed entry.
+pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreResult<Report> {
+    let at = report.first.at;
+    let day = jst_date(at);
+    // Dates before 1873 have no 年度; they cannot be filed, so any number will do.
+    let fy = FiscalYear::of(day).map_or(day.year(), FiscalYear::year);
+    let d = &report.details;
+    let details = json(d)?;
+    // All columns in one insert, and the result built here instead of read back: each
+    // statement is a round trip, which is what limits intake.
+    let row = tx
+        .query_one(
+            "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
+             fiscal_year, sector, event_type, severity, tlp, details)
+             VALUES ($1, 1, 'new', $2, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                &report.org_id.0,
+                &at,
+                &fy,
+                &d.sector.as_str(),
+                &d.event_type.as_str(),
+                &d.severity.map(|s| i16::from(s.level())),
+                &d.tlp.code(),
+                &details,
+            ],
+        )
+        .await
+        .map_err(pg_err)?;
+    let id = ReportId(row.get(0));
+    if !d.causes.is_empty() {
+        let causes: Vec<&str> = d.causes.iter().map(Code::as_str).collect();
+        tx.execute(
+            "INSERT INTO report_causes (report_id, cause) SELECT $1, unnest($2::text[])
+             ON CONFLICT DO NOTHING",
+            &[&id.0, &causes],
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    insert_stage(tx, id, 1, &report.first).await?;
+    let stored_at = as_stored(at);
+    let r = Report {
+        id,
+        version: 1,
+        org_id: report.org_id,
+        status: ReportStatus::New,
+        reported_at: stored_at,
+        updated_at: stored_at,
+        details: serde_json::from_str(&details).map_err(StoreError::backend)?,
+        stages: vec![kizuki_domain::report::Stage {
+            seq: 1,
+            kind: report.first.kind,
+            at: stored_at,
+            text: report.first.text.clone(),
+            author: report.first.author,
+        }],
+        case_id: None,
+    };
+    record_history(
+        tx,
+        Revision {
+            entity: Entity::Report,
+            id: id.0,
+            version: 1,
+            at,
+            by: report.first.author,
+            action: "create",
+            snapshot: &r,
+        },
+    )
+    .await?;
+    Ok(r)
+}
 
 #[async_trait]
 impl ReportStore for PgStore {

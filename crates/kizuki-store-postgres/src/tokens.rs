@@ -3,6 +3,18 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
+pub(crate) const TOKEN_COLS: &str = "id, user_id, label, created_at, revoked_at";
+
+pub(crate) fn token_row(r: &tokio_postgres::Row) -> ApiToken {
+    ApiToken {
+        id: r.get(0),
+        user_id: UserId(r.get(1)),
+        label: r.get(2),
+        created_at: r.get(3),
+        revoked_at: r.get(4),
+    }
+}
+
 #[async_trait]
 impl TokenStore for PgStore {
     async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {

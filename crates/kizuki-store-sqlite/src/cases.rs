@@ -3,6 +3,27 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
+pub(crate) fn load_case(c: &Connection, id: CaseId) -> StoreResult<Case> {
+    c.query_row(
+        "SELECT id, survey_year, report_id, version, content FROM cases WHERE id = ?1",
+        [id.0],
+        case_row,
+    )
+    .optional()
+    .map_err(db_err)?
+    .ok_or_else(|| StoreError::not_found("case", id))
+}
+
+pub(crate) fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Case> {
+    Ok(Case {
+        id: CaseId(r.get(0)?),
+        survey_year: r.get(1)?,
+        report_id: r.get::<_, Option<i64>>(2)?.map(ReportId),
+        version: r.get(3)?,
+        content: from_json::<CaseContent>(&r.get::<_, String>(4)?)?,
+    })
+}
+
 #[async_trait]
 impl CaseStore for SqliteStore {
     async fn create_case(

@@ -3,6 +3,33 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
+pub(crate) const ORG_COLS: &str = "id, key, name, kind, sectors, region, version";
+
+pub(crate) fn org_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Organisation> {
+    let kind: String = r.get("kind")?;
+    let sectors: String = r.get("sectors")?;
+    Ok(Organisation {
+        id: OrgId(r.get("id")?),
+        version: r.get("version")?,
+        org: NewOrganisation {
+            key: r.get("key")?,
+            name: r.get("name")?,
+            kind: OrgKind::parse(&kind).ok_or_else(|| codec::bad("organisations.kind", &kind))?,
+            sectors: from_json::<Vec<Code>>(&sectors)?,
+            region: r.get::<_, Option<String>>("region")?.map(Code),
+        },
+    })
+}
+
+pub(crate) fn load_org(c: &Connection, id: OrgId) -> StoreResult<Organisation> {
+    c.prepare_cached(&format!(
+        "SELECT {ORG_COLS} FROM organisations WHERE id = ?1"
+    ))
+    .and_then(|mut st| st.query_row([id.0], org_row).optional())
+    .map_err(db_err)?
+    .ok_or_else(|| StoreError::not_found("organisation", id))
+}
+
 #[async_trait]
 impl OrgStore for SqliteStore {
     async fn create_org(&self, org: NewOrganisation) -> StoreResult<Organisation> {

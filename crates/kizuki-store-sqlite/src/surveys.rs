@@ -3,6 +3,22 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
+pub(crate) fn load_survey(c: &Connection, fy: i32) -> StoreResult<Survey> {
+    c.query_row(
+        "SELECT version, content FROM surveys WHERE fiscal_year = ?1",
+        [fy],
+        |r| {
+            Ok(Survey {
+                version: r.get(0)?,
+                content: from_json(&r.get::<_, String>(1)?)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(db_err)?
+    .ok_or_else(|| StoreError::not_found("survey", fy))
+}
+
 #[async_trait]
 impl SurveyStore for SqliteStore {
     async fn create_survey(&self, content: SurveyContent) -> StoreResult<Survey> {

@@ -3,6 +3,32 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
+pub(crate) const TOKEN_COLS: &str = "id, user_id, label, created_at, revoked_at";
+
+pub(crate) fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
+    Ok(ApiToken {
+        id: r.get("id")?,
+        user_id: UserId(r.get("user_id")?),
+        label: r.get("label")?,
+        created_at: time_from(&r.get::<_, String>("created_at")?)?,
+        revoked_at: r
+            .get::<_, Option<String>>("revoked_at")?
+            .map(|s| time_from(&s))
+            .transpose()?,
+    })
+}
+
+pub(crate) fn load_token(c: &Connection, id: i64) -> StoreResult<ApiToken> {
+    c.query_row(
+        &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = ?1"),
+        [id],
+        token_row,
+    )
+    .optional()
+    .map_err(db_err)?
+    .ok_or_else(|| StoreError::not_found("token", id))
+}
+
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {

@@ -4,6 +4,26 @@ use crate::*;
 use kizuki_store::PasswordState;
 use kizuki_store::prelude::*;
 
+pub(crate) const USER_COLS: &str = "id, org_id, email, display_name, role, lang, active, version";
+
+pub(crate) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get("role")?;
+    let lang: String = r.get("lang")?;
+    let email: String = r.get("email")?;
+    Ok(User {
+        id: UserId(r.get("id")?),
+        version: r.get("version")?,
+        user: NewUser {
+            org_id: OrgId(r.get("org_id")?),
+            email: Email::parse(&email).map_err(|_| codec::bad("users.email", &email))?,
+            display_name: r.get("display_name")?,
+            role: Role::parse(&role).ok_or_else(|| codec::bad("users.role", &role))?,
+            lang: Lang::parse(&lang).unwrap_or_default(),
+        },
+        active: r.get("active")?,
+    })
+}
+
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: NewUser, password_hash: &str) -> StoreResult<User> {
