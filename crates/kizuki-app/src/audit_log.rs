@@ -99,8 +99,9 @@ pub fn read_is_audited(tlp: Tlp) -> bool {
     matches!(tlp, Tlp::Amber | Tlp::AmberStrict | Tlp::Red)
 }
 
-/// Records that `p` read `r`, when its label calls for it.
-pub async fn record_read(app: &App, p: &Principal, r: &Report, via: &str) -> AppResult<()> {
+/// Records that `p` read `r`, when its label calls for it; called by
+/// [`crate::reports::read`], the one read of record.
+pub(crate) async fn record_read(app: &App, p: &Principal, r: &Report, via: &str) -> AppResult<()> {
     if read_is_audited(r.details.tlp) {
         note(
             app,

@@ -7,6 +7,7 @@ pub mod annual_report;
 pub mod audit_log;
 pub mod auth;
 pub mod backup;
+pub mod bulk;
 pub mod cases;
 pub mod config;
 pub mod error;

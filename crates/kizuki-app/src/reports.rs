@@ -6,7 +6,7 @@ use crate::App;
 use crate::auth::{self, Principal};
 use crate::error::{AppError, AppResult};
 use crate::when;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
 use kizuki_domain::org::Organisation;
 use kizuki_domain::report::{
@@ -18,55 +18,6 @@ use kizuki_store::{
     HistoryEntry, LinkKind, NewReport, NewStage, Page, Paged, ReportFilter, ReportLink, StoreError,
 };
 use serde::{Deserialize, Serialize};
-
-/// How long after detection the later stages are due. The defaults follow NIS2's 72 h
-/// notification and one-month final report (the first report exists once a report does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadlines {
-    pub follow_up: Duration,
-    pub final_report: Duration,
-}
-
-impl Default for Deadlines {
-    fn default() -> Self {
-        Deadlines {
-            follow_up: Duration::hours(72),
-            final_report: Duration::days(30),
-        }
-    }
-}
-
-/// A stage that is due and missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Overdue {
-    pub kind: StageKind,
-    pub due: DateTime<Utc>,
-}
-
-/// The stages a report still owes at `now`: a follow-up (or final report) by the
-/// notification deadline, and the final report by its own.
-pub fn overdue(r: &Report, now: DateTime<Utc>, d: &Deadlines) -> Vec<Overdue> {
-    // A closed report, or one already written up as a case, owes nothing more.
-    if r.status == ReportStatus::Closed || r.case_id.is_some() {
-        return Vec::new();
-    }
-    let base = r.details.detected_at.unwrap_or(r.reported_at);
-    let mut out = Vec::new();
-    let has_later = r.stages.iter().any(|s| s.kind != StageKind::First);
-    if !has_later && now > base + d.follow_up {
-        out.push(Overdue {
-            kind: StageKind::FollowUp,
-            due: base + d.follow_up,
-        });
-    }
-    if !r.has_final() && now > base + d.final_report {
-        out.push(Overdue {
-            kind: StageKind::Final,
-            due: base + d.final_report,
-        });
-    }
-    out
-}
 
 /// One row of the systems part of the form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,6 +309,25 @@ pub async fn require_triage(app: &App, p: &Principal, r: &Report) -> AppResult<(
             "this report cannot be triaged by you".into(),
         ))
     }
+}
+
+/// Where a report is read of record: the detail page or the API's report resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadVia {
+    Page,
+    Api,
+}
+
+/// The report, read of record by the principal: as [`get`], and the read is audited when the
+/// report's label calls for it (lists show titles only and are not reads of record).
+pub async fn read(app: &App, p: &Principal, id: ReportId, via: ReadVia) -> AppResult<Report> {
+    let r = get(app, p, id).await?;
+    let via = match via {
+        ReadVia::Page => "page",
+        ReadVia::Api => "api",
+    };
+    crate::audit_log::record_read(app, p, &r, via).await?;
+    Ok(r)
 }
 
 /// The report, if the principal may edit it.
@@ -749,14 +719,11 @@ pub struct ReportView {
     /// Reports of the same incident, reached through same-incident links in any number of hops.
     pub incident: Vec<Report>,
     pub history: Vec<HistoryEntry>,
-    pub overdue: Vec<Overdue>,
     pub can_edit: bool,
 }
 
-pub async fn view(app: &App, p: &Principal, id: ReportId, d: &Deadlines) -> AppResult<ReportView> {
-    let report = get(app, p, id).await?;
-    // The detail page is the read of record; lists show titles only.
-    crate::audit_log::record_read(app, p, &report, "page").await?;
+pub async fn view(app: &App, p: &Principal, id: ReportId) -> AppResult<ReportView> {
+    let report = read(app, p, id, ReadVia::Page).await?;
     let org_name = app.store.get_org(report.org_id).await?.org.name;
     let mut links = Vec::new();
     for l in app.store.report_links(id).await? {
@@ -770,7 +737,6 @@ pub async fn view(app: &App, p: &Principal, id: ReportId, d: &Deadlines) -> AppR
     }
     let incident = incident_of(app, p, id).await?;
     let history = app.store.report_history(id).await?;
-    let overdue = overdue(&report, app.clock.now(), d);
     let can_edit = auth::can_edit(app, p, &report).await?;
     Ok(ReportView {
         report,
@@ -778,7 +744,6 @@ pub async fn view(app: &App, p: &Principal, id: ReportId, d: &Deadlines) -> AppR
         links,
         incident,
         history,
-        overdue,
         can_edit,
     })
 }

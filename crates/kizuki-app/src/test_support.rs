@@ -61,3 +61,28 @@ pub(crate) async fn file(app: &App, org: &str, when: &str, input: ReportInput) -
         .await
         .unwrap_or_else(|e| panic!("create_report: {e}"))
 }
+
+/// The demo railway operator's reporter, as a signed-in principal.
+pub(crate) async fn operator_principal(app: &App) -> crate::auth::Principal {
+    let email = kizuki_domain::user::Email::parse("reporter@railway.example.jp")
+        .unwrap_or_else(|e| panic!("email: {e}"));
+    let creds = app
+        .store
+        .credentials(&email)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no demo reporter"));
+    crate::auth::Principal::from_user(&creds.user)
+}
+
+/// A valid first report of the railway sector.
+pub(crate) fn sample_input(_app: &App) -> ReportInput {
+    ReportInput {
+        title: "運行管理システムの停止".into(),
+        sector: "railway".into(),
+        event_type: "unavailability".into(),
+        summary: "運行管理システムが停止した。".into(),
+        ..Default::default()
+    }
+}

@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kizuki_app::App;
 use kizuki_app::presence::Presence;
-use kizuki_app::reports::Deadlines;
 use pages::{auth, cases, publication, reports, triage};
 use render::Views;
 use session::Sessions;
@@ -85,14 +84,19 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         views: Arc::new(views),
         sessions,
         presence: Arc::new(Presence::new()),
-        deadlines: Deadlines::default(),
-        deadline_policy: opts.deadlines,
+        deadlines: opts.deadlines,
         secure_cookies: opts.secure_cookies,
         pdf_fonts: Arc::new(opts.pdf_fonts.clone()),
         openapi: Arc::new(openapi_json),
         search: opts.search.clone(),
         limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
-        imports: api::imports::ImportQueue::new(opts.ops.limits.clone()),
+        imports: api::imports::ImportQueue {
+            queue: kizuki_app::bulk::BulkQueue::new(kizuki_app::bulk::BulkConfig {
+                queue: opts.ops.limits.bulk_queue,
+                workers: opts.ops.limits.bulk_workers,
+            }),
+            max_items: opts.ops.limits.bulk_max_items,
+        },
         metrics: Arc::new(metrics::Metrics::new(
             opts.ops.metrics.clone(),
             opts.ops.warnings.clone(),
@@ -103,7 +107,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
     // outside one, as in unit tests, has neither).
     if tokio::runtime::Handle::try_current().is_ok() {
         if opts.ops.start_import_workers {
-            st.imports.start(st.app.clone());
+            st.imports.queue.start(st.app.clone());
         }
         metrics::spawn_watcher(&st);
     }

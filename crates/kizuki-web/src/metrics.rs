@@ -320,8 +320,8 @@ async fn sample(st: &WebState) -> Sample {
         .flatten();
     Sample {
         pool: kizuki_app::health::pool_status(&st.app),
-        queue_depth: st.imports.depth(),
-        queue_capacity: st.imports.capacity(),
+        queue_depth: st.imports.queue.depth(),
+        queue_capacity: st.imports.queue.capacity(),
         disk_free: disk,
     }
 }
@@ -456,7 +456,11 @@ async fn render(st: &WebState, s: &Sample) -> String {
         "gauge",
         "Bulk-import jobs being processed.",
     );
-    let _ = writeln!(out, "kizuki_import_jobs_running {}", st.imports.running());
+    let _ = writeln!(
+        out,
+        "kizuki_import_jobs_running {}",
+        st.imports.queue.running()
+    );
 
     if let Some(search) = &st.search {
         // Changes after the index's committed position, counted up to a cap so a far
@@ -614,7 +618,7 @@ pub fn spawn_watcher(st: &WebState) {
     let every = st.metrics.warnings.check_every;
     let mut watch = Watch::new(st.metrics.warnings.clone());
     let app = st.app.clone();
-    let imports = st.imports.clone();
+    let imports = st.imports.queue.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -3,7 +3,6 @@
 use crate::render::Views;
 use kizuki_app::App;
 use kizuki_app::presence::Presence;
-use kizuki_app::reports::Deadlines;
 use std::sync::Arc;
 
 use crate::session::Sessions;
@@ -14,9 +13,8 @@ pub struct WebState {
     pub views: Arc<Views>,
     pub sessions: Arc<Sessions>,
     pub presence: Arc<Presence>,
-    pub deadlines: Deadlines,
     /// Report-stage deadlines as configured (`[deadlines]`).
-    pub deadline_policy: kizuki_domain::deadlines::DeadlinePolicy,
+    pub deadlines: kizuki_domain::deadlines::DeadlinePolicy,
     /// Set behind TLS so the session cookie is never sent in clear.
     pub secure_cookies: bool,
     /// Japanese font files for PDF downloads, tried before the usual locations.

@@ -1,13 +1,15 @@
 //! The security core the web layer calls: TOTP and recovery codes, password rules, login
-//! throttling, the hash-chained audit log, IP allowlists and the security headers.
+//! throttling, signing in, the hash-chained audit log, IP allowlists and the security headers.
 //!
-//! Each module is pure (values in, values out; clock and randomness injected) so it can be
-//! tested without a server; who may see what is decided in `kizuki_domain::access`.
+//! Each module but `signin` (which puts them together over the store) is pure (values in,
+//! values out; clock and randomness injected) so it can be tested without a server; who may
+//! see what is decided in `kizuki_domain::access`.
 
 pub mod audit;
 pub mod headers;
 pub mod ip_allowlist;
 pub mod password_policy;
+pub mod signin;
 pub mod throttle;
 pub mod totp;
 

@@ -24,7 +24,8 @@ use axum::response::{IntoResponse, Response};
 use dto::*;
 use extract::{ApiJson, ApiPath, ApiQuery};
 use kizuki_app::auth::Principal;
-use kizuki_app::{AppError, cases, reports, tokens};
+use kizuki_app::security::signin;
+use kizuki_app::{AppError, cases, reports};
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::ids::{CaseId, OrgId, ReportId};
 use kizuki_domain::report::{ReportInput, ReportStatus, StageKind};
@@ -49,44 +50,18 @@ impl FromRequestParts<WebState> for ApiUser {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError(WebError::App(AppError::Unauthenticated)))?;
-        // Security: the same address throttle and allowlist as the login form.
         let addr = parts
             .extensions
             .get::<crate::security::ClientAddr>()
             .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), |a| a.0);
-        let key = format!("token@{addr}");
-        let throttle = &st.security.throttle;
-        if throttle.check(&key, addr).is_err() {
-            return Err(ApiError(WebError::App(AppError::Unauthenticated)));
-        }
         // Fair limits: a known token over its limit is refused before any look-up.
         let now = std::time::Instant::now();
         let early = match st.limits.check_token_early(secret, now) {
             Ok(e) => e,
             Err(r) => return Err(ApiError(r.held().await)),
         };
-        let user = match tokens::authenticate(&st.app, secret).await {
-            Ok(u) => u,
-            Err(e) => {
-                if matches!(e, AppError::Unauthenticated) {
-                    let _ = throttle.record_failure(&key, addr);
-                }
-                return Err(e.into());
-            }
-        };
-        if !kizuki_app::accounts::allowlist_permits(&st.app, user.user.org_id, addr).await? {
-            kizuki_app::audit_log::note(
-                &st.app,
-                kizuki_app::security::audit::actor_user(user.id),
-                kizuki_app::security::audit::actions::IP_REFUSED,
-                format!("user:{}", user.user.email.as_str()),
-                &serde_json::json!({"addr": addr.to_string(), "via": "token"}),
-            )
-            .await?;
-            return Err(ApiError(WebError::App(AppError::Forbidden(format!(
-                "this organisation's accounts may not be used from {addr}"
-            )))));
-        }
+        // The same address throttle and allowlist as the login form.
+        let user = signin::with_token(&st.app, &st.security.throttle, secret, addr).await?;
         // Fair limits: charged once the caller is known, to its token and org.
         if let Err(r) = st.limits.check_api(user.user.org_id, secret, early, now) {
             return Err(ApiError(r.held().await));
@@ -236,8 +211,7 @@ async fn get_report(
     ApiUser(p): ApiUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
-    let r = reports::get(&st.app, &p, ReportId(id)).await?;
-    kizuki_app::audit_log::record_read(&st.app, &p, &r, "api").await?;
+    let r = reports::read(&st.app, &p, ReportId(id), reports::ReadVia::Api).await?;
     Ok(with_etag(StatusCode::OK, r.version, ReportDto::from(&r)))
 }
 

@@ -7,9 +7,9 @@ use crate::session::{NewSessionId, PendingLogin, Posted, Viewer};
 use crate::state::WebState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use kizuki_app::auth;
 use kizuki_app::reports;
-use kizuki_app::security::audit;
-use kizuki_app::{AppError, audit_log, auth};
+use kizuki_app::security::signin::{self, PasswordOutcome};
 use kizuki_domain::report::ReportStatus;
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::{Page, ReportFilter, ReportSort};
@@ -174,8 +174,8 @@ pub(crate) fn lock_message(v: &Viewer, l: &kizuki_app::security::throttle::Locke
     }
 }
 
-/// Security, in this order: throttle check, password, IP allowlist, then the
-/// second factor (required for centre staff) or completion; every outcome is audited.
+/// The login form's answer to each outcome of [`signin::with_password`] (which checks, in
+/// order, the throttle, the password, the IP allowlist and whether a second factor follows).
 pub async fn login(
     State(st): State<WebState>,
     v: Viewer,
@@ -185,117 +185,58 @@ pub async fn login(
     use axum::http::StatusCode;
     let email = form.get("email").trim().to_owned();
     let next = safe_next(form.get("next"));
-    let account = email.to_lowercase();
-    let detail = json!({"addr": addr.to_string()});
-    if let Err(locked) = st.security.throttle.check(&account, addr) {
-        audit_log::note(
-            &st.app,
-            audit::ANONYMOUS,
-            audit::actions::LOGIN_LOCKED,
-            format!("user:{account}"),
-            &detail,
-        )
-        .await?;
-        let msg = lock_message(&v, &locked);
-        return login_page(
-            &st,
-            &v,
-            &next,
-            &email,
-            Some(msg),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
-    match auth::login(&st.app, &email, form.get("password")).await {
-        Ok(user) => {
-            if !kizuki_app::accounts::allowlist_permits(&st.app, user.user.org_id, addr).await? {
-                audit_log::note(
-                    &st.app,
-                    audit::actor_user(user.id),
-                    audit::actions::IP_REFUSED,
-                    format!("user:{account}"),
-                    &detail,
-                )
-                .await?;
-                return ip_refused(&st, &v, addr);
-            }
-            let enrolled = kizuki_app::mfa::is_enrolled(&st.app, user.id).await?;
-            let required = kizuki_app::security::totp::mfa_required(user.user.role);
-            // A new session id at each step: an id planted before login is worthless after.
-            st.sessions.remove(&v.session.id).await?;
-            if enrolled || required {
-                let s = st.sessions.create(None, v.lang).await?;
-                st.sessions
-                    .set_pending(
-                        &s.id,
-                        Some(PendingLogin {
-                            user: user.id,
-                            next,
-                            enrol: !enrolled,
-                        }),
-                    )
-                    .await?;
-                let to = if enrolled {
-                    "/login/mfa"
-                } else {
-                    "/login/mfa/enrol"
-                };
-                let mut res = Redirect::to(to).into_response();
-                res.extensions_mut().insert(NewSessionId(s.id));
-                return Ok(res);
-            }
-            complete_login(&st, &user, addr, &next).await
-        }
-        Err(AppError::Unauthenticated) => {
-            let lock = st.security.throttle.record_failure(&account, addr);
-            audit_log::note(
-                &st.app,
-                audit::ANONYMOUS,
-                audit::actions::LOGIN_FAILED,
-                format!("user:{account}"),
-                &detail,
+    let outcome = signin::with_password(
+        &st.app,
+        &st.security.throttle,
+        &email,
+        form.get("password"),
+        addr,
+    )
+    .await?;
+    match outcome {
+        PasswordOutcome::Locked(locked) => {
+            let msg = lock_message(&v, &locked);
+            login_page(
+                &st,
+                &v,
+                &next,
+                &email,
+                Some(msg),
+                StatusCode::TOO_MANY_REQUESTS,
             )
-            .await?;
+        }
+        PasswordOutcome::Refused { lock } => {
             let msg = lock.map(|l| lock_message(&v, &l));
             login_page(&st, &v, &next, &email, msg, StatusCode::UNAUTHORIZED)
         }
-        Err(e) => Err(e.into()),
+        PasswordOutcome::AddressRefused => ip_refused(&st, &v, addr),
+        PasswordOutcome::SecondFactor { user, enrol } => {
+            // A new session id at each step: an id planted before login is worthless after.
+            st.sessions.remove(&v.session.id).await?;
+            let s = st.sessions.create(None, v.lang).await?;
+            let pending = PendingLogin {
+                user: user.id,
+                next,
+                enrol,
+            };
+            st.sessions.set_pending(&s.id, Some(pending)).await?;
+            let to = if enrol {
+                "/login/mfa/enrol"
+            } else {
+                "/login/mfa"
+            };
+            let mut res = Redirect::to(to).into_response();
+            res.extensions_mut().insert(NewSessionId(s.id));
+            Ok(res)
+        }
+        PasswordOutcome::SignedIn(user) => {
+            st.sessions.remove(&v.session.id).await?;
+            let s = st.sessions.create(Some(user.id), user.user.lang).await?;
+            let mut res = Redirect::to(&next).into_response();
+            res.extensions_mut().insert(NewSessionId(s.id));
+            Ok(res)
+        }
     }
-}
-
-/// The last step of every login: the throttle forgets the account's failures, the login is
-/// audited, and the user gets a fresh session id.
-pub(crate) async fn complete_login(
-    st: &WebState,
-    user: &kizuki_domain::user::User,
-    addr: std::net::IpAddr,
-    next: &str,
-) -> Result<Response, WebError> {
-    let s = signed_in_session(st, user, addr).await?;
-    let mut res = Redirect::to(next).into_response();
-    res.extensions_mut().insert(NewSessionId(s));
-    Ok(res)
-}
-
-/// Records the successful login and opens its session; returns the new session id.
-pub(crate) async fn signed_in_session(
-    st: &WebState,
-    user: &kizuki_domain::user::User,
-    addr: std::net::IpAddr,
-) -> Result<String, WebError> {
-    st.security
-        .throttle
-        .record_success(&user.user.email.as_str().to_lowercase(), addr);
-    audit_log::note(
-        &st.app,
-        audit::actor_user(user.id),
-        audit::actions::LOGIN,
-        format!("user:{}", user.user.email.as_str()),
-        &json!({"addr": addr.to_string()}),
-    )
-    .await?;
-    let s = st.sessions.create(Some(user.id), user.user.lang).await?;
-    Ok(s.id)
 }
 
 /// The refusal when the organisation's IP allowlist does not include the address.

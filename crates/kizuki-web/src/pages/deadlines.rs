@@ -20,7 +20,7 @@ fn status_code(s: &DueStatus) -> &'static str {
 /// The report page's schedule: the anchor line and one line per stage (`describe_ja`), with
 /// each stage's status for styling. `null` when the report owes nothing any more.
 pub fn schedule_json(st: &WebState, r: &Report) -> Value {
-    let Some(s) = stage_deadlines::for_report(&st.app, r, &st.deadline_policy) else {
+    let Some(s) = stage_deadlines::for_report(&st.app, r, &st.deadlines) else {
         return Value::Null;
     };
     let lines = s.describe_ja();
@@ -38,7 +38,7 @@ pub fn schedule_json(st: &WebState, r: &Report) -> Value {
 
 /// Overdue stages of one report in the shape report rows have always used.
 pub fn overdue_json(st: &WebState, r: &Report) -> Value {
-    let items: Vec<Value> = stage_deadlines::for_report(&st.app, r, &st.deadline_policy)
+    let items: Vec<Value> = stage_deadlines::for_report(&st.app, r, &st.deadlines)
         .map(|s| {
             s.overdue()
                 .map(|d| json!({"kind": d.stage.code(), "due": d.due}))
@@ -54,7 +54,7 @@ pub async fn dashboard_json(
     st: &WebState,
     p: &kizuki_app::auth::Principal,
 ) -> Result<Value, kizuki_app::AppError> {
-    let items = stage_deadlines::dashboard_overdue(&st.app, p, &st.deadline_policy).await?;
+    let items = stage_deadlines::dashboard_overdue(&st.app, p, &st.deadlines).await?;
     Ok(json!(
         items
             .iter()

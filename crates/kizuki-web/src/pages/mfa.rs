@@ -2,7 +2,7 @@
 //! that require it and have none yet — enrol an authenticator first (the secret is shown as
 //! text and as an `otpauth://` URI; ten recovery codes are shown once at the end).
 
-use super::auth::{lock_message, signed_in_session};
+use super::auth::lock_message;
 use super::render;
 use crate::error::WebError;
 use crate::security::ClientAddr;
@@ -11,8 +11,8 @@ use crate::state::WebState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use kizuki_app::security::audit;
-use kizuki_app::{audit_log, mfa};
+use kizuki_app::mfa;
+use kizuki_app::security::signin::{self, CodeOutcome};
 use serde_json::json;
 
 fn pending(v: &Viewer, enrol: bool) -> Option<PendingLogin> {
@@ -35,37 +35,25 @@ pub async fn verify(
     let Some(p) = pending(&v, false) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let user = kizuki_app::auth::pending_user(&st.app, p.user).await?;
-    let account = user.user.email.as_str().to_lowercase();
-    if let Err(locked) = st.security.throttle.check(&account, addr) {
-        st.sessions.set_pending(&v.session.id, None).await?;
-        let msg = lock_message(&v, &locked);
-        let mut res = render(
-            &st,
-            &v,
-            "login_mfa.html",
-            json!({"failed": false, "lock": msg}),
-        )?;
-        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return Ok(res);
-    }
-    if mfa::verify_login(&st.app, user.id, f.get("code")).await? {
-        let id = signed_in_session(&st, &user, addr).await?;
-        st.sessions.remove(&v.session.id).await?;
-        let mut res = Redirect::to(&p.next).into_response();
-        res.extensions_mut().insert(NewSessionId(id));
-        return Ok(res);
-    }
-    let lock = st.security.throttle.record_failure(&account, addr);
-    audit_log::note(
-        &st.app,
-        audit::actor_user(user.id),
-        audit::actions::MFA_FAILED,
-        format!("user:{account}"),
-        &json!({"addr": addr.to_string()}),
-    )
-    .await?;
-    let msg = lock.map(|l| lock_message(&v, &l));
+    let outcome =
+        signin::with_code(&st.app, &st.security.throttle, p.user, f.get("code"), addr).await?;
+    let (msg, status) = match outcome {
+        CodeOutcome::SignedIn(user) => {
+            st.sessions.remove(&v.session.id).await?;
+            let s = st.sessions.create(Some(user.id), user.user.lang).await?;
+            let mut res = Redirect::to(&p.next).into_response();
+            res.extensions_mut().insert(NewSessionId(s.id));
+            return Ok(res);
+        }
+        CodeOutcome::Locked(locked) => (
+            Some(lock_message(&v, &locked)),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        CodeOutcome::Refused { lock } => {
+            (lock.map(|l| lock_message(&v, &l)), StatusCode::UNAUTHORIZED)
+        }
+    };
+    // Locked out: the login halfway through is over; start again after the wait.
     if msg.is_some() {
         st.sessions.set_pending(&v.session.id, None).await?;
     }
@@ -75,7 +63,7 @@ pub async fn verify(
         "login_mfa.html",
         json!({"failed": msg.is_none(), "lock": msg}),
     )?;
-    *res.status_mut() = StatusCode::UNAUTHORIZED;
+    *res.status_mut() = status;
     Ok(res)
 }
 
@@ -115,12 +103,13 @@ pub async fn enrol(
     let Some(p) = pending(&v, true) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let user = kizuki_app::auth::pending_user(&st.app, p.user).await?;
-    let Some(codes) = mfa::confirm(&st.app, &user, f.get("code")).await? else {
+    let Some((user, codes)) =
+        signin::with_enrolment(&st.app, &st.security.throttle, p.user, f.get("code"), addr).await?
+    else {
         return enrol_page(&st, &v, &p, true).await;
     };
     // Enrolled: the login completes here, and the recovery codes are shown this once.
-    let id = signed_in_session(&st, &user, addr).await?;
+    let id = st.sessions.create(Some(user.id), user.user.lang).await?.id;
     st.sessions.remove(&v.session.id).await?;
     let mut res = render(
         &st,

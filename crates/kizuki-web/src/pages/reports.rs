@@ -350,7 +350,7 @@ async fn detail_ctx(
     stage_form: Value,
     stage_errors: Value,
 ) -> Result<Value, WebError> {
-    let view = reports::view(&st.app, &s.p, id, &st.deadlines).await?;
+    let view = reports::view(&st.app, &s.p, id).await?;
     let orgs = reports::org_names(&st.app).await?;
     let users = reports::user_names(&st.app).await?;
     let r = &view.report;

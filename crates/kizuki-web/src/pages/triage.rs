@@ -49,7 +49,7 @@ async fn page(
     errors: Value,
     conflict: Option<Value>,
 ) -> Result<Response, WebError> {
-    let view = reports::view(&st.app, &s.p, id, &st.deadlines).await?;
+    let view = reports::view(&st.app, &s.p, id).await?;
     let r = &view.report;
     reports::require_triage(&st.app, &s.p, r).await?;
     let orgs = reports::org_names(&st.app).await?;
