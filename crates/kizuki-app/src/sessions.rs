@@ -102,7 +102,8 @@ impl SessionData {
 
 /// The sessions, in the store. One-time notices are the exception to "write through at
 /// once": many handlers that set or show one are not async, so the notice is held here for
-/// the request and written by [`layer`] before the answer goes out (see [`Sessions::flush`]).
+/// the request and written by the web layer's session middleware before the answer goes out
+/// (see [`Sessions::flush`]).
 pub struct Sessions {
     store: DynStore,
     /// Clock and random source of the app (a new session's times, ids and instance secret).
@@ -238,7 +239,7 @@ impl Sessions {
     }
 
     /// A session that is not stored: anonymous, in Japanese, its CSRF token derived from `id`.
-    /// Nothing is written; [`Sessions::keep`] stores it once it has something to keep.
+    /// Nothing is written; it is stored once it has something to keep.
     pub async fn anonymous(&self, id: String, now: DateTime<Utc>) -> StoreResult<SessionData> {
         let csrf = derive_csrf(self.csrf_key().await?, &id);
         Ok(SessionData::unsaved(id, csrf, now))
@@ -350,12 +351,12 @@ impl Sessions {
         self.keep(id, &u).await
     }
 
-    /// A notice for the session's next page; stored by [`layer`] when the request ends.
+    /// A notice for the session's next page; stored by the session middleware when the request ends.
     pub fn set_flash(&self, id: &str, msg: &str) {
         lock(&self.flash_set).insert(id.to_owned(), msg.to_owned());
     }
 
-    /// The notice loaded with the session, for the page being rendered; [`layer`] clears it
+    /// The notice loaded with the session, for the page being rendered; the session middleware clears it
     /// in the store when the request ends, so it is shown once.
     pub fn take_flash(&self, session: &SessionData) -> Option<String> {
         if session.flash.is_some() {
@@ -386,7 +387,7 @@ impl Sessions {
         Ok(())
     }
 
-    /// Removes expired sessions in the background, at most once every [`PURGE_EVERY`]
+    /// Removes expired sessions in the background, at most once every `PURGE_EVERY`
     /// seconds on this node; a failure is logged and tried again next time.
     pub fn maybe_purge(&self, now: DateTime<Utc>) {
         let t = now.timestamp();

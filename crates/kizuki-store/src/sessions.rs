@@ -49,7 +49,7 @@ pub struct SessionRecord {
     pub pending: Option<PendingLogin>,
 }
 
-/// The fields [`Store::update_session`](crate::Store::update_session) changes: each `Some`
+/// The fields [`SessionStore::update_session`](crate::SessionStore::update_session) changes: each `Some`
 /// replaces the stored value (`Some(None)` clears an optional one); `None` leaves it alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionUpdate {

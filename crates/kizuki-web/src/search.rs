@@ -111,7 +111,7 @@ pub fn service(st: &WebState) -> Result<&SearchService, WebError> {
 }
 
 /// Lets the index catch up with writes committed before this request, for at most
-/// [`FRESHNESS_WAIT`]. The catch-up runs in its own task, so a request that stops waiting does
+/// `FRESHNESS_WAIT`. The catch-up runs in its own task, so a request that stops waiting does
 /// not cut it short.
 pub async fn settle(svc: &SearchService) {
     let s = svc.clone();
