@@ -25,9 +25,7 @@ fn sqlite_columns() -> Columns {
     drop(kizuki_store_sqlite::SqliteStore::open(&path).unwrap());
     let c = rusqlite::Connection::open(&path).unwrap();
     let mut tables = c
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        )
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         .unwrap();
     let names: Vec<String> = tables
         .query_map([], |r| r.get(0))
@@ -36,9 +34,7 @@ fn sqlite_columns() -> Columns {
         .unwrap();
     let mut out = Columns::new();
     for t in names {
-        let mut cols = c
-            .prepare("SELECT name FROM pragma_table_info(?1)")
-            .unwrap();
+        let mut cols = c.prepare("SELECT name FROM pragma_table_info(?1)").unwrap();
         let set: BTreeSet<String> = cols
             .query_map([&t], |r| r.get(0))
             .unwrap()

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod error;
+pub mod error_page;
 pub mod form;
 pub mod i18n;
 // Fair limits and metrics.
@@ -18,6 +19,7 @@ pub mod session;
 pub mod state;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::middleware;
@@ -25,9 +27,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kizuki_app::App;
 use kizuki_app::presence::Presence;
+use kizuki_app::sessions::Sessions;
+use metrics::MetricsState;
 use pages::{auth, cases, publication, reports, triage};
 use render::Views;
-use session::Sessions;
 use state::WebState;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -90,13 +93,11 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         openapi: Arc::new(openapi_json),
         search: opts.search.clone(),
         limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
-        imports: api::imports::ImportQueue {
-            queue: kizuki_app::bulk::BulkQueue::new(kizuki_app::bulk::BulkConfig {
-                queue: opts.ops.limits.bulk_queue,
-                workers: opts.ops.limits.bulk_workers,
-            }),
-            max_items: opts.ops.limits.bulk_max_items,
-        },
+        bulk: kizuki_app::bulk::BulkQueue::new(kizuki_app::bulk::BulkConfig {
+            queue: opts.ops.limits.bulk_queue,
+            workers: opts.ops.limits.bulk_workers,
+        }),
+        bulk_max_items: opts.ops.limits.bulk_max_items,
         metrics: Arc::new(metrics::Metrics::new(
             opts.ops.metrics.clone(),
             opts.ops.warnings.clone(),
@@ -107,9 +108,9 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
     // outside one, as in unit tests, has neither).
     if tokio::runtime::Handle::try_current().is_ok() {
         if opts.ops.start_import_workers {
-            st.imports.queue.start(st.app.clone());
+            st.bulk.start(st.app.clone());
         }
-        metrics::spawn_watcher(&st);
+        metrics::spawn_watcher(&MetricsState::from_ref(&st));
     }
     let pages = Router::new()
         .route("/", get(auth::home))

@@ -10,17 +10,17 @@
 //! bucket is the same as none), and if every bucket is busy, the one idle longest.
 
 use crate::error::WebError;
-use crate::session::SessionData;
-use crate::state::WebState;
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::config::{LimitsConfig, Rate};
+use kizuki_app::sessions::SessionData;
 use kizuki_domain::ids::{OrgId, UserId};
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -350,12 +350,12 @@ impl Limits {
 /// Charges every page request that writes (anything but GET and HEAD) by a signed-in user
 /// to that user's bucket. Runs inside the session layer, which turns the refusal into a
 /// page in the visitor's language (the `Retry-After` header is kept).
-pub async fn page_layer(State(st): State<WebState>, req: Request, next: Next) -> Response {
+pub async fn page_layer(State(limits): State<Arc<Limits>>, req: Request, next: Next) -> Response {
     let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
     let user = req.extensions().get::<SessionData>().and_then(|s| s.user);
     if writes
         && let Some(u) = user
-        && let Err(r) = st.limits.check_page_write(u, Instant::now())
+        && let Err(r) = limits.check_page_write(u, Instant::now())
     {
         tracing::info!(
             user = u.0,

@@ -9,7 +9,6 @@
 //! loopback interface, or anyone with the `[metrics] token` (docs/OPERATIONS.md).
 
 use crate::security::ClientAddr;
-use crate::state::WebState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -241,16 +240,25 @@ pub async fn tag(req: Request, next: Next) -> Response {
 
 /// Outermost layer: times every request and counts it by class and status (`unmatched`
 /// for requests no route took).
-pub async fn track(State(st): State<WebState>, req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let res = next.run(req).await;
     let class = res
         .extensions()
         .get::<RouteTag>()
         .map_or("unmatched", |t| t.0.as_str());
-    st.metrics
-        .record(class, res.status().as_u16(), started.elapsed());
+    metrics.record(class, res.status().as_u16(), started.elapsed());
     res
+}
+
+/// What `/metrics` and the resource watch read of the server's state.
+#[derive(Clone)]
+pub struct MetricsState {
+    pub app: kizuki_app::App,
+    pub metrics: Arc<Metrics>,
+    pub limits: Arc<crate::limits::Limits>,
+    pub bulk: kizuki_app::bulk::BulkQueue,
+    pub search: Option<kizuki_search::SearchService>,
 }
 
 /// Whether the caller may read the figures: from the loopback interface, or with the
@@ -268,7 +276,7 @@ fn permitted(cfg: &MetricsConfig, addr: std::net::IpAddr, headers: &HeaderMap) -
 
 /// `GET /metrics`.
 pub async fn endpoint(
-    State(st): State<WebState>,
+    State(st): State<MetricsState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
 ) -> Response {
@@ -311,7 +319,7 @@ fn disk_free(dir: Option<&PathBuf>) -> Option<u64> {
     }
 }
 
-async fn sample(st: &WebState) -> Sample {
+async fn sample(st: &MetricsState) -> Sample {
     let dir = st.metrics.data_dir.clone();
     // statvfs is quick, but it is a system call that can block on a network file system.
     let disk = tokio::task::spawn_blocking(move || disk_free(dir.as_ref()))
@@ -320,8 +328,8 @@ async fn sample(st: &WebState) -> Sample {
         .flatten();
     Sample {
         pool: kizuki_app::health::pool_status(&st.app),
-        queue_depth: st.imports.queue.depth(),
-        queue_capacity: st.imports.queue.capacity(),
+        queue_depth: st.bulk.depth(),
+        queue_capacity: st.bulk.capacity(),
         disk_free: disk,
     }
 }
@@ -331,7 +339,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-async fn render(st: &WebState, s: &Sample) -> String {
+async fn render(st: &MetricsState, s: &Sample) -> String {
     let m = &st.metrics;
     let mut out = String::with_capacity(16 * 1024);
     let classes: Vec<(String, Arc<ClassStats>)> = m
@@ -456,11 +464,7 @@ async fn render(st: &WebState, s: &Sample) -> String {
         "gauge",
         "Bulk-import jobs being processed.",
     );
-    let _ = writeln!(
-        out,
-        "kizuki_import_jobs_running {}",
-        st.imports.queue.running()
-    );
+    let _ = writeln!(out, "kizuki_import_jobs_running {}", st.bulk.running());
 
     if let Some(search) = &st.search {
         // Changes after the index's committed position, counted up to a cap so a far
@@ -613,12 +617,12 @@ fn log(t: &Transition) {
 
 /// Checks the resources every `[warnings] check_every_secs` until the server is gone (the
 /// metrics are dropped with the router).
-pub fn spawn_watcher(st: &WebState) {
+pub fn spawn_watcher(st: &MetricsState) {
     let weak: Weak<Metrics> = Arc::downgrade(&st.metrics);
     let every = st.metrics.warnings.check_every;
     let mut watch = Watch::new(st.metrics.warnings.clone());
     let app = st.app.clone();
-    let imports = st.imports.queue.clone();
+    let imports = st.bulk.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -424,6 +424,15 @@ fn item_view(i: &SimilarItem, who: LinkFor, published: &HashMap<i64, String>) ->
     }
 }
 
+/// The search index's similarity when the server has an index, brought up to date first so
+/// reports filed a moment ago count; `None` (the built-in comparison) without one.
+pub async fn selection_oracle(
+    st: &WebState,
+) -> Option<kizuki_app::selection_search::IndexSimilarity> {
+    let svc = st.search.as_ref()?;
+    Some(kizuki_app::selection_search::index_oracle(svc, &st.app.taxonomy).await)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,6 @@
 //! only when configured), the security headers on every answer, and the checks login and
 //! API tokens share — throttling, the organisation's IP allowlist and the audit trail.
 
-use crate::state::WebState;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
@@ -67,7 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 
 /// Computes the client address, refuses a forged or malformed forwarding chain, and adds
 /// the security headers to whatever the handlers answer.
-pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> Response {
+pub async fn layer(State(security): State<Security>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -78,7 +77,7 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let addr = client_addr(&st.security.opts.proxy, peer, &forwarded);
+    let addr = client_addr(&security.opts.proxy, peer, &forwarded);
     let path = req.uri().path().to_owned();
     let api = path.starts_with("/api/");
     let mut res = match addr {
@@ -94,9 +93,9 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
         }
     };
     let pairs = if api {
-        api_headers(&st.security.headers)
+        api_headers(&security.headers)
     } else {
-        html_headers(&st.security.headers)
+        html_headers(&security.headers)
     };
     let h = res.headers_mut();
     for (name, value) in pairs {

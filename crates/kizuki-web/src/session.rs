@@ -6,27 +6,38 @@
 //! session.
 
 use crate::error::WebError;
+use crate::error_page::ErrorPages;
 use crate::form::FormData;
-use crate::state::WebState;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use kizuki_app::App;
 use kizuki_app::auth::{self, Principal};
 use kizuki_app::security::same_secret;
 use kizuki_app::sessions::{Lookup, well_formed};
 pub use kizuki_app::sessions::{PendingLogin, SessionData, Sessions};
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::StoreError;
+use std::sync::Arc;
 
 pub const COOKIE_NAME: &str = "kizuki_session";
 /// The hidden form field every POST carries.
 pub const CSRF_FIELD: &str = "_csrf";
 /// Header alternative for scripts (presence heartbeats, preview).
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What the session middleware needs of the server's state.
+#[derive(Debug, Clone)]
+pub struct SessionLayer {
+    pub sessions: Arc<Sessions>,
+    pub pages: ErrorPages,
+    /// Served behind TLS: the cookie is `Secure`.
+    pub secure_cookies: bool,
+}
 
 /// Set by a handler that replaced the session (login, logout) so the cookie follows.
 #[derive(Debug, Clone)]
@@ -43,8 +54,9 @@ fn cookie_value(parts_headers: &axum::http::HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-pub fn set_cookie(st: &WebState, id: &str) -> Option<HeaderValue> {
-    let secure = if st.secure_cookies { "; Secure" } else { "" };
+/// The session cookie for `id`; `secure` behind TLS, so it is never sent in clear.
+pub fn set_cookie(secure: bool, id: &str) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax{secure}"
     ))
@@ -57,8 +69,8 @@ pub fn set_cookie(st: &WebState, id: &str) -> Option<HeaderValue> {
 /// cookie's id when it is well formed, so an anonymous page view writes nothing. A store
 /// failure answers an opaque 500 (the cause is logged); the request is never served as if
 /// signed in.
-pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> Response {
-    let now = st.app.clock.now();
+pub async fn layer(State(st): State<SessionLayer>, mut req: Request, next: Next) -> Response {
+    let now = st.pages.app.clock.now();
     st.sessions.maybe_purge(now);
     let cookie = cookie_value(req.headers());
     let found = match &cookie {
@@ -98,18 +110,18 @@ pub async fn layer(State(st): State<WebState>, mut req: Request, next: Next) -> 
         None if fresh => Some(sess.id.clone()),
         None => None,
     };
-    if let Some(v) = cookie_id.and_then(|id| set_cookie(&st, &id)) {
+    if let Some(v) = cookie_id.and_then(|id| set_cookie(st.secure_cookies, &id)) {
         res.headers_mut().append(SET_COOKIE, v);
     }
-    crate::error::render_error_page(&st, &sess, res).await
+    st.pages.render(&sess, res).await
 }
 
 /// The answer when the session cannot be read or made: 500 with the error page, rendered for
 /// an anonymous visitor, the cause in the log only.
-async fn store_failure(st: &WebState, e: StoreError) -> Response {
+async fn store_failure(st: &SessionLayer, e: StoreError) -> Response {
     let res = WebError::from(e).into_response();
-    let nobody = SessionData::unsaved(String::new(), String::new(), st.app.clock.now());
-    crate::error::render_error_page(st, &nobody, res).await
+    let nobody = SessionData::unsaved(String::new(), String::new(), st.pages.app.clock.now());
+    st.pages.render(&nobody, res).await
 }
 
 /// Who is looking at the page: the session and, when signed in, the principal.
@@ -121,17 +133,22 @@ pub struct Viewer {
     pub path: String,
 }
 
-impl FromRequestParts<WebState> for Viewer {
+impl<S> FromRequestParts<S> for Viewer
+where
+    S: Send + Sync,
+    App: FromRef<S>,
+{
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &WebState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, Self::Rejection> {
+        let app = App::from_ref(st);
         let session = parts
             .extensions
             .get::<SessionData>()
             .cloned()
             .ok_or_else(|| WebError::Internal("page route without session layer".into()))?;
         let principal = match session.user {
-            Some(u) => match auth::principal(&st.app, u).await {
+            Some(u) => match auth::principal(&app, u).await {
                 Ok(p) => Some(p),
                 Err(kizuki_app::AppError::Unauthenticated) => None,
                 Err(e) => return Err(e.into()),
@@ -159,10 +176,14 @@ pub struct SignedIn {
     pub p: Principal,
 }
 
-impl FromRequestParts<WebState> for SignedIn {
+impl<S> FromRequestParts<S> for SignedIn
+where
+    S: Send + Sync,
+    App: FromRef<S>,
+{
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &WebState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> Result<Self, Self::Rejection> {
         let viewer = Viewer::from_request_parts(parts, st).await?;
         match viewer.principal.clone() {
             Some(p) => Ok(SignedIn { viewer, p }),
@@ -183,10 +204,10 @@ pub struct Posted(pub FormData);
 
 const MAX_FORM: usize = 1024 * 1024;
 
-impl FromRequest<WebState> for Posted {
+impl<S: Send + Sync> FromRequest<S> for Posted {
     type Rejection = WebError;
 
-    async fn from_request(req: Request, st: &WebState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, st: &S) -> Result<Self, Self::Rejection> {
         let session = req
             .extensions()
             .get::<SessionData>()

@@ -14,16 +14,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kizuki_app::bulk::{self, BulkQueue, ItemOutcome, JobView, QueueFull};
+use kizuki_app::bulk::{self, ItemOutcome, JobView, QueueFull};
 use kizuki_domain::report::ReportInput;
 use kizuki_domain::taxonomy::Lang;
 use serde::Serialize;
 use utoipa::ToSchema;
-
-/// The largest bulk body. The API's body limit (`extract::BODY_LIMIT`) is this, so a larger
-/// body is refused 413 in the API's error shape before it is buffered and the handler never
-/// sees one; the handler only limits the number of items (`bulk_max_items`).
-pub const MAX_BODY: usize = 2 * 1024 * 1024;
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -166,13 +161,6 @@ impl From<JobView> for ImportJobDto {
     }
 }
 
-/// The queue of this node, with the most items one request may carry.
-#[derive(Debug, Clone)]
-pub struct ImportQueue {
-    pub queue: BulkQueue,
-    pub max_items: usize,
-}
-
 impl From<QueueFull> for WebError {
     fn from(f: QueueFull) -> Self {
         WebError::TooManyRequests {
@@ -233,7 +221,7 @@ pub(super) async fn post_bulk(
             })
         }
     })?;
-    let max = st.imports.max_items;
+    let max = st.bulk_max_items;
     if items.is_empty() || items.len() > max {
         return Err(ApiError(WebError::BadRequest(format!(
             "between 1 and {max} reports per request, not {}",
@@ -241,11 +229,7 @@ pub(super) async fn post_bulk(
         ))));
     }
     let items = items.into_iter().map(item).collect();
-    let view = st
-        .imports
-        .queue
-        .submit(&st.app, &p, items)
-        .map_err(WebError::from)?;
+    let view = st.bulk.submit(&st.app, &p, items).map_err(WebError::from)?;
     let location = format!("/api/v1/imports/{}", view.id);
     let mut res = (
         StatusCode::ACCEPTED,
@@ -277,8 +261,7 @@ pub(super) async fn get_import(
     ApiUser(p): ApiUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ImportJobDto>, ApiError> {
-    st.imports
-        .queue
+    st.bulk
         .get(&p, &id)
         .map(|v| Json(ImportJobDto::from(v)))
         .ok_or(ApiError(WebError::NotFound))

@@ -144,7 +144,7 @@ pub async fn post_selection(
     if !body.confirm {
         let rules = body.rules.unwrap_or_default();
         // Similar cases counted by the search index when the server has one.
-        let oracle = crate::pages::selection::search_oracle(&st).await;
+        let oracle = crate::search::selection_oracle(&st).await;
         let v = selections::propose_and_save(
             &st.app,
             &p,

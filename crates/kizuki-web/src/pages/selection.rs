@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
 use kizuki_app::selection::{BALANCE, SimilarityOracle};
-use kizuki_app::selection_search::{IndexSimilarity, index_oracle};
 use kizuki_app::selections::{self, SelectionView};
 use kizuki_domain::ids::ReportId;
 use kizuki_domain::selection::{
@@ -378,7 +377,7 @@ pub async fn propose(
     let out = match errs.into_result(()) {
         Err(e) => Err(AppError::Validation(e)),
         Ok(()) => {
-            let oracle = search_oracle(&st).await;
+            let oracle = crate::search::selection_oracle(&st).await;
             selections::propose_and_save(
                 &st.app,
                 &s.p,
@@ -394,13 +393,6 @@ pub async fn propose(
         Ok(_) => Ok(done(&st, &s.viewer, "selection.proposed", &page_path(fy))),
         Err(e) => refused(&st, &s, fy, e, &f, &RULE_FIELDS).await,
     }
-}
-
-/// The search index's similarity when the server has an index, brought up to date first so
-/// reports filed a moment ago count; `None` (the built-in comparison) without one.
-pub async fn search_oracle(st: &WebState) -> Option<IndexSimilarity> {
-    let svc = st.search.as_ref()?;
-    Some(index_oracle(svc, &st.app.taxonomy).await)
 }
 
 pub async fn set_override(

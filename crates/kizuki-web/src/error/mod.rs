@@ -4,9 +4,11 @@
 //! extractors cannot take apart (`api::extract`). Server errors say nothing about their
 //! cause to the client; the cause goes to the log.
 
+pub mod rejection;
+
+pub use rejection::Rejection;
+
 use crate::i18n;
-use crate::session::SessionData;
-use crate::state::WebState;
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -42,7 +44,7 @@ pub enum WebError {
     },
     /// A request the API's extractors could not take apart (axum's rejections in the API's
     /// error shape, naming the part at fault).
-    Rejected(crate::api::extract::Rejection),
+    Rejected(Rejection),
 }
 
 impl std::fmt::Display for WebError {
@@ -273,7 +275,7 @@ impl IntoResponse for ApiError {
 }
 
 /// A rejection's answer: its own messages naming the part at fault, and for 405 `Allow`.
-fn rejected(status: StatusCode, code: &str, r: &crate::api::extract::Rejection) -> Response {
+fn rejected(status: StatusCode, code: &str, r: &Rejection) -> Response {
     let body = ApiErrorBody {
         code: code.to_owned(),
         message_ja: r.message(Lang::Ja),
@@ -282,7 +284,7 @@ fn rejected(status: StatusCode, code: &str, r: &crate::api::extract::Rejection) 
         current_version: None,
     };
     let mut res = (status, Json(body)).into_response();
-    if let crate::api::extract::Rejection::MethodNotAllowed { allowed } = r
+    if let Rejection::MethodNotAllowed { allowed } = r
         && let Ok(v) = header::HeaderValue::from_str(&allowed.join(", "))
     {
         res.headers_mut().insert(header::ALLOW, v);
@@ -344,11 +346,9 @@ impl EarlyRefusal {
             match &self {
                 // The API's 405 already has its rejection; one mapping, not two.
                 EarlyRefusal::MethodNotAllowed { allowed } => {
-                    return ApiError::from(WebError::Rejected(
-                        crate::api::extract::Rejection::MethodNotAllowed {
-                            allowed: allowed.clone(),
-                        },
-                    ))
+                    return ApiError::from(WebError::Rejected(Rejection::MethodNotAllowed {
+                        allowed: allowed.clone(),
+                    }))
                     .into_response();
                 }
                 EarlyRefusal::ForwardedFor { .. } => {
@@ -408,71 +408,5 @@ impl EarlyRefusal {
             ja = section(Lang::Ja),
             en = section(Lang::En),
         )
-    }
-}
-
-/// Axum's own rejections on a page (a `Path`, `Query` or `Form` that cannot be read) answer
-/// English text/plain; told apart by status and content type (never their text), they get
-/// the error page in the visitor's language like every other refusal.
-fn rejection_page(res: &Response) -> Option<ErrorPage> {
-    let plain = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/plain"));
-    if !plain {
-        return None;
-    }
-    let code = match res.status() {
-        StatusCode::BAD_REQUEST => "bad_request",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::UNPROCESSABLE_ENTITY => "validation",
-        _ => return None,
-    };
-    Some(ErrorPage { code })
-}
-
-/// Replaces the bare body of an error response with a page in the visitor's language.
-pub async fn render_error_page(st: &WebState, sess: &SessionData, res: Response) -> Response {
-    let Some(info) = res
-        .extensions()
-        .get::<ErrorPage>()
-        .cloned()
-        .or_else(|| rejection_page(&res))
-    else {
-        return res;
-    };
-    let status = res.status();
-    let mut headers = res.headers().clone();
-    let lang = match sess.user {
-        Some(u) => kizuki_app::auth::lang_of(&st.app, u, sess.lang).await,
-        None => sess.lang,
-    };
-    let ctx = serde_json::json!({
-        "lang": lang.code(),
-        "code": info.code,
-        "status": status.as_u16(),
-        "csrf": sess.csrf,
-        "path": "/",
-        "user": null,
-        "flash": null,
-    });
-    match st.views.render("error.html", ctx) {
-        Ok(html) => {
-            headers.insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            headers.remove(header::CONTENT_LENGTH);
-            let mut out = (status, html).into_response();
-            out.headers_mut().extend(headers);
-            out
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "error page failed to render");
-            res
-        }
     }
 }
