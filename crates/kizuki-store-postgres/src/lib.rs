@@ -57,7 +57,7 @@ use kizuki_domain::user::{Email, NewUser, User};
 use kizuki_store::prelude::*;
 use kizuki_store::{
     ApiToken, Change, Credentials, Current, Entity, HistoryEntry, LinkKind, NewReport, NewStage,
-    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, ReportSort, StoreError, StoreResult,
+    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, StoreError, StoreResult,
 };
 use rows::{
     ORG_COLS, USER_COLS, case_row, json, load_case, load_org, load_report, load_survey, org_row,

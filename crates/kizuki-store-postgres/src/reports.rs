@@ -365,68 +365,10 @@ impl ReportStore for PgStore {
 
     async fn list_reports(&self, filter: &ReportFilter, page: Page) -> StoreResult<Paged<Report>> {
         let c = self.client().await?;
-        let mut wh: Vec<String> = Vec::new();
-        let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        fn arg(
-            args: &mut Vec<Box<dyn ToSql + Sync + Send>>,
-            v: Box<dyn ToSql + Sync + Send>,
-        ) -> String {
-            args.push(v);
-            format!("${}", args.len())
-        }
-        if let Some(fy) = filter.fiscal_year {
-            wh.push(format!("fiscal_year = {}", arg(&mut args, Box::new(fy))));
-        }
-        if let Some(s) = &filter.sector {
-            wh.push(format!("sector = {}", arg(&mut args, Box::new(s.clone()))));
-        }
-        if let Some(s) = &filter.event_type {
-            wh.push(format!(
-                "event_type = {}",
-                arg(&mut args, Box::new(s.clone()))
-            ));
-        }
-        if let Some(s) = &filter.cause {
-            wh.push(format!(
-                "EXISTS (SELECT 1 FROM report_causes rc WHERE rc.report_id = reports.id
-                 AND rc.cause = {})",
-                arg(&mut args, Box::new(s.clone()))
-            ));
-        }
-        if let Some(s) = filter.severity {
-            wh.push(format!(
-                "severity = {}",
-                arg(&mut args, Box::new(i16::from(s)))
-            ));
-        }
-        if let Some(s) = filter.status {
-            wh.push(format!("status = {}", arg(&mut args, Box::new(s.code()))));
-        }
-        if let Some(t) = filter.tlp {
-            wh.push(format!("tlp = {}", arg(&mut args, Box::new(t.code()))));
-        }
-        if let Some(o) = filter.org_id {
-            wh.push(format!("org_id = {}", arg(&mut args, Box::new(o.0))));
-        }
-        if let Some(orgs) = &filter.visible_orgs {
-            let ids: Vec<i64> = orgs.iter().map(|o| o.0).collect();
-            wh.push(format!("org_id = ANY({})", arg(&mut args, Box::new(ids))));
-        }
-        // Security: the TLP visibility rule as a filter, so lists agree with single reads.
-        if let Some(vis) = &filter.visibility {
-            wh.push(security::visibility_where(vis, &mut args));
-        }
-        let where_sql = if wh.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", wh.join(" AND "))
-        };
-        let order = match filter.sort {
-            ReportSort::ReportedDesc => "reported_at DESC, id DESC",
-            ReportSort::ReportedAsc => "reported_at ASC, id ASC",
-            ReportSort::SeverityDesc => "severity DESC NULLS LAST, reported_at DESC, id DESC",
-            ReportSort::UpdatedDesc => "updated_at DESC, id DESC",
-        };
+        let w = kizuki_store::sql::report_where(filter, &PgDialect);
+        let where_sql = w.sql;
+        let order = kizuki_store::sql::report_order(filter.sort);
+        let args: Vec<Box<dyn ToSql + Sync + Send>> = w.args.into_iter().map(pg_value).collect();
         let params: Vec<&(dyn ToSql + Sync)> = args
             .iter()
             .map(|a| a.as_ref() as &(dyn ToSql + Sync))
@@ -472,5 +414,31 @@ impl ReportStore for PgStore {
 
     async fn report_history(&self, id: ReportId) -> StoreResult<Vec<HistoryEntry>> {
         history(&**self.client().await?, Entity::Report, id.0).await
+    }
+}
+
+/// PostgreSQL numbers its placeholders `$1` and binds a list as one array.
+pub(crate) struct PgDialect;
+
+impl kizuki_store::sql::Dialect for PgDialect {
+    fn placeholder(&self, n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn binds_arrays(&self) -> bool {
+        true
+    }
+}
+
+/// A shared parameter as PostgreSQL binds it, typed as its column.
+fn pg_value(v: kizuki_store::sql::SqlValue) -> Box<dyn ToSql + Sync + Send> {
+    use kizuki_store::sql::SqlValue as S;
+    match v {
+        S::I16(i) => Box::new(i),
+        S::I32(i) => Box::new(i),
+        S::I64(i) => Box::new(i),
+        S::Text(t) => Box::new(t),
+        S::I64List(l) => Box::new(l),
+        S::TextList(l) => Box::new(l),
     }
 }

@@ -109,58 +109,6 @@ async fn report_exists(c: &impl deadpool_postgres::GenericClient, id: ReportId) 
         .ok_or_else(|| StoreError::not_found("report", id))
 }
 
-/// The TLP visibility rule as SQL over `reports`, its values appended to `args` as `$N`
-/// parameters: a report is visible when any clause holds; no clause means nothing is.
-pub(crate) fn visibility_where(
-    vis: &kizuki_domain::access::ReportVisibility,
-    args: &mut Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>,
-) -> String {
-    type Arg = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
-    fn arg(args: &mut Vec<Arg>, v: Arg) -> String {
-        args.push(v);
-        format!("${}", args.len())
-    }
-    let mut any = Vec::new();
-    for c in &vis.clauses {
-        if c.labels.is_empty() {
-            continue;
-        }
-        let labels: Vec<String> = c.labels.iter().map(|t| t.code().to_owned()).collect();
-        let mut all = vec![format!("tlp = ANY({})", arg(args, Box::new(labels)))];
-        if let Some(o) = c.org {
-            all.push(format!("org_id = {}", arg(args, Box::new(o.0))));
-        }
-        if let Some(sectors) = &c.sectors {
-            let list: Vec<String> = sectors.iter().map(|s| s.0.clone()).collect();
-            all.push(format!("sector = ANY({})", arg(args, Box::new(list))));
-        }
-        if let Some(o) = c.shared_with {
-            all.push(format!(
-                "EXISTS (SELECT 1 FROM report_shares s WHERE s.report_id = reports.id
-                 AND s.org_id = {})",
-                arg(args, Box::new(o.0))
-            ));
-        }
-        if let Some(u) = c.recipient {
-            all.push(format!(
-                "EXISTS (SELECT 1 FROM report_recipients rr WHERE rr.report_id = reports.id
-                 AND rr.user_id = {})",
-                arg(args, Box::new(u.0))
-            ));
-        }
-        if c.published_only {
-            // Reports carry no publication flag yet, so "published only" matches nothing.
-            all.push("FALSE".into());
-        }
-        any.push(format!("({})", all.join(" AND ")));
-    }
-    if any.is_empty() {
-        "FALSE".into()
-    } else {
-        format!("({})", any.join(" OR "))
-    }
-}
-
 #[async_trait]
 impl SecurityStore for PgStore {
     async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {

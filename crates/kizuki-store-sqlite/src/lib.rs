@@ -40,7 +40,7 @@ use kizuki_domain::user::{Email, NewUser, Role, User};
 use kizuki_store::prelude::*;
 use kizuki_store::{
     ApiToken, Change, Credentials, Current, Entity, HistoryEntry, LinkKind, NewReport, NewStage,
-    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, ReportSort, StoreError, StoreResult,
+    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, StoreError, StoreResult,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};

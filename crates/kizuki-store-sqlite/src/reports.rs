@@ -390,84 +390,16 @@ impl ReportStore for SqliteStore {
     async fn list_reports(&self, filter: &ReportFilter, page: Page) -> StoreResult<Paged<Report>> {
         let filter = filter.clone();
         self.read_store(move |c| {
-            let mut wh: Vec<String> = Vec::new();
-            let mut args: Vec<rusqlite::types::Value> = Vec::new();
+            let w = kizuki_store::sql::report_where(&filter, &SqliteDialect);
+            let where_sql = w.sql;
+            let order = kizuki_store::sql::report_order(filter.sort);
+            let mut args: Vec<rusqlite::types::Value> =
+                w.args.into_iter().flat_map(sql_values).collect();
             let arg = |args: &mut Vec<rusqlite::types::Value>, v: rusqlite::types::Value| {
                 args.push(v);
                 format!("?{}", args.len())
             };
             use rusqlite::types::Value as V;
-            if let Some(fy) = filter.fiscal_year {
-                wh.push(format!(
-                    "fiscal_year = {}",
-                    arg(&mut args, V::Integer(fy.into()))
-                ));
-            }
-            if let Some(s) = &filter.sector {
-                wh.push(format!("sector = {}", arg(&mut args, V::Text(s.clone()))));
-            }
-            if let Some(s) = &filter.event_type {
-                wh.push(format!(
-                    "event_type = {}",
-                    arg(&mut args, V::Text(s.clone()))
-                ));
-            }
-            if let Some(s) = &filter.cause {
-                wh.push(format!(
-                    "EXISTS (SELECT 1 FROM report_causes rc WHERE rc.report_id = reports.id
-                     AND rc.cause = {})",
-                    arg(&mut args, V::Text(s.clone()))
-                ));
-            }
-            if let Some(s) = filter.severity {
-                wh.push(format!(
-                    "severity = {}",
-                    arg(&mut args, V::Integer(s.into()))
-                ));
-            }
-            if let Some(s) = filter.status {
-                wh.push(format!(
-                    "status = {}",
-                    arg(&mut args, V::Text(s.code().into()))
-                ));
-            }
-            if let Some(t) = filter.tlp {
-                wh.push(format!(
-                    "tlp = {}",
-                    arg(&mut args, V::Text(t.code().into()))
-                ));
-            }
-            if let Some(o) = filter.org_id {
-                wh.push(format!("org_id = {}", arg(&mut args, V::Integer(o.0))));
-            }
-            if let Some(orgs) = &filter.visible_orgs {
-                if orgs.is_empty() {
-                    wh.push("0".into());
-                } else {
-                    let list: Vec<String> = orgs
-                        .iter()
-                        .map(|o| arg(&mut args, V::Integer(o.0)))
-                        .collect();
-                    wh.push(format!("org_id IN ({})", list.join(",")));
-                }
-            }
-            // Security (issue 6).
-            if let Some(vis) = &filter.visibility {
-                wh.push(security::visibility_where(vis, &mut args));
-            }
-            let where_sql = if wh.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", wh.join(" AND "))
-            };
-            let order = match filter.sort {
-                ReportSort::ReportedDesc => "reported_at DESC, id DESC",
-                ReportSort::ReportedAsc => "reported_at ASC, id ASC",
-                ReportSort::SeverityDesc => {
-                    "severity IS NULL, severity DESC, reported_at DESC, id DESC"
-                }
-                ReportSort::UpdatedDesc => "updated_at DESC, id DESC",
-            };
             let total: i64 = c
                 .query_row(
                     &format!("SELECT COUNT(*) FROM reports {where_sql}"),
@@ -507,5 +439,32 @@ impl ReportStore for SqliteStore {
 
     async fn report_history(&self, id: ReportId) -> StoreResult<Vec<HistoryEntry>> {
         self.read(move |c| history(c, Entity::Report, id.0)).await
+    }
+}
+
+/// SQLite numbers its placeholders `?1` and binds one parameter per list element.
+pub(crate) struct SqliteDialect;
+
+impl kizuki_store::sql::Dialect for SqliteDialect {
+    fn placeholder(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+
+    fn binds_arrays(&self) -> bool {
+        false
+    }
+}
+
+/// A shared parameter as SQLite binds it (a list never reaches here: see `binds_arrays`).
+fn sql_values(v: kizuki_store::sql::SqlValue) -> Vec<rusqlite::types::Value> {
+    use kizuki_store::sql::SqlValue as S;
+    use rusqlite::types::Value as V;
+    match v {
+        S::I16(i) => vec![V::Integer(i.into())],
+        S::I32(i) => vec![V::Integer(i.into())],
+        S::I64(i) => vec![V::Integer(i)],
+        S::Text(t) => vec![V::Text(t)],
+        S::I64List(l) => l.into_iter().map(V::Integer).collect(),
+        S::TextList(l) => l.into_iter().map(V::Text).collect(),
     }
 }

@@ -131,69 +131,6 @@ fn report_exists(c: &rusqlite::Connection, id: ReportId) -> StoreResult<()> {
         .ok_or_else(|| StoreError::not_found("report", id))
 }
 
-/// The TLP visibility rule as SQL over `reports`, its values appended to `args` as `?N`
-/// parameters: a report is visible when any clause holds; no clause means nothing is.
-pub(crate) fn visibility_where(
-    vis: &kizuki_domain::access::ReportVisibility,
-    args: &mut Vec<rusqlite::types::Value>,
-) -> String {
-    use rusqlite::types::Value as V;
-    fn arg(args: &mut Vec<V>, v: V) -> String {
-        args.push(v);
-        format!("?{}", args.len())
-    }
-    let mut any = Vec::new();
-    for c in &vis.clauses {
-        let labels: Vec<String> = c
-            .labels
-            .iter()
-            .map(|t| arg(args, V::Text(t.code().into())))
-            .collect();
-        if labels.is_empty() {
-            continue;
-        }
-        let mut all = vec![format!("tlp IN ({})", labels.join(","))];
-        if let Some(o) = c.org {
-            all.push(format!("org_id = {}", arg(args, V::Integer(o.0))));
-        }
-        if let Some(sectors) = &c.sectors {
-            if sectors.is_empty() {
-                all.push("0".into());
-            } else {
-                let list: Vec<String> = sectors
-                    .iter()
-                    .map(|s| arg(args, V::Text(s.0.clone())))
-                    .collect();
-                all.push(format!("sector IN ({})", list.join(",")));
-            }
-        }
-        if let Some(o) = c.shared_with {
-            all.push(format!(
-                "EXISTS (SELECT 1 FROM report_shares s WHERE s.report_id = reports.id
-                 AND s.org_id = {})",
-                arg(args, V::Integer(o.0))
-            ));
-        }
-        if let Some(u) = c.recipient {
-            all.push(format!(
-                "EXISTS (SELECT 1 FROM report_recipients rr WHERE rr.report_id = reports.id
-                 AND rr.user_id = {})",
-                arg(args, V::Integer(u.0))
-            ));
-        }
-        if c.published_only {
-            // Reports carry no publication flag yet, so "published only" matches nothing.
-            all.push("0".into());
-        }
-        any.push(format!("({})", all.join(" AND ")));
-    }
-    if any.is_empty() {
-        "0".into()
-    } else {
-        format!("({})", any.join(" OR "))
-    }
-}
-
 #[async_trait]
 impl SecurityStore for SqliteStore {
     async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {

@@ -14,6 +14,7 @@ mod reminders;
 mod selection;
 // Browser sessions in the database (shared by every node).
 mod sessions;
+pub mod sql;
 
 pub use backup::OnlineBackup;
 pub use error::{Current, StoreError, StoreResult};
