@@ -79,31 +79,11 @@ async fn lock_case(tx: &Transaction<'_>, case: CaseId) -> StoreResult<Option<i32
     .ok_or_else(|| StoreError::not_found("case", case))
 }
 
-/// Runs the body in one transaction, committing only on `Ok`.
-macro_rules! tx {
-    ($store:expr, |$tx:ident| $body:block) => {{
-        let mut client = $store.client().await?;
-        let $tx = client.transaction().await.map_err(pg_err)?;
-        let out: StoreResult<_> = async { $body }.await;
-        match out {
-            Ok(v) => {
-                $tx.commit().await.map_err(pg_err)?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = $tx.rollback().await;
-                Err(e)
-            }
-        }
-    }};
-}
-
 #[async_trait]
 impl PublicationStore for PgStore {
     // Publication: implemented in publication.rs.
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<kizuki_store::StoredMap> {
-        let s = self;
-        let client = s.client().await?;
+        let client = self.client().await?;
         load_map(&**client, case).await
     }
 
@@ -116,8 +96,7 @@ impl PublicationStore for PgStore {
         by: UserId,
         at: DateTime<Utc>,
     ) -> StoreResult<kizuki_store::StoredMap> {
-        let s = self;
-        tx!(s, |tx| {
+        in_tx!(self, |tx| {
             lock_case(&tx, case).await?;
             let current = load_map(&*tx, case).await?;
             if current.version != expected_version {
@@ -156,8 +135,7 @@ impl PublicationStore for PgStore {
         &self,
         case: CaseId,
     ) -> StoreResult<Vec<kizuki_store::DecisionRow>> {
-        let s = self;
-        let client = s.client().await?;
+        let client = self.client().await?;
         let rows = client
             .query(
                 "SELECT candidate_id, decision, value, by_user, at FROM candidate_decisions
@@ -191,8 +169,7 @@ impl PublicationStore for PgStore {
         by: UserId,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
-        tx!(s, |tx| {
+        in_tx!(self, |tx| {
             lock_case(&tx, case).await?;
             match decision {
                 None => {
@@ -225,8 +202,7 @@ impl PublicationStore for PgStore {
         &self,
         case: CaseId,
     ) -> StoreResult<Vec<kizuki_domain::signoff::Transition>> {
-        let s = self;
-        let client = s.client().await?;
+        let client = self.client().await?;
         let rows = client
             .query(
                 "SELECT body FROM signoff_transitions WHERE case_id = $1 ORDER BY seq",
@@ -246,9 +222,8 @@ impl PublicationStore for PgStore {
         t: kizuki_domain::signoff::Transition,
         snapshot: Option<kizuki_store::PublicationSnapshot>,
     ) -> StoreResult<()> {
-        let s = self;
         check_snapshot(&t, snapshot.as_ref())?;
-        tx!(s, |tx| {
+        in_tx!(self, |tx| {
             let survey_year = lock_case(&tx, case).await?;
             let len: i64 = tx
                 .query_one(
@@ -325,8 +300,7 @@ impl PublicationStore for PgStore {
         survey_year: i32,
         number: u32,
     ) -> StoreResult<Option<kizuki_store::Publication>> {
-        let s = self;
-        let client = s.client().await?;
+        let client = self.client().await?;
         client
             .query_opt(
                 &format!(
@@ -344,8 +318,7 @@ impl PublicationStore for PgStore {
         &self,
         survey_year: Option<i32>,
     ) -> StoreResult<Vec<kizuki_store::Publication>> {
-        let s = self;
-        let client = s.client().await?;
+        let client = self.client().await?;
         let rows = client
             .query(
                 &format!(

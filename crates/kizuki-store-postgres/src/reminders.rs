@@ -52,11 +52,10 @@ fn rows(v: Vec<Row>) -> StoreResult<Vec<ReminderRecord>> {
 #[async_trait]
 impl ReminderStore for PgStore {
     async fn claim_reminder(&self, claim: &kizuki_store::ReminderClaim) -> StoreResult<bool> {
-        let s = self;
         let c: &ReminderClaim = claim;
         let k = c.key;
         let max = i32::try_from(c.max_attempts).unwrap_or(i32::MAX);
-        let n = s
+        let n = self
             .client()
             .await?
             .execute(
@@ -89,8 +88,7 @@ impl ReminderStore for PgStore {
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let s = self;
-        let n = s
+        let n = self
             .client()
             .await?
             .execute(
@@ -118,8 +116,7 @@ impl ReminderStore for PgStore {
         retry_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        let s = self;
-        s.client()
+        self.client()
             .await?
             .execute(
                 "UPDATE reminders SET lease_until = $6, last_error = $7 WHERE report_id = $1
@@ -144,8 +141,7 @@ impl ReminderStore for PgStore {
         &self,
         report: ReportId,
     ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
-        let s = self;
-        let v = s
+        let v = self
             .client()
             .await?
             .query(
@@ -161,9 +157,8 @@ impl ReminderStore for PgStore {
         &self,
         min_attempts: u32,
     ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
-        let s = self;
         let min = i32::try_from(min_attempts).unwrap_or(i32::MAX);
-        let v = s
+        let v = self
             .client()
             .await?
             .query(

@@ -112,8 +112,7 @@ async fn report_exists(c: &impl deadpool_postgres::GenericClient, id: ReportId) 
 #[async_trait]
 impl SecurityStore for PgStore {
     async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         Ok(c.query_opt(
             &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
             &[],
@@ -124,8 +123,7 @@ impl SecurityStore for PgStore {
     }
 
     async fn audit_insert(&self, entry: kizuki_store::AuditRecord) -> StoreResult<()> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         insert_audit(&c, &entry).await
     }
 
@@ -134,8 +132,7 @@ impl SecurityStore for PgStore {
         from_seq: u64,
         limit: usize,
     ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Ok(c.query(
             &format!("SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"),
@@ -152,9 +149,8 @@ impl SecurityStore for PgStore {
         &self,
         query: &kizuki_store::AuditQuery,
     ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
-        let s = self;
         let q: &AuditQuery = query;
-        let c = s.client().await?;
+        let c = self.client().await?;
         let limit = i64::try_from(q.limit.max(1)).unwrap_or(i64::MAX);
         let before = q.before_seq.map(to_sql);
         Ok(c.query(
@@ -178,20 +174,18 @@ impl SecurityStore for PgStore {
         checkpoint: kizuki_store::AuditRecord,
         through: u64,
     ) -> StoreResult<()> {
-        let s = self;
-        let mut c = s.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
-        insert_audit(&tx, &checkpoint).await?;
-        // The delete trigger refuses any entry the checkpoint does not cover.
-        tx.execute("DELETE FROM audit_log WHERE seq <= $1", &[&to_sql(through)])
-            .await
-            .map_err(pg_err)?;
-        tx.commit().await.map_err(pg_err)
+        in_tx!(self, |tx| {
+            insert_audit(&tx, &checkpoint).await?;
+            // The delete trigger refuses any entry the checkpoint does not cover.
+            tx.execute("DELETE FROM audit_log WHERE seq <= $1", &[&to_sql(through)])
+                .await
+                .map_err(pg_err)?;
+            Ok(())
+        })
     }
 
     async fn mfa(&self, user: UserId) -> StoreResult<Option<kizuki_store::MfaRecord>> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         Ok(c.query_opt(
             "SELECT user_id, secret, created_at, confirmed_at, last_step FROM user_mfa
                  WHERE user_id = $1",
@@ -216,9 +210,8 @@ impl SecurityStore for PgStore {
         secret_base32: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
         let secret: &str = secret_base32;
-        let c = s.client().await?;
+        let c = self.client().await?;
         // One statement, so two browsers enrolling at once cannot replace a confirmed secret.
         let n = c
             .execute(
@@ -239,8 +232,7 @@ impl SecurityStore for PgStore {
     }
 
     async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         let n = c
             .execute(
                 "UPDATE user_mfa SET confirmed_at = $2, last_step = $3
@@ -258,8 +250,7 @@ impl SecurityStore for PgStore {
         expected_last: Option<u64>,
         step: u64,
     ) -> StoreResult<bool> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         let step = to_sql(step);
         let n = match expected_last {
             Some(last) => {
@@ -284,16 +275,15 @@ impl SecurityStore for PgStore {
     }
 
     async fn mfa_remove(&self, user: UserId) -> StoreResult<()> {
-        let s = self;
-        let mut c = s.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
-        tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
-            .await
-            .map_err(pg_err)?;
-        tx.execute("DELETE FROM user_mfa WHERE user_id = $1", &[&user.0])
-            .await
-            .map_err(pg_err)?;
-        tx.commit().await.map_err(pg_err)
+        in_tx!(self, |tx| {
+            tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
+                .await
+                .map_err(pg_err)?;
+            tx.execute("DELETE FROM user_mfa WHERE user_id = $1", &[&user.0])
+                .await
+                .map_err(pg_err)?;
+            Ok(())
+        })
     }
 
     async fn set_recovery_codes(
@@ -302,22 +292,21 @@ impl SecurityStore for PgStore {
         hashes: &[String],
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
-        let mut c = s.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
-        tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
-            .await
-            .map_err(pg_err)?;
-        for h in hashes {
-            tx.execute(
-                "INSERT INTO recovery_codes (user_id, hash, created_at) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-                &[&user.0, h, &at],
-            )
-            .await
-            .map_err(pg_err)?;
-        }
-        tx.commit().await.map_err(pg_err)
+        in_tx!(self, |tx| {
+            tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
+                .await
+                .map_err(pg_err)?;
+            for h in hashes {
+                tx.execute(
+                    "INSERT INTO recovery_codes (user_id, hash, created_at) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&user.0, h, &at],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            Ok(())
+        })
     }
 
     async fn use_recovery_code(
@@ -326,8 +315,7 @@ impl SecurityStore for PgStore {
         hash: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         let n = c
             .execute(
                 "UPDATE recovery_codes SET used_at = $3
@@ -340,8 +328,7 @@ impl SecurityStore for PgStore {
     }
 
     async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         let n: i64 = c
             .query_one(
                 "SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
@@ -354,8 +341,7 @@ impl SecurityStore for PgStore {
     }
 
     async fn org_allowlist(&self, org: OrgId) -> StoreResult<kizuki_store::OrgAllowlist> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         load_allowlist(&c, org).await
     }
 
@@ -367,48 +353,45 @@ impl SecurityStore for PgStore {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<kizuki_store::OrgAllowlist> {
-        let s = self;
-        let mut c = s.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
-        // Lock the organisation row so two editors on different nodes serialise here.
-        tx.execute(
-            "SELECT id FROM organisations WHERE id = $1 FOR UPDATE",
-            &[&org.0],
-        )
-        .await
-        .map_err(pg_err)?;
-        let current = load_allowlist(&tx, org).await?;
-        if current.version != expected_version {
-            return Err(StoreError::Invalid(format!(
-                "the allowlist was changed by someone else (now version {})",
-                current.version
-            )));
-        }
-        tx.execute(
-            "INSERT INTO org_allowlists (org_id, entries, version, updated_at, updated_by)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (org_id) DO UPDATE SET entries = excluded.entries,
-                 version = excluded.version, updated_at = excluded.updated_at,
-                 updated_by = excluded.updated_by",
-            &[
-                &org.0,
-                &entries,
-                &(expected_version + 1),
-                &at,
-                &by.map(|u| u.0),
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
-        let out = load_allowlist(&tx, org).await?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(out)
+        in_tx!(self, |tx| {
+            // Lock the organisation row so two editors on different nodes serialise here.
+            tx.execute(
+                "SELECT id FROM organisations WHERE id = $1 FOR UPDATE",
+                &[&org.0],
+            )
+            .await
+            .map_err(pg_err)?;
+            let current = load_allowlist(&tx, org).await?;
+            if current.version != expected_version {
+                return Err(StoreError::Invalid(format!(
+                    "the allowlist was changed by someone else (now version {})",
+                    current.version
+                )));
+            }
+            tx.execute(
+                "INSERT INTO org_allowlists (org_id, entries, version, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (org_id) DO UPDATE SET entries = excluded.entries,
+                     version = excluded.version, updated_at = excluded.updated_at,
+                     updated_by = excluded.updated_by",
+                &[
+                    &org.0,
+                    &entries,
+                    &(expected_version + 1),
+                    &at,
+                    &by.map(|u| u.0),
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+            let out = load_allowlist(&tx, org).await?;
+            Ok(out)
+        })
     }
 
     async fn report_sharing(&self, report: ReportId) -> StoreResult<kizuki_store::ReportSharing> {
-        let s = self;
         let id: ReportId = report;
-        let c = s.client().await?;
+        let c = self.client().await?;
         report_exists(&c, id).await?;
         let orgs = c
             .query(
@@ -438,40 +421,39 @@ impl SecurityStore for PgStore {
         report: ReportId,
         sharing: &kizuki_store::ReportSharing,
     ) -> StoreResult<()> {
-        let s = self;
         let id: ReportId = report;
-        let now = s.now();
-        let mut c = s.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
-        report_exists(&tx, id).await?;
-        tx.execute("DELETE FROM report_shares WHERE report_id = $1", &[&id.0])
-            .await
-            .map_err(pg_err)?;
-        tx.execute(
-            "DELETE FROM report_recipients WHERE report_id = $1",
-            &[&id.0],
-        )
-        .await
-        .map_err(pg_err)?;
-        for o in &sharing.orgs {
+        let now = self.now();
+        in_tx!(self, |tx| {
+            report_exists(&tx, id).await?;
+            tx.execute("DELETE FROM report_shares WHERE report_id = $1", &[&id.0])
+                .await
+                .map_err(pg_err)?;
             tx.execute(
-                "INSERT INTO report_shares (report_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&id.0, &o.0],
+                "DELETE FROM report_recipients WHERE report_id = $1",
+                &[&id.0],
             )
             .await
             .map_err(pg_err)?;
-        }
-        for u in &sharing.users {
-            tx.execute(
-                "INSERT INTO report_recipients (report_id, user_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
-                &[&id.0, &u.0],
-            )
-            .await
-            .map_err(pg_err)?;
-        }
-        // Sharing changes who may find the report, so the search index must hear of it.
-        crate::record_change(&tx, kizuki_store::Entity::Report, id.0, now).await?;
-        tx.commit().await.map_err(pg_err)
+            for o in &sharing.orgs {
+                tx.execute(
+                    "INSERT INTO report_shares (report_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&id.0, &o.0],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            for u in &sharing.users {
+                tx.execute(
+                    "INSERT INTO report_recipients (report_id, user_id) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING",
+                    &[&id.0, &u.0],
+                )
+                .await
+                .map_err(pg_err)?;
+            }
+            // Sharing changes who may find the report, so the search index must hear of it.
+            crate::record_change(&tx, kizuki_store::Entity::Report, id.0, now).await?;
+            Ok(())
+        })
     }
 }

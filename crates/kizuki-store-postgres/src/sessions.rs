@@ -49,9 +49,8 @@ impl SessionStore for PgStore {
         key: &kizuki_store::SessionKey,
         session: &kizuki_store::SessionRecord,
     ) -> StoreResult<()> {
-        let s = self;
         let v: &SessionRecord = session;
-        let c = s.client().await?;
+        let c = self.client().await?;
         let p = v.pending.as_ref();
         c.execute(
             &format!(
@@ -79,8 +78,7 @@ impl SessionStore for PgStore {
         &self,
         key: &kizuki_store::SessionKey,
     ) -> StoreResult<Option<kizuki_store::SessionRecord>> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         c.query_opt(
             &format!("SELECT {COLS} FROM sessions WHERE key = $1"),
             &[&key.as_str()],
@@ -97,9 +95,8 @@ impl SessionStore for PgStore {
         key: &kizuki_store::SessionKey,
         update: &kizuki_store::SessionUpdate,
     ) -> StoreResult<bool> {
-        let s = self;
         let u: &SessionUpdate = update;
-        let c = s.client().await?;
+        let c = self.client().await?;
         // One statement whatever is changed; each flag says whether its column is set, so two
         // requests changing different fields of one session at once do not undo each other.
         let p = u.pending.as_ref().and_then(Option::as_ref);
@@ -136,14 +133,13 @@ impl SessionStore for PgStore {
         &self,
         key: &kizuki_store::SessionKey,
     ) -> StoreResult<Option<String>> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         // The row lock makes a second request at the same moment wait and then read the cleared
         // notice, so it is shown once.
         Ok(c.query_opt(
             "UPDATE sessions s SET flash = NULL
              FROM (SELECT key, flash FROM sessions WHERE key = $1 FOR UPDATE) old
-             WHERE s.key = old.key
+             WHERE self.key = old.key
              RETURNING old.flash",
             &[&key.as_str()],
         )
@@ -153,8 +149,7 @@ impl SessionStore for PgStore {
     }
 
     async fn delete_session(&self, key: &kizuki_store::SessionKey) -> StoreResult<()> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         c.execute("DELETE FROM sessions WHERE key = $1", &[&key.as_str()])
             .await
             .map_err(pg_err)?;
@@ -162,8 +157,7 @@ impl SessionStore for PgStore {
     }
 
     async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         c.execute(
             "DELETE FROM sessions WHERE user_id = $1 OR pending_user = $1",
             &[&user.0],
@@ -177,8 +171,7 @@ impl SessionStore for PgStore {
         seen_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         c.execute(
             "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2",
             &[&seen_before, &created_before],
@@ -188,8 +181,7 @@ impl SessionStore for PgStore {
     }
 
     async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         // Two statements, not one: after waiting for a racing node's insert, `DO NOTHING` leaves
         // a statement whose snapshot predates that row; the separate read sees it committed.
         c.execute(

@@ -108,25 +108,23 @@ impl UserStore for PgStore {
     }
 
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
-        let s = self;
-        let now = s.now();
-        let mut c = s.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
-        let row = tx
-            .query_opt(
-                &format!(
-                    "UPDATE users SET active = $2, version = version + 1 WHERE id = $1
-                     RETURNING {USER_COLS}"
-                ),
-                &[&id.0, &active],
-            )
-            .await
-            .map_err(pg_err)?
-            .ok_or_else(|| StoreError::not_found("user", id))?;
-        record_change(&tx, Entity::User, id.0, now).await?;
-        let user = user_row(&row)?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(user)
+        let now = self.now();
+        in_tx!(self, |tx| {
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "UPDATE users SET active = $2, version = version + 1 WHERE id = $1
+                         RETURNING {USER_COLS}"
+                    ),
+                    &[&id.0, &active],
+                )
+                .await
+                .map_err(pg_err)?
+                .ok_or_else(|| StoreError::not_found("user", id))?;
+            record_change(&tx, Entity::User, id.0, now).await?;
+            let user = user_row(&row)?;
+            Ok(user)
+        })
     }
 
     async fn set_password(
@@ -136,35 +134,32 @@ impl UserStore for PgStore {
         must_change: bool,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
-        let mut c = s.client().await?;
-        let tx = c.transaction().await.map_err(pg_err)?;
-        let n = tx
-            .execute(
-                "UPDATE users SET password_hash = $2, version = version + 1 WHERE id = $1",
-                &[&id.0, &password_hash],
+        in_tx!(self, |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE users SET password_hash = $2, version = version + 1 WHERE id = $1",
+                    &[&id.0, &password_hash],
+                )
+                .await
+                .map_err(pg_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", id));
+            }
+            tx.execute(
+                "INSERT INTO user_password_state (user_id, must_change, changed_at)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id) DO UPDATE
+                 SET must_change = EXCLUDED.must_change, changed_at = EXCLUDED.changed_at",
+                &[&id.0, &must_change, &at],
             )
             .await
             .map_err(pg_err)?;
-        if n == 0 {
-            return Err(StoreError::not_found("user", id));
-        }
-        tx.execute(
-            "INSERT INTO user_password_state (user_id, must_change, changed_at)
-             VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO UPDATE
-             SET must_change = EXCLUDED.must_change, changed_at = EXCLUDED.changed_at",
-            &[&id.0, &must_change, &at],
-        )
-        .await
-        .map_err(pg_err)?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     async fn password_state(&self, id: UserId) -> StoreResult<kizuki_store::PasswordState> {
-        let s = self;
-        let c = s.client().await?;
+        let c = self.client().await?;
         Ok(c.query_opt(
             "SELECT must_change, changed_at FROM user_password_state WHERE user_id = $1",
             &[&id.0],

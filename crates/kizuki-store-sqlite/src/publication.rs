@@ -77,8 +77,7 @@ fn history(c: &Connection, case: CaseId) -> StoreResult<Vec<Transition>> {
 impl PublicationStore for SqliteStore {
     // Publication (issue 8): implemented in publication.rs.
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<kizuki_store::StoredMap> {
-        let s = self;
-        s.read_store(move |c| load_map(c, case)).await
+        self.read_store(move |c| load_map(c, case)).await
     }
 
     async fn set_pseudonym_map(
@@ -90,8 +89,7 @@ impl PublicationStore for SqliteStore {
         by: UserId,
         at: DateTime<Utc>,
     ) -> StoreResult<kizuki_store::StoredMap> {
-        let s = self;
-        s.write(move |tx| {
+        self.write(move |tx| {
             let current = load_map(tx, case)?;
             if current.version != expected_version {
                 return Err(StoreError::Conflict {
@@ -129,8 +127,7 @@ impl PublicationStore for SqliteStore {
         &self,
         case: CaseId,
     ) -> StoreResult<Vec<kizuki_store::DecisionRow>> {
-        let s = self;
-        s.read_store(move |c| {
+        self.read_store(move |c| {
             let mut st = c
                 .prepare(
                     "SELECT candidate_id, decision, value, by_user, at FROM candidate_decisions
@@ -174,9 +171,8 @@ impl PublicationStore for SqliteStore {
         by: UserId,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
         let candidate: String = candidate.to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             load_case(tx, case)?;
             match decision {
                 None => {
@@ -208,8 +204,7 @@ impl PublicationStore for SqliteStore {
         &self,
         case: CaseId,
     ) -> StoreResult<Vec<kizuki_domain::signoff::Transition>> {
-        let s = self;
-        s.read_store(move |c| history(c, case)).await
+        self.read_store(move |c| history(c, case)).await
     }
 
     async fn append_signoff(
@@ -219,9 +214,8 @@ impl PublicationStore for SqliteStore {
         t: kizuki_domain::signoff::Transition,
         snapshot: Option<kizuki_store::PublicationSnapshot>,
     ) -> StoreResult<()> {
-        let s = self;
         check_snapshot(&t, snapshot.as_ref())?;
-        s.write(move |tx| {
+        self.write(move |tx| {
             let stored = load_case(tx, case)?;
             let len: i64 = tx
                 .query_row(
@@ -295,8 +289,7 @@ impl PublicationStore for SqliteStore {
         survey_year: i32,
         number: u32,
     ) -> StoreResult<Option<kizuki_store::Publication>> {
-        let s = self;
-        s.read(move |c| {
+        self.read(move |c| {
             c.query_row(
                 &format!(
                     "SELECT {PUB_COLS} FROM publications WHERE survey_year = ?1 AND number = ?2"
@@ -313,8 +306,7 @@ impl PublicationStore for SqliteStore {
         &self,
         survey_year: Option<i32>,
     ) -> StoreResult<Vec<kizuki_store::Publication>> {
-        let s = self;
-        s.read(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare(&format!(
                 "SELECT {PUB_COLS} FROM publications
                  WHERE ?1 IS NULL OR survey_year = ?1

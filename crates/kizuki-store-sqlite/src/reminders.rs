@@ -54,9 +54,8 @@ fn sorted(mut v: Vec<ReminderRecord>) -> Vec<ReminderRecord> {
 #[async_trait]
 impl ReminderStore for SqliteStore {
     async fn claim_reminder(&self, claim: &kizuki_store::ReminderClaim) -> StoreResult<bool> {
-        let s = self;
         let c: ReminderClaim = claim.clone();
-        s.write(move |tx| {
+        self.write(move |tx| {
             let k = c.key;
             let n = tx
                 .execute(
@@ -90,10 +89,9 @@ impl ReminderStore for SqliteStore {
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let s = self;
         let key: ReminderKey = *key;
         let token: String = token.to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             let n = tx
                 .execute(
                     "UPDATE reminders SET sent_at = ?6, last_error = NULL WHERE report_id = ?1 \
@@ -121,11 +119,10 @@ impl ReminderStore for SqliteStore {
         retry_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
-        let s = self;
         let key: ReminderKey = *key;
         let token: String = token.to_owned();
         let error: String = error.to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             tx.execute(
                 "UPDATE reminders SET lease_until = ?6, last_error = ?7 WHERE report_id = ?1 \
                  AND stage = ?2 AND kind = ?3 AND channel = ?4 AND token = ?5 AND sent_at IS NULL",
@@ -149,8 +146,7 @@ impl ReminderStore for SqliteStore {
         &self,
         report: ReportId,
     ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
-        let s = self;
-        s.read(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare(&format!(
                 "SELECT {COLS} FROM reminders WHERE report_id = ?1 "
             ))?;
@@ -164,8 +160,7 @@ impl ReminderStore for SqliteStore {
         &self,
         min_attempts: u32,
     ) -> StoreResult<Vec<kizuki_store::ReminderRecord>> {
-        let s = self;
-        s.read(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare(&format!(
                 "SELECT {COLS} FROM reminders WHERE sent_at IS NULL AND attempts >= ?1 \
                  AND last_error IS NOT NULL"

@@ -134,8 +134,7 @@ fn report_exists(c: &rusqlite::Connection, id: ReportId) -> StoreResult<()> {
 #[async_trait]
 impl SecurityStore for SqliteStore {
     async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {
-        let s = self;
-        s.read(|c| {
+        self.read(|c| {
             c.query_row(
                 &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
                 [],
@@ -147,8 +146,7 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn audit_insert(&self, entry: kizuki_store::AuditRecord) -> StoreResult<()> {
-        let s = self;
-        s.write(move |tx| insert_audit(tx, &entry)).await
+        self.write(move |tx| insert_audit(tx, &entry)).await
     }
 
     async fn audit_range(
@@ -156,9 +154,8 @@ impl SecurityStore for SqliteStore {
         from_seq: u64,
         limit: usize,
     ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
-        let s = self;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        s.read(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare(&format!(
                 "SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
             ))?;
@@ -172,10 +169,9 @@ impl SecurityStore for SqliteStore {
         &self,
         query: &kizuki_store::AuditQuery,
     ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
-        let s = self;
         let q: &AuditQuery = query;
         let q = q.clone();
-        s.read(move |c| {
+        self.read(move |c| {
             let limit = i64::try_from(q.limit.max(1)).unwrap_or(i64::MAX);
             let mut st = c.prepare(&format!(
                 "SELECT {AUDIT_COLS} FROM audit_log
@@ -203,8 +199,7 @@ impl SecurityStore for SqliteStore {
         checkpoint: kizuki_store::AuditRecord,
         through: u64,
     ) -> StoreResult<()> {
-        let s = self;
-        s.write(move |tx| {
+        self.write(move |tx| {
             insert_audit(tx, &checkpoint)?;
             // The delete trigger refuses any entry the checkpoint does not cover.
             tx.execute(
@@ -218,8 +213,7 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn mfa(&self, user: UserId) -> StoreResult<Option<kizuki_store::MfaRecord>> {
-        let s = self;
-        s.read(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT user_id, secret, created_at, confirmed_at, last_step FROM user_mfa
                  WHERE user_id = ?1",
@@ -237,10 +231,9 @@ impl SecurityStore for SqliteStore {
         secret_base32: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
         let secret: &str = secret_base32;
         let secret = secret.to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             let confirmed: Option<Option<String>> = tx
                 .query_row(
                     "SELECT confirmed_at FROM user_mfa WHERE user_id = ?1",
@@ -267,8 +260,7 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool> {
-        let s = self;
-        s.write(move |tx| {
+        self.write(move |tx| {
             let n = tx
                 .execute(
                     "UPDATE user_mfa SET confirmed_at = ?2, last_step = ?3
@@ -287,8 +279,7 @@ impl SecurityStore for SqliteStore {
         expected_last: Option<u64>,
         step: u64,
     ) -> StoreResult<bool> {
-        let s = self;
-        s.write(move |tx| {
+        self.write(move |tx| {
             let step = seq_to_sql(step);
             let n = match expected_last {
                 Some(last) => tx.execute(
@@ -309,8 +300,7 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn mfa_remove(&self, user: UserId) -> StoreResult<()> {
-        let s = self;
-        s.write(move |tx| {
+        self.write(move |tx| {
             tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user.0])
                 .map_err(db_err)?;
             tx.execute("DELETE FROM user_mfa WHERE user_id = ?1", [user.0])
@@ -326,9 +316,8 @@ impl SecurityStore for SqliteStore {
         hashes: &[String],
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
         let hashes = hashes.to_vec();
-        s.write(move |tx| {
+        self.write(move |tx| {
             tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user.0])
                 .map_err(db_err)?;
             for h in &hashes {
@@ -350,9 +339,8 @@ impl SecurityStore for SqliteStore {
         hash: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let s = self;
         let hash = hash.to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             let n = tx
                 .execute(
                     "UPDATE recovery_codes SET used_at = ?3
@@ -366,8 +354,7 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize> {
-        let s = self;
-        s.read(move |c| {
+        self.read(move |c| {
             let n: i64 = c.query_row(
                 "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
                 [user.0],
@@ -379,8 +366,7 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn org_allowlist(&self, org: OrgId) -> StoreResult<kizuki_store::OrgAllowlist> {
-        let s = self;
-        s.read_store(move |c| {
+        self.read_store(move |c| {
             org_exists(c, org)?;
             load_allowlist(c, org)
         })
@@ -395,9 +381,8 @@ impl SecurityStore for SqliteStore {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<kizuki_store::OrgAllowlist> {
-        let s = self;
         let entries = entries.to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             org_exists(tx, org)?;
             let current = load_allowlist(tx, org)?;
             if current.version != expected_version {
@@ -427,9 +412,8 @@ impl SecurityStore for SqliteStore {
     }
 
     async fn report_sharing(&self, report: ReportId) -> StoreResult<kizuki_store::ReportSharing> {
-        let s = self;
         let id: ReportId = report;
-        s.read_store(move |c| {
+        self.read_store(move |c| {
             report_exists(c, id)?;
             let orgs = c
                 .prepare("SELECT org_id FROM report_shares WHERE report_id = ?1 ORDER BY org_id")
@@ -457,11 +441,10 @@ impl SecurityStore for SqliteStore {
         report: ReportId,
         sharing: &kizuki_store::ReportSharing,
     ) -> StoreResult<()> {
-        let s = self;
         let id: ReportId = report;
-        let now = s.now();
+        let now = self.now();
         let sharing = sharing.clone();
-        s.write(move |tx| {
+        self.write(move |tx| {
             report_exists(tx, id)?;
             tx.execute("DELETE FROM report_shares WHERE report_id = ?1", [id.0])
                 .map_err(db_err)?;

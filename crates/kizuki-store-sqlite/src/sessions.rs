@@ -61,11 +61,10 @@ impl SessionStore for SqliteStore {
         key: &kizuki_store::SessionKey,
         session: &kizuki_store::SessionRecord,
     ) -> StoreResult<()> {
-        let s = self;
         let v: &SessionRecord = session;
         let key = key.as_str().to_owned();
         let v = v.clone();
-        s.write(move |tx| {
+        self.write(move |tx| {
             let [pu, pn, pe] = pending_values(v.pending.as_ref());
             tx.execute(
                 &format!("INSERT INTO sessions (key, {COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
@@ -92,9 +91,8 @@ impl SessionStore for SqliteStore {
         &self,
         key: &kizuki_store::SessionKey,
     ) -> StoreResult<Option<kizuki_store::SessionRecord>> {
-        let s = self;
         let key = key.as_str().to_owned();
-        s.read(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!("SELECT {COLS} FROM sessions WHERE key = ?1"))?
                 .query_row([key], row)
                 .optional()
@@ -107,7 +105,6 @@ impl SessionStore for SqliteStore {
         key: &kizuki_store::SessionKey,
         update: &kizuki_store::SessionUpdate,
     ) -> StoreResult<bool> {
-        let s = self;
         let u: &SessionUpdate = update;
         // Only the named columns are set, so two requests changing different fields of one
         // session at once (a language switch and a notice) do not undo each other.
@@ -130,7 +127,7 @@ impl SessionStore for SqliteStore {
             values.extend(pending_values(pending.as_ref()));
         }
         if sets.is_empty() {
-            let found = s.session(key).await?.is_some();
+            let found = self.session(key).await?.is_some();
             return Ok(found);
         }
         let assignments: Vec<String> = sets
@@ -142,7 +139,7 @@ impl SessionStore for SqliteStore {
             "UPDATE sessions SET {} WHERE key = ?1",
             assignments.join(", ")
         );
-        s.write(move |tx| {
+        self.write(move |tx| {
             let n = tx
                 .execute(&sql, params_from_iter(values.iter()))
                 .map_err(db_err)?;
@@ -155,11 +152,10 @@ impl SessionStore for SqliteStore {
         &self,
         key: &kizuki_store::SessionKey,
     ) -> StoreResult<Option<String>> {
-        let s = self;
         let key = key.as_str().to_owned();
         // Read and clear in one write transaction: the writer is the only one, so no other
         // request can take the same notice in between.
-        s.write(move |tx| {
+        self.write(move |tx| {
             let flash: Option<String> = tx
                 .query_row("SELECT flash FROM sessions WHERE key = ?1", [&key], |r| {
                     r.get(0)
@@ -177,9 +173,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn delete_session(&self, key: &kizuki_store::SessionKey) -> StoreResult<()> {
-        let s = self;
         let key = key.as_str().to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             tx.execute("DELETE FROM sessions WHERE key = ?1", [key])
                 .map_err(db_err)?;
             Ok(())
@@ -188,8 +183,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
-        let s = self;
-        s.write(move |tx| {
+        self.write(move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM sessions WHERE user_id = ?1 OR pending_user = ?1",
@@ -206,8 +200,7 @@ impl SessionStore for SqliteStore {
         seen_before: DateTime<Utc>,
         created_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        let s = self;
-        s.write(move |tx| {
+        self.write(move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM sessions WHERE seen_at < ?1 OR created_at < ?2",
@@ -220,12 +213,11 @@ impl SessionStore for SqliteStore {
     }
 
     async fn instance_secret(&self, name: &str, candidate: &[u8]) -> StoreResult<Vec<u8>> {
-        let s = self;
         let name = name.to_owned();
         let candidate = candidate.to_vec();
         // Insert-if-absent and read back in one write transaction: writers on the file take turns,
         // so every process reads the value of whichever inserted first.
-        s.write(move |tx| {
+        self.write(move |tx| {
             tx.execute(
                 "INSERT INTO instance_secrets (name, value) VALUES (?1, ?2) \
                  ON CONFLICT (name) DO NOTHING",

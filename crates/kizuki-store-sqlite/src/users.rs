@@ -132,9 +132,8 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
-        let s = self;
-        let now = s.now();
-        s.write(move |tx| {
+        let now = self.now();
+        self.write(move |tx| {
             let n = tx
                 .execute(
                     "UPDATE users SET active = ?2, version = version + 1 WHERE id = ?1",
@@ -162,9 +161,8 @@ impl UserStore for SqliteStore {
         must_change: bool,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let s = self;
         let hash = password_hash.to_owned();
-        s.write(move |tx| {
+        self.write(move |tx| {
             let n = tx
                 .execute(
                     "UPDATE users SET password_hash = ?2, version = version + 1 WHERE id = ?1",
@@ -188,8 +186,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn password_state(&self, id: UserId) -> StoreResult<kizuki_store::PasswordState> {
-        let s = self;
-        s.read(move |c| {
+        self.read(move |c| {
             c.query_row(
                 "SELECT must_change, changed_at FROM user_password_state WHERE user_id = ?1",
                 [id.0],
