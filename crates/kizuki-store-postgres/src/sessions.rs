@@ -139,7 +139,7 @@ impl SessionStore for PgStore {
         Ok(c.query_opt(
             "UPDATE sessions s SET flash = NULL
              FROM (SELECT key, flash FROM sessions WHERE key = $1 FOR UPDATE) old
-             WHERE self.key = old.key
+             WHERE s.key = old.key
              RETURNING old.flash",
             &[&key.as_str()],
         )
