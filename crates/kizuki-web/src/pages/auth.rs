@@ -53,7 +53,7 @@ pub async fn home(State(st): State<WebState>, v: Viewer) -> Result<Response, Web
 async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Response, WebError> {
     let app = &st.app;
     let orgs = reports::org_names(app).await?;
-    let rows = |items: Vec<kizuki_domain::report::Report>| -> Vec<serde_json::Value> {
+    let rows = |items: Vec<kizuki_domain::report::Report>| -> Vec<super::ReportRow> {
         items.iter().map(|r| report_row(st, r, &orgs)).collect()
     };
     let mut ctx = json!({});

@@ -6,6 +6,7 @@ use crate::state::WebState;
 use kizuki_app::stage_deadlines;
 use kizuki_domain::deadlines::{DueStatus, duration_ja, when_ja};
 use kizuki_domain::report::Report;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 fn status_code(s: &DueStatus) -> &'static str {
@@ -37,15 +38,24 @@ pub fn schedule_json(st: &WebState, r: &Report) -> Value {
 }
 
 /// Overdue stages of one report in the shape report rows have always used.
-pub fn overdue_json(st: &WebState, r: &Report) -> Value {
-    let items: Vec<Value> = stage_deadlines::for_report(&st.app, r, &st.deadlines)
+pub fn overdue_stages(st: &WebState, r: &Report) -> Vec<OverdueStage> {
+    stage_deadlines::for_report(&st.app, r, &st.deadlines)
         .map(|s| {
             s.overdue()
-                .map(|d| json!({"kind": d.stage.code(), "due": d.due}))
+                .map(|d| OverdueStage {
+                    kind: d.stage.code(),
+                    due: d.due,
+                })
                 .collect()
         })
-        .unwrap_or_default();
-    json!(items)
+        .unwrap_or_default()
+}
+
+/// A stage past its deadline, as report rows show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverdueStage {
+    pub kind: &'static str,
+    pub due: chrono::DateTime<chrono::Utc>,
 }
 
 /// The dashboard's overdue list (own organisation's for operators, everything readable for

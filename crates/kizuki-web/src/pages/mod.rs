@@ -1,6 +1,5 @@
 //! HTML pages. Handlers are thin: extract, call a service in kizuki-app, render a template.
 
-// Accounts.
 pub mod account;
 pub mod audit;
 pub mod auth;
@@ -19,12 +18,14 @@ use crate::i18n;
 use crate::session::Viewer;
 use crate::state::WebState;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
 use kizuki_app::auth::Principal;
 use kizuki_domain::ValidationErrors;
 use kizuki_domain::ids::OrgId;
 use kizuki_domain::report::Report;
 use kizuki_domain::taxonomy::Lang;
 use kizuki_domain::user::Role;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 fn user_json(p: &Principal) -> Value {
@@ -38,8 +39,17 @@ fn user_json(p: &Principal) -> Value {
     })
 }
 
-/// Renders `name` with the fields every page has (language, user, CSRF token, notice).
-pub fn render(st: &WebState, v: &Viewer, name: &str, mut ctx: Value) -> Result<Response, WebError> {
+/// Renders `name` with the page's own view and the fields every page has (language, user,
+/// CSRF token, notice). A view is a typed `Serialize` struct (or, for small pages, a JSON
+/// object); its fields stand beside the common ones in the template.
+pub fn render<T: Serialize>(
+    st: &WebState,
+    v: &Viewer,
+    name: &str,
+    view: T,
+) -> Result<Response, WebError> {
+    let mut ctx = serde_json::to_value(&view)
+        .map_err(|e| WebError::Internal(format!("page view of {name}: {e}")))?;
     let flash = st.sessions.take_flash(&v.session);
     if let Value::Object(m) = &mut ctx {
         m.insert("lang".into(), json!(v.lang.code()));
@@ -90,26 +100,50 @@ pub fn org_name(names: &[(OrgId, String)], id: OrgId) -> String {
 }
 
 /// A report as list rows and link boxes show it.
-pub fn report_row(st: &WebState, r: &Report, orgs: &[(OrgId, String)]) -> Value {
-    json!({
-        "id": r.id.0,
-        "version": r.version,
-        "title": r.details.title,
-        "org": org_name(orgs, r.org_id),
-        "sector": r.details.sector.0,
-        "event_type": r.details.event_type.0,
-        "causes": r.details.causes.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
-        "severity": r.details.severity.map(|s| s.level()),
-        "tlp": r.details.tlp.code(),
-        "tlp_label": r.details.tlp.label(),
-        "status": r.status.code(),
-        "reported_at": r.reported_at,
-        "updated_at": r.updated_at,
-        "stages": r.stages.len(),
-        "last_stage": r.stages.last().map(|s| s.kind.code()),
-        "has_final": r.has_final(),
-        // From the configured stage deadlines.
-        "overdue": deadlines::overdue_json(st, r),
-        "case_id": r.case_id.map(|c| c.0),
-    })
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRow {
+    pub id: i64,
+    pub version: i64,
+    pub title: String,
+    pub org: String,
+    pub sector: String,
+    pub event_type: String,
+    pub causes: Vec<String>,
+    pub severity: Option<u8>,
+    pub tlp: &'static str,
+    pub tlp_label: &'static str,
+    pub status: &'static str,
+    pub reported_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// How many stages the report has.
+    pub stages: usize,
+    pub last_stage: Option<&'static str>,
+    pub has_final: bool,
+    /// Stages past their deadline, from the configured stage deadlines.
+    pub overdue: Vec<deadlines::OverdueStage>,
+    pub case_id: Option<i64>,
+}
+
+/// A report as list rows and link boxes show it.
+pub fn report_row(st: &WebState, r: &Report, orgs: &[(OrgId, String)]) -> ReportRow {
+    ReportRow {
+        id: r.id.0,
+        version: r.version,
+        title: r.details.title.clone(),
+        org: org_name(orgs, r.org_id),
+        sector: r.details.sector.0.clone(),
+        event_type: r.details.event_type.0.clone(),
+        causes: r.details.causes.iter().map(|c| c.0.clone()).collect(),
+        severity: r.details.severity.map(|s| s.level()),
+        tlp: r.details.tlp.code(),
+        tlp_label: r.details.tlp.label(),
+        status: r.status.code(),
+        reported_at: r.reported_at,
+        updated_at: r.updated_at,
+        stages: r.stages.len(),
+        last_stage: r.stages.last().map(|s| s.kind.code()),
+        has_final: r.has_final(),
+        overdue: deadlines::overdue_stages(st, r),
+        case_id: r.case_id.map(|c| c.0),
+    }
 }

@@ -1,7 +1,7 @@
 //! Report pages: the list with filters and CSV export, the first-report form, the detail
 //! page with its timeline and stage form, and editing with conflict handling.
 
-use super::{done, errors_json, org_name, render, report_row};
+use super::{ReportRow, done, errors_json, org_name, render, report_row};
 use crate::error::WebError;
 use crate::form::FormData;
 use crate::i18n;
@@ -10,10 +10,11 @@ use crate::state::WebState;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use kizuki_app::AppError;
 use kizuki_app::reports::{self, ReportForm, SYSTEM_ROWS, SystemRow};
 use kizuki_domain::fiscal::FiscalYear;
-use kizuki_domain::ids::{OrgId, ReportId};
+use kizuki_domain::ids::{OrgId, ReportId, UserId};
 use kizuki_domain::report::{Report, ReportStatus, StageKind};
 use kizuki_domain::taxonomy::{Lang, Taxonomy, Tlp, Vocabulary};
 use kizuki_domain::wareki;
@@ -113,32 +114,60 @@ pub async fn list(
     let (filter, fy_problem) = q.filter();
     let page = reports::list(&st.app, &s.p, filter, Page::new(q.page(), PAGE_SIZE)).await?;
     let orgs = reports::org_names(&st.app).await?;
-    let org_choices: Vec<Value> = reports::org_filter_choices(&st.app, &s.p)
+    let orgs_offered = reports::org_filter_choices(&st.app, &s.p)
         .await?
         .into_iter()
-        .map(|(id, name)| json!({"id": id.0, "name": name}))
+        .map(|(id, name)| OrgChoice { id: id.0, name })
         .collect();
     let pages = page.pages();
     let n = page.page.number;
-    render(
-        &st,
-        &s.viewer,
-        "reports/list.html",
-        json!({
-            "q": q,
-            "fy_problem": fy_problem,
-            "rows": page.items.iter().map(|r| report_row(&st, r, &orgs)).collect::<Vec<_>>(),
-            "total": page.total,
-            "page": n,
-            "pages": pages,
-            "prev_q": (n > 1).then(|| q.with_page(n - 1)),
-            "next_q": (u64::from(n) < pages).then(|| q.with_page(n + 1)),
-            "csv_q": q.with_page(1),
-            "orgs": org_choices,
-            "sorts": ReportSort::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
-            "statuses": ReportStatus::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
-        }),
-    )
+    let view = ListPage {
+        fy_problem,
+        rows: page
+            .items
+            .iter()
+            .map(|r| report_row(&st, r, &orgs))
+            .collect(),
+        total: page.total,
+        page: n,
+        pages,
+        prev_q: (n > 1).then(|| q.with_page(n - 1)),
+        next_q: (u64::from(n) < pages).then(|| q.with_page(n + 1)),
+        csv_q: q.with_page(1),
+        orgs: orgs_offered,
+        sorts: ReportSort::ALL.iter().map(|s| s.code()).collect(),
+        statuses: ReportStatus::ALL.iter().map(|s| s.code()).collect(),
+        q,
+    };
+    render(&st, &s.viewer, "reports/list.html", &view)
+}
+
+/// An organisation the list's filter offers.
+#[derive(Debug, Serialize)]
+struct OrgChoice {
+    id: i64,
+    name: String,
+}
+
+/// The report list: one page of rows with the filters as typed.
+#[derive(Debug, Serialize)]
+struct ListPage {
+    /// The filters as typed, so the form shows them again.
+    q: ListQuery,
+    /// Why the 年度 filter was not understood, when it was not.
+    fy_problem: Option<String>,
+    rows: Vec<ReportRow>,
+    /// Reports matching, on all pages.
+    total: u64,
+    page: u32,
+    pages: u64,
+    /// Query strings of the neighbouring pages and of the CSV download.
+    prev_q: Option<String>,
+    next_q: Option<String>,
+    csv_q: String,
+    orgs: Vec<OrgChoice>,
+    sorts: Vec<&'static str>,
+    statuses: Vec<&'static str>,
 }
 
 fn csv_cell(s: &str) -> String {
@@ -322,94 +351,165 @@ pub async fn create(
     }
 }
 
-fn history_json(
-    v: &reports::ReportView,
-    users: &[(kizuki_domain::ids::UserId, String)],
-) -> Vec<Value> {
+/// One entry of a report's history, newest first on the page.
+#[derive(Debug, Serialize)]
+struct HistoryRow {
+    version: i64,
+    at: DateTime<Utc>,
+    action: String,
+    detail: String,
+    user: Option<String>,
+}
+
+fn history_rows(v: &reports::ReportView, users: &[(UserId, String)]) -> Vec<HistoryRow> {
     v.history
         .iter()
         .rev()
         .map(|h| {
             let (action, detail) = h.action.split_once(':').unwrap_or((h.action.as_str(), ""));
-            json!({
-                "version": h.version,
-                "at": h.at,
-                "action": action,
-                "detail": detail,
-                "user": h.user_id.and_then(|u| users.iter().find(|(id, _)| *id == u).map(|(_, n)| n.clone())),
-            })
+            HistoryRow {
+                version: h.version,
+                at: h.at,
+                action: action.to_owned(),
+                detail: detail.to_owned(),
+                user: user_name(users, h.user_id),
+            }
         })
         .collect()
 }
 
+fn user_name(users: &[(UserId, String)], id: Option<UserId>) -> Option<String> {
+    let id = id?;
+    users.iter().find(|(u, _)| *u == id).map(|(_, n)| n.clone())
+}
+
+/// One stage (第一報, 続報, 最終報) as the detail page lists it.
+#[derive(Debug, Serialize)]
+struct StageRow {
+    seq: u32,
+    kind: &'static str,
+    at: DateTime<Utc>,
+    text: String,
+    author: Option<String>,
+}
+
+/// A link to another report, seen from this one.
+#[derive(Debug, Serialize)]
+struct LinkRow {
+    kind: &'static str,
+    /// Made from this report (rather than to it).
+    outgoing: bool,
+    other_id: i64,
+    /// The other report, when the viewer may read it.
+    other: Option<ReportRow>,
+    at: DateTime<Utc>,
+}
+
+/// The report's details beyond what its row shows.
+#[derive(Debug, Serialize)]
+struct DetailFields {
+    region: Option<String>,
+    affected_service: String,
+    occurred_at: Option<DateTime<Utc>>,
+    detected_at: Option<DateTime<Utc>>,
+    people_affected: Option<u64>,
+    duration_minutes: Option<u64>,
+    actual_harm: bool,
+    impact_description: String,
+    systems: Vec<kizuki_domain::report::SystemRef>,
+    vendors: Vec<String>,
+    summary: String,
+}
+
+/// Everything the report's detail page shows.
+#[derive(Debug, Serialize)]
+struct DetailPage {
+    /// Similar past cases and reports with their lessons (`null` without a search index).
+    similar: Value,
+    r: ReportRow,
+    /// What is due when, from the configured stage deadlines.
+    schedule: Value,
+    d: DetailFields,
+    org: String,
+    stages: Vec<StageRow>,
+    links: Vec<LinkRow>,
+    /// Reports of the same incident, through same-incident links.
+    incident: Vec<ReportRow>,
+    history: Vec<HistoryRow>,
+    can_edit: bool,
+    can_add_stage: bool,
+    /// The stage form as typed (`kind`, `text`), kept on a refusal.
+    stage_form: Value,
+    stage_errors: Value,
+}
+
 /// Everything the detail page shows, with the stage form's state.
-async fn detail_ctx(
+async fn detail_page(
     st: &WebState,
     s: &SignedIn,
     id: ReportId,
     stage_form: Value,
     stage_errors: Value,
-) -> Result<Value, WebError> {
+) -> Result<DetailPage, WebError> {
     let view = reports::view(&st.app, &s.p, id).await?;
     let orgs = reports::org_names(&st.app).await?;
     let users = reports::user_names(&st.app).await?;
     let r = &view.report;
-    let stages: Vec<Value> = r
+    let stages = r
         .stages
         .iter()
-        .map(|x| {
-            json!({"seq": x.seq, "kind": x.kind.code(), "at": x.at, "text": x.text,
-                   "author": x.author.and_then(|u| users.iter().find(|(id, _)| *id == u).map(|(_, n)| n.clone()))})
+        .map(|x| StageRow {
+            seq: x.seq,
+            kind: x.kind.code(),
+            at: x.at,
+            text: x.text.clone(),
+            author: user_name(&users, x.author),
         })
         .collect();
-    let links: Vec<Value> = view
+    let links = view
         .links
         .iter()
-        .map(|l| {
-            json!({
-                "kind": l.link.kind.code(),
-                "outgoing": l.link.from == id,
-                "other_id": l.other_id.0,
-                "other": l.other.as_ref().map(|o| report_row(st, o, &orgs)),
-                "at": l.link.at,
-            })
+        .map(|l| LinkRow {
+            kind: l.link.kind.code(),
+            outgoing: l.link.from == id,
+            other_id: l.other_id.0,
+            other: l.other.as_ref().map(|o| report_row(st, o, &orgs)),
+            at: l.link.at,
         })
         .collect();
-    let incident: Vec<Value> = view
+    let incident = view
         .incident
         .iter()
         .map(|o| report_row(st, o, &orgs))
         .collect();
     let d = &r.details;
-    let similar = similar_json(st, s, r).await;
-    Ok(json!({
-        "similar": similar,
-        "r": report_row(st, r, &orgs),
-        // What is due when, from the configured stage deadlines.
-        "schedule": super::deadlines::schedule_json(st, r),
-        "d": {
-            "region": d.region.as_ref().map(|c| c.0.clone()),
-            "affected_service": d.affected_service,
-            "occurred_at": d.occurred_at,
-            "detected_at": d.detected_at,
-            "people_affected": d.impact.people_affected,
-            "duration_minutes": d.impact.duration_minutes,
-            "actual_harm": d.impact.actual_harm,
-            "impact_description": d.impact.description,
-            "systems": d.systems,
-            "vendors": d.vendors,
-            "summary": d.summary,
+    Ok(DetailPage {
+        similar: similar_json(st, s, r).await,
+        r: report_row(st, r, &orgs),
+        schedule: super::deadlines::schedule_json(st, r),
+        d: DetailFields {
+            region: d.region.as_ref().map(|c| c.0.clone()),
+            affected_service: d.affected_service.clone(),
+            occurred_at: d.occurred_at,
+            detected_at: d.detected_at,
+            people_affected: d.impact.people_affected,
+            duration_minutes: d.impact.duration_minutes,
+            actual_harm: d.impact.actual_harm,
+            impact_description: d.impact.description.clone(),
+            systems: d.systems.clone(),
+            vendors: d.vendors.clone(),
+            summary: d.summary.clone(),
         },
-        "org": view.org_name,
-        "stages": stages,
-        "links": links,
-        "incident": incident,
-        "history": history_json(&view, &users),
-        "can_edit": view.can_edit,
-        "can_add_stage": view.can_edit && !r.has_final(),
-        "stage_form": stage_form,
-        "stage_errors": stage_errors,
-    }))
+        org: view.org_name.clone(),
+        stages,
+        links,
+        incident,
+        history: history_rows(&view, &users),
+        can_edit: view.can_edit,
+        can_add_stage: view.can_edit && !r.has_final(),
+        stage_form,
+        stage_errors,
+    })
 }
 
 /// Similar past cases and reports with their lessons, for the report page. The page
@@ -444,7 +544,7 @@ pub async fn detail(
     s: SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let ctx = detail_ctx(
+    let ctx = detail_page(
         &st,
         &s,
         ReportId(id),
@@ -452,7 +552,7 @@ pub async fn detail(
         json!({}),
     )
     .await?;
-    render(&st, &s.viewer, "reports/detail.html", ctx)
+    render(&st, &s.viewer, "reports/detail.html", &ctx)
 }
 
 pub async fn add_stage(
@@ -471,7 +571,7 @@ pub async fn add_stage(
             &format!("/reports/{id}"),
         )),
         Err(AppError::Validation(errs)) => {
-            let ctx = detail_ctx(
+            let ctx = detail_page(
                 &st,
                 &s,
                 id,
@@ -479,7 +579,7 @@ pub async fn add_stage(
                 errors_json(&errs, s.viewer.lang),
             )
             .await?;
-            let mut res = render(&st, &s.viewer, "reports/detail.html", ctx)?;
+            let mut res = render(&st, &s.viewer, "reports/detail.html", &ctx)?;
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }

@@ -13,6 +13,7 @@ use kizuki_app::reports::{self, TriageInput};
 use kizuki_domain::ids::ReportId;
 use kizuki_domain::report::{Report, ReportStatus};
 use kizuki_store::{Current, LinkKind, Page, ReportFilter, StoreError};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// Reports that may be about the same failure: a shared system in common first, then the
@@ -73,11 +74,10 @@ async fn page(
                 "other_id": l.other_id.0,
                 "other": l.other.as_ref().map(|o| report_row(st, o, &orgs)),
             })).collect::<Vec<_>>(),
-            "candidates": cands.iter().map(|o| {
-                let mut row = report_row(st, o, &orgs);
-                row["linked"] = json!(linked.contains(&o.id.0));
-                row["systems"] = json!(o.details.systems.iter().map(|x| x.name.clone()).collect::<Vec<_>>());
-                row
+            "candidates": cands.iter().map(|o| Candidate {
+                row: report_row(st, o, &orgs),
+                linked: linked.contains(&o.id.0),
+                systems: o.details.systems.iter().map(|x| x.name.clone()).collect(),
             }).collect::<Vec<_>>(),
             "statuses": ReportStatus::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
             "link_kinds": LinkKind::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
@@ -231,4 +231,14 @@ pub async fn unlink(
         "flash.unlinked",
         &format!("/reports/{id}/triage"),
     ))
+}
+
+/// A report the analyst may link this one to, with whether it is linked already and the
+/// systems it names (a shared system is the usual reason to link).
+#[derive(Debug, Serialize)]
+struct Candidate {
+    #[serde(flatten)]
+    row: super::ReportRow,
+    linked: bool,
+    systems: Vec<String>,
 }
