@@ -1,5 +1,5 @@
 """Sums up schemathesis NDJSON reports for .ci/schemathesis.sh: requests sent, answers by
-status class, and every 5xx with its operation (robustness, issue 6 point 7).
+status class, and every 5xx with its operation (no request may make the server fail).
 
 Usage: python3 .ci/schemathesis-summary.py REPORT.ndjson...; exit status 1 if any answer
 was a 5xx, so the figures and the verdict come from the same count.

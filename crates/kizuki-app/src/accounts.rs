@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::security::audit::{self, actions};
 use crate::security::ip_allowlist::{Allowlist, Cidr};
 use crate::security::password_policy::PasswordPolicy;
-use crate::{App, audit_log, auth::Principal, password};
+use crate::{App, auth::Principal, security::audit_log, security::password};
 use kizuki_domain::access::{self, Member, Viewer};
 use kizuki_domain::ids::{OrgId, UserId};
 use kizuki_domain::org::{NewOrganisation, OrgKind, Organisation};

@@ -3,7 +3,7 @@
 //! API, lists and exports alike).
 
 use crate::error::{AppError, AppResult};
-use crate::{App, password};
+use crate::{App, security::password};
 use kizuki_domain::access::{
     self, Action, CaseRef, Decision, Member, ReportRef, ReportVisibility, Resource, Viewer,
 };

@@ -1,8 +1,8 @@
 //! Configuration: defaults, then `kizuki.toml` in the data dir, then `KIZUKI_*` environment
 //! variables, then command-line flags. Secrets are never printed.
 
-use crate::backup::{BackupPolicy, parse_interval};
 use crate::error::{AppError, AppResult};
+use crate::ops::backup::{BackupPolicy, parse_interval};
 use crate::security::ip_allowlist::{Allowlist, ProxyConfig};
 use kizuki_domain::deadlines::DeadlinePolicy;
 use serde::Deserialize;
@@ -27,7 +27,7 @@ struct FileConfig {
     webhook: Option<crate::notify::WebhookSection>,
     reminders: Option<crate::notify::RemindersSection>,
     /// `[audit]`: `keep = "400d"`, `force = true` for less than a year.
-    audit: Option<crate::audit_log::AuditSection>,
+    audit: Option<crate::security::audit_log::AuditSection>,
     /// `[security]`: `contact = "security@…"`, where vulnerabilities are reported.
     security: Option<SecuritySection>,
     /// Fair limits and metrics: `[limits]`, `[metrics]`, `[warnings]`.
@@ -136,7 +136,7 @@ pub struct Config {
     /// Stage-deadline reminders by e-mail and webhook.
     pub notify: crate::notify::NotifyConfig,
     /// Audit retention, `[audit] keep`.
-    pub audit: crate::audit_log::AuditRetention,
+    pub audit: crate::security::audit_log::AuditRetention,
     /// Where to report a vulnerability, `[security] contact`; `None` until set.
     pub security_contact: Option<String>,
     /// Fair limits: `[limits]`.

@@ -1,37 +1,19 @@
 //! kizuki's application services: everything the CLI and the web server do, above the store
 //! and below the transport. Callers hand in an [`App`] (store, taxonomy, clock, randomness).
 
-// Accounts.
 pub mod accounts;
-pub mod annual_report;
-pub mod audit_log;
 pub mod auth;
-pub mod backup;
-pub mod bulk;
-pub mod cases;
 pub mod config;
 pub mod error;
-pub mod health;
-pub mod mfa;
-// Reminders.
 pub mod notify;
-pub mod password;
+pub mod ops;
 pub mod presence;
 pub mod publication;
-// Publication problems for `kizuki check`.
-pub mod publication_check;
 pub mod reports;
 pub mod security;
 pub mod seed;
 pub mod selection;
-pub mod sessions;
-// Similar-case signals from the search index.
-pub mod selection_search;
-pub mod selections;
-pub mod stage_deadlines;
 pub mod survey;
-pub mod tokens;
-pub mod when;
 
 #[cfg(test)]
 mod test_support;

@@ -3,7 +3,7 @@
 
 use crate::error::AppResult;
 use crate::survey::{ImportSummary, import_survey};
-use crate::{App, password};
+use crate::{App, security::password};
 use kizuki_dataset::{DemoDirectory, SURVEY_2019, default_demo, parse_survey_files};
 use kizuki_domain::taxonomy::Lang;
 use kizuki_domain::user::{Email, NewUser, Role};

@@ -9,7 +9,7 @@
 
 use chrono::TimeZone;
 use kizuki_app::security::audit::Break;
-use kizuki_app::{App, audit_log, seeded_rng};
+use kizuki_app::{App, security::audit_log, seeded_rng};
 use kizuki_domain::clock::{Clock, FixedClock};
 use kizuki_store_sqlite::SqliteStore;
 use std::sync::Arc;

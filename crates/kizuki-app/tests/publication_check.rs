@@ -9,7 +9,7 @@
 
 use chrono::TimeZone;
 use kizuki_app::publication::snapshot_of;
-use kizuki_app::{App, publication_check, seed, seeded_rng, survey};
+use kizuki_app::{App, publication, seed, seeded_rng, survey};
 use kizuki_domain::clock::{Clock, FixedClock};
 use kizuki_domain::signoff::{Action, SignOffState, Signer, Transition, fingerprint};
 use kizuki_domain::user::Role;
@@ -31,7 +31,7 @@ async fn published_cases_need_an_approval_and_decided_candidates() {
     seed::seed_demo(&app).await.unwrap();
     let pubs = app.store.list_publications(Some(2019)).await.unwrap();
     assert!(!pubs.is_empty(), "the demo publishes the 2019 cases");
-    assert!(publication_check::problems(&app).await.unwrap().is_empty());
+    assert!(publication::check::problems(&app).await.unwrap().is_empty());
     let clean = survey::check(&app, &survey::CheckOptions::default())
         .await
         .unwrap();
@@ -56,7 +56,7 @@ async fn published_cases_need_an_approval_and_decided_candidates() {
         }
     }
     let (slug, candidate) = cleared.expect("a seeded case has a decided candidate");
-    let problems = publication_check::problems(&app).await.unwrap();
+    let problems = publication::check::problems(&app).await.unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].what.contains(&slug), "{problems:?}");
     assert!(problems[0].what.contains("未判断"), "{problems:?}");

@@ -99,7 +99,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
         }
     }
     // Publication: a published case without the operator's approval is
-    // `kizuki_app::publication_check`'s finding (it also names the approved text), so the
+    // `kizuki_app::publication::check`'s finding (it also names the approved text), so the
     // store does not report it a second time.
     Ok(out)
 }

@@ -29,18 +29,15 @@ mod feed;
 mod migrate;
 mod orgs;
 mod publication;
+mod reminders;
 mod reports;
+mod rows;
+mod security;
+mod selection;
+mod sessions;
 mod surveys;
 mod tokens;
 mod users;
-// Reminders.
-mod reminders;
-mod rows;
-mod selection;
-// Security.
-mod security;
-// Browser sessions in the database (shared by every node).
-mod sessions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};

@@ -81,7 +81,6 @@ async fn lock_case(tx: &Transaction<'_>, case: CaseId) -> StoreResult<Option<i32
 
 #[async_trait]
 impl PublicationStore for PgStore {
-    // Publication: implemented in publication.rs.
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<kizuki_store::StoredMap> {
         let client = self.client().await?;
         load_map(&**client, case).await

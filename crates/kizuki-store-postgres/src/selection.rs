@@ -98,7 +98,6 @@ fn rank_i32(rank: u32) -> i32 {
 
 #[async_trait]
 impl SelectionStore for PgStore {
-    // Selection: the SQL lives in selection.rs.
     async fn put_score_override(
         &self,
         o: kizuki_store::ScoreOverrideRecord,

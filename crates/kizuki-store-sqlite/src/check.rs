@@ -107,7 +107,7 @@ pub fn run(c: &Connection) -> StoreResult<Vec<Problem>> {
         }
     }
     // Publication: a published case without the operator's approval is
-    // `kizuki_app::publication_check`'s finding (it also names the approved text), so the
+    // `kizuki_app::publication::check`'s finding (it also names the approved text), so the
     // store does not report it a second time.
     Ok(out)
 }

@@ -12,18 +12,14 @@ mod group;
 mod migrate;
 mod orgs;
 mod publication;
+mod reminders;
 mod reports;
+mod security;
+mod selection;
+mod sessions;
 mod surveys;
 mod tokens;
 mod users;
-// Reminders (issue 8).
-mod reminders;
-// Security (issue 6).
-mod security;
-
-mod selection;
-// Browser sessions in the database (shared by every node).
-mod sessions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
@@ -53,15 +49,15 @@ pub use group::SqliteOptions;
 pub use migrate::SCHEMA_VERSION;
 
 /// Read connections kept open. Each new connection parses the whole schema, so the pool
-/// covers the reads a busy API server has in flight at once (issue 7: with 4, a load of 64
-/// clients spent much of its time opening and closing connections).
+/// covers the reads a busy API server has in flight at once (with 4, a load of 64 clients
+/// spent much of its time opening and closing connections).
 const READERS: usize = 32;
 
 struct Inner {
     path: PathBuf,
     writer: group::Writer,
     readers: Mutex<Vec<Connection>>,
-    /// Reads running now (issue 7: `/metrics` and the pool warning).
+    /// Reads running now, for `/metrics` and the pool warning.
     busy_readers: std::sync::atomic::AtomicUsize,
 }
 
@@ -252,7 +248,7 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    // Issue 7: the read pool's use; reads beyond `READERS` open extra connections, so
+    // The read pool's use; reads beyond `READERS` open extra connections, so
     // `in_use` above `size` means the pool is overrun.
     fn pool_status(&self) -> Option<kizuki_store::PoolStatus> {
         Some(kizuki_store::PoolStatus {

@@ -1,6 +1,5 @@
 //! Publication: pseudonym maps, candidate decisions, the append-only sign-off
-//! history and the published snapshots. Kept apart from `lib.rs` so the trait impl there only
-//! delegates here.
+//! history and the published snapshots.
 
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
@@ -75,7 +74,6 @@ fn history(c: &Connection, case: CaseId) -> StoreResult<Vec<Transition>> {
 
 #[async_trait]
 impl PublicationStore for SqliteStore {
-    // Publication (issue 8): implemented in publication.rs.
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<kizuki_store::StoredMap> {
         self.read_store(move |c| load_map(c, case)).await
     }

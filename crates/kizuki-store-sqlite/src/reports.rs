@@ -180,7 +180,7 @@ pub(crate) fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreRe
     let d = &report.details;
     let details = to_json(d).map_err(db_err)?;
     let at_text = time_to(at);
-    // All columns in one insert (intake speed, issue 7): a new report has no causes to
+    // All columns in one insert, for intake speed: a new report has no causes to
     // clear, so `write_report_columns` would only repeat work here.
     tx.prepare_cached(
         "INSERT INTO reports (org_id, version, status, reported_at, updated_at,

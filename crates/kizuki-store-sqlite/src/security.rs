@@ -1,6 +1,5 @@
 //! SQLite side of the security records: audit log, MFA, recovery codes, IP
-//! allowlists and report sharing. Kept apart from `lib.rs` so the trait impl there only
-//! delegates here.
+//! allowlists and report sharing.
 
 use async_trait::async_trait;
 use kizuki_store::prelude::*;

@@ -180,7 +180,6 @@ fn confirm_in(
 
 #[async_trait]
 impl SelectionStore for SqliteStore {
-    // Selection (issue 5): the SQL lives in selection.rs.
     async fn put_score_override(
         &self,
         o: kizuki_store::ScoreOverrideRecord,

@@ -1,6 +1,5 @@
 //! SQLite side of browser sessions in the database (migration 0008): rows keyed by the
-//! SHA-256 of the session id, so every process on the file sees every session. `lib.rs` only
-//! delegates here.
+//! SHA-256 of the session id, so every process on the file sees every session.
 
 use async_trait::async_trait;
 use kizuki_store::prelude::*;

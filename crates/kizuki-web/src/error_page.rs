@@ -6,7 +6,7 @@ use crate::render::Views;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kizuki_app::App;
-use kizuki_app::sessions::SessionData;
+use kizuki_app::security::sessions::SessionData;
 use std::sync::Arc;
 
 /// What rendering an error page needs: the templates, and the app to read a signed-in

@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kizuki_app::App;
 use kizuki_app::presence::Presence;
-use kizuki_app::sessions::Sessions;
+use kizuki_app::security::sessions::Sessions;
 use metrics::MetricsState;
 use pages::{auth, cases, publication, reports, triage};
 use render::Views;
@@ -93,7 +93,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         openapi: Arc::new(openapi_json),
         search: opts.search.clone(),
         limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
-        bulk: kizuki_app::bulk::BulkQueue::new(kizuki_app::bulk::BulkConfig {
+        bulk: kizuki_app::reports::bulk::BulkQueue::new(kizuki_app::reports::bulk::BulkConfig {
             queue: opts.ops.limits.bulk_queue,
             workers: opts.ops.limits.bulk_workers,
         }),

@@ -15,7 +15,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::config::{LimitsConfig, Rate};
-use kizuki_app::sessions::SessionData;
+use kizuki_app::security::sessions::SessionData;
 use kizuki_domain::ids::{OrgId, UserId};
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;

@@ -257,7 +257,7 @@ pub struct MetricsState {
     pub app: kizuki_app::App,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<crate::limits::Limits>,
-    pub bulk: kizuki_app::bulk::BulkQueue,
+    pub bulk: kizuki_app::reports::bulk::BulkQueue,
     pub search: Option<kizuki_search::SearchService>,
 }
 
@@ -327,7 +327,7 @@ async fn sample(st: &MetricsState) -> Sample {
         .ok()
         .flatten();
     Sample {
-        pool: kizuki_app::health::pool_status(&st.app),
+        pool: kizuki_app::ops::health::pool_status(&st.app),
         queue_depth: st.bulk.depth(),
         queue_capacity: st.bulk.capacity(),
         disk_free: disk,
@@ -470,7 +470,7 @@ async fn render(st: &MetricsState, s: &Sample) -> String {
         // Changes after the index's committed position, counted up to a cap so a far
         // behind index cannot make the scrape itself heavy.
         let after = search.index().last_seq();
-        match kizuki_app::health::changes_after(&st.app, after, LAG_CAP).await {
+        match kizuki_app::ops::health::changes_after(&st.app, after, LAG_CAP).await {
             Ok(n) => m.set_index_lag(n as u64),
             Err(e) => tracing::debug!(error = %e, "index lag unavailable"),
         }
@@ -498,7 +498,7 @@ async fn render(st: &MetricsState, s: &Sample) -> String {
         let backups = dir.join("backups");
         let now = st.app.clock.now();
         let age =
-            tokio::task::spawn_blocking(move || kizuki_app::backup::newest_age(&backups, now))
+            tokio::task::spawn_blocking(move || kizuki_app::ops::backup::newest_age(&backups, now))
                 .await;
         if let Ok(Ok(Some(age))) = age {
             family(
@@ -635,7 +635,7 @@ pub fn spawn_watcher(st: &MetricsState) {
                 .ok()
                 .flatten();
             let s = Sample {
-                pool: kizuki_app::health::pool_status(&app),
+                pool: kizuki_app::ops::health::pool_status(&app),
                 queue_depth: imports.depth(),
                 queue_capacity: imports.capacity(),
                 disk_free: disk,

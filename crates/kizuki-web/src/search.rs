@@ -428,9 +428,9 @@ fn item_view(i: &SimilarItem, who: LinkFor, published: &HashMap<i64, String>) ->
 /// reports filed a moment ago count; `None` (the built-in comparison) without one.
 pub async fn selection_oracle(
     st: &WebState,
-) -> Option<kizuki_app::selection_search::IndexSimilarity> {
+) -> Option<kizuki_app::selection::index::IndexSimilarity> {
     let svc = st.search.as_ref()?;
-    Some(kizuki_app::selection_search::index_oracle(svc, &st.app.taxonomy).await)
+    Some(kizuki_app::selection::index::index_oracle(svc, &st.app.taxonomy).await)
 }
 
 #[cfg(test)]

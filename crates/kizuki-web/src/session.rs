@@ -1,6 +1,6 @@
 //! Browser sessions on the wire: a random id in an HttpOnly cookie, the middleware that gives
 //! every page request its session, and the extractors (`Viewer`, `SignedIn`, `Posted` with its
-//! CSRF check). The sessions themselves are records kept by [`kizuki_app::sessions`], so
+//! CSRF check). The sessions themselves are records kept by [`kizuki_app::security::sessions`], so
 //! every node behind a load balancer knows every session and a restart signs nobody out. The
 //! id is replaced at login and logout so a planted cookie cannot be carried into a signed-in
 //! session.
@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use kizuki_app::App;
 use kizuki_app::auth::{self, Principal};
 use kizuki_app::security::same_secret;
-use kizuki_app::sessions::{Lookup, well_formed};
-pub use kizuki_app::sessions::{PendingLogin, SessionData, Sessions};
+use kizuki_app::security::sessions::{Lookup, well_formed};
+pub use kizuki_app::security::sessions::{PendingLogin, SessionData, Sessions};
 use kizuki_domain::taxonomy::Lang;
 use kizuki_store::StoreError;
 use std::sync::Arc;

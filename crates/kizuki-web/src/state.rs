@@ -10,9 +10,9 @@ use crate::security::Security;
 use crate::session::SessionLayer;
 use axum::extract::FromRef;
 use kizuki_app::App;
-use kizuki_app::bulk::BulkQueue;
 use kizuki_app::presence::Presence;
-use kizuki_app::sessions::Sessions;
+use kizuki_app::reports::bulk::BulkQueue;
+use kizuki_app::security::sessions::Sessions;
 use std::sync::Arc;
 
 #[derive(Clone)]

@@ -4,8 +4,8 @@
 
 use clap::Subcommand;
 use kizuki_app::App;
-use kizuki_app::audit_log::{self, AuditRetention, AuditSection};
 use kizuki_app::security::audit::{self, Anchor};
+use kizuki_app::security::audit_log::{self, AuditRetention, AuditSection};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

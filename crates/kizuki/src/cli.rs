@@ -336,7 +336,7 @@ async fn token(db: &Db, cmd: TokenCommand) -> Result<ExitCode> {
     let app = db.existing_app().await?;
     match cmd {
         TokenCommand::Create { email, label } => {
-            let (t, secret) = kizuki_app::tokens::create(&app, &email, &label).await?;
+            let (t, secret) = kizuki_app::security::tokens::create(&app, &email, &label).await?;
             // The secret alone on stdout, so scripts can capture it; the note goes to stderr.
             println!("{secret}");
             eprintln!(
@@ -345,7 +345,7 @@ async fn token(db: &Db, cmd: TokenCommand) -> Result<ExitCode> {
             );
         }
         TokenCommand::List { email } => {
-            for t in kizuki_app::tokens::list(&app, &email).await? {
+            for t in kizuki_app::security::tokens::list(&app, &email).await? {
                 println!(
                     "{}\t{}\t{}\t{}",
                     t.id,
@@ -359,7 +359,7 @@ async fn token(db: &Db, cmd: TokenCommand) -> Result<ExitCode> {
             }
         }
         TokenCommand::Revoke { id } => {
-            let t = kizuki_app::tokens::revoke(&app, id).await?;
+            let t = kizuki_app::security::tokens::revoke(&app, id).await?;
             println!("token {} revoked", t.id);
         }
     }
@@ -525,13 +525,13 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
     let (app, sqlite, creds) = db.open_or_create(false).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Audit retention, at start and then daily.
-    tokio::spawn(kizuki_app::audit_log::run_retention(
+    tokio::spawn(kizuki_app::security::audit_log::run_retention(
         app.clone(),
         config.audit,
         stop_rx.clone(),
     ));
     if let (Some(store), Some(policy)) = (sqlite, config.backup) {
-        tokio::spawn(kizuki_app::backup::run_schedule(
+        tokio::spawn(kizuki_app::ops::backup::run_schedule(
             Arc::new(store),
             dir.backups_dir(),
             policy,

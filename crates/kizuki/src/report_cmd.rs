@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use kizuki_app::App;
-use kizuki_app::annual_report::{self, Edition};
+use kizuki_app::survey::annual_report::{self, Edition};
 use kizuki_domain::fiscal::FiscalYear;
 use std::path::{Path, PathBuf};
 

@@ -6,12 +6,12 @@
 
 use anyhow::{Context, Result, bail};
 use kizuki_app::auth::Principal;
+use kizuki_app::selection::decisions;
+use kizuki_app::selection::index::index_oracle;
 use kizuki_app::selection::{
     Proposal, SelectionRequest, SimilarityOracle, category_map_from_toml, overrides_from_toml,
     propose,
 };
-use kizuki_app::selection_search::index_oracle;
-use kizuki_app::selections;
 use kizuki_app::{App, AppError};
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::selection::{
@@ -142,7 +142,7 @@ pub async fn run(app: &App, data_dir: &Path, args: SelectArgs) -> Result<()> {
         }
         None => Vec::new(),
     };
-    let stored = selections::applicable_overrides(app, &survey).await?;
+    let stored = decisions::applicable_overrides(app, &survey).await?;
     let overrides = merged_overrides(stored, file_overrides);
     let oracle = if args.no_index {
         None
@@ -188,7 +188,7 @@ pub async fn run(app: &App, data_dir: &Path, args: SelectArgs) -> Result<()> {
             .with_context(|| format!("--as: no user {email}"))?
             .user;
         let p = Principal::from_user(&user);
-        let v = selections::propose_and_save(app, &p, fy.year(), req.rules, req.options, oracle)
+        let v = decisions::propose_and_save(app, &p, fy.year(), req.rules, req.options, oracle)
             .await
             .map_err(plain)?;
         saved = Some((v.id, v.version));

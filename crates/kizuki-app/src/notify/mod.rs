@@ -15,7 +15,7 @@ pub mod webhook;
 
 use crate::App;
 use crate::error::AppResult;
-use crate::stage_deadlines::owes_stages;
+use crate::reports::deadlines::owes_stages;
 use chrono::TimeDelta;
 use kizuki_domain::deadlines::DeadlinePolicy;
 use kizuki_domain::report::{Report, ReportStatus};

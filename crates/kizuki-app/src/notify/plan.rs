@@ -3,7 +3,7 @@
 //! runner (`super::run_once`) then claims each one in the store before delivering it.
 
 use super::ReminderSettings;
-use crate::stage_deadlines::owes_stages;
+use crate::reports::deadlines::owes_stages;
 use chrono::{DateTime, TimeDelta, Utc};
 use kizuki_domain::clock::Clock;
 use kizuki_domain::deadlines::{DeadlinePolicy, DueStatus, schedule};

@@ -1,16 +1,23 @@
-//! The security core the web layer calls: TOTP and recovery codes, password rules, login
-//! throttling, signing in, the hash-chained audit log, IP allowlists and the security headers.
+//! Security: signing in and what it rests on, for the web layer and the CLI.
 //!
-//! Each module but `signin` (which puts them together over the store) is pure (values in,
-//! values out; clock and randomness injected) so it can be tested without a server; who may
-//! see what is decided in `kizuki_domain::access`.
+//! The rules are pure modules (values in, values out; clock and randomness injected), tested
+//! without a server: TOTP and recovery codes (`totp`), password rules (`password_policy`),
+//! login throttling (`throttle`), the hash-chained audit entry (`audit`), IP allowlists
+//! (`ip_allowlist`) and the response headers (`headers`). The services put them to work over
+//! the store: `signin`, `mfa`, `password` (argon2id hashing), `tokens`, `sessions` and
+//! `audit_log`. Who may see what is decided in `kizuki_domain::access`.
 
 pub mod audit;
+pub mod audit_log;
 pub mod headers;
 pub mod ip_allowlist;
+pub mod mfa;
+pub mod password;
 pub mod password_policy;
+pub mod sessions;
 pub mod signin;
 pub mod throttle;
+pub mod tokens;
 pub mod totp;
 
 /// Compares secrets in time independent of where they differ (only the length shows).

@@ -57,7 +57,7 @@ pub async fn with_password(
     let detail = json!({"addr": addr.to_string()});
     let target = format!("user:{account}");
     if let Err(locked) = throttle.check(&account, addr) {
-        crate::audit_log::note(
+        crate::security::audit_log::note(
             app,
             audit::ANONYMOUS,
             actions::LOGIN_LOCKED,
@@ -71,7 +71,7 @@ pub async fn with_password(
         Ok(u) => u,
         Err(AppError::Unauthenticated) => {
             let lock = throttle.record_failure(&account, addr);
-            crate::audit_log::note(
+            crate::security::audit_log::note(
                 app,
                 audit::ANONYMOUS,
                 actions::LOGIN_FAILED,
@@ -86,7 +86,7 @@ pub async fn with_password(
     if !address_allowed(app, &user, addr, &detail).await? {
         return Ok(PasswordOutcome::AddressRefused);
     }
-    let enrolled = crate::mfa::is_enrolled(app, user.id).await?;
+    let enrolled = crate::security::mfa::is_enrolled(app, user.id).await?;
     let required = super::totp::mfa_required(user.user.role);
     if enrolled || required {
         return Ok(PasswordOutcome::SecondFactor {
@@ -111,12 +111,12 @@ pub async fn with_code(
     if let Err(locked) = throttle.check(&account, addr) {
         return Ok(CodeOutcome::Locked(locked));
     }
-    if crate::mfa::verify_login(app, user.id, code).await? {
+    if crate::security::mfa::verify_login(app, user.id, code).await? {
         signed_in(app, throttle, &user, addr).await?;
         return Ok(CodeOutcome::SignedIn(user));
     }
     let lock = throttle.record_failure(&account, addr);
-    crate::audit_log::note(
+    crate::security::audit_log::note(
         app,
         audit::actor_user(user.id),
         actions::MFA_FAILED,
@@ -138,7 +138,7 @@ pub async fn with_enrolment(
     addr: IpAddr,
 ) -> AppResult<Option<(User, Vec<String>)>> {
     let user = crate::auth::pending_user(app, user).await?;
-    let Some(codes) = crate::mfa::confirm(app, &user, code).await? else {
+    let Some(codes) = crate::security::mfa::confirm(app, &user, code).await? else {
         return Ok(None);
     };
     signed_in(app, throttle, &user, addr).await?;
@@ -158,7 +158,7 @@ pub async fn with_token(
     if throttle.check(&key, addr).is_err() {
         return Err(AppError::Unauthenticated);
     }
-    let user = match crate::tokens::authenticate(app, secret).await {
+    let user = match crate::security::tokens::authenticate(app, secret).await {
         Ok(u) => u,
         Err(AppError::Unauthenticated) => {
             let _ = throttle.record_failure(&key, addr);
@@ -185,7 +185,7 @@ async fn address_allowed(
     if crate::accounts::allowlist_permits(app, user.user.org_id, addr).await? {
         return Ok(true);
     }
-    crate::audit_log::note(
+    crate::security::audit_log::note(
         app,
         audit::actor_user(user.id),
         actions::IP_REFUSED,
@@ -205,7 +205,7 @@ async fn signed_in(
     addr: IpAddr,
 ) -> AppResult<()> {
     throttle.record_success(&account_key(user.user.email.as_str()), addr);
-    crate::audit_log::note(
+    crate::security::audit_log::note(
         app,
         audit::actor_user(user.id),
         actions::LOGIN,

@@ -1,5 +1,5 @@
 //! Conformance for `check` and publication: a case on the portal whose sign-off
-//! history has no operator approval is `kizuki_app::publication_check`'s finding, so the
+//! history has no operator approval is `kizuki_app::publication::check`'s finding, so the
 //! store's own check leaves it alone (one problem, one line), and the store hands back the
 //! publication and history that check reads.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -294,7 +294,7 @@ impl From<&CaseContent> for CaseContentDto {
                 .map(|a| ActorDto {
                     key: a.key.clone(),
                     label: a.label.clone(),
-                    kind: kizuki_app::cases::actor_kind_code(a.kind).to_owned(),
+                    kind: kizuki_app::survey::cases::actor_kind_code(a.kind).to_owned(),
                     group: a.group.clone(),
                 })
                 .collect(),
@@ -328,7 +328,7 @@ impl CaseContentDto {
             .into_iter()
             .enumerate()
             .map(|(i, a)| {
-                let kind = kizuki_app::cases::ACTOR_KINDS
+                let kind = kizuki_app::survey::cases::ACTOR_KINDS
                     .iter()
                     .find(|(_, c)| *c == a.kind)
                     .map_or_else(

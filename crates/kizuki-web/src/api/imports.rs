@@ -1,5 +1,5 @@
 //! Bulk imports through the API: `POST /api/v1/reports/bulk` hands a JSON array of
-//! reports to the application's bulk-filing queue ([`kizuki_app::bulk`]) and answers at once
+//! reports to the application's bulk-filing queue ([`kizuki_app::reports::bulk`]) and answers at once
 //! with a job id; `GET /api/v1/imports/{id}` shows the job and, once done, every item's result
 //! (its field errors, or the id it was filed under). A full queue, or an organisation that
 //! already has its share of it, is answered 429 with `Retry-After`.
@@ -14,7 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kizuki_app::bulk::{self, ItemOutcome, JobView, QueueFull};
+use kizuki_app::reports::bulk::{self, ItemOutcome, JobView, QueueFull};
 use kizuki_domain::report::ReportInput;
 use kizuki_domain::taxonomy::Lang;
 use serde::Serialize;

@@ -25,7 +25,7 @@ use dto::*;
 use extract::{ApiJson, ApiPath, ApiQuery};
 use kizuki_app::auth::Principal;
 use kizuki_app::security::signin;
-use kizuki_app::{AppError, cases, reports};
+use kizuki_app::{AppError, reports, survey::cases};
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::ids::{CaseId, OrgId, ReportId};
 use kizuki_domain::report::{ReportInput, ReportStatus, StageKind};

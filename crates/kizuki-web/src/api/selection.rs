@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
-use kizuki_app::selections::{self, SelectionView};
+use kizuki_app::selection::decisions::{self, SelectionView};
 use kizuki_domain::selection::{RulesInput, SolveOptions};
 use kizuki_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -108,7 +108,7 @@ pub async fn get_selection(
     ApiUser(p): ApiUser,
     ApiPath(year): ApiPath<i32>,
 ) -> Result<Response, ApiError> {
-    match selections::current(&st.app, &p, year).await? {
+    match decisions::current(&st.app, &p, year).await? {
         Some(v) => answer(StatusCode::OK, &v),
         None => Err(ApiError(WebError::NotFound)),
     }
@@ -145,7 +145,7 @@ pub async fn post_selection(
         let rules = body.rules.unwrap_or_default();
         // Similar cases counted by the search index when the server has one.
         let oracle = crate::search::selection_oracle(&st).await;
-        let v = selections::propose_and_save(
+        let v = decisions::propose_and_save(
             &st.app,
             &p,
             year,
@@ -160,7 +160,7 @@ pub async fn post_selection(
     }
     let (id, version) = if_match(&headers)?;
     // Only the latest proposal can be confirmed: one the analyst has not seen is never decided.
-    let latest = selections::current(&st.app, &p, year).await?;
+    let latest = decisions::current(&st.app, &p, year).await?;
     match &latest {
         Some(l) if l.id == id && l.version == version => {}
         Some(l) => {
@@ -170,7 +170,7 @@ pub async fn post_selection(
         }
         None => return Err(ApiError(WebError::NotFound)),
     }
-    match selections::confirm(&st.app, &p, year, id, version).await {
+    match decisions::confirm(&st.app, &p, year, id, version).await {
         Ok(v) => answer(StatusCode::OK, &v),
         Err(AppError::Store(StoreError::Conflict { current, .. })) => {
             Err(ApiError(WebError::PreconditionFailed {

@@ -7,7 +7,7 @@ use crate::session::SignedIn;
 use crate::state::WebState;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use kizuki_app::audit_log;
+use kizuki_app::security::audit_log;
 use kizuki_store::AuditQuery;
 use serde::Deserialize;
 use serde_json::json;

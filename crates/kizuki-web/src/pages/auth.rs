@@ -34,9 +34,9 @@ pub async fn home(State(st): State<WebState>, v: Viewer) -> Result<Response, Web
     let mut surveys = Vec::new();
     // Only what `access::decide` gives the public: published surveys and cases.
     let public = kizuki_domain::access::Viewer::Public;
-    for s in kizuki_app::cases::surveys_as(&st.app, &public).await? {
+    for s in kizuki_app::survey::cases::surveys_as(&st.app, &public).await? {
         let fy = s.content.fiscal_year.year();
-        let cases: Vec<_> = kizuki_app::cases::list_as(&st.app, &public, Some(fy))
+        let cases: Vec<_> = kizuki_app::survey::cases::list_as(&st.app, &public, Some(fy))
             .await?
             .into_iter()
             .map(|c| {
@@ -103,9 +103,11 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
         .await?;
         ctx["recent"] = json!(rows(recent.items));
         let mut surveys = Vec::new();
-        for s in kizuki_app::cases::surveys(app, p).await? {
+        for s in kizuki_app::survey::cases::surveys(app, p).await? {
             let fy = s.content.fiscal_year.year();
-            let n = kizuki_app::cases::list(app, p, Some(fy)).await?.len();
+            let n = kizuki_app::survey::cases::list(app, p, Some(fy))
+                .await?
+                .len();
             surveys.push(json!({"year": fy, "title": s.content.title, "cases": n,
                                 "period_start": s.content.period_start,
                                 "period_end": s.content.period_end}));

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
-use kizuki_app::cases::{self, CASE_FIELDS, CaseForm, split_field};
+use kizuki_app::survey::cases::{self, CASE_FIELDS, CaseForm, split_field};
 use kizuki_domain::ValidationErrors;
 use kizuki_domain::case::{CaseContent, SECTION_HEADINGS, Step};
 use kizuki_domain::ids::CaseId;

@@ -3,7 +3,7 @@
 //! policy and the injected clock.
 
 use crate::state::WebState;
-use kizuki_app::stage_deadlines;
+use kizuki_app::reports::deadlines;
 use kizuki_domain::deadlines::{DueStatus, duration_ja, when_ja};
 use kizuki_domain::report::Report;
 use serde::Serialize;
@@ -21,7 +21,7 @@ fn status_code(s: &DueStatus) -> &'static str {
 /// The report page's schedule: the anchor line and one line per stage (`describe_ja`), with
 /// each stage's status for styling. `null` when the report owes nothing any more.
 pub fn schedule_json(st: &WebState, r: &Report) -> Value {
-    let Some(s) = stage_deadlines::for_report(&st.app, r, &st.deadlines) else {
+    let Some(s) = deadlines::for_report(&st.app, r, &st.deadlines) else {
         return Value::Null;
     };
     let lines = s.describe_ja();
@@ -39,7 +39,7 @@ pub fn schedule_json(st: &WebState, r: &Report) -> Value {
 
 /// Overdue stages of one report in the shape report rows have always used.
 pub fn overdue_stages(st: &WebState, r: &Report) -> Vec<OverdueStage> {
-    stage_deadlines::for_report(&st.app, r, &st.deadlines)
+    deadlines::for_report(&st.app, r, &st.deadlines)
         .map(|s| {
             s.overdue()
                 .map(|d| OverdueStage {
@@ -64,7 +64,7 @@ pub async fn dashboard_json(
     st: &WebState,
     p: &kizuki_app::auth::Principal,
 ) -> Result<Value, kizuki_app::AppError> {
-    let items = stage_deadlines::dashboard_overdue(&st.app, p, &st.deadlines).await?;
+    let items = deadlines::dashboard_overdue(&st.app, p, &st.deadlines).await?;
     Ok(json!(
         items
             .iter()

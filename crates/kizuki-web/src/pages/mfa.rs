@@ -11,7 +11,7 @@ use crate::state::WebState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use kizuki_app::mfa;
+use kizuki_app::security::mfa;
 use kizuki_app::security::signin::{self, CodeOutcome};
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use crate::session::SignedIn;
 use crate::state::WebState;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use kizuki_app::annual_report::{self, Edition, Format};
+use kizuki_app::survey::annual_report::{self, Edition, Format};
 
 pub async fn download(
     State(st): State<WebState>,

@@ -253,7 +253,7 @@ pub async fn csv(
     let items = reports::list_all(&st.app, &s.p, filter).await?;
     // Exports are recorded with what they contained, restricted labels or not.
     let ids: Vec<i64> = items.iter().map(|r| r.id.0).collect();
-    kizuki_app::audit_log::note(
+    kizuki_app::security::audit_log::note(
         &st.app,
         kizuki_app::security::audit::actor_user(s.p.user_id),
         kizuki_app::security::audit::actions::EXPORT,

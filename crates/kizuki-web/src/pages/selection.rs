@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
+use kizuki_app::selection::decisions::{self, SelectionView};
 use kizuki_app::selection::{BALANCE, SimilarityOracle};
-use kizuki_app::selections::{self, SelectionView};
 use kizuki_domain::ids::ReportId;
 use kizuki_domain::selection::{
     OverrideInput, RulesInput, SolveOptions, format_total, short_label,
@@ -142,9 +142,9 @@ async fn page(
     form: Value,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let survey = selections::survey(&st.app, &s.p, fy).await?;
-    let current = selections::current(&st.app, &s.p, fy).await?;
-    let overrides = selections::overrides(&st.app, &s.p, fy).await?;
+    let survey = decisions::survey(&st.app, &s.p, fy).await?;
+    let current = decisions::current(&st.app, &s.p, fy).await?;
+    let overrides = decisions::overrides(&st.app, &s.p, fy).await?;
     let lang = s.viewer.lang;
     let criteria: Vec<Value> = survey
         .content
@@ -378,7 +378,7 @@ pub async fn propose(
         Err(e) => Err(AppError::Validation(e)),
         Ok(()) => {
             let oracle = crate::search::selection_oracle(&st).await;
-            selections::propose_and_save(
+            decisions::propose_and_save(
                 &st.app,
                 &s.p,
                 fy,
@@ -407,7 +407,7 @@ pub async fn set_override(
         value: f.i64("value").unwrap_or(-1),
         reason: f.get("reason").to_owned(),
     };
-    match selections::set_override(&st.app, &s.p, fy, &input).await {
+    match decisions::set_override(&st.app, &s.p, fy, &input).await {
         Ok(_) => Ok(done(&st, &s.viewer, "flash.saved", &page_path(fy))),
         Err(e) => refused(&st, &s, fy, e, &f, &["report_id", "key", "value", "reason"]).await,
     }
@@ -420,7 +420,7 @@ pub async fn delete_override(
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
     let id = ReportId(f.i64("report_id").unwrap_or(0));
-    selections::remove_override(&st.app, &s.p, fy, id, f.get("key")).await?;
+    decisions::remove_override(&st.app, &s.p, fy, id, f.get("key")).await?;
     Ok(done(&st, &s.viewer, "flash.saved", &page_path(fy)))
 }
 
@@ -430,7 +430,7 @@ pub async fn set_weights(
     Path(fy): Path<i32>,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
-    let survey = selections::survey(&st.app, &s.p, fy).await?;
+    let survey = decisions::survey(&st.app, &s.p, fy).await?;
     let mut weights = BTreeMap::new();
     let mut bad = ValidationErrors::default();
     // Every box of the form, so a refused post shows them all as typed.
@@ -458,7 +458,7 @@ pub async fn set_weights(
     let version = f.i64("survey_version").unwrap_or(0);
     let out = match bad.into_result(()) {
         Err(e) => Err(AppError::Validation(e)),
-        Ok(()) => selections::set_weights(&st.app, &s.p, fy, version, &weights)
+        Ok(()) => decisions::set_weights(&st.app, &s.p, fy, version, &weights)
             .await
             .map(|_| ()),
     };
@@ -484,7 +484,7 @@ pub async fn confirm(
 ) -> Result<Response, WebError> {
     let id = f.i64("id").unwrap_or(0);
     let version = f.i64("version").unwrap_or(0);
-    match selections::confirm(&st.app, &s.p, fy, id, version).await {
+    match decisions::confirm(&st.app, &s.p, fy, id, version).await {
         Ok(_) => Ok(done(&st, &s.viewer, "selection.confirmed", &page_path(fy))),
         Err(e) => refused(&st, &s, fy, e, &f, &[]).await,
     }

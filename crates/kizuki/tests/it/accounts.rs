@@ -360,7 +360,7 @@ async fn audit_purge_export_and_verify_a_file() {
             rng: seeded_rng(3),
         };
         for i in 0..5 {
-            kizuki_app::audit_log::note(
+            kizuki_app::security::audit_log::note(
                 &app,
                 "user:1",
                 "record.read",

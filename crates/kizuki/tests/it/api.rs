@@ -52,7 +52,7 @@ async fn tokens_are_required_and_revocable() {
         .api("GET", "/reports", Some("kzk_not-a-real-token"), &[], None)
         .await;
     assert_eq!(r.status, 401);
-    let (t, secret) = kizuki_app::tokens::create(&srv.app, ANALYST, "t")
+    let (t, secret) = kizuki_app::security::tokens::create(&srv.app, ANALYST, "t")
         .await
         .unwrap();
     assert_eq!(
@@ -61,7 +61,9 @@ async fn tokens_are_required_and_revocable() {
             .status,
         200
     );
-    kizuki_app::tokens::revoke(&srv.app, t.id).await.unwrap();
+    kizuki_app::security::tokens::revoke(&srv.app, t.id)
+        .await
+        .unwrap();
     assert_eq!(
         srv.api("GET", "/taxonomy", Some(&secret), &[], None)
             .await

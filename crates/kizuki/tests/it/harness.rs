@@ -144,10 +144,10 @@ static MFA: std::sync::Mutex<std::collections::BTreeMap<String, (App, MfaCodes)>
 pub async fn enrol_mfa(app: &App, clock: &FixedClock, email: &str) -> Vec<String> {
     let e = kizuki_domain::user::Email::parse(email).unwrap();
     let user = app.store.credentials(&e).await.unwrap().unwrap().user;
-    let en = kizuki_app::mfa::begin(app, &user).await.unwrap();
+    let en = kizuki_app::security::mfa::begin(app, &user).await.unwrap();
     let secret = kizuki_app::security::totp::TotpSecret::from_base32(&en.secret_base32).unwrap();
     let code = secret.code_at(clock.now());
-    kizuki_app::mfa::confirm(app, &user, &code)
+    kizuki_app::security::mfa::confirm(app, &user, &code)
         .await
         .unwrap()
         .unwrap()
@@ -167,7 +167,7 @@ pub async fn mfa_code(base: &str, email: &str) -> Option<String> {
     }
     let e = kizuki_domain::user::Email::parse(email).ok()?;
     let user = app.store.credentials(&e).await.ok()??.user;
-    let mut fresh = kizuki_app::mfa::new_recovery_codes(&app, user.id)
+    let mut fresh = kizuki_app::security::mfa::new_recovery_codes(&app, user.id)
         .await
         .ok()?;
     let c = fresh.pop();
@@ -445,7 +445,7 @@ impl TestServer {
 
     /// A bearer token for a demo user, made through the application service.
     pub async fn token(&self, email: &str) -> String {
-        kizuki_app::tokens::create(&self.app, email, "test")
+        kizuki_app::security::tokens::create(&self.app, email, "test")
             .await
             .unwrap()
             .1

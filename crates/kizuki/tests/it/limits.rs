@@ -79,7 +79,7 @@ impl Server {
     }
 
     async fn token(&self, email: &str) -> String {
-        kizuki_app::tokens::create(&self.app, email, "limits")
+        kizuki_app::security::tokens::create(&self.app, email, "limits")
             .await
             .unwrap()
             .1
@@ -388,7 +388,7 @@ async fn metrics_parse_move_and_are_guarded() {
     let srv = Server::start(ops, Some(proxy)).await;
     // A backup taken an hour ago (by the fixed clock) shows as one hour old.
     let an_hour_ago = srv.app.clock.now() - chrono::Duration::hours(1);
-    kizuki_app::backup::backup_now(&srv.store, &srv.data_dir.join("backups"), an_hour_ago, 3)
+    kizuki_app::ops::backup::backup_now(&srv.store, &srv.data_dir.join("backups"), an_hour_ago, 3)
         .await
         .unwrap();
     let rail = srv.token(RAIL).await;

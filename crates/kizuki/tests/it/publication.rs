@@ -208,7 +208,7 @@ async fn review_signoff_and_publication() {
     let case = srv.app.store.get_case(id).await.unwrap();
     let mut changed = case.content.clone();
     changed.lessons[0].text.push_str("（追記）");
-    kizuki_app::cases::update(&srv.app, &p, id, case.version, changed)
+    kizuki_app::survey::cases::update(&srv.app, &p, id, case.version, changed)
         .await
         .unwrap();
     assert_eq!(state(&srv, id).await, SignOffState::Draft);

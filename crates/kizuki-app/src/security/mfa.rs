@@ -3,9 +3,9 @@
 //! a login code is accepted once (compare-and-set on the last step), a recovery code once.
 
 use crate::App;
-use crate::audit_log;
 use crate::error::{AppError, AppResult};
 use crate::security::audit::{actions, actor_user};
+use crate::security::audit_log;
 use crate::security::totp::{self, TotpSecret};
 use kizuki_domain::ids::UserId;
 use kizuki_domain::user::User;

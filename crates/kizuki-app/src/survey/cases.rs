@@ -422,7 +422,7 @@ pub async fn update(
         .update_case(id, version, content, Some(p.user_id), app.clock.now())
         .await?;
     let state = |c: &Case| serde_json::json!({"version": c.version, "content": c.content});
-    crate::audit_log::change(
+    crate::security::audit_log::change(
         app,
         p.user_id,
         format!("case:{id}"),

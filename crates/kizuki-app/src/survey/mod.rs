@@ -1,5 +1,9 @@
-//! Importing a survey folder into the store (each case with the report it came from) and
-//! exporting it back, plus `kizuki check`'s application-level checks.
+//! The annual survey: importing a survey folder into the store (each case with the report it
+//! came from) and exporting it back, and `kizuki check`'s application-level checks; its cases
+//! (`cases`) and the annual report rendered from them (`annual_report`).
+
+pub mod annual_report;
+pub mod cases;
 
 use crate::App;
 use crate::error::{AppError, AppResult};
@@ -219,7 +223,7 @@ pub async fn check(app: &App, opts: &CheckOptions) -> AppResult<Vec<Problem>> {
         Err(e) => problems.push(unreadable("事例と調査（cases and surveys）", e)),
     }
     // Publication and reminders.
-    match crate::publication_check::problems(app).await {
+    match crate::publication::check::problems(app).await {
         Ok(p) => problems.extend(p),
         Err(e) => problems.push(unreadable("公開中の事例（publications）", e)),
     }

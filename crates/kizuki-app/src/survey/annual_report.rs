@@ -72,7 +72,7 @@ pub struct Rendered {
 pub async fn model(app: &App, edition: Edition<'_>, year: i32) -> AppResult<ReportModel> {
     let (survey, cases) = match edition {
         Edition::Member(p) => {
-            let v = crate::cases::survey(app, p, year).await?;
+            let v = crate::survey::cases::survey(app, p, year).await?;
             let cases: Vec<_> = v.cases.into_iter().map(|c| c.content).collect();
             (v.survey.content, cases)
         }

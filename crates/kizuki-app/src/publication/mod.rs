@@ -5,6 +5,8 @@
 //! The rules live in `kizuki_domain::{anonymise, signoff, access}`; this module loads what
 //! they need, checks who is asking, and stores the outcome.
 
+pub mod check;
+
 use crate::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};

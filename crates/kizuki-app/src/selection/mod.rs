@@ -7,7 +7,7 @@
 //!   in this period and in up to [`LOOKBACK_PERIODS`] earlier periods of the same length
 //!   ([`similar_cases`], [`trend`]). The default oracle, [`ClassificationSimilarity`], compares
 //!   classification and distinctive terms; where there is a search index,
-//!   [`crate::selection_search::IndexSimilarity`] replaces it.
+//!   [`crate::selection::index::IndexSimilarity`] replaces it.
 //! - `novelty`: how rare the report's event type, causes and their combination are in the
 //!   earlier periods ([`novelty`]).
 //! - `spillover`: shared systems, and vendors or shared systems that reports of other sectors
@@ -16,6 +16,9 @@
 //! - `region`, `sector-balance`: balance criteria, realised by the rules.
 //!
 //! Callers check that the user is an analyst; these services see every report.
+
+pub mod decisions;
+pub mod index;
 
 use crate::App;
 use crate::error::{AppError, AppResult};

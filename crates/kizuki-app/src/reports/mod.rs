@@ -1,11 +1,14 @@
-//! Information reports as services: filing a first report from a form, editing, appending
-//! follow-up and final stages, listing with access applied, triage, links between reports,
-//! and stage deadlines.
+//! Information reports as services: filing a first report from a form, the API or in bulk
+//! (`bulk`), editing, appending follow-up and final stages, listing with access applied,
+//! triage, links between reports, and stage deadlines (`deadlines`).
+
+pub mod bulk;
+pub mod deadlines;
+pub mod when;
 
 use crate::App;
 use crate::auth::{self, Principal};
 use crate::error::{AppError, AppResult};
-use crate::when;
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
 use kizuki_domain::org::Organisation;
@@ -326,7 +329,7 @@ pub async fn read(app: &App, p: &Principal, id: ReportId, via: ReadVia) -> AppRe
         ReadVia::Page => "page",
         ReadVia::Api => "api",
     };
-    crate::audit_log::record_read(app, p, &r, via).await?;
+    crate::security::audit_log::record_read(app, p, &r, via).await?;
     Ok(r)
 }
 
@@ -374,7 +377,7 @@ pub async fn update(
 /// Records a change to a report with its details before and after.
 async fn audit_change(app: &App, p: &Principal, before: &Report, after: &Report) -> AppResult<()> {
     let state = |r: &Report| serde_json::json!({"version": r.version, "status": r.status.code(), "details": r.details});
-    crate::audit_log::change(
+    crate::security::audit_log::change(
         app,
         p.user_id,
         format!("report:{}", after.id),
