@@ -6,8 +6,8 @@
 //! figures are what a one-off `kizuki report --format pdf` costs. Figures go in
 //! docs/PERFORMANCE.md.
 
+use kizuki_annual_report::ReportModel;
 use kizuki_pdf::{PdfFonts, PdfRenderer};
-use kizuki_report::ReportModel;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Writes the 2019 report as PDF, for looking at it by eye:
 //! `cargo run -p kizuki-pdf --example pdf_2019 -- OUT.pdf`.
 
-use kizuki_report::ReportModel;
+use kizuki_annual_report::ReportModel;
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

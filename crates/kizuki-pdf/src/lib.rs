@@ -1,4 +1,4 @@
-//! The annual survey report as an A4 PDF, typeset with typst from `kizuki-report`'s model.
+//! The annual survey report as an A4 PDF, typeset with typst from `kizuki-annual-report`'s model.
 //!
 //! A fixed typst template (`report.typ`, compiled into the crate) reads the model as JSON from
 //! an in-memory file; diagrams travel inside it as SVG text and are placed as vector images.
@@ -16,7 +16,7 @@ mod world;
 
 pub use fonts::{FONT_CANDIDATES, FONT_ENV, FONT_PACKAGE, PdfFonts};
 
-use kizuki_report::ReportModel;
+use kizuki_annual_report::ReportModel;
 use serde_json::json;
 use std::path::PathBuf;
 use typst::diag::{Severity, SourceDiagnostic};
@@ -70,7 +70,7 @@ impl PdfRenderer {
     pub fn render(&self, model: &ReportModel) -> Result<Vec<u8>, PdfError> {
         let (document, _warnings) = self.typeset(model)?;
         let options = typst_pdf::PdfOptions {
-            ident: Smart::Custom(format!("kizuki-report-{}", model.fiscal_year)),
+            ident: Smart::Custom(format!("kizuki-annual-report-{}", model.fiscal_year)),
             creator: Smart::Custom(Some("kizuki".to_owned())),
             timestamp: None,
             ..typst_pdf::PdfOptions::default()

@@ -11,10 +11,10 @@
     reason = "helpers of tests stop at the line that failed, as the tests do"
 )]
 
+use kizuki_annual_report::ReportModel;
 use kizuki_domain::case::CaseContent;
 use kizuki_domain::survey::SurveyContent;
 use kizuki_pdf::{FONT_PACKAGE, PdfError, PdfFonts, PdfRenderer};
-use kizuki_report::ReportModel;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -167,7 +167,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/surveys/{year}", get(cases::survey))
         .route(
             "/surveys/{year}/report/{format}",
-            get(pages::report::download),
+            get(pages::annual_report::download),
         )
         // Selection.
         .route(

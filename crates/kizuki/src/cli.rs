@@ -89,7 +89,7 @@ enum Command {
         #[arg(long)]
         survey: String,
         #[arg(long, value_enum)]
-        format: crate::report_cmd::Format,
+        format: crate::annual_report_cmd::Format,
         #[arg(long)]
         out: PathBuf,
     },
@@ -284,7 +284,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             out,
         } => {
             let app = db.existing_app().await?;
-            crate::report_cmd::run(&app, &survey, format, &out, &config.pdf_fonts).await?;
+            crate::annual_report_cmd::run(&app, &survey, format, &out, &config.pdf_fonts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::ResetPassword { email }) => {

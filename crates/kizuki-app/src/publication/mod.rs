@@ -292,7 +292,7 @@ pub async fn editor_action(
 
 /// The published snapshot: the anonymised case and its diagram as rendered now.
 pub fn snapshot_of(output: &CaseContent) -> PublicationSnapshot {
-    let svg = kizuki_report::diagram::render_svg(output);
+    let svg = kizuki_annual_report::diagram::render_svg(output);
     PublicationSnapshot {
         content: output.clone(),
         html: format!("<figure class=\"kz-diagram\">{svg}</figure>"),

@@ -4,7 +4,7 @@
 use crate::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use kizuki_report::ReportModel;
+use kizuki_annual_report::ReportModel;
 use kizuki_store::{Publication, StoreError};
 use std::path::PathBuf;
 
@@ -92,7 +92,11 @@ pub async fn model(app: &App, edition: Edition<'_>, year: i32) -> AppResult<Repo
             (survey.content, cases)
         }
     };
-    Ok(kizuki_report::build_report(&survey, &cases, &app.taxonomy))
+    Ok(kizuki_annual_report::build_report(
+        &survey,
+        &cases,
+        &app.taxonomy,
+    ))
 }
 
 /// The public edition of survey `year` with the publications it is made of (the portal lists
@@ -102,7 +106,7 @@ pub async fn public(app: &App, year: i32) -> AppResult<(ReportModel, Vec<Publica
         return Err(StoreError::not_found("published survey", year).into());
     };
     let cases: Vec<_> = pubs.iter().map(|p| p.content.clone()).collect();
-    let model = kizuki_report::build_report(&survey.content, &cases, &app.taxonomy);
+    let model = kizuki_annual_report::build_report(&survey.content, &cases, &app.taxonomy);
     Ok((model, pubs))
 }
 
@@ -132,8 +136,8 @@ pub async fn render_model(
     fonts: &[PathBuf],
 ) -> AppResult<Vec<u8>> {
     Ok(match format {
-        Format::Html => kizuki_report::render_html(&model).into_bytes(),
-        Format::Markdown => kizuki_report::render_markdown(&model).into_bytes(),
+        Format::Html => kizuki_annual_report::render_html(&model).into_bytes(),
+        Format::Markdown => kizuki_annual_report::render_markdown(&model).into_bytes(),
         Format::Pdf => {
             let fonts = fonts.to_vec();
             tokio::task::spawn_blocking(move || kizuki_pdf::render_pdf_with_fonts(&model, &fonts))

@@ -1,13 +1,13 @@
 //! HTML pages. Handlers are thin: extract, call a service in kizuki-app, render a template.
 
 pub mod account;
+pub mod annual_report;
 pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod deadlines;
 pub mod mfa;
 pub mod publication;
-pub mod report;
 pub mod reports;
 pub mod search;
 pub mod selection;

@@ -271,7 +271,7 @@ pub async fn preview_svg(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let r = publ::for_operator(&st.app, &s.p, CaseId(id)).await?;
-    Ok(svg(kizuki_report::diagram::render_svg(r.output())))
+    Ok(svg(kizuki_annual_report::diagram::render_svg(r.output())))
 }
 
 fn svg(body: String) -> Response {
@@ -415,7 +415,7 @@ pub async fn case(
             "public/case.html",
             json!({"p": pub_row(&p), "case": case_json(&p.content, v.lang)}),
         ),
-        "svg" => Ok(svg(kizuki_report::diagram::render_svg(&p.content))),
+        "svg" => Ok(svg(kizuki_annual_report::diagram::render_svg(&p.content))),
         "md" => {
             let md = case_markdown(&p);
             Ok(attachment(
@@ -482,7 +482,7 @@ pub async fn survey(
             json!({
                 "year": year,
                 "title": model.title,
-                "report": kizuki_report::render_html_fragment(&model),
+                "report": kizuki_annual_report::render_html_fragment(&model),
                 "rows": pubs.iter().map(pub_row).collect::<Vec<_>>(),
             }),
         );
@@ -503,7 +503,7 @@ pub async fn report_css() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        kizuki_report::REPORT_CSS,
+        kizuki_annual_report::REPORT_CSS,
     )
         .into_response()
 }

@@ -271,7 +271,7 @@ pub async fn csv(
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"kizuki-reports.csv\"",
+                "attachment; filename=\"kizuki-annual-reports.csv\"",
             ),
         ],
         body,

@@ -11,13 +11,13 @@
     reason = "helpers of tests stop at the line that failed, as the tests do"
 )]
 
-use kizuki_domain::case::CaseContent;
-use kizuki_domain::survey::SurveyContent;
-use kizuki_domain::taxonomy::Taxonomy;
-use kizuki_report::{
+use kizuki_annual_report::{
     DiagramLinks, ReportModel, diagram, diagram_files, render_html, render_html_fragment,
     render_markdown, render_markdown_with,
 };
+use kizuki_domain::case::CaseContent;
+use kizuki_domain::survey::SurveyContent;
+use kizuki_domain::taxonomy::Taxonomy;
 use std::path::PathBuf;
 
 fn load() -> (SurveyContent, Vec<CaseContent>, Taxonomy) {
@@ -351,7 +351,7 @@ fn text_boxes(svg: &str) -> Vec<TextBox> {
             num_attr(tag, "y"),
             num_attr(tag, "font-size"),
         );
-        let w = kizuki_report::text::text_width(&content, size);
+        let w = kizuki_annual_report::text::text_width(&content, size);
         let x0 = match attr(tag, "text-anchor").as_deref() {
             Some("middle") => x - w / 2.0,
             Some("end") => x - w,
@@ -471,7 +471,7 @@ fn no_diagram_text_overlaps_or_leaves_the_picture() {
     cases.push(crowded_case());
     for c in &cases {
         let d = diagram::render(c);
-        // To look at them: KIZUKI_DUMP_DIAGRAMS=/some/dir cargo test -p kizuki-report
+        // To look at them: KIZUKI_DUMP_DIAGRAMS=/some/dir cargo test -p kizuki-annual-report
         if let Some(dir) = std::env::var_os("KIZUKI_DUMP_DIAGRAMS") {
             let name = format!("test-case-{}-{}.svg", c.number, c.actors.len());
             std::fs::write(PathBuf::from(dir).join(name), &d.svg).unwrap();

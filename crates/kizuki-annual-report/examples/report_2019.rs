@@ -1,7 +1,7 @@
 //! Writes the 2019 report as HTML, Markdown and one SVG per case diagram into a folder, for
-//! looking at the output by eye: `cargo run -p kizuki-report --example report_2019 -- OUTDIR`.
+//! looking at the output by eye: `cargo run -p kizuki-annual-report --example report_2019 -- OUTDIR`.
 
-use kizuki_report::{ReportModel, diagram_files, render_html, render_markdown};
+use kizuki_annual_report::{ReportModel, diagram_files, render_html, render_markdown};
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,11 +1,11 @@
 //! Benchmark (not a test): building the 2019 report model, with its seven generated diagrams,
 //! and rendering it as HTML and Markdown.
 //!
-//! `cargo bench -p kizuki-report --bench render_2019` (add `--profile dev` for a debug build).
+//! `cargo bench -p kizuki-annual-report --bench render_2019` (add `--profile dev` for a debug build).
 //! Prints the data size and the best and median of repeated runs; figures go in
 //! docs/PERFORMANCE.md.
 
-use kizuki_report::{ReportModel, render_html, render_markdown};
+use kizuki_annual_report::{ReportModel, render_html, render_markdown};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
