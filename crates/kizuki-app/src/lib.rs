@@ -11,6 +11,8 @@ pub mod cases;
 pub mod config;
 pub mod error;
 pub mod health;
+// Bulk imports of reports.
+pub mod imports;
 pub mod mfa;
 // Reminders.
 pub mod notify;

@@ -22,7 +22,6 @@
 
 pub mod access;
 pub mod analysis;
-pub mod csv_import;
 pub mod doc;
 pub mod error;
 pub mod facets;
