@@ -213,6 +213,12 @@ pub async fn add_org(app: &App, req: &OrgRequest) -> AppResult<Organisation> {
     Ok(org)
 }
 
+/// The organisation with exactly this directory key, if there is one. Importers name the
+/// organisation they file for by key, which never changes, rather than by its name.
+pub async fn org_with_key(app: &App, key: &str) -> AppResult<Option<Organisation>> {
+    Ok(app.store.org_by_key(key.trim()).await?)
+}
+
 /// The organisation with this key or (exact) name.
 pub async fn find_org(app: &App, name_or_key: &str) -> AppResult<Organisation> {
     let t = name_or_key.trim();

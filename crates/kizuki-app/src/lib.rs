@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod imports;
 pub mod notify;
 pub mod ops;
 pub mod presence;

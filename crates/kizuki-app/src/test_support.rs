@@ -1,5 +1,6 @@
-//! What the unit tests of several services share: instants written as RFC 3339 and a seeded
-//! demo application on a temporary SQLite database with a fixed clock.
+//! What the unit tests of several services share: instants written as RFC 3339 and an
+//! application (empty, or with the seeded demo) on a temporary SQLite database with a fixed
+//! clock.
 
 use crate::App;
 use chrono::{DateTime, Utc};
@@ -14,8 +15,8 @@ pub(crate) fn at(s: &str) -> DateTime<Utc> {
         .unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-/// The demo directory and 2019 survey at 2020-02-01 09:00 JST, randomness seeded with `seed`.
-pub(crate) async fn demo(seed: u64) -> (App, tempfile::TempDir) {
+/// An empty database at 2020-02-01 09:00 JST, randomness seeded with `seed`.
+pub(crate) fn empty(seed: u64) -> (App, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let clock = Arc::new(FixedClock::new(at("2020-02-01T09:00:00+09:00"))) as Arc<dyn Clock>;
     let store = kizuki_store_sqlite::SqliteStore::open(&dir.path().join("kizuki.db"))
@@ -29,6 +30,12 @@ pub(crate) async fn demo(seed: u64) -> (App, tempfile::TempDir) {
         clock,
         rng: crate::seeded_rng(seed),
     };
+    (app, dir)
+}
+
+/// The demo directory and 2019 survey at 2020-02-01 09:00 JST, randomness seeded with `seed`.
+pub(crate) async fn demo(seed: u64) -> (App, tempfile::TempDir) {
+    let (app, dir) = empty(seed);
     crate::seed::seed_demo(&app)
         .await
         .unwrap_or_else(|e| panic!("seed: {e}"));

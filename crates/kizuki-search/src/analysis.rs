@@ -32,7 +32,9 @@ pub(crate) fn class(c: char) -> Class {
     }
 }
 
-pub(crate) fn is_cjk(c: char) -> bool {
+/// Whether `c` is CJK (kanji, kana, 々 〆 〇, Hangul): such runs are indexed as character
+/// bigrams, other letters and digits as words.
+pub fn is_cjk(c: char) -> bool {
     matches!(c,
         '\u{3005}'..='\u{3007}'          // 々 〆 〇
         | '\u{3041}'..='\u{3096}'        // hiragana

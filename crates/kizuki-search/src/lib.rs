@@ -22,8 +22,6 @@
 
 pub mod access;
 pub mod analysis;
-pub mod bench;
-pub mod csv_import;
 pub mod doc;
 pub mod error;
 pub mod facets;
@@ -35,7 +33,6 @@ pub mod schema;
 pub mod service;
 pub mod similar;
 pub mod snippet;
-pub mod synth;
 
 pub use access::Viewer;
 pub use doc::{DocKind, IndexDoc};

@@ -1,4 +1,4 @@
-//! Text normalisation shared by indexing, querying, snippets and the benchmark's brute-force
+//! Text normalisation shared by indexing, querying, snippets and kizuki-bench's brute-force
 //! scan, so that all of them agree on what "the same text" means.
 //!
 //! Steps, in order: NFKC (full-width Latin and digits to ASCII, half-width katakana to

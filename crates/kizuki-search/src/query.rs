@@ -2,7 +2,7 @@
 //! into terms, phrases, exclusions and filters, and turned into one tantivy query that
 //! already contains the viewer's access rule.
 //!
-//! Semantics, the same in the engine and in the benchmark's brute-force check:
+//! Semantics, the same in the engine and in kizuki-bench's brute-force check:
 //! - a Japanese word matches where its normalised characters appear in that order (a
 //!   substring: Japanese has no spaces to split words on); a Latin word matches that whole
 //!   word; a term mixing both (`Emotet感染`) or with inner punctuation (`CVE-2019-0708`) is a

@@ -6,12 +6,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kizuki_app::App;
+use kizuki_app::imports::csv::{self, ImportProgress, Mapping};
+use kizuki_bench::search::{BenchConfig, run as run_bench};
+use kizuki_bench::synth::Synth;
 use kizuki_domain::org::{NewOrganisation, OrgKind};
 use kizuki_domain::taxonomy::{Code, Lang, Vocabulary};
 use kizuki_domain::user::Email;
-use kizuki_search::bench::{BenchConfig, run as run_bench};
-use kizuki_search::csv_import::{self, ImportProgress, Mapping};
-use kizuki_search::synth::Synth;
 use kizuki_search::{Query, SearchError, SearchService, Viewer, WriterOptions};
 use kizuki_store::{NewReport, NewStage, Page, ReportFilter};
 use std::collections::HashMap;
@@ -50,7 +50,7 @@ pub struct ImportCsvArgs {
     /// CSV files, or folders searched for *.csv.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// Column mapping (TOML); see crates/kizuki-search/mappings/.
+    /// Column mapping (TOML); see crates/kizuki-app/mappings/.
     #[arg(long)]
     pub mapping: PathBuf,
     /// Import the good rows even when some rows have errors (they are listed).
@@ -352,7 +352,7 @@ pub async fn gen_reports(app: &App, a: GenArgs) -> Result<ExitCode> {
 
 pub async fn import_csv(app: &App, a: ImportCsvArgs) -> Result<ExitCode> {
     let mapping = Mapping::load(&a.mapping)?;
-    let files = csv_import::csv_files(&a.files)?;
+    let files = csv::csv_files(&a.files)?;
     if files.is_empty() {
         bail!("no CSV files found in {:?}", a.files);
     }
@@ -363,7 +363,7 @@ pub async fn import_csv(app: &App, a: ImportCsvArgs) -> Result<ExitCode> {
     let prepared = {
         let pb = pb.clone();
         tokio::task::spawn_blocking(move || {
-            csv_import::prepare(&files, &m, &tx, &mut |p| {
+            csv::prepare(&files, &m, &tx, &mut |p| {
                 if let ImportProgress::Checked { rows } = p {
                     pb.set_position(rows);
                 }
@@ -390,7 +390,7 @@ pub async fn import_csv(app: &App, a: ImportCsvArgs) -> Result<ExitCode> {
     }
     let checked = started.elapsed();
     let pb = bar(Some(prepared.reports.len() as u64), "importing");
-    let summary = csv_import::write(&app.store, &app.taxonomy, &mapping, prepared, &mut |p| {
+    let summary = csv::write(app, &mapping, prepared, &mut |p| {
         if let ImportProgress::Written { rows, .. } = p {
             pb.set_position(rows);
         }

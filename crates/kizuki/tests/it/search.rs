@@ -148,7 +148,7 @@ async fn an_acknowledged_write_is_searchable_after_a_restart() {
 }
 
 fn mapping() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../kizuki-search/mappings/jpcert-phishurl.toml")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../kizuki-app/mappings/jpcert-phishurl.toml")
 }
 
 #[test]

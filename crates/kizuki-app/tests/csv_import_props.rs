@@ -1,17 +1,18 @@
 //! Property tests for the CSV import and its column mapping, a parser of outside input that
-//! must never panic: arbitrary rows and arbitrary file text never panic `csv_import::prepare`; each bad row is
-//! reported once per problem with its file, its 1-based line (multi-line quoted cells
-//! included) and the report field; good rows become reports and bad ones do not.
+//! must never panic: arbitrary rows and arbitrary file text never panic
+//! `imports::csv::prepare`; each bad row is reported once per problem with its file, its
+//! 1-based line (multi-line quoted cells included) and the report field; good rows become
+//! reports and bad ones do not.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "helpers of tests stop at the line that failed, as the tests do"
 )]
 
+use kizuki_app::AppError;
+use kizuki_app::imports::csv::{Mapping, Prepared, RowError, defang, prepare};
 use kizuki_domain::report::MAX_TITLE;
 use kizuki_domain::taxonomy::Taxonomy;
-use kizuki_search::SearchError;
-use kizuki_search::csv_import::{Mapping, Prepared, RowError, defang, prepare};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -107,7 +108,7 @@ fn write_csv(dir: &tempfile::TempDir, rows: &[Row]) -> (PathBuf, Vec<u64>) {
     (path, lines)
 }
 
-fn run(path: &PathBuf, m: &Mapping) -> Result<Prepared, SearchError> {
+fn run(path: &PathBuf, m: &Mapping) -> Result<Prepared, AppError> {
     prepare(std::slice::from_ref(path), m, taxonomy(), &mut |_| {})
 }
 
@@ -222,7 +223,7 @@ proptest! {
                     prop_assert!(!e.field.is_empty());
                 }
             }
-            Err(SearchError::Query(msg)) => prop_assert!(msg.starts_with(&format!("{file}:1: ")), "{msg}"),
+            Err(AppError::Refused(msg)) => prop_assert!(msg.starts_with(&format!("{file}:1: ")), "{msg}"),
             Err(other) => prop_assert!(false, "unexpected {other}"),
         }
     }
@@ -244,7 +245,7 @@ proptest! {
                 let located = p.errors.iter().all(|e: &RowError| e.line == 2);
                 prop_assert!(located);
             }
-            Err(SearchError::Query(msg)) => {
+            Err(AppError::Refused(msg)) => {
                 let names_field = msg.contains("mapping: title:") || msg.contains("mapping: summary:");
                 prop_assert!(names_field, "{msg}");
             }

@@ -5,6 +5,9 @@
 //! the report field and the column it came from. URLs can be stored defanged
 //! (`hxxps://example[.]com/`): inert text that no viewer, renderer or mail client turns into
 //! a link, and that search still finds by its words (`example.com`). Nothing is ever fetched.
+//! The reports are filed through [`reports::file_prepared`], the one way reports are stored,
+//! and a missing organisation is added through [`accounts::add_org`], so the importer follows
+//! the same rules (and leaves the same audit entry) as any other way in.
 //!
 //! ```toml
 //! [organisation]            # whose reports these become; created when missing
@@ -25,12 +28,16 @@
 //! summary = "なりすまし対象: {description}\nURL（無害化）: {URL:defang}"
 //! ```
 
-use crate::error::{SearchError, SearchResult};
+use crate::App;
+use crate::accounts::{self, OrgRequest};
+use crate::error::{AppError, AppResult};
+use crate::reports;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
-use kizuki_domain::org::{NewOrganisation, OrgKind};
+use kizuki_domain::ids::OrgId;
+use kizuki_domain::org::OrgKind;
 use kizuki_domain::report::{ReportInput, StageKind};
-use kizuki_domain::taxonomy::{Code, Taxonomy};
-use kizuki_store::{DynStore, NewReport, NewStage};
+use kizuki_domain::taxonomy::Taxonomy;
+use kizuki_store::{NewReport, NewStage};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -125,11 +132,11 @@ fn comma() -> char {
 }
 
 impl Mapping {
-    pub fn load(path: &Path) -> SearchResult<Mapping> {
+    pub fn load(path: &Path) -> AppResult<Mapping> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| SearchError::io(format!("reading {}", path.display()), e))?;
+            .map_err(|e| AppError::io(format!("reading {}", path.display()), e))?;
         toml::from_str(&text)
-            .map_err(|e| SearchError::Query(format!("{}: {}", path.display(), e.message())))
+            .map_err(|e| AppError::Refused(format!("{}: {}", path.display(), e.message())))
     }
 }
 
@@ -174,7 +181,7 @@ pub struct ImportSummary {
 }
 
 /// The CSV files under `paths` (a file, or every `*.csv` below a directory), sorted.
-pub fn csv_files(paths: &[PathBuf]) -> SearchResult<Vec<PathBuf>> {
+pub fn csv_files(paths: &[PathBuf]) -> AppResult<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -187,9 +194,9 @@ pub fn csv_files(paths: &[PathBuf]) -> SearchResult<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn collect_csv(dir: &Path, out: &mut Vec<PathBuf>) -> SearchResult<()> {
+fn collect_csv(dir: &Path, out: &mut Vec<PathBuf>) -> AppResult<()> {
     let rd = std::fs::read_dir(dir)
-        .map_err(|e| SearchError::io(format!("reading {}", dir.display()), e))?;
+        .map_err(|e| AppError::io(format!("reading {}", dir.display()), e))?;
     for e in rd.filter_map(Result::ok) {
         let p = e.path();
         if p.is_dir() {
@@ -310,9 +317,9 @@ pub fn prepare(
     m: &Mapping,
     tx: &Taxonomy,
     progress: &mut dyn FnMut(ImportProgress),
-) -> SearchResult<Prepared> {
+) -> AppResult<Prepared> {
     let offset: FixedOffset = m.columns.reported_at.utc_offset.parse().map_err(|_| {
-        SearchError::Query(format!(
+        AppError::Refused(format!(
             "mapping: reported_at.utc_offset \"{}\" is not like +09:00",
             m.columns.reported_at.utc_offset
         ))
@@ -328,14 +335,14 @@ pub fn prepare(
         let mut rd =
             csv::ReaderBuilder::new()
                 .delimiter(u8::try_from(m.csv.delimiter).map_err(|_| {
-                    SearchError::Query("mapping: csv.delimiter must be ASCII".into())
+                    AppError::Refused("mapping: csv.delimiter must be ASCII".into())
                 })?)
                 .flexible(true)
                 .from_path(path)
-                .map_err(|e| SearchError::Query(format!("{file}: {e}")))?;
+                .map_err(|e| AppError::Refused(format!("{file}: {e}")))?;
         let names: Vec<String> = rd
             .headers()
-            .map_err(|e| SearchError::Query(format!("{file}:1: {e}")))?
+            .map_err(|e| AppError::Refused(format!("{file}:1: {e}")))?
             .iter()
             .map(|h| h.trim().trim_start_matches('\u{feff}').to_owned())
             .collect();
@@ -344,7 +351,7 @@ pub fn prepare(
             .enumerate()
             .map(|(i, n)| (n.clone(), i))
             .collect();
-        let located = |e: String| SearchError::Query(format!("{file}:1: {e}"));
+        let located = |e: String| AppError::Refused(format!("{file}:1: {e}"));
         let date_ix = *header.get(&m.columns.reported_at.column).ok_or_else(|| {
             located(format!(
                 "mapping: reported_at: column \"{}\" is not in the header ({})",
@@ -443,7 +450,7 @@ pub fn prepare(
             match input.parse(tx) {
                 Ok(details) => out.reports.push(NewReport {
                     // Filled in once the organisation is known.
-                    org_id: kizuki_domain::ids::OrgId(0),
+                    org_id: OrgId(0),
                     details,
                     first: NewStage {
                         kind: StageKind::First,
@@ -486,73 +493,79 @@ fn parse_time(text: &str, format: &str, offset: FixedOffset) -> Option<DateTime<
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Reports written per store transaction by [`write`]: large enough that the commit's fsync
+/// Reports written per store transaction by [`write()`]: large enough that the commit's fsync
 /// is negligible, small enough that progress moves and memory per transaction stays small.
 pub const IMPORT_CHUNK: usize = 2_000;
 
-/// Writes prepared reports for the mapping's organisation (creating it when allowed), in
+/// Writes prepared reports for the mapping's organisation (adding it when allowed), in
 /// transactions of [`IMPORT_CHUNK`] reports.
 pub async fn write(
-    store: &DynStore,
-    tx: &Taxonomy,
+    app: &App,
     m: &Mapping,
     prepared: Prepared,
     progress: &mut (dyn FnMut(ImportProgress) + Send),
-) -> SearchResult<ImportSummary> {
-    write_chunked(store, tx, m, prepared, IMPORT_CHUNK, progress).await
+) -> AppResult<ImportSummary> {
+    write_chunked(app, m, prepared, IMPORT_CHUNK, progress).await
+}
+
+/// The mapping's organisation and whether it was added now. One that exists is found by its
+/// key alone: the key is what the mapping names, and it never changes.
+async fn organisation(app: &App, m: &Mapping) -> AppResult<(OrgId, bool)> {
+    if let Some(o) = accounts::org_with_key(app, &m.organisation.key).await? {
+        return Ok((o.id, false));
+    }
+    if !m.organisation.create {
+        return Err(AppError::Refused(format!(
+            "organisation \"{}\" does not exist (set organisation.create = true to create it)",
+            m.organisation.key
+        )));
+    }
+    let req = OrgRequest {
+        name: m
+            .organisation
+            .name
+            .clone()
+            .unwrap_or_else(|| m.organisation.key.clone()),
+        kind: OrgKind::Operator.code().to_owned(),
+        sectors: vec![
+            m.organisation
+                .sector
+                .clone()
+                .unwrap_or_else(|| m.report.sector.clone()),
+        ],
+        key: Some(m.organisation.key.clone()),
+        region: None,
+    };
+    match accounts::add_org(app, &req).await {
+        Ok(o) => Ok((o.id, true)),
+        Err(AppError::Validation(e)) => {
+            Err(AppError::Refused(format!("mapping: organisation: {e}")))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn write_chunked(
-    store: &DynStore,
-    tx: &Taxonomy,
+    app: &App,
     m: &Mapping,
     prepared: Prepared,
     chunk_size: usize,
     progress: &mut (dyn FnMut(ImportProgress) + Send),
-) -> SearchResult<ImportSummary> {
-    let (org, created_org) = match store.org_by_key(&m.organisation.key).await? {
-        Some(o) => (o.id, false),
-        None if m.organisation.create => {
-            let sector = m
-                .organisation
-                .sector
-                .clone()
-                .unwrap_or_else(|| m.report.sector.clone());
-            let o = NewOrganisation {
-                key: m.organisation.key.clone(),
-                name: m
-                    .organisation
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| m.organisation.key.clone()),
-                kind: OrgKind::Operator,
-                sectors: vec![Code(sector)],
-                region: None,
-            }
-            .parse(tx)
-            .map_err(|e| SearchError::Query(format!("mapping: organisation: {e}")))?;
-            (store.create_org(o).await?.id, true)
-        }
-        None => {
-            return Err(SearchError::Query(format!(
-                "organisation \"{}\" does not exist (set organisation.create = true to create it)",
-                m.organisation.key
-            )));
-        }
-    };
+) -> AppResult<ImportSummary> {
+    let (org, created_org) = organisation(app, m).await?;
     let total = prepared.reports.len() as u64;
     let mut written = 0u64;
-    let mut reports = prepared.reports;
-    for r in &mut reports {
+    let mut batch = prepared.reports;
+    for r in &mut batch {
         r.org_id = org;
     }
     // One transaction (one fsync) per chunk instead of per report: the durable commit, not
     // the inserts, was what limited the import. A failing chunk stores nothing of itself;
     // the chunks before it stay, as single reports did before.
-    let mut rest = reports.into_iter().peekable();
+    let mut rest = batch.into_iter().peekable();
     while rest.peek().is_some() {
         let chunk: Vec<NewReport> = rest.by_ref().take(chunk_size.max(1)).collect();
-        written += store.create_reports(chunk).await?.len() as u64;
+        written += reports::file_prepared(app, chunk).await?.len() as u64;
         progress(ImportProgress::Written {
             rows: written,
             of: total,
@@ -579,7 +592,7 @@ mod tests {
         );
         assert_eq!(defang("mysp.ac/4KL8k"), "mysp[.]ac/4KL8k");
         let words: Vec<String> =
-            crate::analysis::index_tokens(&defang("http://www.amazon-verificationn.com/"))
+            kizuki_search::analysis::index_tokens(&defang("http://www.amazon-verificationn.com/"))
                 .into_iter()
                 .map(|t| t.text)
                 .collect();
@@ -654,18 +667,16 @@ mod tests {
             ));
         }
         std::fs::write(&f, text).unwrap();
-        let tx = kizuki_dataset::default_taxonomy().unwrap();
+        let (app, _db) = crate::test_support::empty(1);
         let mut m = mapping();
         m.organisation.create = true;
-        let p = prepare(&[f], &m, &tx, &mut |_| {}).unwrap();
-        let store: DynStore = std::sync::Arc::new(
-            kizuki_store_sqlite::SqliteStore::open(&dir.path().join("k.db")).unwrap(),
-        );
+        let p = prepare(&[f], &m, &app.taxonomy, &mut |_| {}).unwrap();
         let mut seen = Vec::new();
-        let s = write_chunked(&store, &tx, &m, p, 2, &mut |p| seen.push(p))
+        let s = write_chunked(&app, &m, p, 2, &mut |p| seen.push(p))
             .await
             .unwrap();
         assert_eq!(s.written, 5);
+        assert!(s.created_org, "the mapping's organisation is added");
         let steps: Vec<u64> = seen
             .iter()
             .map(|p| match p {
@@ -678,9 +689,10 @@ mod tests {
             .collect();
         assert_eq!(steps, vec![2, 4, 5], "one step per chunk of two");
         let mut titles = Vec::new();
-        for c in store.changes_since(0, 100).await.unwrap() {
+        for c in app.store.changes_since(0, 100).await.unwrap() {
             if c.entity == kizuki_store::Entity::Report {
-                let r = store
+                let r = app
+                    .store
                     .get_report(kizuki_domain::ids::ReportId(c.id))
                     .await
                     .unwrap();

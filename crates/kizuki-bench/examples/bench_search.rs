@@ -1,9 +1,9 @@
 //! The search benchmark without building the whole `kizuki` binary (its PDF stack takes
 //! minutes to compile in release): same code as `kizuki bench search`.
 //!
-//! `cargo run --release -p kizuki-search --example bench_search -- 100000 [ITERATIONS] [--no-fts5]`
+//! `cargo run --release -p kizuki-bench --example bench_search -- 100000 [ITERATIONS] [--no-fts5]`
 
-use kizuki_search::bench::{BenchConfig, run};
+use kizuki_bench::search::{BenchConfig, run};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

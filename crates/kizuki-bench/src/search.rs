@@ -7,16 +7,16 @@
 //! needs: top 10 with snippets, total and all facet counts. FTS5's covers a count and the top
 //! 10 by rank with `snippet()`.
 
-use crate::access::{Viewer, may_see};
-use crate::doc::IndexDoc;
-use crate::error::{SearchError, SearchResult};
-use crate::index::{SearchIndex, WriterOptions};
-use crate::normalize::normalize;
-use crate::query::Query;
-use crate::similar::{SimilarOptions, SimilarTo};
 use crate::synth::Synth;
 use kizuki_domain::ids::{OrgId, ReportId};
 use kizuki_domain::taxonomy::Taxonomy;
+use kizuki_search::access::{Viewer, may_see};
+use kizuki_search::doc::IndexDoc;
+use kizuki_search::error::{SearchError, SearchResult};
+use kizuki_search::index::{SearchIndex, WriterOptions};
+use kizuki_search::normalize::normalize;
+use kizuki_search::query::Query;
+use kizuki_search::similar::{SimilarOptions, SimilarTo};
 use rusqlite::params_from_iter;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -171,8 +171,8 @@ fn doc(s: &Synth, i: u64) -> IndexDoc {
 
 fn viewer(f: &Filter) -> Viewer {
     match f.member_of {
-        Some(o) => crate::access::operator_viewer(OrgId(o)),
-        None => crate::access::centre_viewer(),
+        Some(o) => kizuki_search::access::operator_viewer(OrgId(o)),
+        None => kizuki_search::access::centre_viewer(),
     }
 }
 
@@ -180,7 +180,7 @@ fn latin_match(text: &str, words: &str) -> bool {
     text.match_indices(words).any(|(i, _)| {
         let before = text[..i].chars().next_back();
         let after = text[i + words.len()..].chars().next();
-        let word_char = |c: char| c.is_alphanumeric() && !crate::analysis::is_cjk(c);
+        let word_char = |c: char| c.is_alphanumeric() && !kizuki_search::analysis::is_cjk(c);
         !before.is_some_and(word_char) && !after.is_some_and(word_char)
     })
 }
@@ -387,7 +387,7 @@ pub fn run(cfg: &BenchConfig, tx: &Taxonomy, log: &mut dyn FnMut(&str)) -> Searc
                 let s = Instant::now();
                 let r = index.similar(
                     &SimilarTo::Report(id),
-                    &crate::access::centre_viewer(),
+                    &kizuki_search::access::centre_viewer(),
                     &SimilarOptions::default(),
                 )?;
                 sim.0.push(s.elapsed());
