@@ -5,7 +5,6 @@
 use crate::rows::{load_case, load_report, load_survey};
 use crate::{SCHEMA_VERSION, pg_err};
 use kizuki_domain::ids::{CaseId, ReportId};
-use kizuki_domain::report::StageKind;
 use kizuki_store::{Problem, StoreResult};
 
 const RESTORE: &str = "restore the latest pg_dump backup (docs/OPERATIONS.md)";
@@ -41,20 +40,6 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
         match load_report(c, ReportId(id)).await {
             Err(e) => out.push(problem(format!("report {id} cannot be read: {e}"), RESTORE)),
             Ok(r) => {
-                if r.stages.first().map(|s| s.kind) != Some(StageKind::First) {
-                    out.push(problem(
-                        format!("report {id} does not start with a first report (第一報)"),
-                        RESTORE,
-                    ));
-                }
-                let seqs: Vec<u32> = r.stages.iter().map(|s| s.seq).collect();
-                let want: Vec<u32> = (1..=u32::try_from(seqs.len()).unwrap_or(0)).collect();
-                if seqs != want {
-                    out.push(problem(
-                        format!("report {id} stages are numbered {seqs:?}"),
-                        RESTORE,
-                    ));
-                }
                 let causes: Vec<String> = c
                     .query(
                         "SELECT cause FROM report_causes WHERE report_id = $1 ORDER BY cause",
@@ -65,15 +50,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
                     .iter()
                     .map(|r| r.get(0))
                     .collect();
-                let mut want: Vec<String> = r.details.causes.iter().map(|c| c.0.clone()).collect();
-                want.sort();
-                want.dedup();
-                if causes != want {
-                    out.push(problem(
-                        format!("report {id} cause index disagrees with the report"),
-                        "report this as a bug",
-                    ));
-                }
+                out.extend(Problem::of_report(&r, &causes, RESTORE));
             }
         }
     }

@@ -3,7 +3,6 @@
 
 use super::{SCHEMA_VERSION, load_case, load_report, load_survey};
 use kizuki_domain::ids::{CaseId, ReportId};
-use kizuki_domain::report::StageKind;
 use kizuki_store::{Problem, StoreResult};
 use rusqlite::Connection;
 
@@ -65,33 +64,11 @@ pub fn run(c: &Connection) -> StoreResult<Vec<Problem>> {
         match load_report(c, ReportId(id)) {
             Err(e) => out.push(problem(format!("report {id} cannot be read: {e}"), RESTORE)),
             Ok(r) => {
-                if r.stages.first().map(|s| s.kind) != Some(StageKind::First) {
-                    out.push(problem(
-                        format!("report {id} does not start with a first report (第一報)"),
-                        RESTORE,
-                    ));
-                }
-                let seqs: Vec<u32> = r.stages.iter().map(|s| s.seq).collect();
-                let want: Vec<u32> = (1..=u32::try_from(seqs.len()).unwrap_or(0)).collect();
-                if seqs != want {
-                    out.push(problem(
-                        format!("report {id} stages are numbered {seqs:?}"),
-                        RESTORE,
-                    ));
-                }
                 let causes: Vec<String> = c
                     .prepare("SELECT cause FROM report_causes WHERE report_id = ?1 ORDER BY cause")
                     .and_then(|mut st| st.query_map([id], |r| r.get(0))?.collect())
                     .unwrap_or_default();
-                let mut want: Vec<String> = r.details.causes.iter().map(|c| c.0.clone()).collect();
-                want.sort();
-                want.dedup();
-                if causes != want {
-                    out.push(problem(
-                        format!("report {id} cause index disagrees with the report"),
-                        "run `kizuki check` again after restoring; report this as a bug",
-                    ));
-                }
+                out.extend(Problem::of_report(&r, &causes, RESTORE));
             }
         }
     }

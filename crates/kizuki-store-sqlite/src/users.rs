@@ -24,6 +24,38 @@ pub(crate) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+impl SqliteStore {
+    /// Sets one column of a user, bumps the version and records the change; the user as now
+    /// stored.
+    async fn update_user(
+        &self,
+        id: UserId,
+        column: &'static str,
+        value: rusqlite::types::Value,
+    ) -> StoreResult<User> {
+        let now = self.now();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    &format!("UPDATE users SET {column} = ?2, version = version + 1 WHERE id = ?1"),
+                    params![id.0, value],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::not_found("user", id));
+            }
+            record_change(tx, Entity::User, id.0, now)?;
+            tx.query_row(
+                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+                [id.0],
+                user_row,
+            )
+            .map_err(db_err)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: NewUser, password_hash: &str) -> StoreResult<User> {
@@ -109,49 +141,13 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User> {
-        let now = self.now();
-        self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE users SET lang = ?2, version = version + 1 WHERE id = ?1",
-                    params![id.0, lang.code()],
-                )
-                .map_err(db_err)?;
-            if n == 0 {
-                return Err(StoreError::not_found("user", id));
-            }
-            record_change(tx, Entity::User, id.0, now)?;
-            tx.query_row(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                [id.0],
-                user_row,
-            )
-            .map_err(db_err)
-        })
-        .await
+        self.update_user(id, "lang", rusqlite::types::Value::Text(lang.code().into()))
+            .await
     }
 
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
-        let now = self.now();
-        self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE users SET active = ?2, version = version + 1 WHERE id = ?1",
-                    params![id.0, active],
-                )
-                .map_err(db_err)?;
-            if n == 0 {
-                return Err(StoreError::not_found("user", id));
-            }
-            record_change(tx, Entity::User, id.0, now)?;
-            tx.query_row(
-                &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-                [id.0],
-                user_row,
-            )
-            .map_err(db_err)
-        })
-        .await
+        self.update_user(id, "active", rusqlite::types::Value::Integer(active.into()))
+            .await
     }
 
     async fn set_password(

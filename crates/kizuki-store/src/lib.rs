@@ -136,6 +136,44 @@ pub struct Problem {
     pub fix: String,
 }
 
+impl Problem {
+    /// What is wrong with a stored report, the same in every backend: it starts with its
+    /// first report (第一報), its stages are numbered 1, 2, 3…, and the cause index the lists
+    /// filter on (`stored_causes`, sorted) holds exactly the report's causes. `restore` is the
+    /// backend's advice for damage a restore repairs.
+    pub fn of_report(r: &Report, stored_causes: &[String], restore: &str) -> Vec<Problem> {
+        let id = r.id;
+        let mut out = Vec::new();
+        let mut problem = |what: String, fix: &str| {
+            out.push(Problem {
+                what,
+                fix: fix.to_owned(),
+            })
+        };
+        if r.stages.first().map(|s| s.kind) != Some(kizuki_domain::report::StageKind::First) {
+            problem(
+                format!("report {id} does not start with a first report (第一報)"),
+                restore,
+            );
+        }
+        let seqs: Vec<u32> = r.stages.iter().map(|s| s.seq).collect();
+        let want: Vec<u32> = (1..=u32::try_from(seqs.len()).unwrap_or(0)).collect();
+        if seqs != want {
+            problem(format!("report {id} stages are numbered {seqs:?}"), restore);
+        }
+        let mut want: Vec<String> = r.details.causes.iter().map(|c| c.0.clone()).collect();
+        want.sort();
+        want.dedup();
+        if stored_causes != want.as_slice() {
+            problem(
+                format!("report {id} cause index disagrees with the report"),
+                "run `kizuki check` again after restoring; report this as a bug",
+            );
+        }
+        out
+    }
+}
+
 /// A bearer token for the API as stored: only a hash of its secret is kept, so a leaked
 /// database does not leak working tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
