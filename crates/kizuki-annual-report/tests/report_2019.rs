@@ -2,10 +2,6 @@
 //! heading, diagram step and response, and common-lesson citation is there, in the reference
 //! report's order, and the same input gives the same bytes.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "the test environment may ask to rewrite the expected files"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "helpers of tests stop at the line that failed, as the tests do"
@@ -472,9 +468,9 @@ fn no_diagram_text_overlaps_or_leaves_the_picture() {
     for c in &cases {
         let d = diagram::render(c);
         // To look at them: KIZUKI_DUMP_DIAGRAMS=/some/dir cargo test -p kizuki-annual-report
-        if let Some(dir) = std::env::var_os("KIZUKI_DUMP_DIAGRAMS") {
+        if let Some(dir) = kizuki_testkit::env::dump_diagrams_dir() {
             let name = format!("test-case-{}-{}.svg", c.number, c.actors.len());
-            std::fs::write(PathBuf::from(dir).join(name), &d.svg).unwrap();
+            std::fs::write(dir.join(name), &d.svg).unwrap();
         }
         let boxes = text_boxes(&d.svg);
         assert!(boxes.len() > c.steps.len() + c.responses.len());

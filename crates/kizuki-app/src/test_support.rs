@@ -1,45 +1,46 @@
-//! What the unit tests of several services share: instants written as RFC 3339 and an
-//! application (empty, or with the seeded demo) on a temporary SQLite database with a fixed
-//! clock.
+//! What the unit tests of several services share: instants written as RFC 3339, and
+//! applications from the test kit (a fresh SQLite database with one fixed clock) as this
+//! crate's [`App`].
 
 use crate::App;
 use chrono::{DateTime, Utc};
-use kizuki_domain::clock::{Clock, FixedClock};
 use kizuki_domain::report::{Report, ReportInput, StageKind};
 use kizuki_store::{NewReport, NewStage};
-use std::sync::Arc;
+use kizuki_testkit::TestApp;
 
 pub(crate) fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.to_utc())
-        .unwrap_or_else(|e| panic!("{s}: {e}"))
+    kizuki_testkit::at(s)
 }
 
-/// An empty database at 2020-02-01 09:00 JST, randomness seeded with `seed`.
-pub(crate) fn empty(seed: u64) -> (App, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    let clock = Arc::new(FixedClock::new(at("2020-02-01T09:00:00+09:00"))) as Arc<dyn Clock>;
-    let store = kizuki_store_sqlite::SqliteStore::open(&dir.path().join("kizuki.db"))
-        .unwrap_or_else(|e| panic!("store: {e}"))
-        .with_clock(clock.clone());
-    let app = App {
-        store: Arc::new(store),
-        taxonomy: Arc::new(
-            kizuki_dataset::default_taxonomy().unwrap_or_else(|e| panic!("taxonomy: {e}")),
-        ),
-        clock,
-        rng: crate::seeded_rng(seed),
-    };
-    (app, dir)
+/// The test kit's application as this crate's [`App`]. Unit tests are compiled into a copy
+/// of this crate whose `App` is a type of its own, not the one the test kit builds; the
+/// parts (store, taxonomy, clock, randomness) are the same.
+pub(crate) fn as_app(t: &TestApp) -> App {
+    App {
+        store: t.app.store.clone(),
+        taxonomy: t.app.taxonomy.clone(),
+        clock: t.app.clock.clone(),
+        rng: t.app.rng.clone(),
+    }
 }
 
-/// The demo directory and 2019 survey at 2020-02-01 09:00 JST, randomness seeded with `seed`.
-pub(crate) async fn demo(seed: u64) -> (App, tempfile::TempDir) {
-    let (app, dir) = empty(seed);
-    crate::seed::seed_demo(&app)
-        .await
-        .unwrap_or_else(|e| panic!("seed: {e}"));
-    (app, dir)
+/// An empty application whose clock starts at `start` (RFC 3339), randomness seeded with
+/// `seed`; the test app keeps its database.
+pub(crate) async fn empty(start: &str, seed: u64) -> (App, TestApp) {
+    let t = TestApp::builder().at(start).seed(seed).build().await;
+    (as_app(&t), t)
+}
+
+/// The demo directory and 2019 survey at 2020-02-01 09:00 JST, randomness seeded with `seed`;
+/// the test app keeps the database.
+pub(crate) async fn demo(seed: u64) -> (App, TestApp) {
+    let t = TestApp::builder()
+        .at("2020-02-01T09:00:00+09:00")
+        .seed(seed)
+        .demo()
+        .build()
+        .await;
+    (as_app(&t), t)
 }
 
 /// Files `input` as a first report of the organisation with key `org` at `when`.

@@ -8,31 +8,21 @@
     reason = "helpers of tests stop at the line that failed, as the tests do"
 )]
 
-use chrono::TimeZone;
+use kizuki_app::App;
 use kizuki_app::survey::{self, CheckOptions};
-use kizuki_app::{App, seed, seeded_rng};
-use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_domain::clock::Clock;
 use kizuki_domain::report::StageKind;
 use kizuki_domain::taxonomy::Taxonomy;
 use kizuki_store::{ReminderChannel, ReminderClaim, ReminderKey, ReminderKind};
-use kizuki_store_sqlite::SqliteStore;
+use kizuki_testkit::TestApp;
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_store_does_not_hide_the_other_problems() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kizuki.db");
-    let clock = Arc::new(FixedClock::new(
-        chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap(),
-    ));
-    let tx = kizuki_dataset::default_taxonomy().unwrap();
-    let app = App {
-        store: Arc::new(SqliteStore::open(&path).unwrap()),
-        taxonomy: Arc::new(tx.clone()),
-        clock: clock.clone() as Arc<dyn Clock>,
-        rng: seeded_rng(5),
-    };
-    seed::seed_demo(&app).await.unwrap();
+    // The demo at 2026-11-27 09:00 JST.
+    let t = TestApp::builder().seed(5).demo().build().await;
+    let (app, clock, path) = (t.app.clone(), t.clock.clone(), t.db_path());
+    let tx = app.taxonomy.clone();
     let clean = survey::check(&app, &CheckOptions::default()).await.unwrap();
     assert!(clean.is_empty(), "{clean:?}");
 
@@ -115,18 +105,9 @@ async fn a_damaged_store_does_not_hide_the_other_problems() {
 /// publication check's line (naming the published text), not also the store's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_case_without_approval_is_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kizuki.db");
-    let clock = Arc::new(FixedClock::new(
-        chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap(),
-    ));
-    let app = App {
-        store: Arc::new(SqliteStore::open(&path).unwrap()),
-        taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-        clock: clock.clone() as Arc<dyn Clock>,
-        rng: seeded_rng(7),
-    };
-    seed::seed_demo(&app).await.unwrap();
+    // The demo at 2026-11-27 09:00 JST.
+    let t = TestApp::builder().seed(7).demo().build().await;
+    let (app, path) = (t.app.clone(), t.db_path());
     let published = app.store.list_publications(Some(2019)).await.unwrap();
     let p = published.first().expect("the demo publishes 2019 cases");
     let other = published.get(1).expect("more than one published case");

@@ -7,28 +7,18 @@
     reason = "helpers of tests stop at the line that failed, as the tests do"
 )]
 
-use chrono::TimeZone;
 use kizuki_app::publication::snapshot_of;
-use kizuki_app::{App, publication, seed, seeded_rng, survey};
-use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_app::{publication, survey};
+use kizuki_domain::clock::Clock;
 use kizuki_domain::signoff::{Action, SignOffState, Signer, Transition, fingerprint};
 use kizuki_domain::user::Role;
-use kizuki_store_sqlite::SqliteStore;
-use std::sync::Arc;
+use kizuki_testkit::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_cases_need_an_approval_and_decided_candidates() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(FixedClock::new(
-        chrono::Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap(),
-    ));
-    let app = App {
-        store: Arc::new(SqliteStore::open(&dir.path().join("kizuki.db")).unwrap()),
-        taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-        clock: clock.clone() as Arc<dyn Clock>,
-        rng: seeded_rng(3),
-    };
-    seed::seed_demo(&app).await.unwrap();
+    // The demo at 2026-11-27 09:00 JST.
+    let t = TestApp::builder().seed(3).demo().build().await;
+    let (app, clock) = (t.app.clone(), t.clock.clone());
     let pubs = app.store.list_publications(Some(2019)).await.unwrap();
     assert!(!pubs.is_empty(), "the demo publishes the 2019 cases");
     assert!(publication::check::problems(&app).await.unwrap().is_empty());

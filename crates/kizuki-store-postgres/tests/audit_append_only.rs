@@ -1,10 +1,6 @@
 //! The audit table refuses tampering through plain SQL on PostgreSQL: UPDATE, DELETE no
 //! checkpoint covers, TRUNCATE and an INSERT that does not extend the chain.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "the test environment says which database server to use"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "helpers of tests stop at the line that failed, as the tests do"
@@ -12,18 +8,14 @@
 
 use kizuki_store::conformance::t0;
 use kizuki_store::prelude::*;
-use kizuki_store_postgres::PgStore;
+use kizuki_testkit::PgSchema;
 
 #[tokio::test]
 async fn raw_sql_cannot_edit_or_remove_entries() {
-    let Ok(url) = std::env::var("KIZUKI_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: KIZUKI_TEST_POSTGRES_URL not set");
+    let Some(schema) = PgSchema::fresh() else {
         return;
     };
-    let schema = format!("kz_test_{:016x}", rand::random::<u64>());
-    let store = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
+    let store = schema.store().await;
     let genesis = "0".repeat(64);
     for seq in 1..=3u64 {
         store
@@ -44,14 +36,7 @@ async fn raw_sql_cannot_edit_or_remove_entries() {
             .await
             .unwrap();
     }
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("SET search_path = {schema}"))
-        .await
-        .unwrap();
+    let client = schema.raw_client().await;
     for sql in [
         "UPDATE audit_log SET detail = '{\"x\":1}' WHERE seq = 2",
         "DELETE FROM audit_log WHERE seq = 3",
@@ -67,8 +52,9 @@ async fn raw_sql_cannot_edit_or_remove_entries() {
         .unwrap()
         .get(0);
     assert_eq!(n, 3);
+    // The table's guards do not stand in the way of dropping the whole schema.
     client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .batch_execute(&format!("DROP SCHEMA {} CASCADE", schema.name()))
         .await
         .unwrap();
 }

@@ -3,10 +3,6 @@
 //! design (TEXT timestamps in SQLite, TIMESTAMPTZ here); names may not. Needs
 //! `KIZUKI_TEST_POSTGRES_URL`; without it the test says it skipped.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "the test environment says which database server to use"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "helpers of tests stop at the line that failed, as the tests do"
@@ -45,19 +41,14 @@ fn sqlite_columns() -> Columns {
     out
 }
 
-async fn postgres_columns(url: &str, schema: &str) -> Columns {
-    kizuki_store_postgres::PgStore::connect_in_schema(url, Some(schema))
-        .await
-        .unwrap_or_else(|e| panic!("cannot open PostgreSQL at {url}: {e}"));
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+async fn postgres_columns(schema: &kizuki_testkit::pg::PgSchema) -> Columns {
+    drop(schema.store().await);
+    let client = schema.raw_client().await;
     let rows = client
         .query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns
              WHERE table_schema = $1",
-            &[&schema],
+            &[&schema.name()],
         )
         .await
         .unwrap();
@@ -74,22 +65,10 @@ async fn postgres_columns(url: &str, schema: &str) -> Columns {
 
 #[tokio::test]
 async fn both_backends_make_the_same_tables_and_columns() {
-    let url = match std::env::var("KIZUKI_TEST_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must set KIZUKI_TEST_POSTGRES_URL: the schema comparison may not skip there"
-            );
-            eprintln!("skipped: KIZUKI_TEST_POSTGRES_URL not set, schemas not compared");
-            return;
-        }
+    let Some(schema) = kizuki_testkit::pg::PgSchema::fresh() else {
+        return;
     };
-    let schema = format!("kz_schema_{:016x}", rand::random::<u64>());
-    let pg = postgres_columns(&url, &schema).await;
-    kizuki_store_postgres::PgStore::drop_schema(&url, &schema)
-        .await
-        .unwrap();
+    let pg = postgres_columns(&schema).await;
     let lite = sqlite_columns();
     assert!(!lite.is_empty() && lite.contains_key("reports"), "{lite:?}");
     let only = |a: &Columns, b: &Columns| -> Vec<String> {

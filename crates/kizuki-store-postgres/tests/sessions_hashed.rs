@@ -1,10 +1,6 @@
 //! Browser sessions in the database on PostgreSQL: the table holds only the SHA-256 of a
 //! session id, so a leaked dump gives no cookie that would work.
 #![allow(
-    clippy::disallowed_methods,
-    reason = "the test environment says which database server to use"
-)]
-#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "helpers of tests stop at the line that failed, as the tests do"
@@ -14,18 +10,14 @@ use kizuki_domain::taxonomy::Lang;
 use kizuki_store::conformance::t0;
 use kizuki_store::prelude::*;
 use kizuki_store::{SessionKey, SessionRecord};
-use kizuki_store_postgres::PgStore;
+use kizuki_testkit::PgSchema;
 
 #[tokio::test]
 async fn the_raw_session_id_is_not_in_the_table() {
-    let Ok(url) = std::env::var("KIZUKI_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: KIZUKI_TEST_POSTGRES_URL not set");
+    let Some(schema) = PgSchema::fresh() else {
         return;
     };
-    let schema = format!("kz_test_{:016x}", rand::random::<u64>());
-    let store = PgStore::connect_in_schema(&url, Some(&schema))
-        .await
-        .unwrap();
+    let store = schema.store().await;
     let id = "5e551011d0000000000000000000000000000000000000000000000000000002";
     let key = SessionKey::of(id);
     store
@@ -43,14 +35,7 @@ async fn the_raw_session_id_is_not_in_the_table() {
         )
         .await
         .unwrap();
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("SET search_path = {schema}"))
-        .await
-        .unwrap();
+    let client = schema.raw_client().await;
     // Every row as text, all columns: the key is there, the id nowhere.
     let rows: Vec<String> = client
         .query("SELECT s::text FROM sessions s", &[])

@@ -58,7 +58,9 @@ pub use sessions::{
 };
 
 /// Generates one `#[tokio::test]` per behaviour. `$factory` is an async fn returning
-/// `Option<DynStore>`: a fresh empty store, or `None` to skip (it should say why).
+/// `Option<F>` with `F: Borrow<DynStore>`: a fresh empty store, or a value holding one together
+/// with what it lives in (a directory, a schema), kept until the test ends; or `None` to skip
+/// (it should say why).
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:path) => {
@@ -119,8 +121,12 @@ macro_rules! conformance_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let Some(store) = $factory().await else { return };
+                let Some(fresh) = $factory().await else { return };
+                let store: $crate::DynStore = ::std::clone::Clone::clone(
+                    ::std::borrow::Borrow::<$crate::DynStore>::borrow(&fresh),
+                );
                 $crate::conformance::$name(store).await;
+                drop(fresh);
             }
         )*
     };

@@ -667,7 +667,7 @@ mod tests {
             ));
         }
         std::fs::write(&f, text).unwrap();
-        let (app, _db) = crate::test_support::empty(1);
+        let (app, _db) = crate::test_support::empty("2020-02-01T09:00:00+09:00", 1).await;
         let mut m = mapping();
         m.organisation.create = true;
         let p = prepare(&[f], &m, &app.taxonomy, &mut |_| {}).unwrap();

@@ -412,20 +412,9 @@ mod retention_tests {
 
     #[tokio::test]
     async fn purge_keeps_the_chain_verifiable_and_exports_show_tampering() {
-        use kizuki_domain::clock::{Clock, FixedClock};
-        use std::sync::Arc;
-        let dir = tempfile::tempdir().unwrap();
-        let store = kizuki_store_sqlite::SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
-        let start = chrono::DateTime::parse_from_rfc3339("2024-04-01T09:00:00+09:00")
-            .unwrap()
-            .to_utc();
-        let clock = Arc::new(FixedClock::new(start));
-        let app = App {
-            store: Arc::new(store),
-            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-            clock: clock.clone() as Arc<dyn Clock>,
-            rng: crate::seeded_rng(1),
-        };
+        let start = crate::test_support::at("2024-04-01T09:00:00+09:00");
+        let (app, t) = crate::test_support::empty("2024-04-01T09:00:00+09:00", 1).await;
+        let clock = &t.clock;
         // One entry a day for 30 days.
         for i in 0..30 {
             note(

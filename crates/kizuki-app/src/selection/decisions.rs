@@ -508,27 +508,13 @@ pub async fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seeded_rng;
-    use kizuki_domain::clock::{Clock, FixedClock};
+    use crate::test_support::at;
     use kizuki_domain::report::{ReportInput, StageKind};
     use kizuki_domain::user::Role;
     use kizuki_store::{NewReport, NewStage};
-    use std::sync::Arc;
 
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
-    }
-
-    async fn demo() -> (App, Principal, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = kizuki_store_sqlite::SqliteStore::open(&dir.path().join("kizuki.db")).unwrap();
-        let app = App {
-            store: Arc::new(store),
-            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-            clock: Arc::new(FixedClock::new(at("2020-02-01T09:00:00+09:00"))) as Arc<dyn Clock>,
-            rng: seeded_rng(5),
-        };
-        crate::seed::seed_demo(&app).await.unwrap();
+    async fn demo() -> (App, Principal, kizuki_testkit::TestApp) {
+        let (app, dir) = crate::test_support::demo(5).await;
         let analyst = app
             .store
             .list_users()

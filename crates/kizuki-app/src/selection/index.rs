@@ -185,7 +185,7 @@ mod tests {
     use kizuki_domain::report::ReportInput;
     use kizuki_domain::selection::Candidate;
 
-    async fn demo() -> (App, tempfile::TempDir) {
+    async fn demo() -> (App, kizuki_testkit::TestApp) {
         crate::test_support::demo(7).await
     }
 

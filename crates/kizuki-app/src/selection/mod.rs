@@ -1047,7 +1047,7 @@ mod tests {
     use kizuki_domain::report::{ReportInput, SystemRef};
     use kizuki_domain::selection::{LeftOutReason, ScoreSource, short_label};
 
-    async fn demo() -> (App, tempfile::TempDir) {
+    async fn demo() -> (App, kizuki_testkit::TestApp) {
         crate::test_support::demo(5).await
     }
 

@@ -1,14 +1,11 @@
 //! Accounts as an administrator and a user meet them: `kizuki org …`, `kizuki user
 //! add/disable`, `kizuki token create`, allowlists, the audit log's retention and export
 //! through the real binary; the forced password change and session endings through the
-//! real server.
+//! web app.
 
-use crate::harness::{Client, RAIL, TempDataDir, TestServer, kizuki, stderr, stdout};
-use kizuki_app::{App, seeded_rng};
-use kizuki_domain::clock::{Clock, FixedClock};
-use kizuki_store_sqlite::datadir::DataDir;
+use crate::kizuki;
+use kizuki_testkit::{Client, RAIL, TempDataDir, TestApp, stderr, stdout};
 use std::path::Path;
-use std::sync::Arc;
 
 /// Runs the command, asserts success, returns stdout.
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -345,23 +342,16 @@ async fn audit_purge_export_and_verify_a_file() {
     ok(&dir, &["init", "--no-demo"]);
     // Entries from 2020, written through the service with a clock set then.
     {
-        let store = DataDir::new(&dir)
-            .open_existing(Default::default())
-            .unwrap();
-        let clock = Arc::new(FixedClock::new(
-            chrono::DateTime::parse_from_rfc3339("2020-04-01T09:00:00+09:00")
-                .unwrap()
-                .to_utc(),
-        ));
-        let app = App {
-            store: Arc::new(store),
-            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-            clock: clock.clone() as Arc<dyn Clock>,
-            rng: seeded_rng(3),
-        };
+        let t = TestApp::builder()
+            .in_dir(&dir)
+            .at("2020-04-01T09:00:00+09:00")
+            .seed(3)
+            .build()
+            .await;
+        let (app, clock) = (&t.app, &t.clock);
         for i in 0..5 {
             kizuki_app::security::audit_log::note(
-                &app,
+                app,
                 "user:1",
                 "record.read",
                 format!("report:{i}"),
@@ -498,7 +488,7 @@ async fn location(c: &mut Client, path: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_time_password_must_be_changed_first() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv
         .app
         .store
@@ -519,27 +509,19 @@ async fn a_one_time_password_must_be_changed_first() {
     .await
     .unwrap();
 
-    let mut other = Client::new(&srv);
+    let mut other = srv.anonymous();
     other.login(email, &pw).await;
     // A second node on the same database: sessions live in the database, so a password
     // changed through this node must end the session signed in through that one too.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut node2 = Client {
-        base: format!("http://{}", listener.local_addr().unwrap()),
-        cookie: None,
-    };
-    tokio::spawn(kizuki_web::serve(
-        srv.app.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let node2_app = srv.reopen(8).await;
+    let mut node2 = node2_app.anonymous();
     node2.login(email, &pw).await;
     assert_eq!(
         location(&mut node2, "/reports").await,
         (303, "/account/password".to_owned())
     );
     srv.clock.advance(chrono::Duration::minutes(1));
-    let mut c = Client::new(&srv);
+    let mut c = srv.anonymous();
     c.login(email, &pw).await;
     // Every page leads to the change form first.
     for path in ["/", "/reports", "/cases"] {
@@ -657,7 +639,7 @@ async fn a_one_time_password_must_be_changed_first() {
     let (status, to) = location(&mut node2, "/account/password").await;
     assert_eq!(status, 303);
     assert!(to.starts_with("/login"), "{to}");
-    let mut again = Client::new(&srv);
+    let mut again = srv.anonymous();
     let r = again
         .post(
             "/login",
@@ -678,7 +660,7 @@ async fn a_one_time_password_must_be_changed_first() {
     let (status, to) = location(&mut again, "/reports").await;
     assert_eq!(status, 303);
     assert!(to.starts_with("/login"), "{to}");
-    let mut after = Client::new(&srv);
+    let mut after = srv.anonymous();
     after.login(email, &reset).await;
     assert_eq!(
         location(&mut after, "/reports").await,
@@ -688,7 +670,7 @@ async fn a_one_time_password_must_be_changed_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_ends_sessions_and_tokens_at_once() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut c = srv.client(RAIL).await;
     assert_eq!(c.get("/reports").await.status, 200);
     let token = srv.token(RAIL).await;

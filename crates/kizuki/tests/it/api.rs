@@ -1,7 +1,8 @@
-//! The JSON API over a real server: tokens, reports with ETag/If-Match, stages, cases,
+//! The JSON API through the router: tokens, reports with ETag/If-Match, stages, cases,
 //! surveys, taxonomy, the error shape and the OpenAPI document.
 
-use crate::harness::{ANALYST, FINANCE, RAIL, TempDataDir, TestServer, kizuki, stdout};
+use crate::kizuki;
+use kizuki_testkit::{ANALYST, FINANCE, RAIL, TempDataDir, TestApp, stdout};
 use serde_json::json;
 
 fn report_body(title: &str) -> serde_json::Value {
@@ -17,7 +18,7 @@ fn report_body(title: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn openapi_document_describes_the_api() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let r = srv.api("GET", "/openapi.json", None, &[], None).await;
     assert_eq!(r.status, 200);
     let doc = r.json();
@@ -41,7 +42,7 @@ async fn openapi_document_describes_the_api() {
 
 #[tokio::test]
 async fn tokens_are_required_and_revocable() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let r = srv.api("GET", "/reports", None, &[], None).await;
     assert_eq!(r.status, 401);
     let e = r.json();
@@ -74,7 +75,7 @@ async fn tokens_are_required_and_revocable() {
 
 #[tokio::test]
 async fn reports_create_get_list_update_with_if_match() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let r = srv
         .api(
@@ -197,7 +198,7 @@ async fn reports_create_get_list_update_with_if_match() {
 
 #[tokio::test]
 async fn stages_append_until_final() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let id = srv
         .api(
@@ -257,7 +258,7 @@ async fn stages_append_until_final() {
 
 #[tokio::test]
 async fn cases_surveys_and_taxonomy() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let t = srv.token(ANALYST).await;
     let cases = srv.api("GET", "/cases", Some(&t), &[], None).await.json();
     assert_eq!(cases.as_array().unwrap().len(), 7);

@@ -3,7 +3,7 @@
 //! naming the part at fault, and the OpenAPI document lists the error statuses each operation
 //! can give.
 
-use crate::harness::{ANALYST, RAIL, Resp, TestServer, request};
+use kizuki_testkit::{ANALYST, RAIL, Resp, TestApp};
 use serde_json::{Value, json};
 
 /// The answer is the API's error shape with `code`, as JSON; returns the body.
@@ -26,69 +26,38 @@ fn msg(e: &Value, lang: &str) -> String {
     e[lang].as_str().unwrap_or_default().to_owned()
 }
 
-/// A POST with a raw body and content type, as a client that is not careful would send.
-async fn post_raw(srv: &TestServer, path: &str, token: &str, ct: &str, body: &[u8]) -> Resp {
-    request(
-        &srv.base,
-        "POST",
-        &format!("/api/v1{path}"),
-        &[
-            ("Authorization", format!("Bearer {token}")),
-            ("Content-Type", ct.to_owned()),
-        ],
-        body,
-    )
-    .await
+/// A raw API request with the bearer token and `headers`, as a client that is not careful
+/// would send it.
+async fn send_raw(
+    srv: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut h = vec![("Authorization", format!("Bearer {token}"))];
+    h.extend(headers.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    srv.anonymous()
+        .send(method, &format!("/api/v1{path}"), &h, body)
+        .await
 }
 
-/// Declares a body of `len` bytes and sends a little more than the server reads: the server
-/// answers once it has read past its limit, and since it has then read everything sent, it
-/// closes the connection cleanly (unread bytes would make it reset, losing the answer).
-async fn post_huge(srv: &TestServer, path: &str, token: &str, len: usize) -> Resp {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = srv.base.strip_prefix("http://").unwrap();
-    let s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let (mut rd, mut wr) = s.into_split();
-    let head = format!(
-        "POST /api/v1{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
-         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
-         Content-Length: {len}\r\n\r\n"
-    );
-    let writer = tokio::spawn(async move {
-        let _ = wr.write_all(head.as_bytes()).await;
-        // The start of a JSON string, `"aaaa…`, 16 KiB past the limit.
-        let mut body = vec![b'a'; 2 * 1024 * 1024 + 16 * 1024];
-        body[0] = b'"';
-        let _ = wr.write_all(&body).await;
-        // Keep the sending half open until the answer is read.
-        std::future::pending::<()>().await;
-    });
-    let mut buf = Vec::new();
-    let _ =
-        tokio::time::timeout(std::time::Duration::from_secs(30), rd.read_to_end(&mut buf)).await;
-    writer.abort();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+/// A POST with a raw body and content type.
+async fn post_raw(srv: &TestApp, path: &str, token: &str, ct: &str, body: &[u8]) -> Resp {
+    send_raw(srv, "POST", path, token, &[("Content-Type", ct)], body).await
+}
+
+/// Posts a JSON body of `len` bytes, the start of a JSON string (`"aaaa…`), past the limit.
+async fn post_huge(srv: &TestApp, path: &str, token: &str, len: usize) -> Resp {
+    let mut body = vec![b'a'; len];
+    body[0] = b'"';
+    post_raw(srv, path, token, "application/json", &body).await
 }
 
 #[tokio::test]
 async fn a_query_parameter_that_cannot_be_read_is_named() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let r = srv
         .api("GET", "/reports?per_page=lots", Some(&rail), &[], None)
@@ -111,7 +80,7 @@ async fn a_query_parameter_that_cannot_be_read_is_named() {
 
 #[tokio::test]
 async fn a_path_parameter_that_cannot_be_read_is_named() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let r = srv
         .api("GET", "/reports/not-a-number", Some(&rail), &[], None)
@@ -144,7 +113,7 @@ async fn a_path_parameter_that_cannot_be_read_is_named() {
 
 #[tokio::test]
 async fn a_body_that_is_not_json_names_line_and_column() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let r = post_raw(
         &srv,
@@ -174,32 +143,16 @@ async fn a_body_that_is_not_json_names_line_and_column() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.json()["id"].as_i64().unwrap();
-    let r = request(
-        &srv.base,
-        "PUT",
-        &format!("/api/v1/reports/{id}"),
-        &[
-            ("Authorization", format!("Bearer {rail}")),
-            ("Content-Type", "application/json".to_owned()),
-            ("If-Match", "\"1\"".to_owned()),
-        ],
-        b"not json",
-    )
-    .await;
+    let put = |if_match: &'static str, body: Vec<u8>| {
+        let path = format!("/reports/{id}");
+        let h = [("Content-Type", "application/json"), ("If-Match", if_match)];
+        let (srv, rail) = (&srv, &rail);
+        async move { send_raw(srv, "PUT", &path, rail, &h, &body).await }
+    };
+    let r = put("\"1\"", b"not json".to_vec()).await;
     error_shape(&r, 400, "malformed_json");
     // A 400 of the handler's own says what was wrong.
-    let r = request(
-        &srv.base,
-        "PUT",
-        &format!("/api/v1/reports/{id}"),
-        &[
-            ("Authorization", format!("Bearer {rail}")),
-            ("Content-Type", "application/json".to_owned()),
-            ("If-Match", "yesterday".to_owned()),
-        ],
-        body.to_string().as_bytes(),
-    )
-    .await;
+    let r = put("yesterday", body.to_string().into_bytes()).await;
     let e = error_shape(&r, 400, "bad_request");
     assert!(msg(&e, "message_en").contains("If-Match"), "{e}");
     assert!(msg(&e, "message_ja").contains("If-Match"), "{e}");
@@ -207,7 +160,7 @@ async fn a_body_that_is_not_json_names_line_and_column() {
 
 #[tokio::test]
 async fn a_body_of_the_wrong_shape_names_the_field() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let body = json!({"title": "t", "systems": [{"name": "x", "shared": "yes"}]});
     let r = srv
@@ -244,7 +197,7 @@ async fn a_body_of_the_wrong_shape_names_the_field() {
 
 #[tokio::test]
 async fn a_body_without_the_json_content_type_is_415() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let r = post_raw(&srv, "/reports", &rail, "text/plain", b"{}").await;
     let e = error_shape(&r, 415, "unsupported_media_type");
@@ -253,7 +206,7 @@ async fn a_body_without_the_json_content_type_is_415() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let len = 3 * 1024 * 1024;
     for path in ["/reports", "/reports/bulk"] {
@@ -265,7 +218,7 @@ async fn a_body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn a_method_the_path_does_not_have_is_405_with_allow() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let r = srv
         .api("DELETE", "/reports/1", Some(&rail), &[], None)
@@ -293,7 +246,7 @@ fn statuses(doc: &Value, path: &str, method: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_openapi_document_lists_the_error_statuses() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let r = srv.api("GET", "/openapi.json", None, &[], None).await;
     assert_eq!(r.status, 200);
     let doc = r.json();
@@ -361,7 +314,7 @@ async fn the_openapi_document_lists_the_error_statuses() {
 
 #[tokio::test]
 async fn a_page_whose_path_cannot_be_read_gets_the_error_page() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut c = srv.client(RAIL).await;
     let r = c.get("/reports/not-a-number").await;
     assert_eq!(r.status, 400, "{}", r.body);

@@ -5,7 +5,7 @@
 //! every TLP label; every other route is tried by every role. The expectations are written
 //! here from docs/SECURITY.md, independently of `access.rs`.
 
-use crate::harness::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, TestServer};
+use kizuki_testkit::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, TestApp};
 use kizuki_web::routes::{RouteClass, route_table};
 use std::collections::BTreeSet;
 
@@ -174,7 +174,7 @@ async fn file(c: &mut Client, sector: &str, tlp: &str) -> i64 {
 
 #[tokio::test]
 async fn report_routes_by_role_organisation_and_label() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     // Reports of the railway operator (the "own" organisation of RAIL and RAIL_ADMIN) and of
     // the bank (another organisation for them), one per label.
     let mut rail = srv.client(RAIL).await;
@@ -201,7 +201,7 @@ async fn report_routes_by_role_organisation_and_label() {
     for (role, email) in VIEWERS {
         let mut c = match email {
             Some(e) => srv.client(e).await,
-            None => Client::new(&srv),
+            None => srv.anonymous(),
         };
         let token = match email {
             Some(e) => Some(srv.token(e).await),
@@ -271,7 +271,7 @@ async fn report_routes_by_role_organisation_and_label() {
 
 #[tokio::test]
 async fn the_audit_log_is_the_admins_alone() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     for (email, allowed) in [
         (RAIL, false),
         (RAIL_ADMIN, false),
@@ -290,14 +290,14 @@ async fn the_audit_log_is_the_admins_alone() {
             assert_eq!(r.status, 404, "{email}");
         }
     }
-    assert_eq!(Client::new(&srv).get("/audit").await.status, 303);
+    assert_eq!(srv.anonymous().get("/audit").await.status, 303);
 }
 
 #[tokio::test]
 async fn login_lockout_headers_allowlist_and_enrolment() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     // Security headers: a CSP without inline code, no framing, no sniffing, no referrer.
-    let mut anon = Client::new(&srv);
+    let mut anon = srv.anonymous();
     let r = anon.get("/login").await;
     let csp = r.header("content-security-policy").unwrap().to_owned();
     assert!(
@@ -340,7 +340,7 @@ async fn login_lockout_headers_allowlist_and_enrolment() {
         .set_org_allowlist(org.id, 0, "192.0.2.0/24", None, srv.app.clock.now())
         .await
         .unwrap();
-    let mut c = Client::new(&srv);
+    let mut c = srv.anonymous();
     let r = c
         .post(
             "/login",
@@ -367,7 +367,7 @@ async fn login_lockout_headers_allowlist_and_enrolment() {
         .unwrap()
         .user;
     srv.app.store.mfa_remove(analyst.id).await.unwrap();
-    let mut a = Client::new(&srv);
+    let mut a = srv.anonymous();
     let r = a
         .post(
             "/login",
@@ -446,7 +446,7 @@ fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
 
 #[tokio::test]
 async fn every_other_route_by_role() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let case = srv.app.store.list_cases(Some(2019)).await.unwrap()[0].id.0;
     let fill = |path: &str| {
         path.replace("{id}", &case.to_string())
@@ -479,7 +479,7 @@ async fn every_other_route_by_role() {
     for (role, email) in VIEWERS {
         let mut c = match email {
             Some(e) => srv.client(e).await,
-            None => Client::new(&srv),
+            None => srv.anonymous(),
         };
         let token = match email {
             Some(e) => Some(srv.token(e).await),

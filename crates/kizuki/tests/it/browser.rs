@@ -1,10 +1,13 @@
 //! Browser tests in headless Chromium, driven over WebDriver (Debian's chromium-driver) with
-//! the harness's own HTTP client: log in, file a first report with a 和暦 date, see a
+//! the test kit's socket client, against the app served on a real socket: log in, file a first report with a 和暦 date, see a
 //! validation error keep the input, add a follow-up, triage it, and two sessions editing one
 //! case where the second save shows the conflict and loses nothing. Screenshots of the main
 //! pages go to `target/tmp/screenshots`. Without Chromium the tests say so and pass.
 
-use crate::harness::{ANALYST, EDITOR, RAIL, TestServer, request};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use kizuki_testkit::bin::spawn_announcing;
+use kizuki_testkit::{ANALYST, EDITOR, RAIL, Socket, TestApp, TestServer};
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The running chromedriver, stopped when dropped.
 struct Driver {
-    base: String,
+    http: Socket,
     child: Child,
 }
 
@@ -38,10 +41,13 @@ fn available() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(DRIVER).exists()
 }
 
-async fn wd(base: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+async fn wd(http: &Socket, method: &str, path: &str, body: Option<Value>) -> Value {
     let bytes = body.map(|b| b.to_string()).unwrap_or_default();
     let h = [("Content-Type", "application/json".to_owned())];
-    let r = request(base, method, path, &h, bytes.as_bytes()).await;
+    let r = http
+        .try_send(method, path, &h, bytes.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("webdriver {method} {path}: {e}"));
     let v: Value = serde_json::from_str(&r.body)
         .unwrap_or_else(|e| panic!("webdriver {method} {path}: {e}: {}", r.body));
     assert!(
@@ -53,29 +59,23 @@ async fn wd(base: &str, method: &str, path: &str, body: Option<Value>) -> Value 
 }
 
 impl Driver {
+    /// Starts chromedriver on a port of its choosing (`--port=0`), read from what it prints.
     async fn start() -> Driver {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let child = Command::new(DRIVER)
-            .arg(format!("--port={port}"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let base = format!("http://127.0.0.1:{port}");
+        let mut cmd = Command::new(DRIVER);
+        cmd.arg("--port=0").process_group(0).stderr(Stdio::null());
+        let (child, port) = spawn_announcing(cmd, |line| {
+            let port = line.strip_prefix("ChromeDriver was started successfully on port ")?;
+            Some(port.trim_end_matches('.').to_owned())
+        })
+        .await;
+        let http = Socket::new(&format!("http://127.0.0.1:{port}"));
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if http.try_send("GET", "/status", &[], b"").await.is_ok() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Driver { base, child }
+        Driver { http, child }
     }
 
     /// A fresh browser with its own profile (so two sessions share nothing).
@@ -93,23 +93,23 @@ impl Driver {
                 ]
             }
         }}});
-        let v = wd(&self.base, "POST", "/session", Some(caps)).await;
+        let v = wd(&self.http, "POST", "/session", Some(caps)).await;
         Browser {
-            base: self.base.clone(),
+            http: self.http.clone(),
             id: v["sessionId"].as_str().unwrap().to_owned(),
         }
     }
 }
 
 struct Browser {
-    base: String,
+    http: Socket,
     id: String,
 }
 
 impl Browser {
     async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         wd(
-            &self.base,
+            &self.http,
             method,
             &format!("/session/{}{path}", self.id),
             body,
@@ -192,19 +192,20 @@ impl Browser {
 
     async fn screenshot(&self, name: &str) {
         let b64 = self.cmd("GET", "/screenshot", None).await;
-        let png = base64_decode(b64.as_str().unwrap());
+        let png = B64.decode(b64.as_str().unwrap()).unwrap();
         let dir = screenshots_dir();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn login(&self, base: &str, email: &str, password: &str) {
-        self.goto(&format!("{base}/login")).await;
+    async fn login(&self, srv: &TestServer, email: &str) {
+        let password = srv.password(email);
+        self.goto(&srv.url("/login")).await;
         self.type_into("#email", email).await;
-        self.type_into("#password", password).await;
+        self.type_into("#password", &password).await;
         self.click("form.stack button[type=submit]").await;
         // Security: centre staff pass a second factor (a recovery code here).
-        if let Some(code) = crate::harness::mfa_code(base, email).await {
+        if let Some(code) = srv.mfa_code(email).await {
             wait_for_text(self, "二要素認証").await;
             self.type_into("#code", &code).await;
             self.click("form.stack button[type=submit]").await;
@@ -212,43 +213,15 @@ impl Browser {
     }
 
     async fn quit(&self) {
-        let _ = request(
-            &self.base,
-            "DELETE",
-            &format!("/session/{}", self.id),
-            &[],
-            b"",
-        )
-        .await;
+        let _ = self
+            .http
+            .try_send("DELETE", &format!("/session/{}", self.id), &[], b"")
+            .await;
     }
 }
 
 fn screenshots_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let digits: Vec<u32> = s.bytes().filter_map(val).collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, d)| acc | (d << (18 - 6 * i)));
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
-    }
-    out
 }
 
 /// Waits until the page's text contains `needle` (pages load and scripts run asynchronously).
@@ -294,7 +267,8 @@ fn report_flow_in_chromium() {
 }
 
 async fn report_flow() {
-    let srv = TestServer::start_demo().await;
+    let app = TestApp::demo().await;
+    let srv = app.serve().await;
     let driver = Driver::start().await;
     let profile = tempfile::tempdir().unwrap();
     let b = driver.browser(profile.path()).await;
@@ -305,7 +279,7 @@ async fn report_flow() {
     b.screenshot("01-home").await;
     b.goto(&format!("{base}/login")).await;
     b.screenshot("02-login").await;
-    b.login(&base, RAIL, &srv.password(RAIL)).await;
+    b.login(&srv, RAIL).await;
     wait_for_text(&b, "自組織の対応中の報告").await;
 
     // A first report whose 和暦 date does not exist and with no title: errors, input kept.
@@ -353,7 +327,7 @@ async fn report_flow() {
     // The analyst triages it.
     let profile2 = tempfile::tempdir().unwrap();
     let a = driver.browser(profile2.path()).await;
-    a.login(&base, ANALYST, &srv.password(ANALYST)).await;
+    a.login(&srv, ANALYST).await;
     wait_for_text(&a, "トリアージ待ちの報告").await;
     a.screenshot("05-dashboard-analyst").await;
     a.goto(&format!("{base}/reports")).await;
@@ -394,14 +368,15 @@ fn two_sessions_edit_one_case_and_nothing_is_lost() {
 }
 
 async fn case_conflict_flow() {
-    let srv = TestServer::start_demo().await;
+    let app = TestApp::demo().await;
+    let srv = app.serve().await;
     let driver = Driver::start().await;
     let (p1, p2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let base = srv.base.clone();
     let analyst = driver.browser(p1.path()).await;
     let editor = driver.browser(p2.path()).await;
-    analyst.login(&base, ANALYST, &srv.password(ANALYST)).await;
-    editor.login(&base, EDITOR, &srv.password(EDITOR)).await;
+    analyst.login(&srv, ANALYST).await;
+    editor.login(&srv, EDITOR).await;
     wait_for_text(&analyst, "トリアージ待ち").await;
     wait_for_text(&editor, "トリアージ待ち").await;
 

@@ -1,8 +1,9 @@
 //! The `kizuki` command as a user runs it: dates, init, check, backup and restore, survey
 //! import and export.
 
-use crate::harness::{TempDataDir, kizuki, stderr, stdout};
+use crate::kizuki;
 use kizuki_store_sqlite::datadir::DB_FILE;
+use kizuki_testkit::{TempDataDir, stderr, stdout};
 use std::path::PathBuf;
 
 #[test]

@@ -2,64 +2,25 @@
 //! forged `X-Forwarded-For` and a page route's 405 answer the API's error shape under
 //! `/api/v1` and a short page in both languages (Japanese first) elsewhere.
 
-use crate::harness::{Resp, TempDataDir, request};
-use kizuki_app::App;
 use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig};
-use kizuki_domain::clock::{Clock, FixedClock};
-use std::sync::Arc;
+use kizuki_testkit::{Client, Resp, TestApp};
 
-/// An empty server (no seed: these refusals come before any data is read) that believes
-/// `X-Forwarded-For` from 127.0.0.1, where the tests connect from.
-struct Server {
-    base: String,
-    _dir: TempDataDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
+/// An empty app (seed 5; no demo: these refusals come before any data is read) that believes
+/// `X-Forwarded-For` from 127.0.0.1, where the tests' requests come from.
+async fn start() -> TestApp {
+    let mut opts = kizuki_web::WebOptions::default();
+    opts.security.proxy = ProxyConfig {
+        trust_forwarded: true,
+        trusted: Allowlist::parse("127.0.0.1/32").unwrap(),
+    };
+    TestApp::builder().seed(5).web(opts).build().await
 }
 
-impl Server {
-    async fn start() -> Server {
-        let dir = TempDataDir::new();
-        let store = kizuki_store_sqlite::datadir::DataDir::new(dir.path())
-            .open()
-            .unwrap();
-        let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00+09:00")
-            .unwrap()
-            .to_utc();
-        let app = App {
-            store: Arc::new(store),
-            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-            clock: Arc::new(FixedClock::new(start)) as Arc<dyn Clock>,
-            rng: kizuki_app::seeded_rng(5),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let mut opts = kizuki_web::WebOptions::default();
-        opts.security.proxy = ProxyConfig {
-            trust_forwarded: true,
-            trusted: Allowlist::parse("127.0.0.1/32").unwrap(),
-        };
-        tokio::spawn(kizuki_web::serve_with_options(
-            app,
-            listener,
-            async {
-                let _ = rx.await;
-            },
-            opts,
-        ));
-        Server {
-            base,
-            _dir: dir,
-            _stop: tx,
-        }
-    }
-
-    async fn send(&self, method: &str, path: &str, forwarded: Option<&str>) -> Resp {
-        let h: Vec<(&str, String)> = forwarded
-            .map(|f| vec![("X-Forwarded-For", f.to_owned())])
-            .unwrap_or_default();
-        request(&self.base, method, path, &h, b"").await
-    }
+async fn send(c: &Client, method: &str, path: &str, forwarded: Option<&str>) -> Resp {
+    let h: Vec<(&str, String)> = forwarded
+        .map(|f| vec![("X-Forwarded-For", f.to_owned())])
+        .unwrap_or_default();
+    c.send(method, path, &h, b"").await
 }
 
 fn content_type(r: &Resp) -> &str {
@@ -77,20 +38,19 @@ const FORGED: &str = "203.0.113.9, <script>x</script>";
 
 #[tokio::test]
 async fn a_forged_forwarded_for_is_refused_in_the_api_shape_and_as_a_bilingual_page() {
-    let srv = Server::start().await;
+    let srv = start().await;
+    let c = srv.anonymous();
 
     // A well-formed chain passes the check (the page answers; the API asks for a token).
     assert_eq!(
-        srv.send("GET", "/login", Some("203.0.113.9")).await.status,
+        send(&c, "GET", "/login", Some("203.0.113.9")).await.status,
         200
     );
-    let ok_api = srv
-        .send("GET", "/api/v1/reports", Some("203.0.113.9"))
-        .await;
+    let ok_api = send(&c, "GET", "/api/v1/reports", Some("203.0.113.9")).await;
     assert_eq!(ok_api.status, 401, "{}", ok_api.body);
 
     // The API: 400 in the error shape, naming the header and the bad entry in both languages.
-    let r = srv.send("GET", "/api/v1/reports", Some(FORGED)).await;
+    let r = send(&c, "GET", "/api/v1/reports", Some(FORGED)).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(content_type(&r).starts_with("application/json"), "{r:?}");
     let e = r.json();
@@ -110,7 +70,7 @@ async fn a_forged_forwarded_for_is_refused_in_the_api_shape_and_as_a_bilingual_p
     assert_ne!(e["message_ja"], e["message_en"]);
 
     // A page: 400 HTML, Japanese first and English beside, the sender's text escaped.
-    let r = srv.send("GET", "/login", Some(FORGED)).await;
+    let r = send(&c, "GET", "/login", Some(FORGED)).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(content_type(&r).starts_with("text/html"), "{r:?}");
     let ja = at(&r, "転送元アドレス（X-Forwarded-For）が正しくありません");
@@ -121,7 +81,7 @@ async fn a_forged_forwarded_for_is_refused_in_the_api_shape_and_as_a_bilingual_p
 
     // A very long forged entry is echoed only in part.
     let long = "x".repeat(5000);
-    let r = srv.send("GET", "/api/v1/reports", Some(&long)).await;
+    let r = send(&c, "GET", "/api/v1/reports", Some(&long)).await;
     assert_eq!(r.status, 400);
     let m = r.json()["message_en"].as_str().unwrap().to_owned();
     assert!(
@@ -132,8 +92,9 @@ async fn a_forged_forwarded_for_is_refused_in_the_api_shape_and_as_a_bilingual_p
 
 #[tokio::test]
 async fn a_page_route_with_a_method_it_does_not_have_answers_405_with_a_page() {
-    let srv = Server::start().await;
-    let r = srv.send("DELETE", "/login", None).await;
+    let srv = start().await;
+    let c = srv.anonymous();
+    let r = send(&c, "DELETE", "/login", None).await;
     assert_eq!(r.status, 405, "{}", r.body);
     assert!(content_type(&r).starts_with("text/html"), "{r:?}");
     let allow = r.header("allow").unwrap_or_default();
@@ -145,7 +106,7 @@ async fn a_page_route_with_a_method_it_does_not_have_answers_405_with_a_page() {
     at(&r, "GET, POST, HEAD");
 
     // The API's 405 keeps its error shape.
-    let r = srv.send("DELETE", "/api/v1/reports", None).await;
+    let r = send(&c, "DELETE", "/api/v1/reports", None).await;
     assert_eq!(r.status, 405, "{}", r.body);
     assert!(content_type(&r).starts_with("application/json"), "{r:?}");
     assert_eq!(r.json()["code"], "method_not_allowed");

@@ -5,65 +5,44 @@
 //! `cargo test --test it -- --ignored crash`. `KIZUKI_CRASH_CYCLES` sets the cycle count
 //! (default 50).
 
-use crate::harness::{TempDataDir, kizuki, stderr, stdout};
-use std::process::{Child, Command, Stdio};
+use crate::{bin, kizuki};
+use kizuki_testkit::{Socket, TempDataDir, stderr, stdout};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A small HTTP/1.1 exchange over a fresh connection; `None` when the server is not there.
+/// One API call with a bearer token; `None` when the server is not there (killed).
 pub(crate) async fn exchange(
-    addr: &str,
+    http: &Socket,
     method: &str,
     path: &str,
     token: &str,
     body: &str,
 ) -> Option<(u16, String)> {
-    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
+    let h = [
+        ("authorization", format!("Bearer {token}")),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let r = http
+        .try_send(method, path, &h, body.as_bytes())
+        .await
+        .ok()?;
+    Some((r.status, r.body))
 }
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(data: &std::path::Path, addr: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kizuki"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--addr", addr])
-        .env("KIZUKI_LOG", "warn")
-        // Eight clients filing as fast as they can are a flood to the fair limits; this test
-        // is about durability, so the limits are off (tests/it/limits.rs tries them).
-        .env("KIZUKI_LIMITS_ENABLED", "false")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// The server under test: eight clients filing as fast as they can are a flood to the fair
+/// limits, and this test is about durability, so the limits are off (tests/it/limits.rs tries
+/// them).
+fn crash_server() -> kizuki_testkit::Kizuki {
+    bin().env("KIZUKI_LIMITS_ENABLED", "false")
 }
 
 /// Waits (bounded) until a search for `word` finds report `id`: the index catches up with
 /// the database after a restart without a rebuild.
-async fn assert_searchable(addr: &str, token: &str, id: i64, word: &str) {
+async fn assert_searchable(http: &Socket, token: &str, id: i64, word: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let path = format!("/api/v1/search?kind=report&q={word}");
     loop {
-        if let Some((200, body)) = exchange(addr, "GET", &path, token, "").await {
+        if let Some((200, body)) = exchange(http, "GET", &path, token, "").await {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             if v["hits"]
                 .as_array()
@@ -85,17 +64,6 @@ fn word_of(title: &str) -> &str {
     title.rsplit(' ').next().unwrap_or(title)
 }
 
-pub(crate) async fn wait_ready(addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some((200, _)) = exchange(addr, "GET", "/healthz", "", "").await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("server on {addr} did not come up");
-}
-
 /// A deterministic pseudo-random sequence (no dependency needed for a kill schedule).
 struct Lcg(u64);
 
@@ -112,10 +80,7 @@ impl Lcg {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "slow: run by .ci/run"]
 async fn crash_sigkill_loses_no_acknowledged_report() {
-    let cycles: u64 = std::env::var("KIZUKI_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let cycles = kizuki_testkit::env::crash_cycles();
     let d = TempDataDir::new();
     let o = kizuki(&d.path(), &["init"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -125,32 +90,32 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o).trim().to_owned();
-    let addr = format!("127.0.0.1:{}", free_port());
     let mut rng = Lcg(0x6b697a756b69);
     let mut acknowledged: Vec<(i64, String)> = Vec::new();
     let mut total_acked = 0usize;
 
     for cycle in 0..cycles {
-        let mut server = start(&d.path(), &addr);
-        wait_ready(&addr).await;
+        // A new port each time, as the restarted server chooses and prints it.
+        let mut server = crash_server().serve(&d.path()).await;
+        let http = server.http().clone();
 
         // Everything acknowledged before the last kill must have survived it.
         for (id, title) in acknowledged.drain(..) {
             let (status, body) =
-                exchange(&addr, "GET", &format!("/api/v1/reports/{id}"), &token, "")
+                exchange(&http, "GET", &format!("/api/v1/reports/{id}"), &token, "")
                     .await
                     .expect("server answers after restart");
             assert_eq!(status, 200, "acknowledged report {id} lost after SIGKILL");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["title"], title, "report {id} changed");
-            assert_searchable(&addr, &token, id, word_of(&title)).await;
+            assert_searchable(&http, &token, id, word_of(&title)).await;
         }
 
         let acked = Arc::new(Mutex::new(Vec::new()));
         let mut clients = Vec::new();
         for client in 0..8 {
             let acked = acked.clone();
-            let addr = addr.clone();
+            let http = http.clone();
             let token = token.clone();
             clients.push(tokio::spawn(async move {
                 for n in 0.. {
@@ -162,7 +127,7 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
                         "summary": "停止試験の報告",
                     })
                     .to_string();
-                    match exchange(&addr, "POST", "/api/v1/reports", &token, &body).await {
+                    match exchange(&http, "POST", "/api/v1/reports", &token, &body).await {
                         Some((201, resp)) => {
                             let v: serde_json::Value = serde_json::from_str(&resp).unwrap();
                             let id = v["id"].as_i64().unwrap();
@@ -182,8 +147,7 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.next(300))).await;
-        server.kill().unwrap();
-        server.wait().unwrap();
+        server.kill();
         for c in clients {
             c.await.unwrap();
         }
@@ -192,18 +156,17 @@ async fn crash_sigkill_loses_no_acknowledged_report() {
         acknowledged = got;
     }
     // The last cycle's acknowledgements, after one more restart.
-    let mut server = start(&d.path(), &addr);
-    wait_ready(&addr).await;
+    let mut server = crash_server().serve(&d.path()).await;
+    let http = server.http().clone();
     for (id, title) in acknowledged.drain(..) {
-        let (status, body) = exchange(&addr, "GET", &format!("/api/v1/reports/{id}"), &token, "")
+        let (status, body) = exchange(&http, "GET", &format!("/api/v1/reports/{id}"), &token, "")
             .await
             .unwrap();
         assert_eq!(status, 200, "acknowledged report {id} lost");
         assert!(body.contains(&title));
-        assert_searchable(&addr, &token, id, word_of(&title)).await;
+        assert_searchable(&http, &token, id, word_of(&title)).await;
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let o = kizuki(&d.path(), &["check"]);
     assert!(
         o.status.success(),

@@ -1,109 +1,35 @@
 //! Fair limits and metrics end to end: 429 with `Retry-After` once a token's or an
 //! organisation's burst is spent while another organisation goes on unhindered, the page
 //! limit's friendly refusal, bulk imports through the bounded queue (per-item results, a full
-//! queue answering 429), and `/metrics` parsing with its counters moving.
+//! queue answering 429), and `/metrics` parsing with its counters moving, guarded by the peer
+//! address a real connection carries.
 
-use crate::harness::{Client, FINANCE, RAIL, Resp, TempDataDir, request};
-use kizuki_app::App;
 use kizuki_app::config::{LimitsConfig, MetricsConfig, Rate};
 use kizuki_app::security::ip_allowlist::{Allowlist, ProxyConfig};
-use kizuki_domain::clock::{Clock, FixedClock};
+use kizuki_testkit::{Client, FINANCE, RAIL, Resp, TestApp};
 use kizuki_web::metrics::OpsOptions;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
 
-/// A demo server with the given fair-limit and metrics options (`OpsOptions`) and, optionally,
-/// a trusted proxy.
-struct Server {
-    base: String,
-    app: App,
-    store: kizuki_store_sqlite::SqliteStore,
-    data_dir: std::path::PathBuf,
-    passwords: HashMap<String, String>,
-    _dir: TempDataDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
+/// A demo app (seed 11) with the given fair-limit and metrics options (`OpsOptions`) and,
+/// optionally, a trusted proxy; its metrics look at its data dir.
+async fn start(ops: OpsOptions, proxy: Option<ProxyConfig>) -> TestApp {
+    let mut opts = kizuki_web::WebOptions {
+        ops,
+        ..Default::default()
+    };
+    if let Some(p) = proxy {
+        opts.security.proxy = p;
+    }
+    TestApp::builder().seed(11).demo().web(opts).build().await
 }
 
-impl Server {
-    async fn start(ops: OpsOptions, proxy: Option<ProxyConfig>) -> Server {
-        let dir = TempDataDir::new();
-        let data_dir = dir.path();
-        let store = kizuki_store_sqlite::datadir::DataDir::new(&data_dir)
-            .open()
-            .unwrap();
-        let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00+09:00")
-            .unwrap()
-            .to_utc();
-        let app = App {
-            store: Arc::new(store.clone()),
-            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-            clock: Arc::new(FixedClock::new(start)) as Arc<dyn Clock>,
-            rng: kizuki_app::seeded_rng(11),
-        };
-        let outcome = kizuki_app::seed::seed_demo(&app).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let mut opts = kizuki_web::WebOptions {
-            ops: OpsOptions {
-                data_dir: Some(data_dir.clone()),
-                ..ops
-            },
-            ..Default::default()
-        };
-        if let Some(p) = proxy {
-            opts.security.proxy = p;
-        }
-        tokio::spawn(kizuki_web::serve_with_options(
-            app.clone(),
-            listener,
-            async {
-                let _ = rx.await;
-            },
-            opts,
-        ));
-        Server {
-            base,
-            app,
-            store,
-            data_dir,
-            passwords: outcome
-                .credentials
-                .iter()
-                .map(|c| (c.email.clone(), c.password.clone()))
-                .collect(),
-            _dir: dir,
-            _stop: tx,
-        }
-    }
+async fn api(c: &Client, method: &str, path: &str, token: &str, body: Option<&Value>) -> Resp {
+    c.api(method, path, Some(token), &[], body).await
+}
 
-    async fn token(&self, email: &str) -> String {
-        kizuki_app::security::tokens::create(&self.app, email, "limits")
-            .await
-            .unwrap()
-            .1
-    }
-
-    async fn api(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> Resp {
-        let mut h = vec![("Authorization", format!("Bearer {token}"))];
-        if body.is_some() {
-            h.push(("Content-Type", "application/json".to_owned()));
-        }
-        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        request(
-            &self.base,
-            method,
-            &format!("/api/v1{path}"),
-            &h,
-            bytes.as_bytes(),
-        )
-        .await
-    }
-
-    async fn metrics(&self, headers: &[(&str, String)]) -> Resp {
-        request(&self.base, "GET", "/metrics", headers, b"").await
-    }
+async fn metrics(c: &Client, headers: &[(&str, String)]) -> Resp {
+    c.send("GET", "/metrics", headers, b"").await
 }
 
 fn limits(f: impl FnOnce(&mut LimitsConfig)) -> OpsOptions {
@@ -164,7 +90,7 @@ fn parse_metrics(text: &str) -> HashMap<String, f64> {
 
 #[tokio::test]
 async fn a_spent_token_or_organisation_gets_429_and_another_organisation_does_not() {
-    let srv = Server::start(
+    let srv = start(
         limits(|l| {
             // One token a minute after the burst: a refused caller is told to wait ~60 s.
             l.token = Rate {
@@ -179,14 +105,15 @@ async fn a_spent_token_or_organisation_gets_429_and_another_organisation_does_no
         None,
     )
     .await;
+    let c = srv.anonymous();
     let rail = srv.token(RAIL).await;
     let rail2 = srv.token(RAIL).await;
     let fin = srv.token(FINANCE).await;
     for i in 0..5 {
-        let r = srv.api("GET", "/reports", &rail, None).await;
+        let r = api(&c, "GET", "/reports", &rail, None).await;
         assert_eq!(r.status, 200, "call {i}: {}", r.body);
     }
-    let r = srv.api("GET", "/reports", &rail, None).await;
+    let r = api(&c, "GET", "/reports", &rail, None).await;
     assert_eq!(r.status, 429, "{}", r.body);
     let wait = retry_after(&r);
     assert!((30..=60).contains(&wait), "Retry-After {wait}");
@@ -196,27 +123,27 @@ async fn a_spent_token_or_organisation_gets_429_and_another_organisation_does_no
     assert_eq!(e["message_en"], "Too many requests");
     // The railway's second token has what is left of the organisation's eight calls.
     for _ in 0..3 {
-        assert_eq!(srv.api("GET", "/reports", &rail2, None).await.status, 200);
+        assert_eq!(api(&c, "GET", "/reports", &rail2, None).await.status, 200);
     }
-    let r = srv.api("GET", "/reports", &rail2, None).await;
+    let r = api(&c, "GET", "/reports", &rail2, None).await;
     assert_eq!(r.status, 429, "the organisation's burst is spent");
     assert!(retry_after(&r) >= 1);
     // The bank files and reads as if nothing happened.
-    let r = srv
-        .api(
-            "POST",
-            "/reports",
-            &fin,
-            Some(&report("銀行の報告", "finance")),
-        )
-        .await;
+    let r = api(
+        &c,
+        "POST",
+        "/reports",
+        &fin,
+        Some(&report("銀行の報告", "finance")),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(srv.api("GET", "/reports", &fin, None).await.status, 200);
+    assert_eq!(api(&c, "GET", "/reports", &fin, None).await.status, 200);
     // An unauthenticated caller is not charged to anybody (and is refused as before).
-    let r = srv.api("GET", "/reports", "kzk_nonsense", None).await;
+    let r = api(&c, "GET", "/reports", "kzk_nonsense", None).await;
     assert_eq!(r.status, 401);
 
-    let m = parse_metrics(&srv.metrics(&[]).await.body);
+    let m = parse_metrics(&metrics(&c, &[]).await.body);
     assert_eq!(m["kizuki_rate_limited_total{scope=\"token\"}"], 1.0);
     assert_eq!(m["kizuki_rate_limited_total{scope=\"org\"}"], 1.0);
     assert_eq!(
@@ -227,7 +154,7 @@ async fn a_spent_token_or_organisation_gets_429_and_another_organisation_does_no
 
 #[tokio::test]
 async fn page_writes_are_limited_per_user_with_a_page_in_japanese() {
-    let srv = Server::start(
+    let srv = start(
         limits(|l| {
             l.user_write = Rate {
                 per_minute: 1,
@@ -237,12 +164,9 @@ async fn page_writes_are_limited_per_user_with_a_page_in_japanese() {
         None,
     )
     .await;
-    let mut c = Client {
-        base: srv.base.clone(),
-        cookie: None,
-    };
+    let mut c = srv.anonymous();
     // Signing in is not a signed-in user's write: it is not charged.
-    c.login(RAIL, &srv.passwords[RAIL]).await;
+    c.login(RAIL, &srv.password(RAIL)).await;
     for _ in 0..2 {
         let r = c.post("/", "/lang", &[("lang", "ja"), ("back", "/")]).await;
         assert_eq!(r.status, 303, "{}", r.body);
@@ -259,11 +183,8 @@ async fn page_writes_are_limited_per_user_with_a_page_in_japanese() {
     // Reading goes on.
     assert_eq!(c.get("/reports").await.status, 200);
     // Another user's posts are their own.
-    let mut other = Client {
-        base: srv.base.clone(),
-        cookie: None,
-    };
-    other.login(FINANCE, &srv.passwords[FINANCE]).await;
+    let mut other = srv.anonymous();
+    other.login(FINANCE, &srv.password(FINANCE)).await;
     let r = other
         .post("/", "/lang", &[("lang", "ja"), ("back", "/")])
         .await;
@@ -272,14 +193,15 @@ async fn page_writes_are_limited_per_user_with_a_page_in_japanese() {
 
 #[tokio::test]
 async fn bulk_imports_file_the_valid_items_and_report_the_others() {
-    let srv = Server::start(limits(|l| l.bulk_max_items = 3), None).await;
+    let srv = start(limits(|l| l.bulk_max_items = 3), None).await;
+    let c = srv.anonymous();
     let rail = srv.token(RAIL).await;
     let body = json!([
         report("一括 1", "railway"),
         report("一括 2", "no-such-sector"),
         report("一括 3", "railway"),
     ]);
-    let r = srv.api("POST", "/reports/bulk", &rail, Some(&body)).await;
+    let r = api(&c, "POST", "/reports/bulk", &rail, Some(&body)).await;
     assert_eq!(r.status, 202, "{}", r.body);
     let location = r.header("location").unwrap().to_owned();
     let id = r.json()["id"].as_str().unwrap().to_owned();
@@ -287,7 +209,7 @@ async fn bulk_imports_file_the_valid_items_and_report_the_others() {
     let path = location.strip_prefix("/api/v1").unwrap().to_owned();
     let mut job = Value::Null;
     for _ in 0..200 {
-        job = srv.api("GET", &path, &rail, None).await.json();
+        job = api(&c, "GET", &path, &rail, None).await.json();
         if job["status"] == "done" {
             break;
         }
@@ -304,15 +226,13 @@ async fn bulk_imports_file_the_valid_items_and_report_the_others() {
     assert!(items[1].get("report_id").is_none());
     for i in [0, 2] {
         let rid = items[i]["report_id"].as_i64().unwrap();
-        let r = srv
-            .api("GET", &format!("/reports/{rid}"), &rail, None)
-            .await;
+        let r = api(&c, "GET", &format!("/reports/{rid}"), &rail, None).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.json()["title"], format!("一括 {}", i + 1));
     }
     // Only the submitter sees the job.
     let fin = srv.token(FINANCE).await;
-    assert_eq!(srv.api("GET", &path, &fin, None).await.status, 404);
+    assert_eq!(api(&c, "GET", &path, &fin, None).await.status, 404);
     // Too many items, or not an array, is refused before queueing.
     let four = json!([
         report("a", "railway"),
@@ -320,24 +240,20 @@ async fn bulk_imports_file_the_valid_items_and_report_the_others() {
         report("c", "railway"),
         report("d", "railway")
     ]);
-    let r = srv.api("POST", "/reports/bulk", &rail, Some(&four)).await;
+    let r = api(&c, "POST", "/reports/bulk", &rail, Some(&four)).await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let r = srv
-        .api(
-            "POST",
-            "/reports/bulk",
-            &rail,
-            Some(&report("x", "railway")),
-        )
-        .await;
+    let r = api(
+        &c,
+        "POST",
+        "/reports/bulk",
+        &rail,
+        Some(&report("x", "railway")),
+    )
+    .await;
     assert_eq!(r.status, 400);
     // The document lists both routes.
-    let doc: Value = serde_json::from_str(
-        &request(&srv.base, "GET", "/api/v1/openapi.json", &[], b"")
-            .await
-            .body,
-    )
-    .unwrap();
+    let doc: Value =
+        serde_json::from_str(&c.send("GET", "/api/v1/openapi.json", &[], b"").await.body).unwrap();
     assert!(doc["paths"]["/reports/bulk"]["post"].is_object());
     assert!(doc["paths"]["/imports/{id}"]["get"].is_object());
 }
@@ -347,28 +263,28 @@ async fn a_full_import_queue_answers_429_with_retry_after() {
     // No workers: accepted jobs stay queued, so the queue fills deterministically.
     let mut ops = limits(|l| l.bulk_queue = 2);
     ops.start_import_workers = false;
-    let srv = Server::start(ops, None).await;
+    let srv = start(ops, None).await;
+    let c = srv.anonymous();
     let rail = srv.token(RAIL).await;
     let fin = srv.token(FINANCE).await;
     let one = json!([report("待ち", "railway")]);
-    let r = srv.api("POST", "/reports/bulk", &rail, Some(&one)).await;
+    let r = api(&c, "POST", "/reports/bulk", &rail, Some(&one)).await;
     assert_eq!(r.status, 202, "{}", r.body);
     // One organisation may hold half the queue: the railway's second job waits its turn.
-    let r = srv.api("POST", "/reports/bulk", &rail, Some(&one)).await;
+    let r = api(&c, "POST", "/reports/bulk", &rail, Some(&one)).await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert_eq!(r.json()["code"], "queue_full");
     assert!(retry_after(&r) >= 1);
     // The bank still finds its share.
     let bank = json!([report("待ち", "finance")]);
-    let r = srv.api("POST", "/reports/bulk", &fin, Some(&bank)).await;
+    let r = api(&c, "POST", "/reports/bulk", &fin, Some(&bank)).await;
     assert_eq!(r.status, 202, "{}", r.body);
     let id = r.json()["id"].as_str().unwrap().to_owned();
-    let job = srv
-        .api("GET", &format!("/imports/{id}"), &fin, None)
+    let job = api(&c, "GET", &format!("/imports/{id}"), &fin, None)
         .await
         .json();
     assert_eq!(job["status"], "queued");
-    let m = parse_metrics(&srv.metrics(&[]).await.body);
+    let m = parse_metrics(&metrics(&c, &[]).await.body);
     assert_eq!(m["kizuki_import_queue_depth"], 2.0);
     assert_eq!(m["kizuki_import_queue_capacity"], 2.0);
 }
@@ -385,14 +301,22 @@ async fn metrics_parse_move_and_are_guarded() {
         },
         ..OpsOptions::default()
     };
-    let srv = Server::start(ops, Some(proxy)).await;
+    let srv = start(ops, Some(proxy)).await;
+    // Over a real connection: the proxy is trusted by the peer address the socket carries.
+    let served = srv.serve().await;
+    let c = served.anonymous();
     // A backup taken an hour ago (by the fixed clock) shows as one hour old.
     let an_hour_ago = srv.app.clock.now() - chrono::Duration::hours(1);
-    kizuki_app::ops::backup::backup_now(&srv.store, &srv.data_dir.join("backups"), an_hour_ago, 3)
-        .await
-        .unwrap();
+    kizuki_app::ops::backup::backup_now(
+        srv.sqlite(),
+        &srv.data_dir().join("backups"),
+        an_hour_ago,
+        3,
+    )
+    .await
+    .unwrap();
     let rail = srv.token(RAIL).await;
-    let first = srv.metrics(&[]).await;
+    let first = metrics(&c, &[]).await;
     assert_eq!(first.status, 200);
     assert!(
         first
@@ -406,9 +330,9 @@ async fn metrics_parse_move_and_are_guarded() {
     let key = "kizuki_http_requests_total{class=\"member\",status=\"200\"}";
     let n0 = before.get(key).copied().unwrap_or(0.0);
     for _ in 0..3 {
-        assert_eq!(srv.api("GET", "/reports", &rail, None).await.status, 200);
+        assert_eq!(api(&c, "GET", "/reports", &rail, None).await.status, 200);
     }
-    let after = parse_metrics(&srv.metrics(&[]).await.body);
+    let after = parse_metrics(&metrics(&c, &[]).await.body);
     assert_eq!(after[key], n0 + 3.0);
     let count = "kizuki_http_request_duration_seconds_count{class=\"member\"}";
     assert_eq!(after[count], after[key]);
@@ -429,15 +353,15 @@ async fn metrics_parse_move_and_are_guarded() {
 
     // Through the trusted proxy for a client elsewhere: refused without the token.
     let away = ("X-Forwarded-For", "192.0.2.9".to_owned());
-    assert_eq!(srv.metrics(std::slice::from_ref(&away)).await.status, 403);
+    assert_eq!(metrics(&c, std::slice::from_ref(&away)).await.status, 403);
     let wrong = (
         "Authorization",
         "Bearer metrics-token-wrong-0000".to_owned(),
     );
-    assert_eq!(srv.metrics(&[away.clone(), wrong]).await.status, 403);
+    assert_eq!(metrics(&c, &[away.clone(), wrong]).await.status, 403);
     let right = (
         "Authorization",
         "Bearer metrics-token-0123456789".to_owned(),
     );
-    assert_eq!(srv.metrics(&[away, right]).await.status, 200);
+    assert_eq!(metrics(&c, &[away, right]).await.status, 200);
 }

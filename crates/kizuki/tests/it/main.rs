@@ -1,9 +1,6 @@
-//! kizuki's one integration-test binary: the real `kizuki` command and the real server on
-//! port 0, each test on a fresh data dir.
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests read the environment that says which services exist, and a few compare against the real time of a running server"
-)]
+//! kizuki's one integration-test binary: the real `kizuki` command, and the app on a fresh
+//! database through kizuki-testkit (in process, or on a socket where a test needs a running
+//! server).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,7 +19,6 @@ mod cli;
 // Refusals before the session layer follow the error conventions.
 mod conventions;
 mod crash;
-mod harness;
 mod http;
 // Fair limits and metrics.
 mod limits;
@@ -39,3 +35,13 @@ mod sessions_db;
 // Two app nodes on one PostgreSQL database.
 mod two_nodes;
 mod web;
+
+/// The built `kizuki` binary.
+fn bin() -> kizuki_testkit::Kizuki {
+    kizuki_testkit::Kizuki::new(env!("CARGO_BIN_EXE_kizuki"))
+}
+
+/// Runs `kizuki --data-dir DIR ARGS…` to the end.
+fn kizuki(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    bin().run(data_dir, args)
+}

@@ -1,12 +1,12 @@
-//! Publication over a real server: the review blocks sign-off and publication until
+//! Publication through the web app: the review blocks sign-off and publication until
 //! every candidate is decided, the operator sees exactly the anonymised text, a change after
 //! approval sends the case back, and the public portal shows the demo's 2019 cases without
 //! login while hiding everything unpublished.
 
-use crate::harness::{Client, EDITOR, FINANCE, RAIL, TestServer, get};
 use kizuki_app::auth::Principal;
 use kizuki_domain::ids::{CaseId, ReportId};
 use kizuki_domain::signoff::SignOffState;
+use kizuki_testkit::{Client, EDITOR, FINANCE, RAIL, Resp, TestApp};
 
 const SECRET_TITLE: &str = "未公開の社内報告ｚｚｑ";
 
@@ -34,7 +34,7 @@ async fn file_report(c: &mut Client, title: &str) -> i64 {
 
 /// A new case 8 of the 2019 survey written from a railway report, with identifiers put back
 /// into the published case 1: the operator's name, an e-mail address, a phone number, a host.
-async fn case_with_identifiers(srv: &TestServer, report: i64) -> CaseId {
+async fn case_with_identifiers(srv: &TestApp, report: i64) -> CaseId {
     let one = srv
         .app
         .store
@@ -76,7 +76,7 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn state(srv: &TestServer, id: CaseId) -> SignOffState {
+async fn state(srv: &TestApp, id: CaseId) -> SignOffState {
     srv.app
         .store
         .signoff_history(id)
@@ -101,7 +101,7 @@ async fn editor_action(c: &mut Client, id: CaseId, action: &str) {
 
 #[tokio::test]
 async fn review_signoff_and_publication() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut rail = srv.client(RAIL).await;
     let report = file_report(&mut rail, "匿名化テストの元報告").await;
     let id = case_with_identifiers(&srv, report).await;
@@ -256,18 +256,18 @@ async fn review_signoff_and_publication() {
     assert_eq!(state(&srv, id).await, SignOffState::Published);
 
     // Public, without login, and anonymised.
-    let (status, body) = get(&srv.url("/public/cases/2019-8")).await;
+    let Resp { status, body, .. } = srv.get("/public/cases/2019-8").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("改元対応の確認漏れ（匿名化テスト）"));
     assert!(!body.contains("taro@rail-demo.co.jp"));
     assert!(!body.contains("srv01.rail-demo.co.jp"));
-    let (_, md) = get(&srv.url("/public/cases/2019-8.md")).await;
+    let Resp { body: md, .. } = srv.get("/public/cases/2019-8.md").await;
     assert!(md.contains("（追記）"), "{md}");
 }
 
 #[tokio::test]
 async fn public_portal_shows_only_published_2019_cases() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     // Unpublished material: an AMBER report and a case written from it, never signed off.
     let mut rail = srv.client(RAIL).await;
     let report = file_report(&mut rail, SECRET_TITLE).await;
@@ -288,7 +288,7 @@ async fn public_portal_shows_only_published_2019_cases() {
         .await
         .unwrap();
 
-    let (status, body) = get(&srv.url("/public")).await;
+    let Resp { status, body, .. } = srv.get("/public").await;
     assert_eq!(status, 200, "{body}");
     let published = srv.app.store.list_publications(Some(2019)).await.unwrap();
     assert_eq!(
@@ -303,7 +303,11 @@ async fn public_portal_shows_only_published_2019_cases() {
             "missing {}",
             p.content.title
         );
-        let (s, page) = get(&srv.url(&format!("/public/cases/{}", p.slug()))).await;
+        let Resp {
+            status: s,
+            body: page,
+            ..
+        } = srv.get(&format!("/public/cases/{}", p.slug())).await;
         assert_eq!(s, 200, "{page}");
         // No directory name in the published page.
         for o in &orgs {
@@ -318,35 +322,39 @@ async fn public_portal_shows_only_published_2019_cases() {
     assert!(!body.contains(SECRET_TITLE));
 
     // Unpublished and non-existent look the same: 404.
-    assert_eq!(get(&srv.url("/public/cases/2019-8")).await.0, 404);
-    assert_eq!(get(&srv.url("/public/cases/2019-99")).await.0, 404);
-    assert_eq!(get(&srv.url("/public/cases/nonsense")).await.0, 404);
+    assert_eq!(srv.get("/public/cases/2019-8").await.status, 404);
+    assert_eq!(srv.get("/public/cases/2019-99").await.status, 404);
+    assert_eq!(srv.get("/public/cases/nonsense").await.status, 404);
 
     // Search finds published text (width-insensitive) and never the unpublished case.
     let first = &published[0].content.title;
     let q: String = first.chars().take(4).collect();
     let url = format!("/public?q={}", encode(&q));
-    let (_, hits) = get(&srv.url(&url)).await;
+    let Resp { body: hits, .. } = srv.get(&url).await;
     assert!(hits.contains(first.as_str()), "{hits}");
     let url = format!("/public?q={}", encode("ｚｚｑ"));
-    let (_, none) = get(&srv.url(&url)).await;
+    let Resp { body: none, .. } = srv.get(&url).await;
     assert!(!none.contains(SECRET_TITLE));
     assert!(none.contains("id=\"no-hits\""), "{none}");
 
     // The annual report is withheld while case 8 of 2019 is unpublished…
-    assert_eq!(get(&srv.url("/public/surveys/2019")).await.0, 404);
+    assert_eq!(srv.get("/public/surveys/2019").await.status, 404);
 }
 
 #[tokio::test]
 async fn public_annual_report_downloads() {
-    let srv = TestServer::start_demo().await;
-    let (status, html) = get(&srv.url("/public/surveys/2019")).await;
+    let srv = TestApp::demo().await;
+    let Resp {
+        status, body: html, ..
+    } = srv.get("/public/surveys/2019").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("kz-report"));
-    let (status, md) = get(&srv.url("/public/surveys/2019.md")).await;
+    let Resp {
+        status, body: md, ..
+    } = srv.get("/public/surveys/2019.md").await;
     assert_eq!(status, 200);
     assert!(md.contains("事例1"), "{md}");
-    assert_eq!(get(&srv.url("/public/report.css")).await.0, 200);
+    assert_eq!(srv.get("/public/report.css").await.status, 200);
 
     if kizuki_pdf::PdfFonts::discover().is_err() {
         eprintln!(
@@ -354,14 +362,16 @@ async fn public_annual_report_downloads() {
         );
         return;
     }
-    let (status, pdf) = get(&srv.url("/public/surveys/2019.pdf")).await;
+    let Resp {
+        status, body: pdf, ..
+    } = srv.get("/public/surveys/2019.pdf").await;
     assert_eq!(status, 200);
     assert!(pdf.starts_with("%PDF"), "not a PDF");
 }
 
 #[tokio::test]
 async fn report_page_and_dashboards_show_stage_deadlines() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut rail = srv.client(RAIL).await;
     // Occurred 2019-05-01 09:15 JST; the test clock is in 2026, so the follow-up and final
     // report are long overdue.

@@ -2,7 +2,7 @@
 //! `[webhook]` in `kizuki.toml` mails an overdue 続報 to the operator and the centre and posts
 //! the webhook, once; a restart sends nothing again; `kizuki check` stays clean.
 
-use super::harness::{TempDataDir, kizuki, stderr, stdout};
+use crate::{bin, kizuki};
 use chrono::{Duration, Utc};
 use kizuki_domain::org::{NewOrganisation, OrgKind};
 use kizuki_domain::report::{ReportInput, StageKind};
@@ -11,105 +11,18 @@ use kizuki_domain::user::{Email, NewUser, Role};
 use kizuki_store::prelude::*;
 use kizuki_store::{NewReport, NewStage};
 use kizuki_store_sqlite::datadir::DataDir;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use kizuki_testkit::sinks::{smtp_sink, webhook_receiver};
+use kizuki_testkit::{TempDataDir, stderr, stdout};
 
-/// Envelope recipients of each accepted message.
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<Vec<String>>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let out = got.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let got = got.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = stream.into_split();
-                let mut r = BufReader::new(r);
-                w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-                let mut rcpts = Vec::new();
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let reply: &[u8] = match &line.to_ascii_uppercase()[..4] {
-                        "EHLO" | "MAIL" => b"250 ok\r\n",
-                        "RCPT" => {
-                            rcpts.push(line[8..].trim().to_owned());
-                            b"250 ok\r\n"
-                        }
-                        "DATA" => {
-                            w.write_all(b"354 go\r\n").await.unwrap();
-                            loop {
-                                let mut l = String::new();
-                                r.read_line(&mut l).await.unwrap();
-                                if l == ".\r\n" {
-                                    break;
-                                }
-                            }
-                            got.lock().unwrap().push(std::mem::take(&mut rcpts));
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = w.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => b"500 ?\r\n",
-                    };
-                    w.write_all(reply).await.unwrap();
-                }
-            });
-        }
-    });
-    (port, out)
-}
-
-/// Bodies of the webhook posts (answered 204).
-async fn receiver() -> (u16, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let out = got.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let got = got.clone();
-            tokio::spawn(async move {
-                let mut r = BufReader::new(stream);
-                let mut len = 0;
-                let mut signed = false;
-                loop {
-                    let mut l = String::new();
-                    r.read_line(&mut l).await.unwrap();
-                    let lower = l.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    signed |= lower.starts_with("x-kizuki-signature: sha256=");
-                    if l == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                r.read_exact(&mut body).await.unwrap();
-                assert!(signed, "the post is signed");
-                got.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap());
-                r.get_mut()
-                    .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-                    .await
-                    .unwrap();
-            });
-        }
-    });
-    (port, out)
-}
+/// The webhook secret in the test's `kizuki.toml`.
+const SECRET: &str = "e2e-secret-0123456789";
 
 /// An operator with a reporter, the centre with an analyst, and a report detected 73 hours
 /// ago (its 続報 was due an hour ago).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the `kizuki serve` under test runs on the real clock, so the deadline is set from it"
+)]
 async fn seed(dir: &std::path::Path) -> i64 {
     let store = DataDir::new(dir).open().unwrap();
     let tx = kizuki_dataset::default_taxonomy().unwrap();
@@ -173,18 +86,9 @@ async fn seed(dir: &std::path::Path) -> i64 {
         .0
 }
 
+/// Runs `kizuki serve` on the data dir until `done` holds or `secs` pass; whether it held.
 async fn serve_until(dir: &std::path::Path, secs: u64, done: impl Fn() -> bool) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kizuki"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env_remove("KIZUKI_DATA_DIR")
-        .env_remove("KIZUKI_ADDR")
-        .env("KIZUKI_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut node = bin().serve(dir).await;
     let mut ok = false;
     for _ in 0..secs * 10 {
         if done() {
@@ -193,8 +97,7 @@ async fn serve_until(dir: &std::path::Path, secs: u64, done: impl Fn() -> bool) 
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    node.kill();
     ok
 }
 
@@ -204,14 +107,16 @@ async fn serve_sends_overdue_reminders_once() {
     let o = kizuki(&d.path(), &["init", "--no-demo"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report = seed(&d.path()).await;
-    let (smtp_port, mails) = smtp_sink().await;
-    let (hook_port, hooks) = receiver().await;
+    let (smtp_port, sink) = smtp_sink(0).await;
+    let (hook_port, receiver) = webhook_receiver(0).await;
+    let mails = &sink.mails;
+    let hooks = &receiver.hooks;
     std::fs::write(
         d.path().join("kizuki.toml"),
         format!(
             "public_url = \"https://kizuki.example.jp\"\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nfrom = \"kizuki@centre.example.jp\"\n\
-             [webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret = \"e2e-secret-0123456789\"\n\
+             [webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret = \"{SECRET}\"\n\
              [backup]\nevery = \"off\"\n"
         ),
     )
@@ -219,7 +124,7 @@ async fn serve_sends_overdue_reminders_once() {
 
     let all_in = || mails.lock().unwrap().len() >= 2 && !hooks.lock().unwrap().is_empty();
     assert!(serve_until(&d.path(), 30, all_in).await, "reminders arrive");
-    let mut got = mails.lock().unwrap().clone();
+    let mut got: Vec<Vec<String>> = mails.lock().unwrap().iter().map(|m| m.to.clone()).collect();
     got.sort();
     assert_eq!(
         got,
@@ -230,6 +135,8 @@ async fn serve_sends_overdue_reminders_once() {
     );
     let h = hooks.lock().unwrap().clone();
     assert_eq!(h.len(), 1);
+    assert!(h.iter().all(|h| h.verify(SECRET)), "the post is signed");
+    let h: Vec<serde_json::Value> = h.iter().map(|h| h.json()).collect();
     assert_eq!(h[0]["event"], "deadline.overdue");
     assert_eq!(h[0]["report_id"], report);
     assert_eq!(
@@ -249,6 +156,10 @@ async fn serve_sends_overdue_reminders_once() {
 /// `kizuki check` judges given-up reminders against `[reminders] max_attempts`, the limit the
 /// delivery loop stops at, not against the default five.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "`kizuki check` judges the reminders on the real clock"
+)]
 async fn check_reports_reminders_given_up_at_the_configured_limit() {
     use kizuki_store::{ReminderChannel, ReminderClaim, ReminderKey, ReminderKind};
     let d = TempDataDir::new();

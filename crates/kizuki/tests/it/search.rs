@@ -3,10 +3,11 @@
 //! only what that user may see, and CSV import reports errors by line and field and stores
 //! phishing URLs as inert text.
 
-use crate::harness::{TempDataDir, kizuki, stderr, stdout};
+use crate::kizuki;
 use kizuki_domain::report::{ReportInput, StageKind};
 use kizuki_store::prelude::*;
 use kizuki_store::{NewReport, NewStage};
+use kizuki_testkit::{TempDataDir, stderr, stdout};
 use std::path::{Path, PathBuf};
 
 fn json(o: &std::process::Output) -> serde_json::Value {
@@ -41,6 +42,10 @@ fn segment_files(data: &Path) -> Vec<String> {
 
 /// Files an AMBER report for demo-railway straight into the database, as an acknowledged
 /// write that no search index saw happen.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the `kizuki` commands that search it run on the real clock"
+)]
 async fn file_amber_report(data: &Path, title: &str, summary: &str) {
     let store = kizuki_store_sqlite::SqliteStore::open(&data.join("kizuki.db")).unwrap();
     let tx = kizuki_dataset::default_taxonomy().unwrap();

@@ -2,7 +2,7 @@
 //! cases on the report page and at `/api/v1/reports/{id}/similar`, and the public portal's
 //! search, each with the caller's access rule inside the query.
 
-use crate::harness::{ANALYST, FINANCE, RAIL, TestServer};
+use kizuki_testkit::{ANALYST, FINANCE, RAIL, Resp, TestApp};
 use serde_json::json;
 
 /// Percent-encodes a query-string value.
@@ -29,7 +29,7 @@ fn report(title: &str, summary: &str, tlp: &str) -> serde_json::Value {
     })
 }
 
-async fn file(srv: &TestServer, token: &str, body: &serde_json::Value) -> i64 {
+async fn file(srv: &TestApp, token: &str, body: &serde_json::Value) -> i64 {
     let r = srv
         .api("POST", "/reports", Some(token), &[], Some(body))
         .await;
@@ -37,7 +37,7 @@ async fn file(srv: &TestServer, token: &str, body: &serde_json::Value) -> i64 {
     r.json()["id"].as_i64().unwrap()
 }
 
-async fn search(srv: &TestServer, token: &str, q: &str) -> serde_json::Value {
+async fn search(srv: &TestApp, token: &str, q: &str) -> serde_json::Value {
     let r = srv
         .api(
             "GET",
@@ -54,7 +54,7 @@ async fn search(srv: &TestServer, token: &str, q: &str) -> serde_json::Value {
 /// Searches until `done` holds (the index applies writes within a bounded delay; a loaded
 /// machine may need more than the request's own short wait), at most 15 s.
 async fn search_until(
-    srv: &TestServer,
+    srv: &TestApp,
     token: &str,
     q: &str,
     done: impl Fn(&serde_json::Value) -> bool,
@@ -81,7 +81,7 @@ fn ids(v: &serde_json::Value, kind: &str) -> Vec<i64> {
 
 #[tokio::test]
 async fn a_filed_report_is_found_at_once_by_those_who_may_read_it_only() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let finance = srv.token(FINANCE).await;
     let analyst = srv.token(ANALYST).await;
@@ -163,7 +163,7 @@ async fn a_filed_report_is_found_at_once_by_those_who_may_read_it_only() {
 
 #[tokio::test]
 async fn similar_cases_come_with_reasons_and_lessons_on_the_page_and_in_the_api() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let rail = srv.token(RAIL).await;
     let id = file(
         &srv,
@@ -239,7 +239,7 @@ async fn similar_cases_come_with_reasons_and_lessons_on_the_page_and_in_the_api(
 
 #[tokio::test]
 async fn search_page_keeps_the_query_and_links_facets() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut c = srv.client(ANALYST).await;
     let page = c.get(&format!("/search?q={}", enc("改元"))).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -257,9 +257,9 @@ async fn search_page_keeps_the_query_and_links_facets() {
 
 #[tokio::test]
 async fn the_public_finds_published_snapshots_only() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     // Public search runs through the index: a case of the 2019 survey by a word of its text.
-    let (status, body) = crate::harness::get(&srv.url(&format!("/public?q={}", enc("改元")))).await;
+    let Resp { status, body, .. } = srv.get(&format!("/public?q={}", enc("改元"))).await;
     assert_eq!(status, 200);
     assert!(body.contains("/public/cases/2019-1"), "{body}");
     assert!(body.contains("<mark>"), "snippets are highlighted: {body}");
@@ -300,7 +300,8 @@ async fn the_public_finds_published_snapshots_only() {
     assert_eq!(ids(&centre, "case"), vec![case_id], "{centre}");
     let rail = srv.token(RAIL).await;
     assert_eq!(search(&srv, &rail, "ヒミツノコトバ").await["total"], 0);
-    let (_, body) =
-        crate::harness::get(&srv.url(&format!("/public?q={}", enc("ヒミツノコトバ")))).await;
+    let Resp { body, .. } = srv
+        .get(&format!("/public?q={}", enc("ヒミツノコトバ")))
+        .await;
     assert!(body.contains("id=\"no-hits\""), "{body}");
 }

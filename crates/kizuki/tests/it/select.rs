@@ -1,7 +1,8 @@
 //! `kizuki select` as an analyst runs it on the demo data dir: the JSON proposal, the Japanese
 //! text and a rule that cannot hold.
 
-use crate::harness::{TempDataDir, kizuki, stderr, stdout};
+use crate::kizuki;
+use kizuki_testkit::{TempDataDir, stderr, stdout};
 
 fn demo() -> TempDataDir {
     let d = TempDataDir::new();

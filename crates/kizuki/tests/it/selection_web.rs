@@ -1,14 +1,14 @@
-//! Case selection on the real server: the page for analysts only, proposing and
+//! Case selection in the web app: the page for analysts only, proposing and
 //! confirming over the API with If-Match, and a confirmed decision that reads the same after
 //! the reports change.
 
-use crate::harness::{ANALYST, RAIL, TestServer};
 use kizuki_domain::ids::ReportId;
 use kizuki_domain::report::{ReportInput, StageKind};
 use kizuki_store::{NewReport, NewStage};
+use kizuki_testkit::{ANALYST, RAIL, TestApp};
 use serde_json::json;
 
-async fn new_2019_report(srv: &TestServer) -> ReportId {
+async fn new_2019_report(srv: &TestApp) -> ReportId {
     let org = srv
         .app
         .store
@@ -50,7 +50,7 @@ async fn new_2019_report(srv: &TestServer) -> ReportId {
 
 #[tokio::test]
 async fn the_page_is_for_analysts_and_proposes_from_the_rules() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut analyst = srv.client(ANALYST).await;
     let survey = analyst.get("/surveys/2019").await;
     assert!(survey.body.contains("/surveys/2019/selection"), "linked");
@@ -172,7 +172,7 @@ async fn the_page_is_for_analysts_and_proposes_from_the_rules() {
 
 #[tokio::test]
 async fn api_proposes_confirms_with_if_match_and_keeps_the_decision() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let token = srv.token(ANALYST).await;
     let t = Some(token.as_str());
     let r = srv
@@ -325,7 +325,7 @@ async fn api_proposes_confirms_with_if_match_and_keeps_the_decision() {
 
 #[tokio::test]
 async fn the_form_takes_every_balance_rule_and_keeps_what_was_typed() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut analyst = srv.client(ANALYST).await;
     let report = |n: u32| {
         let srv = &srv;
@@ -477,7 +477,7 @@ async fn the_form_takes_every_balance_rule_and_keeps_what_was_typed() {
 
 #[tokio::test]
 async fn a_refused_weight_is_named_and_every_typed_weight_kept() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut analyst = srv.client(ANALYST).await;
     let before = srv.app.store.get_survey(2019).await.unwrap();
     let v = before.version.to_string();

@@ -6,110 +6,24 @@
 //! the instance secret in the database), and only a language switch, a notice or a login
 //! halfway through stores their session.
 
-use crate::harness::{ANALYST, Client, RAIL, TempDataDir, enrol_mfa};
-use kizuki_app::{App, seeded_rng};
-use kizuki_domain::clock::{Clock, FixedClock};
-use kizuki_store_sqlite::datadir::DataDir;
+use kizuki_testkit::{ANALYST, RAIL, Resp, TestApp};
 use std::path::Path;
-use std::sync::Arc;
 
-/// One `serve` over the data dir, until the returned sender is dropped or fired.
-struct Running {
-    base: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+/// A demo database (seed 7, the clock at 2026-11-27 09:00 JST) in a fresh data dir. Each
+/// server of a test is [`TestApp::reopen`] on it: a new store and a new random seed, the
+/// router built anew, as a restarted or another process would have them.
+async fn demo() -> TestApp {
+    TestApp::builder().demo().build().await
 }
 
-impl Running {
-    async fn start(dir: &Path, clock: Arc<FixedClock>, seed: u64) -> Running {
-        let store = DataDir::new(dir).open().unwrap();
-        let app = App {
-            store: Arc::new(store),
-            taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-            clock: clock as Arc<dyn Clock>,
-            rng: seeded_rng(seed),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            kizuki_web::serve(app, listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Running {
-            base,
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    /// Stops the server and waits until it (and with it the store) is gone.
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        (&mut self.task).await.unwrap();
-    }
-}
-
-fn start_time() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339("2026-11-27T09:00:00+09:00")
-        .unwrap()
-        .to_utc()
-}
-
-/// A demo database in a fresh data dir; the railway reporter's password (no second factor).
-async fn demo(dir: &Path, clock: &Arc<FixedClock>) -> String {
-    let store = DataDir::new(dir).open().unwrap();
-    let app = App {
-        store: Arc::new(store),
-        taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-        clock: clock.clone() as Arc<dyn Clock>,
-        rng: seeded_rng(7),
-    };
-    let out = kizuki_app::seed::seed_demo(&app).await.unwrap();
-    out.credentials
-        .iter()
-        .find(|c| c.email == RAIL)
-        .unwrap()
-        .password
-        .clone()
-}
-
-/// A demo database with the analyst (centre staff: second factor required) enrolled in MFA:
-/// the railway reporter's password, the analyst's password and recovery codes.
-async fn demo_with_mfa(dir: &Path, clock: &Arc<FixedClock>) -> (String, String, Vec<String>) {
-    let store = DataDir::new(dir).open().unwrap();
-    let app = App {
-        store: Arc::new(store),
-        taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
-        clock: clock.clone() as Arc<dyn Clock>,
-        rng: seeded_rng(7),
-    };
-    let out = kizuki_app::seed::seed_demo(&app).await.unwrap();
-    let password = |email: &str| {
-        out.credentials
-            .iter()
-            .find(|c| c.email == email)
-            .unwrap()
-            .password
-            .clone()
-    };
-    let codes = enrol_mfa(&app, clock, ANALYST).await;
-    (password(RAIL), password(ANALYST), codes)
-}
-
-/// Rows in the sessions table of the data dir's SQLite file.
-fn session_rows(dir: &Path) -> i64 {
-    let db = rusqlite::Connection::open(dir.join("kizuki.db")).unwrap();
+/// Rows in the sessions table of the SQLite file.
+fn session_rows(db_path: &Path) -> i64 {
+    let db = rusqlite::Connection::open(db_path).unwrap();
     db.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
         .unwrap()
 }
 
-fn to_login(r: &crate::harness::Resp) -> bool {
+fn to_login(r: &Resp) -> bool {
     r.status == 303
         && r.header("location")
             .is_some_and(|l| l.starts_with("/login"))
@@ -117,33 +31,27 @@ fn to_login(r: &crate::harness::Resp) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_survives_a_restart_and_still_expires() {
-    let d = TempDataDir::new();
-    let clock = Arc::new(FixedClock::new(start_time()));
-    let password = demo(&d.path(), &clock).await;
+    let d = demo().await;
+    let clock = d.clock.clone();
+    let password = d.password(RAIL);
 
-    let first = Running::start(&d.path(), clock.clone(), 7).await;
+    let first = d.reopen(7).await;
     // An anonymous visitor first: the first id this seed gives.
-    let mut early = Client {
-        base: first.base.clone(),
-        cookie: None,
-    };
+    let mut early = first.anonymous();
     assert_eq!(early.get("/login").await.status, 200);
     let early_cookie = early.cookie.clone().unwrap();
-    let mut c = Client {
-        base: first.base.clone(),
-        cookie: None,
-    };
+    let mut c = first.anonymous();
     c.login(RAIL, &password).await;
     let signed_in = c.cookie.clone().unwrap();
     let r = c.get("/reports/new").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let csrf = r.csrf();
-    first.stop().await;
+    drop(first);
 
     // Same file, new process state; the same seed, so the new server's random ids start
     // where the first one's did (an id collision must be survived, not served).
-    let second = Running::start(&d.path(), clock.clone(), 7).await;
-    c.base = second.base.clone();
+    let second = d.reopen(7).await;
+    c.move_to(&second.anonymous());
     let r = c.get("/reports").await;
     assert_eq!(
         r.status,
@@ -171,13 +79,14 @@ async fn a_session_survives_a_restart_and_still_expires() {
     // A stranger's cookie never becomes a signed-in session: it is kept as an anonymous id,
     // stored nowhere.
     let stranger_cookie = format!("kizuki_session={}", "ab".repeat(32));
-    let mut stranger = Client {
-        base: second.base.clone(),
-        cookie: Some(stranger_cookie.clone()),
+    let mut stranger = {
+        let mut c = second.anonymous();
+        c.cookie = Some(stranger_cookie.clone());
+        c
     };
     assert!(to_login(&stranger.get("/reports").await));
     assert_eq!(stranger.cookie.as_deref(), Some(stranger_cookie.as_str()));
-    early.base = second.base.clone();
+    early.move_to(&second.anonymous());
     assert_eq!(early.get("/login").await.status, 200);
     assert_eq!(early.cookie.as_deref(), Some(early_cookie.as_str()));
     // The same seed gives the second server the first one's random bytes in the same order:
@@ -185,15 +94,9 @@ async fn a_session_survives_a_restart_and_still_expires() {
     // page's id before the login; here the stranger's look at the secret and two new visitors
     // draw as many, so this login's new id is the one already signed in. The taken id is
     // skipped, not reused.
-    let mut passer = Client {
-        base: second.base.clone(),
-        cookie: None,
-    };
+    let mut passer = second.anonymous();
     assert_eq!(passer.get("/login").await.status, 200);
-    let mut other = Client {
-        base: second.base.clone(),
-        cookie: None,
-    };
+    let mut other = second.anonymous();
     other.login(RAIL, &password).await;
     let other_cookie = other.cookie.clone().unwrap();
     assert_ne!(other_cookie, signed_in);
@@ -211,15 +114,15 @@ async fn a_session_survives_a_restart_and_still_expires() {
         200,
         "40 min after login, 20 idle"
     );
-    second.stop().await;
+    drop(second);
     clock.advance(chrono::Duration::minutes(31));
-    let third = Running::start(&d.path(), clock.clone(), 9).await;
-    c.base = third.base.clone();
+    let third = d.reopen(9).await;
+    c.move_to(&third.anonymous());
     let r = c.get("/reports").await;
     assert!(to_login(&r), "idle session still valid: {}", r.status);
     // The expired row is gone, not just refused.
-    third.stop().await;
-    let db = rusqlite::Connection::open(d.path().join("kizuki.db")).unwrap();
+    drop(third);
+    let db = rusqlite::Connection::open(d.db_path()).unwrap();
     let key = kizuki_store::SessionKey::of(signed_in.trim_start_matches("kizuki_session="));
     let n: i64 = db
         .query_row(
@@ -233,18 +136,14 @@ async fn a_session_survives_a_restart_and_still_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_session_store_is_an_opaque_500() {
-    let d = TempDataDir::new();
-    let clock = Arc::new(FixedClock::new(start_time()));
-    let password = demo(&d.path(), &clock).await;
-    let srv = Running::start(&d.path(), clock.clone(), 7).await;
-    let mut c = Client {
-        base: srv.base.clone(),
-        cookie: None,
-    };
+    let d = demo().await;
+    let password = d.password(RAIL);
+    let srv = d.reopen(7).await;
+    let mut c = srv.anonymous();
     c.login(RAIL, &password).await;
     assert_eq!(c.get("/reports").await.status, 200);
     // The sessions table disappears under the running server.
-    let db = rusqlite::Connection::open(d.path().join("kizuki.db")).unwrap();
+    let db = rusqlite::Connection::open(d.db_path()).unwrap();
     db.execute_batch("DROP TABLE sessions").unwrap();
     let r = c.get("/reports").await;
     assert_eq!(r.status, 500, "{}", r.body);
@@ -254,21 +153,19 @@ async fn a_failing_session_store_is_an_opaque_500() {
         "served as signed in: {}",
         r.body
     );
-    srv.stop().await;
+    drop(srv);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
-    let d = TempDataDir::new();
-    let clock = Arc::new(FixedClock::new(start_time()));
-    let (rail_pw, analyst_pw, codes) = demo_with_mfa(&d.path(), &clock).await;
+    let d = demo().await;
+    // The analyst (centre staff: second factor required) enrolled in MFA.
+    let codes = d.enrol_mfa(ANALYST).await;
+    let (rail_pw, analyst_pw) = (d.password(RAIL), d.password(ANALYST));
 
     // Node A: a flood of anonymous page views, with and without a cookie, writes nothing.
-    let a = Running::start(&d.path(), clock.clone(), 7).await;
-    let mut visitor = Client {
-        base: a.base.clone(),
-        cookie: None,
-    };
+    let a = d.reopen(7).await;
+    let mut visitor = a.anonymous();
     assert_eq!(visitor.get("/public").await.status, 200);
     let first_cookie = visitor.cookie.clone().expect("a cookie for a new visitor");
     for _ in 0..25 {
@@ -276,33 +173,27 @@ async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
         assert_eq!(r.status, 200, "{}", r.body);
         let r = visitor.get("/login").await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let mut stranger = Client {
-            base: a.base.clone(),
-            cookie: None,
-        };
+        let mut stranger = a.anonymous();
         assert_eq!(stranger.get("/public").await.status, 200);
         assert_eq!(stranger.get("/login").await.status, 200);
         assert_ne!(stranger.cookie.as_deref(), Some(first_cookie.as_str()));
     }
     // The visitor kept one id throughout, though it is stored nowhere.
     assert_eq!(visitor.cookie.as_deref(), Some(first_cookie.as_str()));
-    assert_eq!(session_rows(&d.path()), 0, "anonymous page views stored");
+    assert_eq!(session_rows(&d.db_path()), 0, "anonymous page views stored");
     let login_form = visitor.get("/login").await;
     let csrf = login_form.csrf();
     // Bound to the visitor's id: another visitor's token differs.
-    let mut other = Client {
-        base: a.base.clone(),
-        cookie: None,
-    };
+    let mut other = a.anonymous();
     let other_csrf = other.get("/login").await.csrf();
     assert_ne!(csrf, other_csrf);
-    a.stop().await;
-    assert_eq!(session_rows(&d.path()), 0);
+    drop(a);
+    assert_eq!(session_rows(&d.db_path()), 0);
 
     // Node B (another process state and random seed, same database): A's login form posts.
-    let b = Running::start(&d.path(), clock.clone(), 9).await;
+    let b = d.reopen(9).await;
     // A token that is not the visitor's own is refused, so the check is real.
-    other.base = b.base.clone();
+    other.move_to(&b.anonymous());
     let r = other
         .post_raw(
             "/login",
@@ -315,7 +206,7 @@ async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
         )
         .await;
     assert_eq!(r.status, 403, "someone else's token accepted: {}", r.body);
-    visitor.base = b.base.clone();
+    visitor.move_to(&b.anonymous());
     let r = visitor
         .post_raw(
             "/login",
@@ -336,13 +227,10 @@ async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
     );
     let r = visitor.get("/reports").await;
     assert_eq!(r.status, 200, "not signed in: {:?}", r.header("location"));
-    assert_eq!(session_rows(&d.path()), 1, "only the signed-in session");
+    assert_eq!(session_rows(&d.db_path()), 1, "only the signed-in session");
 
     // An anonymous language switch is stored, and kept by the visitor's id.
-    let mut reader = Client {
-        base: b.base.clone(),
-        cookie: None,
-    };
+    let mut reader = b.anonymous();
     let r = reader.get("/public").await;
     assert!(r.body.contains("<html lang=\"ja\">"));
     let reader_cookie = reader.cookie.clone().unwrap();
@@ -354,17 +242,18 @@ async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(reader.cookie.as_deref(), Some(reader_cookie.as_str()));
-    assert_eq!(session_rows(&d.path()), 2, "the language switch not stored");
+    assert_eq!(
+        session_rows(&d.db_path()),
+        2,
+        "the language switch not stored"
+    );
     let r = reader.get("/public").await;
     assert!(r.body.contains("<html lang=\"en\">"), "language not kept");
     // Its forms still carry the token it had before it was stored.
     let csrf_en = r.csrf();
 
     // A login with a second factor: the password on B, stored halfway through.
-    let mut staff = Client {
-        base: b.base.clone(),
-        cookie: None,
-    };
+    let mut staff = b.anonymous();
     let r = staff
         .post(
             "/login",
@@ -378,12 +267,16 @@ async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.header("location"), Some("/login/mfa"));
-    assert_eq!(session_rows(&d.path()), 3, "the pending login not stored");
-    b.stop().await;
+    assert_eq!(
+        session_rows(&d.db_path()),
+        3,
+        "the pending login not stored"
+    );
+    drop(b);
 
     // Node C: the language and the login halfway through survived; the second factor there.
-    let c = Running::start(&d.path(), clock.clone(), 11).await;
-    reader.base = c.base.clone();
+    let c = d.reopen(11).await;
+    reader.move_to(&c.anonymous());
     let r = reader.get("/public").await;
     assert!(r.body.contains("<html lang=\"en\">"), "language lost");
     let r = reader
@@ -393,7 +286,7 @@ async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
         )
         .await;
     assert_eq!(r.status, 303, "stored session's token refused: {}", r.body);
-    staff.base = c.base.clone();
+    staff.move_to(&c.anonymous());
     let r = staff
         .post("/login/mfa", "/login/mfa", &[("code", &codes[0])])
         .await;
@@ -402,6 +295,6 @@ async fn anonymous_visitors_are_not_stored_until_they_keep_something() {
     let r = staff.get("/reports").await;
     assert_eq!(r.status, 200, "not signed in: {:?}", r.header("location"));
     // The pending session was replaced by the signed-in one.
-    assert_eq!(session_rows(&d.path()), 3);
-    c.stop().await;
+    assert_eq!(session_rows(&d.db_path()), 3);
+    drop(c);
 }

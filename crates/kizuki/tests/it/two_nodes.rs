@@ -4,102 +4,37 @@
 //! conflict between them is detected exactly as on one node. Needs `KIZUKI_TEST_POSTGRES_URL`;
 //! skipped with a message without it (CI sets it, and there the skip is a failure).
 
-use crate::crash::{exchange, free_port, wait_ready};
-use crate::harness::{Client, TempDataDir, stderr, stdout};
-use std::process::{Child, Command, Output, Stdio};
+use crate::bin;
+use crate::crash::exchange;
+use kizuki_testkit::{PgSchema, TempDataDir, stderr, stdout};
 use std::time::{Duration, Instant};
 
 /// How long a write on one node may take to become searchable on the other: the follower
 /// looks at the feed every second, plus the time to apply and commit.
 const SEARCHABLE_WITHIN: Duration = Duration::from_secs(10);
 
-fn kizuki_pg(data: &std::path::Path, url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kizuki"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env("KIZUKI_DATABASE_URL", url)
-        .env("KIZUKI_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn start(data: &std::path::Path, url: &str, addr: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_kizuki"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--addr", addr])
-        .env("KIZUKI_DATABASE_URL", url)
-        .env("KIZUKI_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// A database URL whose sessions all use a fresh schema, so the test shares the server with
-/// others without seeing them.
-async fn fresh_schema(url: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("two_nodes_{}_{nanos}", std::process::id());
-    let store = kizuki_store_postgres::PgStore::connect_in_schema(url, Some(&schema))
-        .await
-        .unwrap();
-    drop(store);
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
-
-struct Node {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_share_reports_search_and_conflicts() {
-    let Ok(base) = std::env::var("KIZUKI_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the two-node test: set KIZUKI_TEST_POSTGRES_URL"
-        );
-        eprintln!("SKIPPED two_nodes: KIZUKI_TEST_POSTGRES_URL is not set (no PostgreSQL)");
+    let Some(schema) = PgSchema::fresh() else {
         return;
     };
-    let url = fresh_schema(&base).await;
+    // Made and migrated here, so the nodes start on a database that is ready; every session
+    // of theirs uses the schema, so the test shares the server with others without seeing them.
+    drop(schema.store().await);
+    let kz = bin().env("KIZUKI_DATABASE_URL", &schema.url_in_schema());
     let (da, db) = (TempDataDir::new(), TempDataDir::new());
-    let o = kizuki_pg(&da.path(), &url, &["init"]);
+    let o = kz.run(&da.path(), &["init"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let logins = stdout(&o);
-    let o = kizuki_pg(
+    let o = kz.run(
         &da.path(),
-        &url,
         &["token", "create", "--email", "reporter@railway.example.jp"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o).trim().to_owned();
 
-    let addr_a = format!("127.0.0.1:{}", free_port());
-    let a = Node {
-        child: start(&da.path(), &url, &addr_a),
-        addr: addr_a,
-    };
-    let addr_b = format!("127.0.0.1:{}", free_port());
-    let b = Node {
-        child: start(&db.path(), &url, &addr_b),
-        addr: addr_b,
-    };
-    wait_ready(&a.addr).await;
-    wait_ready(&b.addr).await;
+    let a = kz.serve(&da.path()).await;
+    let b = kz.serve(&db.path()).await;
 
     // Filed on A.
     let body = serde_json::json!({
@@ -109,7 +44,7 @@ async fn two_nodes_share_reports_search_and_conflicts() {
         "summary": "ノードAで提出した第一報。",
     })
     .to_string();
-    let (status, resp) = exchange(&a.addr, "POST", "/api/v1/reports", &token, &body)
+    let (status, resp) = exchange(a.http(), "POST", "/api/v1/reports", &token, &body)
         .await
         .unwrap();
     assert_eq!(status, 201, "{resp}");
@@ -119,15 +54,24 @@ async fn two_nodes_share_reports_search_and_conflicts() {
     let filed = Instant::now();
 
     // Readable on B at once (same database).
-    let (status, resp) = exchange(&b.addr, "GET", &format!("/api/v1/reports/{id}"), &token, "")
+    let report_on_b = || async {
+        exchange(
+            b.http(),
+            "GET",
+            &format!("/api/v1/reports/{id}"),
+            &token,
+            "",
+        )
         .await
-        .unwrap();
+        .unwrap()
+    };
+    let (status, resp) = report_on_b().await;
     assert_eq!(status, 200, "{resp}");
 
     // Searchable on B within the bound, through B's own index.
     let found_after = loop {
         if let Some((200, resp)) =
-            exchange(&b.addr, "GET", "/api/v1/search?q=nodetwoword", &token, "").await
+            exchange(b.http(), "GET", "/api/v1/search?q=nodetwoword", &token, "").await
         {
             let v: serde_json::Value = serde_json::from_str(&resp).unwrap();
             if v["hits"].as_array().unwrap().iter().any(|h| h["id"] == id) {
@@ -153,34 +97,27 @@ async fn two_nodes_share_reports_search_and_conflicts() {
         })
         .to_string()
     };
-    let put = |addr: String, title: String| {
-        let token = token.clone();
-        let body = edit(&title);
+    let put = |node: &kizuki_testkit::Node, title: &str| {
+        let h = [
+            ("authorization", format!("Bearer {token}")),
+            ("if-match", "\"1\"".to_owned()),
+            ("content-type", "application/json".to_owned()),
+        ];
+        let body = edit(title);
+        let client = node.client();
         async move {
-            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-            let req = format!(
-                "PUT /api/v1/reports/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-                 If-Match: \"1\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{body}",
-                body.len()
-            );
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            s.write_all(req.as_bytes()).await.unwrap();
-            let mut buf = Vec::new();
-            s.read_to_end(&mut buf).await.unwrap();
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-            (status, text)
+            let r = client
+                .send("PUT", &format!("/api/v1/reports/{id}"), &h, body.as_bytes())
+                .await;
+            (r.status, r.body)
         }
     };
-    let (sa, ra) = put(a.addr.clone(), "Aの修正".into()).await;
+    let (sa, ra) = put(&a, "Aの修正").await;
     assert_eq!(sa, 200, "{ra}");
-    let (sb, rb) = put(b.addr.clone(), "Bの修正".into()).await;
+    let (sb, rb) = put(&b, "Bの修正").await;
     assert_eq!(sb, 412, "B's stale edit must be refused: {rb}");
     assert!(rb.contains("\"current_version\":2"), "{rb}");
-    let (_, resp) = exchange(&b.addr, "GET", &format!("/api/v1/reports/{id}"), &token, "")
-        .await
-        .unwrap();
+    let (_, resp) = report_on_b().await;
     assert!(
         resp.contains("Aの修正"),
         "nothing silently overwritten: {resp}"
@@ -199,15 +136,12 @@ async fn two_nodes_share_reports_search_and_conflicts() {
         .unwrap_or_else(|| panic!("no password for {email} in: {logins}"));
     // An anonymous visitor's login form from A posts on B: nothing was stored for the form,
     // its CSRF token is derived from the instance secret both nodes read from the database.
-    let mut visitor = Client {
-        base: format!("http://{}", a.addr),
-        cookie: None,
-    };
+    let mut visitor = a.client();
     let form = visitor.get("/login").await;
     assert_eq!(form.status, 200, "{}", form.body);
     let form_csrf = form.csrf();
     let anonymous = visitor.cookie.clone().unwrap();
-    visitor.base = format!("http://{}", b.addr);
+    visitor.move_to(&b.client());
     let r = visitor
         .post_raw(
             "/login",
@@ -230,17 +164,11 @@ async fn two_nodes_share_reports_search_and_conflicts() {
         r.header("location")
     );
 
-    let mut on_a = Client {
-        base: format!("http://{}", a.addr),
-        cookie: None,
-    };
+    let mut on_a = a.client();
     on_a.login(email, &password).await;
     let cookie = on_a.cookie.clone().unwrap();
     let csrf = on_a.get("/reports/new").await.csrf();
-    let mut on_b = Client {
-        base: format!("http://{}", b.addr),
-        cookie: Some(cookie.clone()),
-    };
+    let mut on_b = b.client().with_cookie(&cookie);
     let r = on_b.get("/reports").await;
     assert_eq!(
         r.status,

@@ -1,7 +1,7 @@
-//! The HTML application over a real server: every page's happy path and its main failure,
+//! The HTML application through the router: every page's happy path and its main failure,
 //! login and CSRF, role and organisation checks, and the no-lost-update conflict page.
 
-use crate::harness::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, TestServer};
+use kizuki_testkit::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, TestApp};
 
 /// Files a first report as the railway reporter and returns its id.
 async fn file_report(c: &mut Client, title: &str) -> i64 {
@@ -29,8 +29,8 @@ async fn file_report(c: &mut Client, title: &str) -> i64 {
 
 #[tokio::test]
 async fn pages_need_login_and_say_where_to_go() {
-    let srv = TestServer::start_demo().await;
-    let mut anon = Client::new(&srv);
+    let srv = TestApp::demo().await;
+    let mut anon = srv.anonymous();
     for path in [
         "/reports",
         "/reports/1",
@@ -62,8 +62,8 @@ async fn pages_need_login_and_say_where_to_go() {
 
 #[tokio::test]
 async fn login_logout_and_csrf() {
-    let srv = TestServer::start_demo().await;
-    let mut c = Client::new(&srv);
+    let srv = TestApp::demo().await;
+    let mut c = srv.anonymous();
     let page = c.get("/login").await;
     assert_eq!(page.status, 200);
     let anon_cookie = c.cookie.clone().unwrap();
@@ -100,7 +100,7 @@ async fn login_logout_and_csrf() {
     assert_eq!(r.status, 303);
     // Security: centre staff pass a second factor; the session rotates each step.
     assert_eq!(r.header("location"), Some("/login/mfa"));
-    let code = crate::harness::mfa_code(&srv.base, ANALYST).await.unwrap();
+    let code = srv.mfa_code(ANALYST).await.unwrap();
     let r = c.post("/login/mfa", "/login/mfa", &[("code", &code)]).await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/reports"));
@@ -124,7 +124,7 @@ async fn login_logout_and_csrf() {
 
 #[tokio::test]
 async fn language_switch_is_remembered_per_user() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut c = srv.client(RAIL).await;
     let r = c
         .post("/", "/lang", &[("lang", "en"), ("back", "/reports")])
@@ -147,7 +147,7 @@ async fn language_switch_is_remembered_per_user() {
 
 #[tokio::test]
 async fn first_report_with_wareki_date_and_validation_keeps_input() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut c = srv.client(RAIL).await;
     let page = c.get("/reports/new").await;
     assert_eq!(page.status, 200);
@@ -194,7 +194,7 @@ async fn first_report_with_wareki_date_and_validation_keeps_input() {
 
 #[tokio::test]
 async fn follow_up_and_final_stages() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut c = srv.client(RAIL).await;
     let id = file_report(&mut c, "段階の試験").await;
     let detail = format!("/reports/{id}");
@@ -241,7 +241,7 @@ async fn follow_up_and_final_stages() {
 
 #[tokio::test]
 async fn reporters_see_only_their_organisation() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut rail = srv.client(RAIL).await;
     let id = file_report(&mut rail, "鉄道の報告").await;
     let mut fin = srv.client(FINANCE).await;
@@ -262,7 +262,7 @@ async fn reporters_see_only_their_organisation() {
 
 #[tokio::test]
 async fn list_filters_sort_pages_and_csv() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut rail = srv.client(RAIL).await;
     file_report(&mut rail, "フィルタ試験").await;
     let mut a = srv.client(ANALYST).await;
@@ -300,7 +300,7 @@ async fn list_filters_sort_pages_and_csv() {
 
 #[tokio::test]
 async fn stale_report_edit_shows_both_and_keeps_mine() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut rail = srv.client(RAIL).await;
     let id = file_report(&mut rail, "編集の競合").await;
     let edit = format!("/reports/{id}/edit");
@@ -348,7 +348,7 @@ async fn stale_report_edit_shows_both_and_keeps_mine() {
 
 #[tokio::test]
 async fn triage_links_and_incidents() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut rail = srv.client(RAIL).await;
     let a = file_report(&mut rail, "共同利用システム障害A").await;
     let mut fin = srv.client(FINANCE).await;
@@ -457,7 +457,7 @@ async fn triage_links_and_incidents() {
 
 #[tokio::test]
 async fn cases_surveys_and_lessons() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut c = srv.client(RAIL).await;
     let list = c.get("/cases").await;
     assert_eq!(list.status, 200);
@@ -515,7 +515,7 @@ async fn cases_surveys_and_lessons() {
 /// The case editor: a stale save shows the other change beside mine and loses nothing.
 #[tokio::test]
 async fn case_editor_preview_and_conflict() {
-    let srv = TestServer::start_demo().await;
+    let srv = TestApp::demo().await;
     let mut a = srv.client(ANALYST).await;
     let mut e = srv.client(EDITOR).await;
     let page = a.get("/cases/1/edit").await;
@@ -668,8 +668,8 @@ fn decode(s: &str) -> String {
 
 #[tokio::test]
 async fn static_assets_are_embedded() {
-    let srv = TestServer::start_demo().await;
-    let mut c = Client::new(&srv);
+    let srv = TestApp::demo().await;
+    let mut c = srv.anonymous();
     let css = c.get("/static/style.css").await;
     assert_eq!(css.status, 200);
     assert!(css.header("content-type").unwrap().starts_with("text/css"));
