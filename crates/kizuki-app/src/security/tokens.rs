@@ -45,6 +45,15 @@ pub async fn create(app: &App, email: &str, label: &str) -> AppResult<(ApiToken,
             at: app.clock.now(),
         })
         .await?;
+    // A credential issued is audited (the secret never is: only its label and owner).
+    super::audit_log::note(
+        app,
+        "cli",
+        super::audit::actions::TOKEN_CREATED,
+        format!("token:{}", token.id),
+        &serde_json::json!({"user": email.as_str(), "label": token.label}),
+    )
+    .await?;
     Ok((token, secret))
 }
 
@@ -78,6 +87,40 @@ pub async fn list(app: &App, email: &str) -> AppResult<Vec<ApiToken>> {
     Ok(app.store.list_tokens(creds.user.id).await?)
 }
 
+/// Revokes the token with this id (revoking twice keeps the first time); audited.
 pub async fn revoke(app: &App, id: i64) -> AppResult<ApiToken> {
-    Ok(app.store.revoke_token(id, app.clock.now()).await?)
+    let token = app.store.revoke_token(id, app.clock.now()).await?;
+    super::audit_log::note(
+        app,
+        "cli",
+        super::audit::actions::TOKEN_REVOKED,
+        format!("token:{id}"),
+        &serde_json::json!({"user_id": token.user_id.0}),
+    )
+    .await?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn issuing_and_revoking_a_token_are_audited_without_the_secret() {
+        let (app, _t) = crate::test_support::demo(11).await;
+        let (token, secret) = create(&app, "reporter@railway.example.jp", "ci")
+            .await
+            .unwrap();
+        revoke(&app, token.id).await.unwrap();
+        let entries = super::super::audit_log::all_entries(&app).await.unwrap();
+        let target = format!("token:{}", token.id);
+        let of_token: Vec<_> = entries.iter().filter(|e| e.target == target).collect();
+        let actions: Vec<&str> = of_token.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["token.created", "token.revoked"]);
+        assert!(
+            of_token.iter().all(|e| !e.detail.to_string().contains(&secret)),
+            "the secret never reaches the log"
+        );
+        assert!(authenticate(&app, &secret).await.is_err(), "revoked");
+    }
 }

@@ -170,11 +170,19 @@ struct ListPage {
     statuses: Vec<&'static str>,
 }
 
+/// One CSV cell. A text a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`,
+/// tab or carriage return: operators type titles and summaries) is prefixed with `'`, so the
+/// centre's spreadsheet shows it as text instead of running it.
 fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -772,5 +780,31 @@ pub async fn incident(
             Ok(done(&st, &s.viewer, "flash.choose_reports", "/reports"))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_become_text() {
+        for (typed, cell) in [
+            (
+                "=HYPERLINK(\"http://x.example\",\"x\")",
+                "\"'=HYPERLINK(\"\"http://x.example\"\",\"\"x\"\")\"",
+            ),
+            ("+1+2", "'+1+2"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("\r=1", "\"'\r=1\""),
+        ] {
+            assert_eq!(csv_cell(typed), cell, "{typed:?}");
+        }
+        // Ordinary text and quoting are untouched.
+        assert_eq!(csv_cell("運行管理システムの停止"), "運行管理システムの停止");
+        assert_eq!(csv_cell("a, b"), "\"a, b\"");
+        assert_eq!(csv_cell("2019-05-01 10:00"), "2019-05-01 10:00");
     }
 }
