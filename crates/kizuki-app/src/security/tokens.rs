@@ -118,7 +118,9 @@ mod tests {
         let actions: Vec<&str> = of_token.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["token.created", "token.revoked"]);
         assert!(
-            of_token.iter().all(|e| !e.detail.to_string().contains(&secret)),
+            of_token
+                .iter()
+                .all(|e| !e.detail.to_string().contains(&secret)),
             "the secret never reaches the log"
         );
         assert!(authenticate(&app, &secret).await.is_err(), "revoked");
