@@ -85,7 +85,7 @@ pub(crate) async fn operator_principal(app: &App) -> crate::auth::Principal {
 }
 
 /// A valid first report of the railway sector.
-pub(crate) fn sample_input(_app: &App) -> ReportInput {
+pub(crate) fn sample_input() -> ReportInput {
     ReportInput {
         title: "運行管理システムの停止".into(),
         sector: "railway".into(),

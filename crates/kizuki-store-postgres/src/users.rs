@@ -4,6 +4,34 @@ use crate::*;
 use kizuki_store::PasswordState;
 use kizuki_store::prelude::*;
 
+impl PgStore {
+    /// Sets one column of a user, bumps the version and records the change; the user as now
+    /// stored.
+    async fn update_user(
+        &self,
+        id: UserId,
+        column: &'static str,
+        value: &(dyn ToSql + Sync),
+    ) -> StoreResult<User> {
+        let now = self.now();
+        in_tx!(self, |tx| {
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "UPDATE users SET {column} = $2, version = version + 1 WHERE id = $1
+                         RETURNING {USER_COLS}"
+                    ),
+                    &[&id.0, value],
+                )
+                .await
+                .map_err(pg_err)?
+                .ok_or_else(|| StoreError::not_found("user", id))?;
+            record_change(&tx, Entity::User, id.0, now).await?;
+            user_row(&row)
+        })
+    }
+}
+
 #[async_trait]
 impl UserStore for PgStore {
     async fn create_user(&self, user: NewUser, password_hash: &str) -> StoreResult<User> {
@@ -89,42 +117,11 @@ impl UserStore for PgStore {
     }
 
     async fn set_user_lang(&self, id: UserId, lang: Lang) -> StoreResult<User> {
-        let now = self.now();
-        in_tx!(self, |tx| {
-            let row = tx
-                .query_opt(
-                    &format!(
-                        "UPDATE users SET lang = $2, version = version + 1 WHERE id = $1
-                         RETURNING {USER_COLS}"
-                    ),
-                    &[&id.0, &lang.code()],
-                )
-                .await
-                .map_err(pg_err)?
-                .ok_or_else(|| StoreError::not_found("user", id))?;
-            record_change(&tx, Entity::User, id.0, now).await?;
-            user_row(&row)
-        })
+        self.update_user(id, "lang", &lang.code()).await
     }
 
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User> {
-        let now = self.now();
-        in_tx!(self, |tx| {
-            let row = tx
-                .query_opt(
-                    &format!(
-                        "UPDATE users SET active = $2, version = version + 1 WHERE id = $1
-                         RETURNING {USER_COLS}"
-                    ),
-                    &[&id.0, &active],
-                )
-                .await
-                .map_err(pg_err)?
-                .ok_or_else(|| StoreError::not_found("user", id))?;
-            record_change(&tx, Entity::User, id.0, now).await?;
-            let user = user_row(&row)?;
-            Ok(user)
-        })
+        self.update_user(id, "active", &active).await
     }
 
     async fn set_password(

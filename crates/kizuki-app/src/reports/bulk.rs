@@ -478,7 +478,7 @@ mod tests {
     async fn a_job_files_the_valid_items_and_names_the_rest() {
         let (app, _dir) = crate::test_support::demo(3).await;
         let reporter = crate::test_support::operator_principal(&app).await;
-        let good: ReportInput = crate::test_support::sample_input(&app);
+        let good: ReportInput = crate::test_support::sample_input();
         let bad = ReportInput {
             title: String::new(),
             ..good.clone()
