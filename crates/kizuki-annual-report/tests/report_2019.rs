@@ -439,6 +439,7 @@ fn crowded_case() -> CaseContent {
         number: n,
         text: long.into(),
         actors: actors.iter().map(|a| (*a).to_owned()).collect(),
+        time: None,
     };
     c.steps = vec![
         step(1, &["att", "s1", "tp", "cu"]),

@@ -45,6 +45,10 @@ pub struct Step {
     pub number: u32,
     pub text: String,
     pub actors: Vec<String>,
+    /// When it happened, as the report says it: a clock time (「10:30」), a date, or a time
+    /// relative to the trouble (「3時間後」, 「1週間前から」). Shown in the diagram and the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }
 
 /// A named lesson (気付き・教訓): a short title and its explanation.
@@ -381,6 +385,7 @@ mod tests {
             number: n,
             text: format!("step {n}"),
             actors: actors.iter().map(|a| (*a).to_owned()).collect(),
+            time: None,
         }
     }
 

@@ -665,11 +665,13 @@ mod tests {
                 number: 1,
                 text: "誤表示".into(),
                 actors: vec!["sys".into()],
+                time: None,
             }],
             responses: vec![Step {
                 number: 1,
                 text: "周知".into(),
                 actors: vec!["op".into()],
+                time: None,
             }],
             sections: Sections {
                 background: vec!["b".into()],

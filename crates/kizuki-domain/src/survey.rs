@@ -26,6 +26,10 @@ pub struct Criterion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommonLesson {
+    /// A short heading; lessons imported from the 2019 files have none and are shown under
+    /// their category alone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
     pub category: Code,
     pub text: String,
     pub cases: Vec<u32>,

@@ -210,6 +210,7 @@ pub fn case_content(number: u32) -> CaseContent {
         number: n,
         text: format!("手順{n}"),
         actors: actors.iter().map(|s| (*s).to_owned()).collect(),
+        time: None,
     };
     CaseContent {
         number,
@@ -258,6 +259,7 @@ pub fn survey_content(year: i32) -> SurveyContent {
         }],
         remarks: vec![],
         common_lessons: vec![CommonLesson {
+            title: "共通".into(),
             category: code("system-failure"),
             text: "共通の教訓".into(),
             cases: vec![1],

@@ -377,6 +377,7 @@ pub fn placeholder_case(
         number: 1,
         text: UNWRITTEN.to_owned(),
         actors: vec!["operator".to_owned()],
+        time: None,
     };
     let unwritten = || vec![UNWRITTEN.to_owned()];
     CaseContent {

@@ -218,6 +218,7 @@ impl CaseForm {
                             .filter(|a| !a.is_empty())
                             .map(str::to_owned)
                             .collect(),
+                        time: None,
                     }
                 })
                 .collect()

@@ -434,6 +434,7 @@ fn actor_keys_that_carry_a_name_are_renamed_and_followed() {
         number: 4,
         text: "ACMEのDBが応答しなかった".into(),
         actors: vec!["acme-db".into(), "customer".into()],
+        time: None,
     });
     let dir = Directory::new(vec![
         KnownName::new("org-acme", NameKind::Vendor, vec!["ACME".into()]).unwrap(),

@@ -227,6 +227,9 @@ pub struct StepDto {
     pub number: u32,
     pub text: String,
     pub actors: Vec<String>,
+    /// When it happened: 「10:30」, 「3時間後」, 「1週間前から」.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -268,6 +271,7 @@ fn step_dto(s: &Step) -> StepDto {
         number: s.number,
         text: s.text.clone(),
         actors: s.actors.clone(),
+        time: s.time.clone(),
     }
 }
 
@@ -276,6 +280,7 @@ fn step_of(s: StepDto) -> Step {
         number: s.number,
         text: s.text,
         actors: s.actors,
+        time: s.time,
     }
 }
 
@@ -426,6 +431,7 @@ impl From<&Criterion> for CriterionDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommonLessonDto {
+    pub title: String,
     pub category: String,
     pub text: String,
     /// Numbers of the cases the lesson draws on.
@@ -435,6 +441,7 @@ pub struct CommonLessonDto {
 impl From<&CommonLesson> for CommonLessonDto {
     fn from(l: &CommonLesson) -> Self {
         CommonLessonDto {
+            title: l.title.clone(),
             category: l.category.0.clone(),
             text: l.text.clone(),
             cases: l.cases.clone(),
