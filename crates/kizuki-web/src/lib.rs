@@ -164,7 +164,23 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/public/cases/{file}", get(publication::case))
         .route("/public/surveys/{file}", get(publication::survey))
         .route("/surveys", get(cases::surveys))
+        .route(
+            "/surveys/new",
+            get(pages::surveys::new_form).post(pages::surveys::create),
+        )
         .route("/surveys/{year}", get(cases::survey))
+        .route(
+            "/surveys/{year}/edit",
+            get(pages::surveys::edit_form).post(pages::surveys::save),
+        )
+        .route(
+            "/surveys/{year}/lessons",
+            get(pages::surveys::lessons_form).post(pages::surveys::lessons_save),
+        )
+        .route(
+            "/surveys/{year}/cases/new",
+            get(pages::surveys::new_case_form).post(pages::surveys::create_case),
+        )
         .route(
             "/surveys/{year}/report/{format}",
             get(pages::annual_report::download),

@@ -47,6 +47,10 @@ templates!(
     "surveys/list.html",
     "surveys/view.html",
     "surveys/selection.html",
+    // Running a survey year.
+    "surveys/edit.html",
+    "surveys/lessons.html",
+    "surveys/new_case.html",
     "lessons.html",
     // Search.
     "search.html",

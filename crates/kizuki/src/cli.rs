@@ -4,6 +4,8 @@
 // Accounts.
 mod accounts;
 mod search_cmd;
+// Survey years.
+mod survey_cmd;
 // Intake throughput benchmark.
 mod bench_intake;
 
@@ -93,6 +95,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Survey years: open one.
+    #[command(subcommand)]
+    Survey(survey_cmd::SurveyCommand),
     /// Rank a survey's candidate reports and propose the cases, with reasons
     /// (e.g. `kizuki select --survey 2019 --count 7 --min-category cyber-attack=2`).
     Select(crate::select_cmd::SelectArgs),
@@ -278,6 +283,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => check(&db, &config).await,
+        Command::Survey(cmd) => survey_cmd::run(&db.existing_app().await?, cmd).await,
         Command::Report {
             survey,
             format,

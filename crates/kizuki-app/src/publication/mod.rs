@@ -456,6 +456,14 @@ async fn system_user(app: &App, email: &str, name: &str, role: Role) -> AppResul
     Ok(app.store.create_user(nu, NO_LOGIN).await?.id)
 }
 
+/// The service's own editor, for work done from the command line without a named user; it
+/// cannot log in, and the audit log names it.
+pub async fn system_editor(app: &App) -> AppResult<crate::auth::Principal> {
+    let id = system_user(app, SYSTEM_EDITOR, "kizuki（編集・システム）", Role::Editor).await?;
+    let user = app.store.get_user(id).await?;
+    Ok(crate::auth::Principal::from_user(&user))
+}
+
 /// The 2019 cases were published in reality: record their sign-off (send, approve,
 /// mark publishable, publish) by system actors and put them on the portal. Idempotent: a
 /// case that already has a history is left alone.

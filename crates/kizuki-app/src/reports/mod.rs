@@ -474,6 +474,26 @@ pub async fn list_all(app: &App, p: &Principal, filter: ReportFilter) -> AppResu
     Ok(out)
 }
 
+/// The reports the principal may read that reached the centre between `start` and `end`
+/// (Japan dates, both included), newest first: a survey's candidates for a new case.
+pub async fn in_period(
+    app: &App,
+    p: &Principal,
+    start: chrono::NaiveDate,
+    end: chrono::NaiveDate,
+) -> AppResult<Vec<Report>> {
+    let mut out: Vec<Report> = list_all(app, p, ReportFilter::default())
+        .await?
+        .into_iter()
+        .filter(|r| {
+            let d = kizuki_domain::clock::jst_date(r.reported_at);
+            start <= d && d <= end
+        })
+        .collect();
+    out.sort_by_key(|r| std::cmp::Reverse(r.reported_at));
+    Ok(out)
+}
+
 /// The organisations with at least one report the principal may read, for the list's
 /// organisation filter (offering others would only ever give empty pages).
 async fn visible_report_orgs(app: &App, p: &Principal) -> AppResult<Vec<OrgId>> {

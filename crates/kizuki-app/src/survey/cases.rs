@@ -431,6 +431,11 @@ pub async fn update(
         state(&saved),
     )
     .await?;
+    // Common lessons cite cases by number: a renumbered case takes its citations along.
+    if let Some(year) = saved.survey_year {
+        crate::survey::year::renumber_case(app, year, before.content.number, saved.content.number)
+            .await?;
+    }
     // Publication: a change to a case under sign-off sends it back to draft. The
     // case is saved either way; should recording the reopen fail, the fingerprint checks at
     // approval and publication still refuse the changed text.

@@ -13,6 +13,8 @@ pub mod search;
 pub mod selection;
 // Bulk imports through a bounded queue.
 pub mod imports;
+// Survey years: open, edit, start cases.
+pub mod surveys;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -368,7 +370,7 @@ async fn list_surveys(
     get, path = "/surveys/{year}", tag = "surveys",
     params(("year" = i32, Path, description = "Fiscal year, e.g. 2019")),
     responses(
-        (status = 200, description = "The survey", body = SurveyDto),
+        (status = 200, description = "The survey", body = SurveyDto, headers(("ETag" = String))),
         (status = 404, description = "No survey that year", body = ApiErrorBody),
     ),
     security(("bearer" = []))
@@ -377,9 +379,13 @@ async fn get_survey(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
     ApiPath(year): ApiPath<i32>,
-) -> Result<Json<SurveyDto>, ApiError> {
+) -> Result<Response, ApiError> {
     let v = cases::survey(&st.app, &p, year).await?;
-    Ok(Json(SurveyDto::new(&v.survey, &v.cases)))
+    Ok(with_etag(
+        StatusCode::OK,
+        v.survey.version,
+        SurveyDto::new(&v.survey, &v.cases),
+    ))
 }
 
 #[utoipa::path(
@@ -430,8 +436,9 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(add_stage))
         .routes(routes!(list_cases))
         .routes(routes!(get_case, update_case))
-        .routes(routes!(list_surveys))
-        .routes(routes!(get_survey))
+        .routes(routes!(list_surveys, surveys::open_survey))
+        .routes(routes!(get_survey, surveys::update_survey))
+        .routes(routes!(surveys::create_case))
         // Selection.
         .routes(routes!(selection::get_selection, selection::post_selection))
         .routes(routes!(taxonomy))

@@ -11,6 +11,7 @@ pub mod publication;
 pub mod reports;
 pub mod search;
 pub mod selection;
+pub mod surveys;
 pub mod triage;
 
 use crate::error::WebError;
