@@ -72,15 +72,24 @@ pub(crate) async fn file(app: &App, org: &str, when: &str, input: ReportInput) -
 
 /// The demo railway operator's reporter, as a signed-in principal.
 pub(crate) async fn operator_principal(app: &App) -> crate::auth::Principal {
-    let email = kizuki_domain::user::Email::parse("reporter@railway.example.jp")
-        .unwrap_or_else(|e| panic!("email: {e}"));
+    principal(app, "reporter@railway.example.jp").await
+}
+
+/// The demo centre's analyst, as a signed-in principal.
+pub(crate) async fn analyst_principal(app: &App) -> crate::auth::Principal {
+    principal(app, "analyst@centre.example.jp").await
+}
+
+/// A demo user by e-mail, as a signed-in principal.
+pub(crate) async fn principal(app: &App, email: &str) -> crate::auth::Principal {
+    let email = kizuki_domain::user::Email::parse(email).unwrap_or_else(|e| panic!("email: {e}"));
     let creds = app
         .store
         .credentials(&email)
         .await
         .ok()
         .flatten()
-        .unwrap_or_else(|| panic!("no demo reporter"));
+        .unwrap_or_else(|| panic!("no demo user {email}"));
     crate::auth::Principal::from_user(&creds.user)
 }
 

@@ -202,6 +202,19 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The user named by `--as EMAIL`, as the principal a command acts for.
+pub(crate) async fn principal_for(app: &App, email: &str) -> Result<kizuki_app::auth::Principal> {
+    let parsed =
+        kizuki_domain::user::Email::parse(email).map_err(|e| anyhow::anyhow!("--as: {e}"))?;
+    let user = app
+        .store
+        .credentials(&parsed)
+        .await?
+        .with_context(|| format!("--as: no user {email}"))?
+        .user;
+    Ok(kizuki_app::auth::Principal::from_user(&user))
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KIZUKI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

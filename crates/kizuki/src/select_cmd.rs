@@ -5,7 +5,6 @@
 //! decision like the web page's 提案.
 
 use anyhow::{Context, Result, bail};
-use kizuki_app::auth::Principal;
 use kizuki_app::selection::decisions;
 use kizuki_app::selection::index::index_oracle;
 use kizuki_app::selection::{
@@ -19,7 +18,6 @@ use kizuki_domain::selection::{
     short_label,
 };
 use kizuki_domain::taxonomy::{Lang, Taxonomy, Vocabulary};
-use kizuki_domain::user::Email;
 use kizuki_search::SearchService;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -180,14 +178,7 @@ pub async fn run(app: &App, data_dir: &Path, args: SelectArgs) -> Result<()> {
     };
     let mut saved = None;
     let proposal = if args.save {
-        let email = args.as_user.as_deref().unwrap_or_default();
-        let user = app
-            .store
-            .credentials(&Email::parse(email).map_err(|e| anyhow::anyhow!("--as: {e}"))?)
-            .await?
-            .with_context(|| format!("--as: no user {email}"))?
-            .user;
-        let p = Principal::from_user(&user);
+        let p = crate::cli::principal_for(app, args.as_user.as_deref().unwrap_or_default()).await?;
         let v = decisions::propose_and_save(app, &p, fy.year(), req.rules, req.options, oracle)
             .await
             .map_err(plain)?;

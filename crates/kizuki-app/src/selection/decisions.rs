@@ -7,7 +7,7 @@
 //!   and the API show that snapshot, never a recomputation, so a confirmed decision reads the
 //!   same however the reports change afterwards.
 //! - A survey has one confirmed decision. Once confirmed, new proposals are refused.
-//! - Confirming creates a placeholder case draft ([`placeholder_case`]) for every chosen
+//! - Confirming creates a case draft ([`crate::survey::authoring::from_reports`]) for every chosen
 //!   report that has no case in the survey yet. Cases the survey already has (the 2019
 //!   reference cases) are kept untouched; a chosen report that already has one keeps it. New
 //!   drafts are numbered after the highest existing number, grouped by case category (in the
@@ -20,13 +20,12 @@ use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::selection::{BALANCE, Ranking, SelectionRequest, SimilarityOracle, propose};
 use chrono::{DateTime, Utc};
-use kizuki_domain::case::{Actor, ActorKind, CaseContent, Lesson, Sections, Step};
 use kizuki_domain::clock::jst_date;
 use kizuki_domain::ids::{ReportId, UserId};
 use kizuki_domain::report::Report;
 use kizuki_domain::selection::{OverrideInput, RulesInput, Selection, SolveOptions};
 use kizuki_domain::survey::Survey;
-use kizuki_domain::taxonomy::{Code, Lang, Vocabulary};
+use kizuki_domain::taxonomy::{Code, Vocabulary};
 use kizuki_domain::{FieldError, FieldErrorKind, ValidationErrors};
 use kizuki_store::{
     CaseDraft, NewSelection, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError,
@@ -36,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// What an unwritten part of a case draft says until an analyst writes it.
-pub const UNWRITTEN: &str = "（未記入）";
+pub use crate::survey::authoring::UNWRITTEN;
 
 /// Everything a saved proposal was computed from and what came out, stored as one JSON
 /// snapshot with the selection.
@@ -343,73 +342,6 @@ pub async fn current(
     }
 }
 
-fn clip(s: &str, max: usize) -> String {
-    let t = s.trim();
-    if t.is_empty() {
-        return UNWRITTEN.to_owned();
-    }
-    t.chars().take(max).collect()
-}
-
-/// The minimal valid case a confirmed report starts as: title and category from the
-/// selection, impact and the overview from the report's summary, the cause from its cause
-/// labels, the reporting operator as the one actor, and one step, one response, every section
-/// and one lesson reading [`UNWRITTEN`] for the analyst to write in the case editor.
-pub fn placeholder_case(
-    number: u32,
-    category: Code,
-    report: &Report,
-    operator: &str,
-    tx: &kizuki_domain::taxonomy::Taxonomy,
-) -> Result<CaseContent, ValidationErrors> {
-    let d = &report.details;
-    let causes: Vec<&str> = d
-        .causes
-        .iter()
-        .map(|c| tx.label(Vocabulary::Cause, c.as_str(), Lang::Ja))
-        .collect();
-    let cause = if causes.is_empty() {
-        UNWRITTEN.to_owned()
-    } else {
-        causes.join("・")
-    };
-    let step = || Step {
-        number: 1,
-        text: UNWRITTEN.to_owned(),
-        actors: vec!["operator".to_owned()],
-        time: None,
-    };
-    let unwritten = || vec![UNWRITTEN.to_owned()];
-    CaseContent {
-        number,
-        category,
-        title: clip(&d.title, 120),
-        impact: clip(&d.summary, 2000),
-        cause,
-        overview: vec![clip(&d.summary, 2000)],
-        actors: vec![Actor {
-            key: "operator".to_owned(),
-            label: clip(operator, 60),
-            kind: ActorKind::Operator,
-            group: None,
-        }],
-        steps: vec![step()],
-        responses: vec![step()],
-        sections: Sections {
-            background: unwritten(),
-            detection: unwritten(),
-            response: unwritten(),
-            cause: unwritten(),
-            countermeasures: unwritten(),
-        },
-        lessons: vec![Lesson {
-            title: UNWRITTEN.to_owned(),
-            text: UNWRITTEN.to_owned(),
-        }],
-    }
-    .parse(tx)
-}
-
 /// Confirms the saved proposal `id` of the survey, based on `expected_version` (a stale one is
 /// [`StoreError::Conflict`]), and creates the case drafts (see the module notes).
 pub async fn confirm(
@@ -486,7 +418,13 @@ pub async fn confirm(
             .get(&report.org_id)
             .cloned()
             .unwrap_or_else(|| "事業者".to_owned());
-        let content = placeholder_case(next, category, &report, &operator, &app.taxonomy)?;
+        let content = crate::survey::authoring::from_reports(
+            next,
+            category,
+            &[(report, operator)],
+            &app.taxonomy,
+        )
+        .parse(&app.taxonomy)?;
         drafts.push(CaseDraft {
             report_id: m.report_id,
             content,

@@ -5,7 +5,6 @@
 use crate::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::selection::decisions::UNWRITTEN;
 use crate::survey::cases;
 use chrono::{DateTime, Utc};
 use kizuki_domain::FieldError;
@@ -28,6 +27,9 @@ pub struct CaseStart {
     /// blank case takes the taxonomy's first category.
     pub category: Option<Code>,
 }
+
+/// What a part of a case reads until the analyst writes it.
+pub const UNWRITTEN: &str = "（未記入）";
 
 const MAX_TITLE: usize = 120;
 const MAX_POINT: usize = 2000;
@@ -185,17 +187,13 @@ pub fn from_reports(
         overview: if summaries.is_empty() {
             unwritten()
         } else {
-            summaries.clone()
+            summaries
         },
         actors,
         steps,
         responses: vec![unwritten_step()],
         sections: Sections {
-            background: if summaries.is_empty() {
-                unwritten()
-            } else {
-                summaries
-            },
+            background: unwritten(),
             detection,
             response: unwritten(),
             cause: unwritten(),
@@ -300,14 +298,7 @@ mod tests {
     use super::*;
     use crate::test_support::{at, file, sample_input};
     use kizuki_domain::report::{ReportInput, StageKind};
-    use kizuki_domain::user::Email;
     use kizuki_store::NewStage;
-
-    async fn analyst(app: &App) -> Principal {
-        let email = Email::parse("analyst@centre.example.jp").unwrap();
-        let u = app.store.credentials(&email).await.unwrap().unwrap().user;
-        Principal::from_user(&u)
-    }
 
     async fn open_2020(app: &App, p: &Principal) {
         let c = crate::survey::year::prefill(app, p, 2020, Some(2019))
@@ -319,7 +310,7 @@ mod tests {
     #[tokio::test]
     async fn a_case_from_two_reports_has_their_operators_systems_and_timed_steps() {
         let (app, _t) = crate::test_support::demo(31).await;
-        let p = analyst(&app).await;
+        let p = crate::test_support::analyst_principal(&app).await;
         open_2020(&app, &p).await;
         let a = file(
             &app,
@@ -418,7 +409,7 @@ mod tests {
     #[tokio::test]
     async fn a_report_the_principal_cannot_read_is_not_found_and_operators_cannot_start_cases() {
         let (app, _t) = crate::test_support::demo(32).await;
-        let p = analyst(&app).await;
+        let p = crate::test_support::analyst_principal(&app).await;
         open_2020(&app, &p).await;
         let Err(AppError::Validation(errs)) = create(
             &app,

@@ -507,18 +507,11 @@ pub fn lesson_row(l: &CommonLesson) -> LessonRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kizuki_domain::user::Email;
-
-    async fn analyst(app: &App) -> Principal {
-        let email = Email::parse("analyst@centre.example.jp").unwrap();
-        let u = app.store.credentials(&email).await.unwrap().unwrap().user;
-        Principal::from_user(&u)
-    }
 
     #[tokio::test]
     async fn a_year_copied_from_2019_moves_title_and_period_and_drops_the_lessons() {
         let (app, _t) = crate::test_support::demo(21).await;
-        let p = analyst(&app).await;
+        let p = crate::test_support::analyst_principal(&app).await;
         let c = prefill(&app, &p, 2020, Some(2019)).await.unwrap();
         assert_eq!(c.fiscal_year.year(), 2020);
         assert_eq!(c.title, "2020年度 補完調査 報告書");
@@ -553,7 +546,7 @@ mod tests {
     #[tokio::test]
     async fn a_blank_year_needs_its_texts_and_an_unknown_source_is_named() {
         let (app, _t) = crate::test_support::demo(22).await;
-        let p = analyst(&app).await;
+        let p = crate::test_support::analyst_principal(&app).await;
         let c = prefill(&app, &p, 2021, None).await.unwrap();
         assert_eq!(c.title, "2021年度 補完調査 報告書");
         let Err(AppError::Validation(errs)) = open(&app, &p, c).await else {
@@ -581,7 +574,7 @@ mod tests {
     #[tokio::test]
     async fn edits_are_checked_against_the_version_and_the_cases() {
         let (app, _t) = crate::test_support::demo(24).await;
-        let p = analyst(&app).await;
+        let p = crate::test_support::analyst_principal(&app).await;
         let s = app.store.get_survey(2019).await.unwrap();
         let mut c = s.content.clone();
         c.purpose.push_str("（追記）");
@@ -611,7 +604,7 @@ mod tests {
     #[tokio::test]
     async fn renumbering_a_case_carries_its_citations_and_citing_refuses_dropping_it() {
         let (app, _t) = crate::test_support::demo(25).await;
-        let p = analyst(&app).await;
+        let p = crate::test_support::analyst_principal(&app).await;
         // 2019's first common lesson cites cases 1, 3, 4.
         let err = refuse_if_cited(&app, 2019, 3).await.unwrap_err();
         assert!(err.to_string().contains("事例3"), "{err}");

@@ -1,13 +1,12 @@
 //! `kizuki survey …`: opening a survey year from the command line, as the web page and the
 //! API do, through the same application services.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use kizuki_app::App;
 use kizuki_app::auth::Principal;
 use kizuki_app::survey::year;
 use kizuki_domain::fiscal::FiscalYear;
-use kizuki_domain::user::Email;
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
@@ -47,13 +46,7 @@ async fn principal(app: &App, email: Option<&str>) -> Result<Principal> {
     let Some(email) = email else {
         return Ok(kizuki_app::publication::system_editor(app).await?);
     };
-    let user = app
-        .store
-        .credentials(&Email::parse(email).map_err(|e| anyhow::anyhow!("--as: {e}"))?)
-        .await?
-        .with_context(|| format!("--as: no user {email}"))?
-        .user;
-    Ok(Principal::from_user(&user))
+    super::principal_for(app, email).await
 }
 
 pub async fn run(app: &App, cmd: SurveyCommand) -> Result<ExitCode> {
