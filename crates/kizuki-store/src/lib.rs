@@ -15,6 +15,8 @@ mod selection;
 // Browser sessions in the database (shared by every node).
 mod sessions;
 pub mod sql;
+// Cooperation records and published editions of a survey year.
+mod year;
 
 pub use backup::OnlineBackup;
 pub use error::{Current, StoreError, StoreResult};
@@ -28,6 +30,8 @@ pub use reminders::{
 pub use selection::{
     CaseDraft, NewSelection, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoredSelection,
 };
+// Cooperation records and published editions of a survey year.
+pub use year::{CooperationRecord, CooperationStatus, Edition, NewCooperation, NewEdition};
 // Browser sessions in the database (shared by every node).
 pub use sessions::{PendingLogin, SessionKey, SessionRecord, SessionUpdate};
 
@@ -458,6 +462,17 @@ pub trait CaseStore: Send + Sync {
     async fn list_cases(&self, survey_year: Option<i32>) -> StoreResult<Vec<Case>>;
 
     async fn case_history(&self, id: CaseId) -> StoreResult<Vec<HistoryEntry>>;
+
+    /// Takes a case out of its survey (its `survey_year` becomes `None`; the number is kept,
+    /// and the history records a `drop`), against `expected_version` like an update. The
+    /// report stays free to become a case of the survey again.
+    async fn drop_case(
+        &self,
+        id: CaseId,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Case>;
 }
 
 /// Surveys, one per fiscal year.
@@ -518,6 +533,36 @@ pub trait SelectionStore: Send + Sync {
         at: DateTime<Utc>,
         drafts: Vec<CaseDraft>,
     ) -> StoreResult<StoredSelection>;
+
+    /// Reopens the confirmed selection `id` (status `reopened`, version + 1), so a new
+    /// proposal can be made and confirmed; the cases it created stay. A stale version is
+    /// [`StoreError::Conflict`]; a selection that is not confirmed is [`StoreError::Invalid`].
+    async fn reopen_selection(
+        &self,
+        id: i64,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<StoredSelection>;
+}
+
+/// A survey year's cooperation records and published editions.
+#[async_trait]
+pub trait YearStore: Send + Sync {
+    /// Appends to a case's cooperation history (see [`NewCooperation::expected_seq`]).
+    async fn append_cooperation(&self, c: NewCooperation) -> StoreResult<CooperationRecord>;
+
+    /// A case's cooperation history, oldest first (empty when none).
+    async fn cooperation_history(&self, case: CaseId) -> StoreResult<Vec<CooperationRecord>>;
+
+    /// Publishes a new edition of the year's annual report, numbered after the last.
+    async fn publish_edition(&self, e: NewEdition) -> StoreResult<Edition>;
+
+    /// The year's editions, oldest first.
+    async fn editions(&self, survey_year: i32) -> StoreResult<Vec<Edition>>;
+
+    /// One edition; [`StoreError::NotFound`] when the year has no such edition.
+    async fn edition(&self, survey_year: i32, number: u32) -> StoreResult<Edition>;
 }
 
 /// The change feed every write appends to, which search indexes follow.
@@ -756,6 +801,7 @@ pub trait Store:
     + SecurityStore
     + ReminderStore
     + SessionStore
+    + YearStore
     + Send
     + Sync
     + 'static
@@ -788,6 +834,7 @@ pub mod prelude {
     pub use crate::{
         CaseStore, ChangeFeed, OrgStore, PublicationStore, ReminderStore, ReportStore,
         SecurityStore, SelectionStore, SessionStore, Store, SurveyStore, TokenStore, UserStore,
+        YearStore,
     };
 }
 

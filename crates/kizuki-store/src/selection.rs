@@ -27,6 +27,8 @@ pub struct ScoreOverrideRecord {
 pub enum SelectionStatus {
     Draft,
     Confirmed,
+    /// Was confirmed, then reopened: kept as history, no longer the survey's decision.
+    Reopened,
 }
 
 impl SelectionStatus {
@@ -34,6 +36,7 @@ impl SelectionStatus {
         match self {
             SelectionStatus::Draft => "draft",
             SelectionStatus::Confirmed => "confirmed",
+            SelectionStatus::Reopened => "reopened",
         }
     }
 
@@ -41,6 +44,7 @@ impl SelectionStatus {
         match s {
             "draft" => Some(SelectionStatus::Draft),
             "confirmed" => Some(SelectionStatus::Confirmed),
+            "reopened" => Some(SelectionStatus::Reopened),
             _ => None,
         }
     }
