@@ -83,6 +83,9 @@ pub async fn seed_demo(app: &App) -> AppResult<DemoOutcome> {
     // Publication: the 2019 cases were published in reality, so they are signed
     // off and on the public portal in the demo too.
     crate::publication::seed_published(app, data.survey.fiscal_year.year()).await?;
+    // …and the 2019 annual report was published whole: its first edition.
+    let editor = crate::publication::system_editor(app).await?;
+    crate::publication::year::publish(app, &editor, data.survey.fiscal_year.year()).await?;
     Ok(DemoOutcome {
         credentials,
         survey,

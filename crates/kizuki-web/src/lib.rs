@@ -182,6 +182,22 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             get(pages::surveys::new_case_form).post(pages::surveys::create_case),
         )
         .route(
+            "/surveys/{year}/publish",
+            get(pages::surveys::publish_page).post(pages::surveys::publish),
+        )
+        .route(
+            "/surveys/{year}/replacement",
+            post(pages::surveys::accept_replacement),
+        )
+        .route(
+            "/surveys/{year}/selection/reopen",
+            post(pages::surveys::reopen_selection),
+        )
+        .route(
+            "/cases/{id}/cooperation",
+            get(pages::surveys::cooperation_page).post(pages::surveys::cooperation_record),
+        )
+        .route(
             "/surveys/{year}/report/{format}",
             get(pages::annual_report::download),
         )

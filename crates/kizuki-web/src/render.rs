@@ -51,6 +51,8 @@ templates!(
     "surveys/edit.html",
     "surveys/lessons.html",
     "surveys/new_case.html",
+    "surveys/publish.html",
+    "cases/cooperation.html",
     "lessons.html",
     // Search.
     "search.html",

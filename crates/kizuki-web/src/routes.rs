@@ -31,6 +31,11 @@ pub enum RouteClass {
     CaseWrite,
     /// A case's sign-off page (its source operator, and the centre).
     CaseSignOff,
+    /// A selected case's cooperation record (its source operator, and the centre's content
+    /// staff); anyone else is told it does not exist.
+    CaseCooperation,
+    /// Approve and publish a survey year's annual report (the centre's editors).
+    SurveyPublish,
     /// The audit log (the system administrator).
     AuditLog,
 }
@@ -112,6 +117,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/surveys/{year}/lessons", CaseWrite),
         r("GET", "/surveys/{year}/cases/new", CaseWrite),
         r("POST", "/surveys/{year}/cases/new", CaseWrite),
+        r("GET", "/surveys/{year}/publish", SurveyPublish),
+        r("POST", "/surveys/{year}/publish", SurveyPublish),
+        r("POST", "/surveys/{year}/replacement", CaseWrite),
+        r("POST", "/surveys/{year}/selection/reopen", CaseWrite),
+        r("GET", "/cases/{id}/cooperation", CaseCooperation),
+        r("POST", "/cases/{id}/cooperation", CaseCooperation),
         r("GET", "/surveys/{year}/report/{format}", CaseRead),
         r("GET", "/surveys/{year}/selection", CaseWrite),
         r("POST", "/surveys/{year}/selection", CaseWrite),
@@ -145,6 +156,22 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/api/v1/surveys/{year}", CaseRead),
         r("PUT", "/api/v1/surveys/{year}", CaseWrite),
         r("POST", "/api/v1/surveys/{year}/cases", CaseWrite),
+        r("GET", "/api/v1/cases/{id}/cooperation", CaseCooperation),
+        r("POST", "/api/v1/cases/{id}/cooperation", CaseCooperation),
+        r("GET", "/api/v1/surveys/{year}/replacement", CaseWrite),
+        r("POST", "/api/v1/surveys/{year}/replacement", CaseWrite),
+        r("GET", "/api/v1/surveys/{year}/editions", Member),
+        r("POST", "/api/v1/surveys/{year}/editions", SurveyPublish),
+        r("POST", "/api/v1/surveys/{year}/selection/reopen", CaseWrite),
+        r("GET", "/api/v1/cases/{id}/signoff", CaseSignOff),
+        r("POST", "/api/v1/cases/{id}/signoff/answer", CaseSignOff),
+        r("POST", "/api/v1/cases/{id}/signoff/action", CaseWrite),
+        r("GET", "/api/v1/cases/{id}/anonymisation", CaseWrite),
+        r(
+            "POST",
+            "/api/v1/cases/{id}/anonymisation/decisions",
+            CaseWrite,
+        ),
         r("GET", "/api/v1/surveys/{year}/selection", CaseWrite),
         r("POST", "/api/v1/surveys/{year}/selection", CaseWrite),
         r("GET", "/api/v1/taxonomy", Member),

@@ -6,6 +6,8 @@
 //! they need, checks who is asking, and stores the outcome.
 
 pub mod check;
+// Publishing a survey year as editions of its annual report.
+pub mod year;
 
 use crate::App;
 use crate::auth::Principal;
@@ -308,6 +310,14 @@ pub async fn for_operator(app: &App, p: &Principal, id: CaseId) -> AppResult<Rev
     Ok(r)
 }
 
+/// Refuses unless the principal may answer case `id`'s sign-off now (its source operator,
+/// while the answer is awaited); decided before a request's body is read.
+pub async fn require_answer(app: &App, p: &Principal, id: CaseId) -> AppResult<()> {
+    let r = load(app, id, DEFAULT_K).await?;
+    allow(app, p, access::Action::Read, &r).await?;
+    allow(app, p, access::Action::Approve, &r).await
+}
+
 /// The operator approves the text shown (`seen` is the fingerprint the page carried) or asks
 /// for changes.
 pub async fn operator_answer(
@@ -365,28 +375,6 @@ pub async fn public_case(app: &App, year: i32, number: u32) -> AppResult<Publica
         .publication(year, number)
         .await?
         .ok_or_else(|| StoreError::not_found("publication", format!("{year}-{number}")).into())
-}
-
-/// A survey's annual report from published material only, offered once every case of the
-/// survey is published (its overview table numbers them all). `None` otherwise.
-pub async fn public_report(
-    app: &App,
-    year: i32,
-) -> AppResult<Option<(kizuki_domain::survey::Survey, Vec<Publication>)>> {
-    let pubs = app.store.list_publications(Some(year)).await?;
-    if pubs.is_empty() {
-        return Ok(None);
-    }
-    let survey = match app.store.get_survey(year).await {
-        Ok(s) => s,
-        Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let all = app.store.list_cases(Some(year)).await?;
-    if all.len() != pubs.len() {
-        return Ok(None);
-    }
-    Ok(Some((survey, pubs)))
 }
 
 /// Normalised substring search over published text: NFKC/width/case folding through the

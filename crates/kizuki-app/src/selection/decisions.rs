@@ -342,6 +342,52 @@ pub async fn current(
     }
 }
 
+/// Reopens the survey's confirmed selection `id`, based on `expected_version`: it stays in
+/// the history as `reopened`, its cases stay, and a new proposal can be made and confirmed
+/// (new drafts only for reports that have no case yet).
+pub async fn reopen(
+    app: &App,
+    p: &Principal,
+    fiscal_year: i32,
+    id: i64,
+    expected_version: i64,
+) -> AppResult<SelectionView> {
+    p.require_analyst()?;
+    let s = app.store.get_selection(id).await?;
+    if s.survey_year != fiscal_year {
+        return Err(StoreError::not_found("selection", id).into());
+    }
+    if s.status != SelectionStatus::Confirmed {
+        return Err(AppError::Refused(format!(
+            "確定していない選定は再開できません（{}） / only a confirmed selection can be reopened",
+            s.status.code()
+        )));
+    }
+    let done = app
+        .store
+        .reopen_selection(id, expected_version, Some(p.user_id), app.clock.now())
+        .await?;
+    crate::security::audit_log::note(
+        app,
+        crate::security::audit::actor_user(p.user_id),
+        crate::security::audit::actions::CHANGE,
+        format!("selection:{id}"),
+        &serde_json::json!({"survey_year": fiscal_year, "status": "reopened", "version": done.version}),
+    )
+    .await?;
+    view(app, done).await
+}
+
+/// Every saved selection of the survey, newest first: the history of its decisions.
+pub async fn history(app: &App, p: &Principal, fiscal_year: i32) -> AppResult<Vec<SelectionView>> {
+    p.require_analyst()?;
+    let mut out = Vec::new();
+    for s in app.store.list_selections(fiscal_year).await? {
+        out.push(view(app, s).await?);
+    }
+    Ok(out)
+}
+
 /// Confirms the saved proposal `id` of the survey, based on `expected_version` (a stale one is
 /// [`StoreError::Conflict`]), and creates the case drafts (see the module notes).
 pub async fn confirm(

@@ -5,7 +5,7 @@ use crate::App;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use kizuki_annual_report::ReportModel;
-use kizuki_store::{Publication, StoreError};
+
 use std::path::PathBuf;
 
 /// The file formats of the annual report.
@@ -51,9 +51,9 @@ impl Format {
 pub enum Edition<'a> {
     /// A signed-in member: the survey's cases as that member may read them.
     Member(&'a Principal),
-    /// Anyone: the published, anonymised cases, and only once every case of the survey is
-    /// published (an incomplete report would misnumber the cases).
-    Public,
+    /// Anyone: a published edition (the latest when `None`), made of the published,
+    /// anonymised cases as they were when the editors published the year.
+    Public(Option<u32>),
     /// The operator of the service on the command line: every case as written.
     Operator,
 }
@@ -76,7 +76,7 @@ pub async fn model(app: &App, edition: Edition<'_>, year: i32) -> AppResult<Repo
             let cases: Vec<_> = v.cases.into_iter().map(|c| c.content).collect();
             (v.survey.content, cases)
         }
-        Edition::Public => return Ok(public(app, year).await?.0),
+        Edition::Public(n) => return Ok(crate::publication::year::edition(app, year, n).await?.0),
         Edition::Operator => {
             let survey = app.store.get_survey(year).await?;
             let cases: Vec<_> = app
@@ -97,17 +97,6 @@ pub async fn model(app: &App, edition: Edition<'_>, year: i32) -> AppResult<Repo
         &cases,
         &app.taxonomy,
     ))
-}
-
-/// The public edition of survey `year` with the publications it is made of (the portal lists
-/// them beside the report); "not found" until every case of the survey is published.
-pub async fn public(app: &App, year: i32) -> AppResult<(ReportModel, Vec<Publication>)> {
-    let Some((survey, pubs)) = crate::publication::public_report(app, year).await? else {
-        return Err(StoreError::not_found("published survey", year).into());
-    };
-    let cases: Vec<_> = pubs.iter().map(|p| p.content.clone()).collect();
-    let model = kizuki_annual_report::build_report(&survey.content, &cases, &app.taxonomy);
-    Ok((model, pubs))
 }
 
 /// Renders survey `year` for `edition` in `format`. PDF fonts: the `fonts` files first, then
@@ -151,6 +140,7 @@ pub async fn render_model(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kizuki_store::StoreError;
 
     #[test]
     fn formats_round_trip_through_their_extension() {

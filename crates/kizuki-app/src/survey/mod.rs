@@ -1,11 +1,12 @@
 //! The annual survey: importing a survey folder into the store (each case with the report it
 //! came from) and exporting it back, and `kizuki check`'s application-level checks; its cases
-//! (`cases`, started by `authoring`), the year's own content (`year`) and the annual report
+//! (`cases`, started by `authoring`, with the operators' `cooperation`), the year's own content (`year`) and the annual report
 //! rendered from them (`annual_report`).
 
 pub mod annual_report;
 pub mod authoring;
 pub mod cases;
+pub mod cooperation;
 pub mod year;
 
 use crate::App;

@@ -174,6 +174,9 @@ impl PseudonymMap {
         }
         for s in c.steps.iter_mut().chain(c.responses.iter_mut()) {
             t(&mut s.text);
+            if let Some(time) = &mut s.time {
+                t(time);
+            }
         }
         let s = &mut c.sections;
         for pts in [

@@ -282,11 +282,19 @@ pub fn text_fields(c: &CaseContent) -> Vec<(String, &str)> {
         out.push((format!("actors[{i}].label"), &a.label));
         out.push((format!("actors[{i}].key"), &a.key));
     }
+    // A step's time is published beside it, and a date in it can identify as well as one in
+    // the text.
     for (i, s) in c.steps.iter().enumerate() {
         out.push((format!("steps[{i}].text"), &s.text));
+        if let Some(t) = &s.time {
+            out.push((format!("steps[{i}].time"), t));
+        }
     }
     for (i, s) in c.responses.iter().enumerate() {
         out.push((format!("responses[{i}].text"), &s.text));
+        if let Some(t) = &s.time {
+            out.push((format!("responses[{i}].time"), t));
+        }
     }
     let s = &c.sections;
     for (name, pts) in [

@@ -516,3 +516,36 @@ fn directory_records_become_names_with_kinds() {
     let errs = KnownName::new(" ", NameKind::Person, vec!["X".into()]).unwrap_err();
     assert!(errs.for_field("key").is_some() && errs.for_field("names[0]").is_some());
 }
+
+#[test]
+fn a_step_time_is_reviewed_like_the_text_beside_it() {
+    let dir = case1_directory();
+    let mut raw = case1_with_names();
+    raw.steps[0].time = Some("5月7日 9:05".into());
+    let found = scan(&raw, &dir);
+    let date = found
+        .iter()
+        .find(|c| c.id == "date:--05-07")
+        .expect("the step's date is a candidate");
+    assert!(
+        date.locations.iter().any(|l| l.field == "steps[0].time"),
+        "{:?}",
+        date.locations
+    );
+    // Relabelled, the time reads the label in the published case.
+    let decisions: BTreeMap<String, Decision> = found
+        .into_iter()
+        .map(|c| {
+            let d = if c.id == "date:--05-07" {
+                Decision::Relabelled("X日".into())
+            } else if c.kind == CandidateKind::Date {
+                Decision::Ignored(KEEP_DATE.into())
+            } else {
+                Decision::Accepted(c.suggested)
+            };
+            (c.id, d)
+        })
+        .collect();
+    let out = anonymise(&raw, &dir, &PseudonymMap::new(), decisions).unwrap();
+    assert_eq!(out.output.steps[0].time.as_deref(), Some("X日 9:05"));
+}

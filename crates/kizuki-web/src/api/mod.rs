@@ -15,6 +15,8 @@ pub mod selection;
 pub mod imports;
 // Survey years: open, edit, start cases.
 pub mod surveys;
+// Sign-off of a case's anonymised text.
+pub mod signoff;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -439,6 +441,18 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_surveys, surveys::open_survey))
         .routes(routes!(get_survey, surveys::update_survey))
         .routes(routes!(surveys::create_case))
+        .routes(routes!(surveys::get_cooperation, surveys::post_cooperation))
+        .routes(routes!(
+            surveys::get_replacement,
+            surveys::accept_replacement
+        ))
+        .routes(routes!(surveys::list_editions, surveys::publish_edition))
+        .routes(routes!(selection::reopen_selection))
+        .routes(routes!(signoff::get_signoff))
+        .routes(routes!(signoff::answer))
+        .routes(routes!(signoff::action))
+        .routes(routes!(signoff::get_review))
+        .routes(routes!(signoff::decide))
         // Selection.
         .routes(routes!(selection::get_selection, selection::post_selection))
         .routes(routes!(taxonomy))

@@ -180,3 +180,38 @@ pub async fn post_selection(
         Err(e) => Err(e.into()),
     }
 }
+
+#[utoipa::path(
+    post, path = "/surveys/{year}/selection/reopen", tag = "surveys",
+    params(
+        ("year" = i32, Path, description = "Fiscal year, e.g. 2020"),
+        ("If-Match" = String, Header, description = "The ETag of the confirmed selection"),
+    ),
+    responses(
+        (status = 200, description = "Reopened: kept in the history, a new proposal can be confirmed", body = SelectionDto, headers(("ETag" = String))),
+        (status = 400, description = "The selection is not confirmed", body = ApiErrorBody),
+        (status = 404, description = "No such selection in that survey", body = ApiErrorBody),
+        (status = 412, description = "The selection changed since that ETag", body = ApiErrorBody),
+        (status = 428, description = "If-Match is missing", body = ApiErrorBody),
+        (status = 403, description = "Only analysts select cases", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reopen_selection(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(year): ApiPath<i32>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    p.require_analyst()?;
+    let (id, version) = if_match(&headers)?;
+    match decisions::reopen(&st.app, &p, year, id, version).await {
+        Ok(v) => answer(StatusCode::OK, &v),
+        Err(AppError::Store(StoreError::Conflict { current, .. })) => {
+            Err(ApiError(WebError::PreconditionFailed {
+                current: current.version(),
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,20 +1,24 @@
 //! Running a survey year over the API: open a year (`POST /surveys`, optionally copying an
 //! earlier one), edit its content and common lessons (`PUT /surveys/{year}` with `If-Match`),
-//! and start a case from reports or blank (`POST /surveys/{year}/cases`).
+//! start a case from reports or blank (`POST /surveys/{year}/cases`), record the operators'
+//! cooperation (`/cases/{id}/cooperation`), take a declined case's replacement
+//! (`/surveys/{year}/replacement`), and approve and publish the year (`/surveys/{year}/editions`).
 
 use super::dto::{CaseDto, SurveyDto};
 use super::extract::{ApiJson, ApiPath};
 use super::{ApiUser, if_match, json_body, stale_to_412, with_etag};
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use kizuki_app::AppError;
+use kizuki_app::publication::year as edition;
 use kizuki_app::survey::authoring::{self, CaseStart};
-use kizuki_app::survey::{cases, year};
-use kizuki_domain::ids::ReportId;
+use kizuki_app::survey::{cases, cooperation, year};
+use kizuki_domain::ids::{CaseId, ReportId};
 use kizuki_domain::survey::{CommonLesson, Criterion, SurveyContent};
 use kizuki_domain::taxonomy::Code;
 use kizuki_store::StoreError;
@@ -278,5 +282,167 @@ pub async fn create_case(
     let c = authoring::create(&st.app, &p, y, start).await?;
     let mut res = with_etag(StatusCode::CREATED, c.version, CaseDto::from(&c));
     location(&mut res, &format!("/api/v1/cases/{}", c.id));
+    Ok(res)
+}
+
+/// An entry of a case's cooperation record.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CooperationEntryDto {
+    /// How many entries the caller has seen (the history's length); another count is 412.
+    pub seq: u32,
+    /// `requested` (the centre only), `agreed` or `declined` (which needs a `reason`).
+    pub status: String,
+    /// The day of the request or answer, e.g. `2020-05-07` or `令和2年5月7日`.
+    pub on: String,
+    #[serde(default)]
+    pub contact: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[utoipa::path(
+    get, path = "/cases/{id}/cooperation", tag = "surveys",
+    params(("id" = i64, Path, description = "Case id")),
+    responses(
+        (status = 200, description = "The case's cooperation record: `history` oldest first, `status` the latest", body = Object),
+        (status = 404, description = "No such case, or not the caller's organisation's", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_cooperation(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let v = cooperation::view(&st.app, &p, CaseId(id)).await?;
+    Ok((StatusCode::OK, Json(v)).into_response())
+}
+
+#[utoipa::path(
+    post, path = "/cases/{id}/cooperation", tag = "surveys",
+    params(("id" = i64, Path, description = "Case id")),
+    request_body = CooperationEntryDto,
+    responses(
+        (status = 201, description = "Recorded; for a decline the case left its survey and `replacement` is the candidate offered instead", body = Object),
+        (status = 400, description = "Nothing awaits the operator's answer, or a common lesson cites the case", body = ApiErrorBody),
+        (status = 404, description = "No such case, or not the caller's organisation's", body = ApiErrorBody),
+        (status = 412, description = "Someone recorded an entry since (`seq` is stale)", body = ApiErrorBody),
+        (status = 422, description = "Invalid entry, e.g. a decline without its reason", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn post_cooperation(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(id): ApiPath<i64>,
+    body: Result<ApiJson<CooperationEntryDto>, ApiError>,
+) -> Result<Response, ApiError> {
+    cooperation::view(&st.app, &p, CaseId(id)).await?;
+    let b = json_body(body)?;
+    let entry = cooperation::Entry::parse(&b.status, &b.on, &b.contact, &b.reason)?;
+    let done = cooperation::record(&st.app, &p, CaseId(id), b.seq, entry)
+        .await
+        .map_err(stale_to_412)?;
+    Ok((StatusCode::CREATED, Json(done)).into_response())
+}
+
+#[utoipa::path(
+    get, path = "/surveys/{year}/replacement", tag = "surveys",
+    params(("year" = i32, Path, description = "Fiscal year, e.g. 2020")),
+    responses(
+        (status = 200, description = "The candidate offered in place of declined cases (`null` when none)", body = Object),
+        (status = 403, description = "Only analysts select cases", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_replacement(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(y): ApiPath<i32>,
+) -> Result<Response, ApiError> {
+    let r = cooperation::replacement(&st.app, &p, y).await?;
+    Ok((StatusCode::OK, Json(r)).into_response())
+}
+
+/// Accepting the replacement on offer.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptReplacementDto {
+    /// The report on offer (a stale offer is refused on this field).
+    pub report_id: i64,
+    /// Who at its operator is asked to cooperate.
+    #[serde(default)]
+    pub contact: String,
+}
+
+#[utoipa::path(
+    post, path = "/surveys/{year}/replacement", tag = "surveys",
+    params(("year" = i32, Path, description = "Fiscal year, e.g. 2020")),
+    request_body = AcceptReplacementDto,
+    responses(
+        (status = 201, description = "The replacement's case, with the cooperation request recorded", body = CaseDto,
+         headers(("ETag" = String), ("Location" = String))),
+        (status = 400, description = "No replacement is on offer", body = ApiErrorBody),
+        (status = 422, description = "`report_id` is not the one on offer", body = ApiErrorBody),
+        (status = 403, description = "Only analysts select cases", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn accept_replacement(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(y): ApiPath<i32>,
+    body: Result<ApiJson<AcceptReplacementDto>, ApiError>,
+) -> Result<Response, ApiError> {
+    p.require_analyst()?;
+    let b = json_body(body)?;
+    let c =
+        cooperation::accept_replacement(&st.app, &p, y, ReportId(b.report_id), &b.contact).await?;
+    let mut res = with_etag(StatusCode::CREATED, c.version, CaseDto::from(&c));
+    location(&mut res, &format!("/api/v1/cases/{}", c.id));
+    Ok(res)
+}
+
+#[utoipa::path(
+    get, path = "/surveys/{year}/editions", tag = "surveys",
+    params(("year" = i32, Path, description = "Fiscal year, e.g. 2020")),
+    responses(
+        (status = 200, description = "The published editions of the year's annual report, oldest first; each is at `/public/surveys/<year>-v<n>.pdf`", body = Object),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_editions(
+    State(st): State<WebState>,
+    ApiUser(_): ApiUser,
+    ApiPath(y): ApiPath<i32>,
+) -> Result<Response, ApiError> {
+    let e = edition::editions(&st.app, y).await?;
+    Ok((StatusCode::OK, Json(e)).into_response())
+}
+
+#[utoipa::path(
+    post, path = "/surveys/{year}/editions", tag = "surveys",
+    params(("year" = i32, Path, description = "Fiscal year, e.g. 2020")),
+    responses(
+        (status = 201, description = "Approved and published: a new edition of the annual report from the cases published now; declined, withdrawn or unapproved ones are left out and the numbers close up", body = Object,
+         headers(("Location" = String))),
+        (status = 400, description = "No case of the survey is published yet", body = ApiErrorBody),
+        (status = 403, description = "Only the centre's editors publish", body = ApiErrorBody),
+        (status = 404, description = "No survey that year", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn publish_edition(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(y): ApiPath<i32>,
+) -> Result<Response, ApiError> {
+    let e = edition::publish(&st.app, &p, y).await?;
+    let body = serde_json::json!({"survey_year": e.survey_year, "number": e.number,
+                                  "published_at": e.published_at,
+                                  "pdf": format!("/public/surveys/{y}-v{}.pdf", e.number)});
+    let mut res = (StatusCode::CREATED, Json(body)).into_response();
+    location(&mut res, &format!("/public/surveys/{y}-v{}", e.number));
     Ok(res)
 }

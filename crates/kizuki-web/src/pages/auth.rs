@@ -124,6 +124,14 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
             .map(|c| json!({"id": c.id.0, "title": c.content.title}))
             .collect::<Vec<_>>()
     );
+    // Selected cases whose cooperation the centre asked this operator for.
+    ctx["cooperation"] = json!(
+        kizuki_app::survey::cooperation::awaiting(app, p)
+            .await?
+            .iter()
+            .map(|c| json!({"id": c.id.0, "title": c.content.title, "year": c.survey_year}))
+            .collect::<Vec<_>>()
+    );
     render(st, v, "dashboard.html", ctx)
 }
 

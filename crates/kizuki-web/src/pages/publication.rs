@@ -316,11 +316,16 @@ pub async fn index(
     let query = q.q.clone().unwrap_or_default();
     let (hits, snippets) = public_search(&st, &all, &query).await?;
     let mut years: Vec<i32> = all.iter().filter_map(|p| p.survey_year).collect();
+    years.sort_unstable();
     years.dedup();
     let mut surveys = Vec::new();
     for y in years {
-        let complete = publ::public_report(&st.app, y).await?.is_some();
-        surveys.push(json!({"year": y, "report": complete}));
+        let editions = publ::year::editions(&st.app, y).await?;
+        let latest = editions.last().map(|e| e.number);
+        surveys.push(
+            json!({"year": y, "report": latest.is_some(), "latest": latest,
+                            "editions": editions}),
+        );
     }
     render(
         &st,
@@ -472,18 +477,37 @@ pub async fn survey(
     Path(file): Path<String>,
 ) -> Result<Response, WebError> {
     let (name, ext) = name_ext(&file);
-    let year: i32 = name.parse().map_err(|_| WebError::NotFound)?;
+    // `2019` is the year's latest edition, `2019-v1` its first.
+    let (year, number) = match name.split_once("-v") {
+        Some((y, n)) => (
+            y.parse::<i32>().map_err(|_| WebError::NotFound)?,
+            Some(n.parse::<u32>().map_err(|_| WebError::NotFound)?),
+        ),
+        None => (name.parse::<i32>().map_err(|_| WebError::NotFound)?, None),
+    };
     if ext == "html" {
-        let (model, pubs) = annual_report::public(&st.app, year).await?;
+        let (model, snap, edition) = publ::year::edition(&st.app, year, number).await?;
+        let rows: Vec<Value> = snap
+            .cases
+            .iter()
+            .map(|c| {
+                json!({"slug": snap.slugs.get(&c.number), "year": year, "number": c.number,
+                       "title": c.title, "category": c.category.0, "impact": c.impact,
+                       "cause": c.cause})
+            })
+            .collect();
         return render(
             &st,
             &v,
             "public/survey.html",
             json!({
                 "year": year,
+                "edition": edition.number,
+                "published_at": edition.published_at,
                 "title": model.title,
                 "report": kizuki_annual_report::render_html_fragment(&model),
-                "rows": pubs.iter().map(pub_row).collect::<Vec<_>>(),
+                "rows": rows,
+                "editions": publ::year::editions(&st.app, year).await?,
             }),
         );
     }
@@ -492,8 +516,19 @@ pub async fn survey(
         "md" => Format::Markdown,
         _ => return Err(WebError::NotFound),
     };
-    let r = annual_report::render(&st.app, Edition::Public, year, format, &st.pdf_fonts).await?;
-    Ok(attachment(r.bytes, r.format.content_type(), &r.file_name))
+    let r = annual_report::render(
+        &st.app,
+        Edition::Public(number),
+        year,
+        format,
+        &st.pdf_fonts,
+    )
+    .await?;
+    let file_name = match number {
+        Some(n) => format!("kizuki-survey-{year}-v{n}.{}", format.extension()),
+        None => r.file_name,
+    };
+    Ok(attachment(r.bytes, r.format.content_type(), &file_name))
 }
 
 /// The annual report's stylesheet, served as a file because the pages allow no inline style.

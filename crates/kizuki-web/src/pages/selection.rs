@@ -228,6 +228,25 @@ async fn page(
         "report_id": posted("report_id", None), "key": posted("key", None),
         "value": posted("value", None), "reason": posted("reason", None),
     });
+    // The year's cases with where their operators stand, the replacement of a declined one,
+    // and every decision taken so far.
+    let mut cooperation = Vec::new();
+    for c in kizuki_app::survey::cases::list(&st.app, &s.p, Some(fy)).await? {
+        let v = kizuki_app::survey::cooperation::view(&st.app, &s.p, c.id).await?;
+        cooperation.push(json!({"case_id": c.id.0, "number": c.content.number,
+                                "title": c.content.title, "report_id": c.report_id.map(|r| r.0),
+                                "status": v.status.map(|x| x.code()), "seq": v.history.len()}));
+    }
+    let replacement = kizuki_app::survey::cooperation::replacement(&st.app, &s.p, fy).await?;
+    let history: Vec<Value> = decisions::history(&st.app, &s.p, fy)
+        .await?
+        .iter()
+        .map(|h| {
+            json!({"id": h.id, "status": h.status.code(), "proposed_by": h.decision.proposed_by,
+                   "proposed_at": h.decision.proposed_at, "confirmed_at": h.confirmed_at,
+                   "chosen": h.members.iter().filter(|m| m.chosen).count()})
+        })
+        .collect();
     let mut res = render(
         st,
         &s.viewer,
@@ -236,6 +255,7 @@ async fn page(
             "year": fy, "title": survey.content.title, "survey_version": survey.version,
             "criteria": criteria, "categories": categories, "overrides": overrides,
             "view": view, "rform": rform, "oform": oform, "errors": errors,
+            "cooperation": cooperation, "replacement": replacement, "history": history,
         }),
     )?;
     *res.status_mut() = status;

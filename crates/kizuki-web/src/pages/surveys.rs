@@ -1,6 +1,7 @@
 //! Running a survey year in the browser: open a year (copying an earlier one), edit its
 //! content with the conflict view on a stale save, write its common lessons, and start a case
-//! from reports or blank.
+//! from reports or blank; the operators' cooperation with each selected case, reopening the
+//! selection and taking the replacement of a declined case; approving and publishing the year.
 
 use super::{done, errors_json, render};
 use crate::error::WebError;
@@ -11,12 +12,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use kizuki_app::AppError;
+use kizuki_app::publication::year as edition;
 use kizuki_app::survey::authoring::{self, CaseStart};
-use kizuki_app::survey::cases;
 use kizuki_app::survey::year::{self, CriterionRow, LessonRow, SurveyForm};
-use kizuki_domain::ids::ReportId;
+use kizuki_app::survey::{cases, cooperation};
+use kizuki_domain::ids::{CaseId, ReportId};
 use kizuki_domain::survey::Survey;
 use kizuki_domain::taxonomy::Code;
+use kizuki_store::CooperationStatus;
 use kizuki_store::{Current, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -469,4 +472,174 @@ pub async fn create_case(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+// ---------------------------------------------------------------- cooperation
+
+fn coop_ctx(v: &cooperation::CooperationView, today: chrono::NaiveDate) -> Value {
+    json!({"coop": v, "statuses": CooperationStatus::ALL.iter().map(|s| s.code()).collect::<Vec<_>>(),
+           "form": {"status": if v.centre { "requested" } else { "agreed" }, "on": today.to_string(),
+                    "contact": "", "reason": ""},
+           "errors": {}, "replacement": null})
+}
+
+pub async fn cooperation_page(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let v = cooperation::view(&st.app, &s.p, CaseId(id)).await?;
+    let today = kizuki_domain::clock::jst_date(st.app.clock.now());
+    render(
+        &st,
+        &s.viewer,
+        "cases/cooperation.html",
+        coop_ctx(&v, today),
+    )
+}
+
+pub async fn cooperation_record(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let cid = CaseId(id);
+    let v = cooperation::view(&st.app, &s.p, cid).await?;
+    let seen = u32::try_from(f.i64("seq").unwrap_or(0)).unwrap_or(0);
+    let typed = json!({"status": f.get("status"), "on": f.get("on"),
+                       "contact": f.get("contact"), "reason": f.get("reason")});
+    let outcome = match cooperation::Entry::parse(
+        f.get("status"),
+        f.get("on"),
+        f.get("contact"),
+        f.get("reason"),
+    ) {
+        Ok(entry) => cooperation::record(&st.app, &s.p, cid, seen, entry).await,
+        Err(e) => Err(e),
+    };
+    let today = kizuki_domain::clock::jst_date(st.app.clock.now());
+    let mut ctx = coop_ctx(&v, today);
+    ctx["form"] = typed;
+    let status = match outcome {
+        Ok(done_) => {
+            let Some(y) = v.survey_year else {
+                return Ok(done(
+                    &st,
+                    &s.viewer,
+                    "flash.saved",
+                    &format!("/cases/{id}/cooperation"),
+                ));
+            };
+            if done_.record.status == CooperationStatus::Declined && v.centre {
+                // The analyst sees the replacement on offer on the selection page.
+                return Ok(done(
+                    &st,
+                    &s.viewer,
+                    "flash.declined",
+                    &format!("/surveys/{y}/selection#replacement"),
+                ));
+            }
+            return Ok(done(
+                &st,
+                &s.viewer,
+                "flash.saved",
+                &format!("/cases/{id}/cooperation"),
+            ));
+        }
+        Err(AppError::Validation(errs)) => {
+            ctx["errors"] = errors_json(&errs, s.viewer.lang);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(AppError::Store(StoreError::Conflict { .. })) => {
+            // Someone recorded an entry meanwhile: show the history as it is now, keep the form.
+            let now = cooperation::view(&st.app, &s.p, cid).await?;
+            ctx["coop"] = json!(now);
+            ctx["stale"] = json!(true);
+            StatusCode::CONFLICT
+        }
+        Err(AppError::Refused(msg)) => {
+            ctx["refused"] = json!(msg);
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(with_status(
+        render(&st, &s.viewer, "cases/cooperation.html", ctx)?,
+        status,
+    ))
+}
+
+// ---------------------------------------------------------------- selection: reopen, replace
+
+pub async fn reopen_selection(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(y): Path<i32>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let (Some(id), Some(version)) = (f.i64("id"), f.i64("version")) else {
+        return Err(WebError::BadRequest(
+            "which selection, at which version".into(),
+        ));
+    };
+    kizuki_app::selection::decisions::reopen(&st.app, &s.p, y, id, version).await?;
+    Ok(done(
+        &st,
+        &s.viewer,
+        "flash.reopened",
+        &format!("/surveys/{y}/selection"),
+    ))
+}
+
+pub async fn accept_replacement(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(y): Path<i32>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let Some(report) = f.i64("report_id") else {
+        return Err(WebError::BadRequest("report_id".into()));
+    };
+    let c = cooperation::accept_replacement(&st.app, &s.p, y, ReportId(report), f.get("contact"))
+        .await?;
+    Ok(done(
+        &st,
+        &s.viewer,
+        "flash.case_started",
+        &format!("/cases/{}/edit", c.id),
+    ))
+}
+
+// ---------------------------------------------------------------- approve and publish
+
+pub async fn publish_page(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(y): Path<i32>,
+) -> Result<Response, WebError> {
+    let preview = edition::preview(&st.app, &s.p, y).await?;
+    let editions = edition::editions(&st.app, y).await?;
+    render(
+        &st,
+        &s.viewer,
+        "surveys/publish.html",
+        json!({"year": y, "title": preview.survey.title, "preview": preview,
+               "editions": editions}),
+    )
+}
+
+pub async fn publish(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(y): Path<i32>,
+    Posted(_f): Posted,
+) -> Result<Response, WebError> {
+    edition::publish(&st.app, &s.p, y).await?;
+    Ok(done(
+        &st,
+        &s.viewer,
+        "flash.year_published",
+        &format!("/surveys/{y}/publish"),
+    ))
 }
