@@ -334,3 +334,429 @@ async fn the_pages_open_a_year_keep_what_was_typed_and_show_a_conflict() {
         "next save is on theirs"
     );
 }
+
+/// `pdftotext` of a PDF, or why it cannot be run here.
+fn pdf_text(pdf: &[u8]) -> Result<String, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("r.pdf");
+    std::fs::write(&path, pdf).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .map_err(|e| format!("pdftotext not found ({e}); apt-get install poppler-utils"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Fills a case in as its analyst would: the five sections, timed steps and responses.
+fn written(mut c: Value, n: usize) -> Value {
+    let content = &mut c["content"];
+    let op = content["actors"][0]["key"].clone();
+    content["overview"] = json!([format!("事例{n}の概要。"), "影響は限定的だった。"]);
+    content["steps"] = json!([
+        {"number": 1, "text": "共同利用型システムが停止した。", "actors": [op], "time": "9:00"},
+        {"number": 2, "text": "利用者から問合せが相次いだ。", "actors": [op], "time": "3時間後"},
+    ]);
+    content["responses"] = json!([
+        {"number": 1, "text": "代替手段で業務を継続した。", "actors": [op], "time": "1時間後"},
+        {"number": 2, "text": "ベンダと復旧手順を確認した。", "actors": [op]},
+    ]);
+    content["sections"] = json!({
+        "background": [format!("背景{n}：共同利用型システムを使っていた。")],
+        "detection": ["監視で検知した。"],
+        "response": ["手作業に切り替えた。"],
+        "cause": ["機器の故障。"],
+        "countermeasures": ["予備機を用意する。"],
+    });
+    content["lessons"] = json!([{"title": format!("教訓{n}"), "text": "判断者を決めておく。"}]);
+    c["content"].clone()
+}
+
+#[tokio::test]
+async fn a_whole_year_through_the_api_from_opening_to_the_published_report() {
+    let srv = TestApp::demo().await;
+    let analyst = srv.token(ANALYST).await;
+    let editor = srv.token(EDITOR).await;
+    // A fourth operator with a reporter of its own.
+    let water = kizuki_app::accounts::org_with_key(&srv.app, "demo-water")
+        .await
+        .unwrap()
+        .unwrap();
+    kizuki_app::accounts::add_user(
+        &srv.app,
+        None,
+        &water,
+        "reporter@water.example.jp",
+        kizuki_domain::user::Role::Reporter,
+        None,
+    )
+    .await
+    .unwrap();
+    let operators = [
+        (srv.token(RAIL).await, "railway"),
+        (srv.token(FINANCE).await, "finance"),
+        (srv.token("reporter@medical.example.jp").await, "medical"),
+        (srv.token("reporter@water.example.jp").await, "water"),
+    ];
+
+    // Open the year from 2019.
+    let r = srv
+        .api(
+            "POST",
+            "/surveys",
+            Some(&analyst),
+            &[],
+            Some(&json!({"fiscal_year": 2026, "from": 2019})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // Twelve reports from four operators.
+    let mut filer = std::collections::HashMap::new();
+    for i in 0..12 {
+        let (token, sector) = &operators[i % 4];
+        let id = file(&srv, token, &format!("{sector}の障害{i}"), sector).await;
+        filer.insert(id, token.clone());
+        srv.clock.advance(chrono::Duration::minutes(7));
+    }
+
+    // Propose and confirm three cases.
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2026/selection",
+            Some(&analyst),
+            &[],
+            Some(&json!({"rules": {"count": 3}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let proposal = etag(&r);
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2026/selection",
+            Some(&analyst),
+            &[("if-match", proposal)],
+            Some(&json!({"confirm": true})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let confirmed = r.json();
+    let chosen: Vec<(i64, i64)> = confirmed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["chosen"] == true)
+        .map(|m| {
+            (
+                m["report_id"].as_i64().unwrap(),
+                m["case_id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(chosen.len(), 3, "{confirmed}");
+
+    // The centre asks each operator to cooperate.
+    for (_, case) in &chosen {
+        let r = srv
+            .api(
+                "POST",
+                &format!("/cases/{case}/cooperation"),
+                Some(&analyst),
+                &[],
+                Some(&json!({"seq": 0, "status": "requested", "on": "2026-11-27",
+                             "contact": "情報システム部 担当者"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    // One operator declines; another operator cannot even see that record.
+    let (declined_report, declined_case) = chosen[1];
+    let decliner = &filer[&declined_report];
+    let outsider = operators
+        .iter()
+        .map(|(t, _)| t)
+        .find(|t| *t != decliner)
+        .unwrap();
+    let path = format!("/cases/{declined_case}/cooperation");
+    let r = srv.api("GET", &path, Some(outsider), &[], None).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = srv.api("GET", &path, Some(decliner), &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "requested");
+    let r = srv
+        .api(
+            "POST",
+            &path,
+            Some(decliner),
+            &[],
+            Some(&json!({"seq": 1, "status": "declined", "on": "2026-11-28"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "a decline needs its reason: {}", r.body);
+    let r = srv
+        .api(
+            "POST",
+            &path,
+            Some(decliner),
+            &[],
+            Some(&json!({"seq": 1, "status": "declined", "on": "2026-11-28",
+                         "reason": "社内調査が継続中のため"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let offered = r.json()["replacement"].clone();
+    let replacement_report = offered["report_id"].as_i64().expect("a replacement");
+    assert!(!offered["why"].as_str().unwrap().is_empty());
+    assert!(chosen.iter().all(|(r, _)| *r != replacement_report));
+    let r = srv
+        .api(
+            "GET",
+            "/surveys/2026/replacement",
+            Some(&analyst),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["report_id"], replacement_report);
+    // The selection's history stays readable: the confirmed decision is still there.
+    let r = srv
+        .api("GET", "/surveys/2026/selection", Some(&analyst), &[], None)
+        .await;
+    assert_eq!(r.json()["status"], "confirmed");
+
+    // The replacement is accepted: its case is started and its operator asked.
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2026/replacement",
+            Some(&analyst),
+            &[],
+            Some(&json!({"report_id": replacement_report, "contact": "総務部"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let replacement_case = r.json()["id"].as_i64().unwrap();
+    let cases: Vec<(i64, i64)> = vec![chosen[0], chosen[2], (replacement_report, replacement_case)];
+
+    // Each operator agrees; each case is written, anonymised, signed off and published.
+    for (n, (report, case)) in cases.iter().enumerate() {
+        let op = &filer[report];
+        let path = format!("/cases/{case}/cooperation");
+        let r = srv
+            .api(
+                "POST",
+                &path,
+                Some(op),
+                &[],
+                Some(&json!({"seq": 1, "status": "agreed", "on": "2026-11-30"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = srv
+            .api("GET", &format!("/cases/{case}"), Some(&analyst), &[], None)
+            .await;
+        let v = etag(&r);
+        let content = written(r.json(), n + 1);
+        let r = srv
+            .api(
+                "PUT",
+                &format!("/cases/{case}"),
+                Some(&analyst),
+                &[("if-match", v)],
+                Some(&content),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["content"]["steps"][1]["time"], "3時間後");
+
+        let review = srv
+            .api(
+                "GET",
+                &format!("/cases/{case}/anonymisation"),
+                Some(&editor),
+                &[],
+                None,
+            )
+            .await
+            .json();
+        for c in review["candidates"].as_array().unwrap() {
+            let (decision, value) = if c["kind"] == "date" {
+                ("ignored", "公表に差し支えない日付".to_owned())
+            } else {
+                ("accepted", c["suggested"].as_str().unwrap().to_owned())
+            };
+            let r = srv
+                .api(
+                    "POST",
+                    &format!("/cases/{case}/anonymisation/decisions"),
+                    Some(&editor),
+                    &[],
+                    Some(&json!({"candidate": c["id"], "decision": decision, "value": value})),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let act = |a: &'static str| {
+            let srv = &srv;
+            let editor = editor.clone();
+            async move {
+                let r = srv
+                    .api(
+                        "POST",
+                        &format!("/cases/{case}/signoff/action"),
+                        Some(&editor),
+                        &[],
+                        Some(&json!({"action": a})),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{a}: {}", r.body);
+                r.json()
+            }
+        };
+        assert_eq!(act("send").await["state"], "sent_to_operator");
+        let s = srv
+            .api(
+                "GET",
+                &format!("/cases/{case}/signoff"),
+                Some(op),
+                &[],
+                None,
+            )
+            .await
+            .json();
+        let r = srv
+            .api(
+                "POST",
+                &format!("/cases/{case}/signoff/answer"),
+                Some(op),
+                &[],
+                Some(&json!({"approve": true, "fingerprint": s["fingerprint"]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["state"], "approved");
+        act("mark_publishable").await;
+        assert_eq!(act("publish").await["state"], "published");
+    }
+
+    // Two common lessons citing the cases, by their numbers in the survey.
+    let numbers: Vec<u64> = {
+        let s = srv
+            .api("GET", "/surveys/2026", Some(&analyst), &[], None)
+            .await;
+        let mut ns = Vec::new();
+        for id in s.json()["case_ids"].as_array().unwrap() {
+            let c = srv
+                .api("GET", &format!("/cases/{id}"), Some(&analyst), &[], None)
+                .await
+                .json();
+            ns.push(c["content"]["number"].as_u64().unwrap());
+        }
+        ns
+    };
+    assert_eq!(numbers.len(), 3, "the declined case left the survey");
+    let s = srv
+        .api("GET", "/surveys/2026", Some(&analyst), &[], None)
+        .await;
+    let v = etag(&s);
+    let mut content = s.json();
+    for k in ["fiscal_year", "version", "case_ids"] {
+        content.as_object_mut().unwrap().remove(k);
+    }
+    content["common_lessons"] = json!([
+        {"title": "判断権者を決める", "category": "system-failure",
+         "text": "共同利用型システムの障害に備え、判断する人を決めておく。",
+         "cases": [numbers[0], numbers[2]]},
+        {"title": "代替手段を用意する", "category": "system-failure",
+         "text": "手作業で業務を続けられるよう手順を整えておく。",
+         "cases": [numbers[1]]},
+    ]);
+    let r = srv
+        .api(
+            "PUT",
+            "/surveys/2026",
+            Some(&analyst),
+            &[("if-match", v)],
+            Some(&content),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Approve and publish: analysts may not, editors may.
+    let r = srv
+        .api("POST", "/surveys/2026/editions", Some(&analyst), &[], None)
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = srv
+        .api("POST", "/surveys/2026/editions", Some(&editor), &[], None)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["number"], 1);
+
+    let md = srv.get("/public/surveys/2026.md").await;
+    assert_eq!(md.status, 200);
+    let text = md.body.clone();
+    assert!(text.contains("2026年度 補完調査 報告書"), "{text}");
+    assert!(text.contains("実害の有無"), "the criteria");
+    assert!(text.contains("判断権者を決める") || text.contains("判断する人を決めておく"));
+    // Case numbers close up to 1..3, and the lessons cite them so.
+    let (a, b, c) = (numbers[0], numbers[1], numbers[2]);
+    let renumbered = |n: u64| {
+        let mut sorted = numbers.clone();
+        sorted.sort_unstable();
+        sorted.iter().position(|x| *x == n).unwrap() + 1
+    };
+    let mut first = [renumbered(a), renumbered(c)];
+    first.sort_unstable();
+    assert!(
+        text.contains(&format!("事例{}, {}", first[0], first[1]))
+            || text.contains(&format!("事例{}、{}", first[0], first[1]))
+            || text.contains(&format!("事例{}・{}", first[0], first[1])),
+        "lesson citations renumbered ({first:?}): {text}"
+    );
+    assert!(text.contains(&format!("事例{}", renumbered(b))));
+    assert!(!text.contains("事例4"), "numbers close up: {text}");
+    assert!(text.contains("対処1"), "responses are labelled");
+    assert!(text.contains("3時間後"), "step times are in the text");
+    let declined_title = srv
+        .app
+        .store
+        .get_case(kizuki_domain::ids::CaseId(declined_case))
+        .await
+        .unwrap()
+        .content
+        .title;
+    assert!(
+        !text.contains(&declined_title),
+        "the declined case is left out"
+    );
+
+    let pdf = srv.get("/public/surveys/2026.pdf").await;
+    assert_eq!(pdf.status, 200);
+    assert!(pdf.bytes.starts_with(b"%PDF"));
+    match pdf_text(&pdf.bytes) {
+        Ok(t) => {
+            assert!(t.contains("補完調査"), "{t}");
+            assert!(t.contains("対処1"), "{t}");
+        }
+        Err(why) => eprintln!("skipped: the PDF's text was not checked: {why}"),
+    }
+
+    // Republishing after a change is a second edition; the first stays downloadable.
+    let r = srv
+        .api("POST", "/surveys/2026/editions", Some(&editor), &[], None)
+        .await;
+    assert_eq!(r.json()["number"], 2);
+    assert_eq!(srv.get("/public/surveys/2026-v1.md").await.status, 200);
+    assert_eq!(srv.get("/public/surveys/2026-v2.pdf").await.status, 200);
+    assert_eq!(srv.get("/public/surveys/2026-v3.pdf").await.status, 404);
+    let idx = srv.get("/public").await.body;
+    assert!(idx.contains("/public/surveys/2026"), "{idx}");
+}
