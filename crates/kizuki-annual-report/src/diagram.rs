@@ -9,6 +9,10 @@
 //! beside or above them. One row per event is what guarantees that no two texts overlap, whatever
 //! the case; texts are wrapped to measured widths so none leaves its box.
 //!
+//! A step or response with a time (「10:30」, 「3時間後」) shows it in small type just above its
+//! badge, inside the row, so it takes part in the row's layout like the badge itself; rows
+//! without a time are laid out exactly as if times did not exist.
+//!
 //! Steps ("what happened") are red: filled badges "(1)", solid arrows, solid callouts.
 //! Responses ("what was done") are blue: outlined badges "対処1", dashed arrows, dashed rounded
 //! callouts. A legend says so.
@@ -53,6 +57,8 @@ const SIDE_MAX: f64 = 470.0;
 const ABOVE_MIN: f64 = 360.0;
 const ABOVE_MAX: f64 = 640.0;
 const ROW_GAP: f64 = 10.0;
+const TIME_SIZE: f64 = 12.0;
+const TIME_LINE: f64 = 16.0;
 const STACK_STEP: f64 = 7.0;
 /// Fraction of the font size from the top of a line box to the baseline, for CJK fonts.
 const ASCENT: f64 = 0.86;
@@ -630,10 +636,27 @@ fn event_row(
     }
     let label = kind.badge(s.number);
     let bw = badge_width(&label);
-    let origin = anchors.first().copied().unwrap_or(MARGIN + bw / 2.0);
+    let time = s.time.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let tw = time.map_or(0.0, |t| text_width(t, TIME_SIZE));
+    let origin = anchors
+        .first()
+        .copied()
+        .unwrap_or(MARGIN + bw.max(tw) / 2.0);
+    // The time is centred over the badge but kept inside the picture: a badge at the first
+    // lane may be narrower than a long time such as 「令和元年5月7日 9時30分ごろ」.
+    let time_x = origin
+        .min(lanes.width - MARGIN - tw / 2.0)
+        .max(MARGIN + tw / 2.0);
+    let (own_min, own_max) = match time {
+        Some(_) => (
+            (origin - bw / 2.0).min(time_x - tw / 2.0),
+            (origin + bw / 2.0).max(time_x + tw / 2.0),
+        ),
+        None => (origin - bw / 2.0, origin + bw / 2.0),
+    };
     let targets: Vec<f64> = anchors.iter().skip(1).copied().collect();
-    let span_min = targets.iter().copied().fold(origin - bw / 2.0, f64::min);
-    let span_max = targets.iter().copied().fold(origin + bw / 2.0, f64::max);
+    let span_min = targets.iter().copied().fold(own_min, f64::min);
+    let span_max = targets.iter().copied().fold(own_max, f64::max);
 
     // Arrows to targets on the same side are stacked, nearest first.
     let mut right: Vec<f64> = targets.iter().copied().filter(|t| *t > origin).collect();
@@ -642,7 +665,10 @@ fn event_row(
     left.sort_by(|a, b| b.total_cmp(a));
     let stack = right.len().max(left.len()).max(1);
     let stack_h = (stack - 1) as f64 * STACK_STEP;
-    let core_h = BADGE_H.max(stack_h + 8.0);
+    // The core is the badge with its arrows, under the time's line when there is one.
+    let arrows_h = BADGE_H.max(stack_h + 8.0);
+    let time_h = if time.is_some() { TIME_LINE } else { 0.0 };
+    let core_h = arrows_h + time_h;
 
     // Beside the arrows if the text fits there in three lines; otherwise above them.
     let gap = 14.0;
@@ -686,7 +712,8 @@ fn event_row(
     let (line_y, row_h) = match side {
         Some((is_right, c)) => {
             let row_h = c.h.max(core_h);
-            let line_y = y + row_h / 2.0;
+            // The core centred in the row: its arrows' line is half a time line lower.
+            let line_y = y + row_h / 2.0 + time_h / 2.0;
             let cy = y + (row_h - c.h) / 2.0;
             let (cx, lead_from, lead_to) = if is_right {
                 let cx = span_max + gap;
@@ -712,7 +739,7 @@ fn event_row(
             let centre = (span_min + span_max) / 2.0;
             let cx = (centre - c.w / 2.0).clamp(MARGIN, lanes.width - MARGIN - c.w);
             draw_callout(out, kind, &c, cx, y);
-            let line_y = y + c.h + 6.0 + core_h / 2.0;
+            let line_y = y + c.h + 6.0 + time_h + arrows_h / 2.0;
             (line_y, c.h + 6.0 + core_h)
         }
     };
@@ -728,6 +755,22 @@ fn event_row(
         }
     }
     draw_badge(out, kind, &label, origin, line_y, bw);
+    if let Some(t) = time {
+        let top = line_y - arrows_h / 2.0 - TIME_LINE;
+        let base = top + (TIME_LINE - TIME_SIZE) / 2.0 + TIME_SIZE * ASCENT;
+        out.push_str("<g class=\"kz-time\">");
+        text(
+            out,
+            time_x,
+            base,
+            TIME_SIZE,
+            kind.colour(),
+            "middle",
+            true,
+            t,
+        );
+        out.push_str("</g>");
+    }
     out.push_str("</g>");
     y + row_h + ROW_GAP
 }

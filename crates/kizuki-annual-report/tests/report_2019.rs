@@ -467,6 +467,13 @@ fn no_diagram_text_overlaps_or_leaves_the_picture() {
     let (_, mut cases, _) = load();
     cases.push(crowded_case());
     for c in &cases {
+        assert_clean_layout(c);
+    }
+}
+
+/// Every text inside the picture, no two texts overlapping, no arrow through a text.
+fn assert_clean_layout(c: &CaseContent) {
+    {
         let d = diagram::render(c);
         // To look at them: KIZUKI_DUMP_DIAGRAMS=/some/dir cargo test -p kizuki-annual-report
         if let Some(dir) = kizuki_testkit::env::dump_diagrams_dir() {
@@ -508,6 +515,141 @@ fn no_diagram_text_overlaps_or_leaves_the_picture() {
             }
         }
     }
+}
+
+/// The 2019 cases with a time on every step and response, of every shape the survey
+/// writes: a clock time, a date, elapsed time, a long relative one.
+fn timed_cases() -> Vec<CaseContent> {
+    let (_, mut cases, _) = load();
+    cases.push(crowded_case());
+    let times = [
+        "10:30",
+        "5月7日 9時",
+        "3時間後",
+        "1週間前から",
+        "令和元年5月7日（火）午前9時30分ごろから",
+    ];
+    for c in &mut cases {
+        for (i, s) in c.steps.iter_mut().chain(c.responses.iter_mut()).enumerate() {
+            s.time = Some(times[i % times.len()].to_owned());
+        }
+    }
+    cases
+}
+
+/// The part of an SVG that draws one step or response: from its group to the next event's.
+fn event_chunk<'a>(svg: &'a str, class: &str, number: u32) -> &'a str {
+    let at = position(
+        svg,
+        &format!("<g class=\"{class}\" data-number=\"{number}\">"),
+    );
+    let rest = &svg[at + 1..];
+    let end = [
+        "<g class=\"kz-step\"",
+        "<g class=\"kz-response\"",
+        "<g class=\"kz-legend\"",
+    ]
+    .iter()
+    .filter_map(|m| rest.find(m))
+    .min()
+    .unwrap_or(rest.len());
+    &svg[at..at + 1 + end]
+}
+
+#[test]
+fn a_time_shows_beside_its_number_in_the_diagram() {
+    let (_, cases, _) = load();
+    let mut c = cases[0].clone();
+    c.steps[0].time = Some("10:30".into());
+    c.responses[1].time = Some("3時間後".into());
+    let svg = diagram::render_svg(&c);
+    let step = event_chunk(&svg, "kz-step", 1);
+    assert!(step.contains(">(1)</text>"), "{step}");
+    assert!(step.contains("<g class=\"kz-time\">"), "{step}");
+    assert!(step.contains(">10:30</text>"), "{step}");
+    let response = event_chunk(&svg, "kz-response", 2);
+    assert!(response.contains(">3時間後</text>"), "{response}");
+    // Only the events with a time carry one.
+    assert_eq!(svg.matches("<g class=\"kz-time\">").count(), 2);
+    assert!(!event_chunk(&svg, "kz-step", 2).contains("kz-time"));
+    assert!(!event_chunk(&svg, "kz-response", 1).contains("kz-time"));
+    // The time sits over its badge: centred on the same x unless the picture's edge is near.
+    let time_x = step
+        .split("<g class=\"kz-time\"><text x=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .and_then(|x| x.parse::<f64>().ok())
+        .unwrap();
+    let badge_x = step
+        .split("text-anchor=\"middle\" font-weight=\"bold\">(1)</text>")
+        .next()
+        .and_then(|t| t.rsplit("<text x=\"").next())
+        .and_then(|t| t.split('"').next())
+        .and_then(|x| x.parse::<f64>().ok())
+        .unwrap();
+    assert!((time_x - badge_x).abs() < 0.05, "{time_x} vs {badge_x}");
+    // Marked-up times are text, never markup.
+    c.steps[0].time = Some("<b>9時</b>".into());
+    assert!(diagram::render_svg(&c).contains(">&lt;b&gt;9時&lt;/b&gt;</text>"));
+}
+
+#[test]
+fn timed_diagrams_keep_every_text_apart() {
+    for c in &timed_cases() {
+        assert_clean_layout(c);
+        let svg = diagram::render_svg(c);
+        assert_eq!(
+            svg.matches("<g class=\"kz-time\">").count(),
+            c.steps.len() + c.responses.len(),
+            "case {}",
+            c.number
+        );
+    }
+}
+
+#[test]
+fn times_reach_the_html_and_markdown_reports() {
+    let (survey, mut cases, tx) = load();
+    let n = cases[2].number;
+    cases[2].steps[0].time = Some("5月7日 9時".into());
+    cases[2].responses[0].time = Some("1週間前から".into());
+    let m = ReportModel::build(&survey, &cases, &tx);
+    let starts: Vec<String> = m
+        .cases
+        .iter()
+        .map(|c| format!("<h2>{}</h2>", html_escape(&c.heading)))
+        .collect();
+    let html = render_html(&m);
+    let i = m.cases.iter().position(|c| c.number == n).unwrap();
+    let chunk = case_chunk(&html, &starts, i);
+    assert!(
+        chunk.contains(">5月7日 9時</text>"),
+        "the time is in case {n}'s figure"
+    );
+    assert!(chunk.contains(">1週間前から</text>"));
+    assert_eq!(html.matches("<g class=\"kz-time\">").count(), 2);
+    // Markdown carries the diagram as a file or a data: URI; either way the time is in it.
+    let files = diagram_files(&m);
+    let (_, svg) = files
+        .iter()
+        .find(|(f, _)| *f == format!("case-{n}.svg"))
+        .unwrap();
+    assert!(svg.contains(">5月7日 9時</text>"));
+    let md = render_markdown(&m);
+    let data = md
+        .split("data:image/svg+xml;base64,")
+        .nth(i + 1)
+        .and_then(|d| d.split(')').next())
+        .unwrap();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap();
+    assert!(
+        String::from_utf8(decoded)
+            .unwrap()
+            .contains(">1週間前から</text>")
+    );
 }
 
 #[test]

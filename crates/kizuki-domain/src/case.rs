@@ -135,6 +135,9 @@ const MAX_TITLE: usize = 120;
 const MAX_POINT: usize = 2000;
 const MAX_LABEL: usize = 60;
 const MAX_STEP_ACTORS: usize = 4;
+/// Enough for 「令和元年5月7日 9時30分ごろ」 or 「発覚の1週間前から」; a longer note belongs in
+/// the step's text.
+pub const MAX_STEP_TIME: usize = 30;
 
 impl CaseContent {
     /// Checks a case as a whole: codes against the taxonomy, actor references, step numbering.
@@ -193,8 +196,8 @@ impl CaseContent {
         if self.actors.is_empty() {
             errs.push(FieldError::required("actors"));
         }
-        check_steps(&mut errs, "steps", &self.steps, &keys);
-        check_steps(&mut errs, "responses", &self.responses, &keys);
+        let steps = check_steps(&mut errs, "steps", self.steps, &keys);
+        let responses = check_steps(&mut errs, "responses", self.responses, &keys);
 
         let s = &self.sections;
         let sections = Sections {
@@ -251,8 +254,8 @@ impl CaseContent {
             cause,
             overview,
             actors: self.actors,
-            steps: self.steps,
-            responses: self.responses,
+            steps,
+            responses,
             sections,
             lessons,
         };
@@ -303,16 +306,18 @@ fn in_cycle(actors: &[Actor], keys: &HashMap<&str, usize>, start: usize) -> bool
     true
 }
 
+/// Checks numbering, text and actors of steps or responses; returns them with their times
+/// trimmed (an empty time is no time, so a blank editor field stores nothing).
 fn check_steps(
     errs: &mut ValidationErrors,
     field: &str,
-    steps: &[Step],
+    mut steps: Vec<Step>,
     keys: &HashMap<&str, usize>,
-) {
+) -> Vec<Step> {
     if steps.is_empty() {
         errs.push(FieldError::required(field));
     }
-    for (i, s) in steps.iter().enumerate() {
+    for (i, s) in steps.iter_mut().enumerate() {
         let at = format!("{field}[{i}]");
         let want = u32::try_from(i + 1).unwrap_or(u32::MAX);
         if s.number != want {
@@ -339,7 +344,31 @@ fn check_steps(
                 ));
             }
         }
+        s.time = step_time(errs, &format!("{at}.time"), s.time.take());
     }
+    steps
+}
+
+/// A step's time: one short line, shown beside its number in the diagram and the text.
+fn step_time(errs: &mut ValidationErrors, field: &str, time: Option<String>) -> Option<String> {
+    let t = time?;
+    let t = t.trim();
+    if t.is_empty() {
+        return None;
+    }
+    // A line break would split the diagram's time label, which is laid out as one line.
+    if t.contains(['\n', '\r']) {
+        errs.push(FieldError::invalid(
+            field,
+            "時刻は1行で入力してください / the time must be one line",
+        ));
+    } else if t.chars().count() > MAX_STEP_TIME {
+        errs.push(FieldError::new(
+            field,
+            FieldErrorKind::TooLong { max: MAX_STEP_TIME },
+        ));
+    }
+    Some(t.to_owned())
 }
 
 #[cfg(test)]
@@ -459,6 +488,30 @@ mod tests {
         c.responses = vec![step(1, &["b"])];
         let errs = c.parse(&tx()).unwrap_err();
         assert!(errs.for_field("actors[0].group").is_some(), "{errs}");
+    }
+
+    #[test]
+    fn step_times_are_trimmed_short_and_one_line() {
+        let mut c = good();
+        c.steps[0].time = Some("  10:30 ".into());
+        c.steps[1].time = Some("   ".into());
+        c.responses[0].time = Some("3時間後".into());
+        let ok = c.clone().parse(&tx()).unwrap();
+        assert_eq!(ok.steps[0].time.as_deref(), Some("10:30"));
+        assert_eq!(ok.steps[1].time, None);
+        assert_eq!(ok.responses[0].time.as_deref(), Some("3時間後"));
+
+        c.steps[0].time = Some("5月7日\n9時".into());
+        c.responses[0].time = Some("あ".repeat(MAX_STEP_TIME + 1));
+        let errs = c.clone().parse(&tx()).unwrap_err();
+        assert!(errs.for_field("steps[0].time").is_some(), "{errs}");
+        assert_eq!(
+            errs.for_field("responses[0].time").map(|e| &e.kind),
+            Some(&FieldErrorKind::TooLong { max: MAX_STEP_TIME })
+        );
+        c.responses[0].time = Some("あ".repeat(MAX_STEP_TIME));
+        let errs = c.parse(&tx()).unwrap_err();
+        assert!(errs.for_field("responses[0].time").is_none(), "{errs}");
     }
 
     #[test]

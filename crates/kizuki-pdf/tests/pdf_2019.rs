@@ -245,3 +245,24 @@ fn the_same_model_gives_the_same_pdf_text() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(pdftotext(&again, dir.path(), "again.pdf"), r.text);
 }
+
+#[test]
+fn a_step_time_is_in_the_pdf() {
+    // Needs the same tools as the 2019 report; rendered() says why when they are missing.
+    if rendered().is_none() {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/surveys/2019");
+    let tx = kizuki_dataset::default_taxonomy().unwrap();
+    let data = kizuki_dataset::load_survey_dir(&dir, &tx).unwrap();
+    let mut cases: Vec<CaseContent> = data.cases.into_iter().map(|c| c.case).collect();
+    cases.truncate(1);
+    cases[0].steps[0].time = Some("10:30".into());
+    cases[0].responses[0].time = Some("3時間後".into());
+    let model = ReportModel::build(&data.survey, &cases, &tx);
+    let pdf = PdfRenderer::new().unwrap().render(&model).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let text = squash(&pdftotext(&pdf, tmp.path(), "timed.pdf"));
+    assert!(text.contains("10:30"), "{text}");
+    assert!(text.contains("3時間後"), "{text}");
+}

@@ -1,5 +1,8 @@
 //! Posted forms as ordered name/value pairs. Repeated names (checkboxes, multi-selects) are
-//! kept, which serde's urlencoded reader cannot do.
+//! kept, which serde's urlencoded reader cannot do, and rows of fields named
+//! `list[i][field]` are read back as rows.
+
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FormData {
@@ -45,6 +48,46 @@ impl FormData {
     pub fn i64(&self, name: &str) -> Option<i64> {
         self.get(name).trim().parse().ok()
     }
+
+    /// The rows posted as `list[i][field]`, in the order of `i`. Gaps close up (a script may
+    /// have removed a row without renumbering the rest), and a field sent twice in a row
+    /// keeps its first value, as [`FormData::get`] does.
+    pub fn rows(&self, list: &str) -> Vec<FormRow> {
+        let mut rows: BTreeMap<usize, FormRow> = BTreeMap::new();
+        for (k, v) in &self.pairs {
+            let Some((i, field)) = row_key(k, list) else {
+                continue;
+            };
+            rows.entry(i)
+                .or_default()
+                .0
+                .entry(field.to_owned())
+                .or_insert_with(|| v.clone());
+        }
+        rows.into_values().collect()
+    }
+}
+
+/// `list[3][text]` as (3, "text").
+fn row_key<'a>(key: &'a str, list: &str) -> Option<(usize, &'a str)> {
+    let rest = key.strip_prefix(list)?.strip_prefix('[')?;
+    let (i, rest) = rest.split_once(']')?;
+    let field = rest.strip_prefix('[')?.strip_suffix(']')?;
+    if i.is_empty() || !i.bytes().all(|b| b.is_ascii_digit()) || field.contains(['[', ']']) {
+        return None;
+    }
+    Some((i.parse().ok()?, field))
+}
+
+/// One posted row: its fields by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormRow(BTreeMap<String, String>);
+
+impl FormRow {
+    /// A field's value, or "" when absent.
+    pub fn get(&self, field: &str) -> &str {
+        self.0.get(field).map_or("", String::as_str)
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +105,20 @@ mod tests {
         assert!(f.flag("on"));
         assert!(!f.flag("off"));
         assert_eq!(f.get("missing"), "");
+    }
+
+    #[test]
+    fn rows_come_back_in_index_order() {
+        let body = "steps%5B10%5D%5Btext%5D=c&steps%5B0%5D%5Btext%5D=a&steps%5B0%5D%5Btime%5D=10%3A30\
+                    &steps%5B2%5D%5Btext%5D=b&steps%5B2%5D%5Btext%5D=again&responses%5B0%5D%5Btext%5D=r\
+                    &steps%5Bx%5D%5Btext%5D=no&steps%5B1%5D=no&steps%5B1%5D%5Ba%5D%5Bb%5D=no&steps=no";
+        let f = FormData::parse(body.as_bytes());
+        let rows = f.rows("steps");
+        let texts: Vec<&str> = rows.iter().map(|r| r.get("text")).collect();
+        assert_eq!(texts, ["a", "b", "c"]);
+        assert_eq!(rows[0].get("time"), "10:30");
+        assert_eq!(rows[1].get("time"), "");
+        assert_eq!(f.rows("responses").len(), 1);
+        assert!(f.rows("lessons").is_empty());
     }
 }

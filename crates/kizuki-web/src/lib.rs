@@ -146,6 +146,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/cases/preview", post(cases::preview))
         .route("/cases/{id}", get(cases::view))
         .route("/cases/{id}/edit", get(cases::edit_form).post(cases::save))
+        .route("/cases/{id}/diagram.svg", get(cases::diagram))
         // Publication: review, sign-off, and the public portal (no login).
         .route("/cases/{id}/anonymise", get(publication::review))
         .route("/cases/{id}/anonymise/decisions", post(publication::decide))

@@ -37,6 +37,7 @@ templates!(
     "cases/list.html",
     "cases/view.html",
     "cases/edit.html",
+    "cases/_rows.html",
     // Publication.
     "cases/anonymise.html",
     "cases/_signoff_history.html",

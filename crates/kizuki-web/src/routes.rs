@@ -97,6 +97,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/cases", Member),
         r("POST", "/cases/preview", CaseWrite),
         r("GET", "/cases/{id}", CaseRead),
+        r("GET", "/cases/{id}/diagram.svg", CaseRead),
         r("GET", "/cases/{id}/edit", CaseWrite),
         r("POST", "/cases/{id}/edit", CaseWrite),
         r("GET", "/cases/{id}/anonymise", CaseWrite),

@@ -1,5 +1,6 @@
-//! Case pages (view, editor with live preview and conflict handling), the survey page, the
-//! lessons list and the presence heartbeat every editor page sends.
+//! Case pages (view with its generated diagram, the row editor with live preview and
+//! conflict handling), the survey page, the lessons list and the presence heartbeat every
+//! editor page sends.
 
 use super::{done, render};
 use crate::error::WebError;
@@ -9,10 +10,13 @@ use crate::session::{Posted, SignedIn};
 use crate::state::WebState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
-use kizuki_app::survey::cases::{self, CASE_FIELDS, CaseForm, split_field};
+use kizuki_app::survey::cases::{
+    self, ACTOR_KINDS, ActorFields, CASE_FIELDS, CaseForm, LessonFields, RowOp, StepFields,
+    row_field, split_field,
+};
 use kizuki_domain::ValidationErrors;
 use kizuki_domain::case::{CaseContent, SECTION_HEADINGS, Step};
 use kizuki_domain::ids::CaseId;
@@ -30,7 +34,7 @@ fn steps_json(c: &CaseContent, steps: &[Step]) -> Vec<Value> {
                 .iter()
                 .map(|a| c.actor(a).map_or_else(|| a.clone(), |x| x.label.clone()))
                 .collect();
-            json!({"number": s.number, "text": s.text, "actors": actors})
+            json!({"number": s.number, "text": s.text, "actors": actors, "time": s.time})
         })
         .collect()
 }
@@ -87,14 +91,59 @@ pub async fn view(
 ) -> Result<Response, WebError> {
     let c = cases::get(&st.app, &s.p, CaseId(id)).await?;
     let can_edit = cases::may_edit(&st.app, &s.p, &c).await?;
+    let diagram_src = format!("/cases/{id}/diagram.svg");
     render(
         &st,
         &s.viewer,
         "cases/view.html",
         json!({"id": id, "year": c.survey_year, "report_id": c.report_id.map(|r| r.0),
                "version": c.version, "case": case_json(&c.content, s.viewer.lang),
-               "can_edit": can_edit}),
+               "can_edit": can_edit, "diagram_src": diagram_src}),
     )
+}
+
+/// The generated diagram of the case as written (the anonymised one is
+/// `publication::preview_svg`).
+pub async fn diagram(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let c = cases::get(&st.app, &s.p, CaseId(id)).await?;
+    let svg = kizuki_annual_report::diagram::render_svg(&c.content);
+    // The security layer marks it no-store, as every signed-in response.
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")],
+        svg,
+    )
+        .into_response())
+}
+
+/// The editor's name for an error's place: 「手順(2) 時刻・経過（任意）」 for `steps[1].time`,
+/// the field's label otherwise.
+fn field_label(key: &str, lang: Lang) -> String {
+    let cat = i18n::catalogue();
+    let Some((list, row, field)) = row_field(key) else {
+        let name = if key == "number" { "number_label" } else { key };
+        return cat.get(lang, &format!("case.{name}")).to_owned();
+    };
+    let row_key = match list {
+        "actors" => "case.actor_row",
+        "steps" => "case.step_row",
+        "responses" => "case.response_row",
+        _ => "case.lesson_row",
+    };
+    let row_name = cat.fmt(lang, row_key, &[("n", (row + 1).to_string())]);
+    let field_key = match (list, field) {
+        (_, "") => return row_name,
+        ("actors", f) => format!("case.actor_{f}"),
+        ("lessons", f) => format!("case.lesson_{f}"),
+        (_, f) => format!("case.step_{f}"),
+    };
+    if !cat.has(&field_key) {
+        return row_name;
+    }
+    format!("{row_name} {}", cat.get(lang, &field_key))
 }
 
 /// Errors placed on the editor's fields; an error about one line says which.
@@ -102,12 +151,16 @@ fn case_errors(errs: &ValidationErrors, lang: Lang) -> Value {
     let cat = i18n::catalogue();
     let mut m = serde_json::Map::new();
     for e in errs.iter() {
-        let (field, line) = split_field(&e.field);
         let msg = match lang {
             Lang::Ja => e.message_ja(),
             Lang::En => e.message_en(),
         };
         let mut msg = i18n::pick(&msg, lang).to_owned();
+        // A row's error goes on the row's field (`steps[1].time`) or on the row itself.
+        let (field, line) = match row_field(&e.field) {
+            Some(_) => (e.field.as_str(), None),
+            None => split_field(&e.field),
+        };
         if let Some(n) = line {
             msg = format!(
                 "{}{msg}",
@@ -124,6 +177,17 @@ fn case_errors(errs: &ValidationErrors, lang: Lang) -> Value {
     Value::Object(m)
 }
 
+fn read_steps(f: &FormData, list: &str) -> Vec<StepFields> {
+    f.rows(list)
+        .iter()
+        .map(|r| StepFields {
+            actors: r.get("actors").to_owned(),
+            text: r.get("text").to_owned(),
+            time: r.get("time").to_owned(),
+        })
+        .collect()
+}
+
 fn read_case_form(f: &FormData) -> CaseForm {
     CaseForm {
         number: f.get("number").to_owned(),
@@ -132,21 +196,80 @@ fn read_case_form(f: &FormData) -> CaseForm {
         impact: f.get("impact").to_owned(),
         cause: f.get("cause").to_owned(),
         overview: f.get("overview").to_owned(),
-        actors: f.get("actors").to_owned(),
-        steps: f.get("steps").to_owned(),
-        responses: f.get("responses").to_owned(),
+        actors: f
+            .rows("actors")
+            .iter()
+            .map(|r| ActorFields {
+                key: r.get("key").to_owned(),
+                label: r.get("label").to_owned(),
+                kind: r.get("kind").to_owned(),
+                group: r.get("group").to_owned(),
+            })
+            .collect(),
+        steps: read_steps(f, "steps"),
+        responses: read_steps(f, "responses"),
         background: f.get("background").to_owned(),
         detection: f.get("detection").to_owned(),
         response: f.get("response").to_owned(),
         cause_points: f.get("cause_points").to_owned(),
         countermeasures: f.get("countermeasures").to_owned(),
-        lessons: f.get("lessons").to_owned(),
+        lessons: f
+            .rows("lessons")
+            .iter()
+            .map(|r| LessonFields {
+                title: r.get("title").to_owned(),
+                text: r.get("text").to_owned(),
+            })
+            .collect(),
     }
 }
 
 fn editor_ctx(id: i64, year: Option<i32>, version: i64, form: &CaseForm) -> Value {
+    // The keys typed so far, offered for an actor's group and named beside steps' actors.
+    let keys: Vec<&str> = form
+        .actors
+        .iter()
+        .map(|a| a.key.trim())
+        .filter(|k| !k.is_empty())
+        .collect();
     json!({"id": id, "year": year, "version": version, "form": form,
-           "fields": CASE_FIELDS, "errors": {}, "presence_key": format!("case:{id}")})
+           "fields": CASE_FIELDS, "errors": {}, "presence_key": format!("case:{id}"),
+           "kinds": ACTOR_KINDS.map(|(_, c)| c), "actor_keys": keys,
+           "focus": null, "preview": null, "preview_diagram": null,
+           // One empty row of each list, for the script to copy when a row is added.
+           "blank": {"actor": ActorFields { kind: "department".into(), ..Default::default() },
+                     "step": StepFields::default(), "lesson": LessonFields::default()}})
+}
+
+/// The preview of a typed case: its page and its diagram, or what to fix first.
+fn preview_ctx(ctx: &mut Value, form: &CaseForm, st: &WebState, lang: Lang) {
+    match form.parse(&st.app.taxonomy) {
+        Ok(content) => {
+            ctx["preview"] = case_json(&content, lang);
+            ctx["preview_diagram"] = json!(kizuki_annual_report::diagram::render_svg(&content));
+        }
+        Err(errs) => ctx["errors"] = case_errors(&errs, lang),
+    }
+}
+
+/// The id of the element to focus after a row button: the moved row's same button, the
+/// added or following row's first field, or the list's "add" button.
+fn row_focus(op: RowOp, row: Option<usize>) -> String {
+    use kizuki_app::survey::cases::RowAction;
+    let list = op.list;
+    match (op.action, row) {
+        (_, None) => format!("{list}-add"),
+        (RowAction::Up, Some(i)) => format!("{list}-{i}-up"),
+        (RowAction::Down, Some(i)) => format!("{list}-{i}-down"),
+        (RowAction::Add | RowAction::Remove, Some(i)) => {
+            let first = match list {
+                "actors" => "key",
+                "lessons" => "title",
+                _ => "actors",
+            };
+            format!("f-{list}-{i}-{first}")
+        }
+    }
 }
 
 pub async fn edit_form(
@@ -163,6 +286,7 @@ pub async fn edit_form(
         &CaseForm::from_content(&c.content),
     );
     ctx["preview"] = case_json(&c.content, s.viewer.lang);
+    ctx["preview_diagram"] = json!(kizuki_annual_report::diagram::render_svg(&c.content));
     ctx["others"] = json!(super::reports::presence(&st, &s, &format!("case:{id}")));
     render(&st, &s.viewer, "cases/edit.html", ctx)
 }
@@ -176,16 +300,29 @@ pub async fn save(
     let cid = CaseId(id);
     cases::require_case_edit(&st.app, &s.p, cid).await?;
     let c = cases::get(&st.app, &s.p, cid).await?;
-    let form = read_case_form(&f);
+    let mut form = read_case_form(&f);
     let version = f.i64("version").unwrap_or(0);
-    let mut ctx = editor_ctx(id, c.survey_year, version, &form);
     let lang = s.viewer.lang;
+    // A row button (add, remove, move) re-renders the editor with the change, saving
+    // nothing: this is how the row editor works without JavaScript.
+    if f.has("row_op") {
+        let Some(op) = RowOp::parse(f.get("row_op")) else {
+            return Err(WebError::BadRequest("unknown row button".into()));
+        };
+        let row = form.apply(op);
+        let mut ctx = editor_ctx(id, c.survey_year, version, &form);
+        ctx["focus"] = json!(row_focus(op, row));
+        if let Ok(content) = form.parse(&st.app.taxonomy) {
+            ctx["preview"] = case_json(&content, lang);
+            ctx["preview_diagram"] = json!(kizuki_annual_report::diagram::render_svg(&content));
+        }
+        ctx["others"] = json!(super::reports::presence(&st, &s, &format!("case:{id}")));
+        return render(&st, &s.viewer, "cases/edit.html", ctx);
+    }
+    let mut ctx = editor_ctx(id, c.survey_year, version, &form);
     // "Preview" re-renders the editor with the preview of what was typed, saving nothing.
     if f.has("preview") {
-        match form.parse(&st.app.taxonomy) {
-            Ok(content) => ctx["preview"] = case_json(&content, lang),
-            Err(errs) => ctx["errors"] = case_errors(&errs, lang),
-        }
+        preview_ctx(&mut ctx, &form, &st, lang);
         ctx["others"] = json!(super::reports::presence(&st, &s, &format!("case:{id}")));
         return render(&st, &s.viewer, "cases/edit.html", ctx);
     }
@@ -205,12 +342,13 @@ pub async fn save(
             let theirs = CaseForm::from_content(&cur.content);
             let rows: Vec<Value> = CASE_FIELDS
                 .iter()
-                .filter(|name| theirs.field(name).trim() != form.field(name).trim())
-                .map(|name| json!({"field": name, "theirs": theirs.field(name), "mine": form.field(name)}))
+                .filter(|name| theirs.field_text(name).trim() != form.field_text(name).trim())
+                .map(|name| json!({"field": name, "theirs": theirs.field_text(name), "mine": form.field_text(name)}))
                 .collect();
             ctx["version"] = json!(cur.version);
             ctx["conflict"] = json!({"rows": rows, "version": cur.version});
             ctx["preview"] = case_json(&cur.content, lang);
+            ctx["preview_diagram"] = json!(kizuki_annual_report::diagram::render_svg(&cur.content));
             StatusCode::CONFLICT
         }
         Err(e) => return Err(e.into()),
@@ -229,17 +367,20 @@ pub async fn preview(
 ) -> Result<Response, WebError> {
     cases::require_writer(&st.app, &s.p).await?;
     let form = read_case_form(&f);
+    let lang = s.viewer.lang;
     let ctx = match form.parse(&st.app.taxonomy) {
-        Ok(content) => json!({"case": case_json(&content, s.viewer.lang), "preview_errors": null}),
+        Ok(content) => json!({"case": case_json(&content, lang), "preview_errors": null,
+                              "diagram": kizuki_annual_report::diagram::render_svg(&content)}),
         Err(errs) => {
             let list: Vec<String> =
-                case_errors(&errs, s.viewer.lang)
+                case_errors(&errs, lang)
                     .as_object()
                     .map(|m| {
                         m.iter()
                             .flat_map(|(k, v)| {
+                                let label = field_label(k, lang);
                                 v.as_array().cloned().unwrap_or_default().into_iter().map(
-                                    move |m| format!("{k}: {}", m.as_str().unwrap_or_default()),
+                                    move |m| format!("{label}: {}", m.as_str().unwrap_or_default()),
                                 )
                             })
                             .collect()

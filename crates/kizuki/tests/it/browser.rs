@@ -162,6 +162,36 @@ impl Browser {
         .await
     }
 
+    /// Presses keys on whatever has the focus, as a person at the keyboard would; `\u{e007}`
+    /// is Enter, `\u{e004}` Tab.
+    async fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let v = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": v}),
+                    json!({"type": "keyUp", "value": v}),
+                ]
+            })
+            .collect();
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await;
+    }
+
+    /// The id of the element that has the focus.
+    async fn focused(&self) -> String {
+        self.js("return document.activeElement ? document.activeElement.id : '';")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     async fn value(&self, css: &str) -> String {
         let script = format!(
             "return document.querySelector({}).value;",
@@ -405,15 +435,26 @@ async fn case_conflict_flow() {
     );
     analyst.screenshot("11-case-editor").await;
 
-    // The editor adds a lesson and saves first.
-    let lessons = editor.value("#f-lessons").await;
-    let theirs = format!("{lessons}\n編集者の教訓 | 編集者が追加した本文");
-    editor
-        .js(&format!(
-            "document.getElementById('f-lessons').value = {};",
-            serde_json::to_string(&theirs).unwrap()
-        ))
+    // The editor adds a lesson row and saves first.
+    let lessons = editor
+        .js("return document.querySelectorAll('ol.rows[data-list=lessons] > li').length;")
+        .await
+        .as_u64()
+        .unwrap();
+    let add_lesson = async |b: &Browser| {
+        // By keyboard: the sticky save bar may cover the button where a click would land.
+        b.js("document.getElementById('lessons-add').focus();")
+            .await;
+        b.keys(ENTER).await;
+        b.type_into(&format!("#f-lessons-{lessons}-title"), "編集者の教訓")
+            .await;
+        b.type_into(
+            &format!("#f-lessons-{lessons}-text"),
+            "編集者が追加した本文",
+        )
         .await;
+    };
+    add_lesson(&editor).await;
     editor.click(".actions button.primary").await;
     wait_for_text(&editor, "保存しました").await;
 
@@ -431,17 +472,115 @@ async fn case_conflict_flow() {
     );
     analyst.screenshot("12-case-conflict").await;
 
-    // Merge: take their lessons, keep my title, save.
-    analyst
-        .js(&format!(
-            "document.getElementById('f-lessons').value = {};",
-            serde_json::to_string(&theirs).unwrap()
-        ))
-        .await;
+    // Merge: take their lesson, keep my title, save.
+    add_lesson(&analyst).await;
     analyst.click(".actions button.primary").await;
     let page = wait_for_text(&analyst, "保存しました").await;
     assert!(page.contains("改元に伴うシステム変更トラブル（分析者の修正）"));
     assert!(page.contains("編集者が追加した本文"));
     analyst.quit().await;
     editor.quit().await;
+}
+
+#[test]
+fn a_case_step_row_is_added_and_moved_with_the_keyboard() {
+    run_flow(case_rows_by_keyboard_flow());
+}
+
+const ENTER: &str = "\u{e007}";
+const TAB: &str = "\u{e004}";
+
+/// Waits until `script` returns true (the preview refreshes a moment after typing stops).
+async fn wait_for_js(b: &Browser, script: &str) {
+    for _ in 0..50 {
+        if b.js(script).await.as_bool() == Some(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never true: {script}");
+}
+
+async fn case_rows_by_keyboard_flow() {
+    let app = TestApp::demo().await;
+    let srv = app.serve().await;
+    let driver = Driver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let base = srv.base.clone();
+    let b = driver.browser(profile.path()).await;
+    b.login(&srv, ANALYST).await;
+    wait_for_text(&b, "トリアージ待ち").await;
+    b.goto(&format!("{base}/cases/1/edit")).await;
+    wait_for_text(&b, "事例の編集").await;
+    let steps = b
+        .js("return document.querySelectorAll('ol.rows[data-list=steps] > li').length;")
+        .await
+        .as_u64()
+        .unwrap();
+    assert!(steps >= 2);
+
+    // "Add a step" by keyboard: a new row, its first field focused, no page load.
+    b.js("window.kzNoReload = true; document.getElementById('steps-add').focus();")
+        .await;
+    b.keys(ENTER).await;
+    assert_eq!(b.focused().await, format!("f-steps-{steps}-actors"));
+    b.keys(&format!("core-system{TAB}10:30{TAB}Keyboard step"))
+        .await;
+    assert_eq!(b.value(&format!("#f-steps-{steps}-time")).await, "10:30");
+    // Tab reaches the row's "up" button, named after its row; Enter moves the row up and the
+    // focus stays on the button, now of the row above.
+    b.keys(TAB).await;
+    assert_eq!(b.focused().await, format!("steps-{steps}-up"));
+    b.keys(ENTER).await;
+    let up = format!("steps-{}-up", steps - 1);
+    assert_eq!(b.focused().await, up);
+    let label = b
+        .js(&format!(
+            "return document.getElementById('{up}').getAttribute('aria-label');"
+        ))
+        .await;
+    assert_eq!(label.as_str().unwrap(), format!("手順({steps})を上へ"));
+    assert_eq!(
+        b.value(&format!("[name='steps[{}][text]']", steps - 1))
+            .await,
+        "Keyboard step"
+    );
+    assert_eq!(
+        b.js("return window.kzNoReload === true;").await,
+        Value::Bool(true),
+        "the row buttons worked without loading a page"
+    );
+    // The live preview's diagram shows the time.
+    wait_for_js(
+        &b,
+        "var s = document.querySelector('#case-preview svg'); \
+         return !!s && s.textContent.indexOf('10:30') >= 0;",
+    )
+    .await;
+    b.screenshot("14-case-rows").await;
+
+    // Enter in a field saves, as before rows had buttons of their own.
+    b.js(&format!(
+        "document.getElementById('f-steps-{}-text').focus();",
+        steps - 1
+    ))
+    .await;
+    b.keys(ENTER).await;
+    let page = wait_for_text(&b, "保存しました").await;
+    assert!(
+        page.contains(&format!("({steps}) 10:30 Keyboard step")),
+        "{page}"
+    );
+    wait_for_js(
+        &b,
+        "var i = document.querySelector('figure.case-diagram img'); \
+         return !!i && i.complete && i.naturalWidth > 0;",
+    )
+    .await;
+    b.goto(&format!("{base}/cases/1/diagram.svg")).await;
+    let times = b
+        .js("return Array.from(document.querySelectorAll('g.kz-time text')).map(function (t) { return t.textContent; });")
+        .await;
+    assert_eq!(times, json!(["10:30"]));
+    b.quit().await;
 }

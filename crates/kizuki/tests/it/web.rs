@@ -1,7 +1,7 @@
 //! The HTML application through the router: every page's happy path and its main failure,
 //! login and CSRF, role and organisation checks, and the no-lost-update conflict page.
 
-use kizuki_testkit::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, TestApp};
+use kizuki_testkit::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, Resp, TestApp};
 
 /// Files a first report as the railway reporter and returns its id.
 async fn file_report(c: &mut Client, title: &str) -> i64 {
@@ -537,48 +537,14 @@ async fn case_editor_preview_and_conflict() {
     assert_eq!(r.status, 403, "heartbeats need the CSRF token too");
 
     // Read the form the way a browser would submit it.
-    let field = |body: &str, name: &str| -> String {
-        let tag = format!("name=\"{name}\"");
-        let at = body.find(&tag).unwrap();
-        let after = &body[at..];
-        if body[..at]
-            .rfind('<')
-            .map(|i| body[i..].starts_with("<textarea"))
-            == Some(true)
-        {
-            let s = after.find('>').unwrap() + 1;
-            let end = after.find("</textarea>").unwrap();
-            decode(&after[s..end])
-        } else {
-            let v = after.find("value=\"").unwrap() + 7;
-            let end = after[v..].find('"').unwrap();
-            decode(&after[v..v + end])
-        }
-    };
-    let names = [
-        "number",
-        "title",
-        "impact",
-        "cause",
-        "overview",
-        "actors",
-        "steps",
-        "responses",
-        "background",
-        "detection",
-        "response",
-        "cause_points",
-        "countermeasures",
-        "lessons",
-    ];
-    let mut base: Vec<(String, String)> = names
-        .iter()
-        .map(|n| ((*n).to_owned(), field(&page.body, n)))
-        .collect();
-    base.push(("category".into(), "system-failure".into()));
+    let mut base = editor_fields(&page.body);
+    assert!(base.iter().any(|(k, _)| k == "steps[0][text]"), "{base:?}");
+    base.retain(|(k, _)| k != "version");
     base.push(("version".into(), "1".into()));
+    let lessons = base.iter().filter(|(k, _)| k.ends_with("][title]")).count();
     let with = |changes: &[(&str, &str)]| -> Vec<(String, String)> {
-        base.iter()
+        let mut out: Vec<(String, String)> = base
+            .iter()
             .map(|(k, v)| {
                 let nv = changes
                     .iter()
@@ -586,9 +552,15 @@ async fn case_editor_preview_and_conflict() {
                     .map_or(v.clone(), |(_, cv)| (*cv).to_owned());
                 (k.clone(), nv)
             })
-            .collect()
+            .collect();
+        // Fields the form did not have yet are new rows' fields.
+        for (k, v) in changes {
+            if !base.iter().any(|(bk, _)| bk == k) {
+                out.push(((*k).to_owned(), (*v).to_owned()));
+            }
+        }
+        out
     };
-
     // Live preview renders the typed case without saving.
     let preview = with(&[("title", "プレビューの題名")]);
     let refs: Vec<(&str, &str)> = preview
@@ -599,18 +571,29 @@ async fn case_editor_preview_and_conflict() {
     assert_eq!(r.status, 200);
     assert!(r.body.contains("プレビューの題名"));
     assert!(!a.get("/cases/1").await.body.contains("プレビューの題名"));
-    let broken = with(&[("steps", "ghost | 誰もいない")]);
+    assert!(r.body.contains("<svg"), "the preview draws the diagram");
+    let broken = with(&[("steps[0][actors]", "ghost")]);
     let refs: Vec<(&str, &str)> = broken
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let r = a.post("/cases/1/edit", "/cases/preview", &refs).await;
-    assert!(r.body.contains("1行目"), "errors name the line: {}", r.body);
+    assert!(
+        r.body.contains("手順(1) 関係者（キー）") && r.body.contains("ghost"),
+        "errors name the row and field: {}",
+        r.body
+    );
 
     // The editor saves a new lesson first.
-    let lessons = field(&page.body, "lessons");
-    let theirs_lessons = format!("{lessons}\n編集者の教訓 | 編集者が追加した本文");
-    let theirs = with(&[("lessons", &theirs_lessons)]);
+    let (title_key, text_key) = (
+        format!("lessons[{lessons}][title]"),
+        format!("lessons[{lessons}][text]"),
+    );
+    let new_lesson = [
+        (title_key.as_str(), "編集者の教訓"),
+        (text_key.as_str(), "編集者が追加した本文"),
+    ];
+    let theirs = with(&new_lesson);
     let refs: Vec<(&str, &str)> = theirs
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -634,7 +617,8 @@ async fn case_editor_preview_and_conflict() {
     // Merging both and saving keeps both.
     let merged = with(&[
         ("title", "分析者が直した題名"),
-        ("lessons", &theirs_lessons),
+        new_lesson[0],
+        new_lesson[1],
         ("version", "2"),
     ]);
     let refs: Vec<(&str, &str)> = merged
@@ -655,6 +639,223 @@ async fn case_editor_preview_and_conflict() {
     let r = a.post("/cases/1/edit", "/cases/1/edit", &refs).await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("残すべき概要"));
+}
+
+/// The value of attribute `name` in an opening tag.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(decode(&tag[start..end]))
+}
+
+/// Every field of the case editor as a browser posts it: inputs, textareas and selected
+/// options in page order, without the CSRF token, buttons or the rows' `<template>`s.
+fn editor_fields(body: &str) -> Vec<(String, String)> {
+    let start = body.find("id=\"case-form\"").expect("the editor form");
+    let end = start + body[start..].find("</form>").unwrap();
+    let mut html = body[start..end].to_owned();
+    while let Some(a) = html.find("<template") {
+        let b = a + html[a..].find("</template>").unwrap() + "</template>".len();
+        html.replace_range(a..b, "");
+    }
+    let mut out = Vec::new();
+    let mut rest = html.as_str();
+    while let Some((i, tag)) = ["<input ", "<textarea ", "<select "]
+        .iter()
+        .filter_map(|t| rest.find(t).map(|i| (i, *t)))
+        .min()
+    {
+        rest = &rest[i..];
+        let open = &rest[..rest.find('>').unwrap()];
+        let name = attr(open, "name");
+        let value = match tag {
+            "<input " => attr(open, "value").unwrap_or_default(),
+            "<textarea " => {
+                let close = rest.find("</textarea>").unwrap();
+                decode(&rest[open.len() + 1..close])
+            }
+            _ => {
+                let close = rest.find("</select>").unwrap();
+                let options = &rest[open.len() + 1..close];
+                let chosen = options
+                    .split("<option")
+                    .find(|o| o.contains(" selected"))
+                    .or_else(|| options.split("<option").nth(1))
+                    .unwrap_or_default();
+                attr(chosen, "value").unwrap_or_default()
+            }
+        };
+        if let Some(n) = name.filter(|n| n != "_csrf") {
+            out.push((n, value));
+        }
+        rest = &rest[open.len()..];
+    }
+    out
+}
+
+/// The opening tag that contains `needle`.
+fn opening_tag<'a>(body: &'a str, needle: &str) -> &'a str {
+    let at = body.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    let start = body[..at].rfind('<').unwrap();
+    let end = at + body[at..].find('>').unwrap();
+    &body[start..=end]
+}
+
+/// Posts the case editor's fields (and a button's name and value) back to it.
+async fn post_editor(a: &mut Client, fields: &[(String, String)], extra: &[(&str, &str)]) -> Resp {
+    let mut all: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.extend_from_slice(extra);
+    a.post("/cases/1/edit", "/cases/1/edit", &all).await
+}
+
+/// The row editor without a script: every row button is a submit that re-renders the form
+/// with the change and saves nothing; saving then stores the rows, times included, which the
+/// case page and its diagram show.
+#[tokio::test]
+async fn case_editor_rows_work_without_script() {
+    let srv = TestApp::demo().await;
+    let mut a = srv.client(ANALYST).await;
+    let page = a.get("/cases/1/edit").await;
+    let mut fields = editor_fields(&page.body);
+    let steps = fields
+        .iter()
+        .filter(|(k, _)| k.starts_with("steps[") && k.ends_with("[text]"))
+        .count();
+    assert!(steps > 1);
+    let first_actor = fields
+        .iter()
+        .find(|(k, _)| k == "actors[0][key]")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    // Add: a blank row at the end, its first field focused, nothing saved.
+    let r = post_editor(&mut a, &fields, &[("row_op", "steps:add")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let input = opening_tag(&r.body, &format!("id=\"f-steps-{steps}-actors\""));
+    assert!(
+        input.contains(&format!("name=\"steps[{steps}][actors]\"")),
+        "{input}"
+    );
+    assert!(
+        input.contains("value=\"\"") && input.contains(" autofocus"),
+        "{input}"
+    );
+    fields = editor_fields(&r.body);
+    let set = |fields: &mut Vec<(String, String)>, k: &str, v: &str| {
+        fields.iter_mut().find(|(fk, _)| fk == k).unwrap().1 = v.to_owned();
+    };
+    set(
+        &mut fields,
+        &format!("steps[{steps}][actors]"),
+        &first_actor,
+    );
+    set(
+        &mut fields,
+        &format!("steps[{steps}][text]"),
+        "行で追加した手順",
+    );
+    set(&mut fields, &format!("steps[{steps}][time]"), " 10:30 ");
+    // Move it up one: the row and its fields go together, the focus follows its button.
+    let r = post_editor(&mut a, &fields, &[("row_op", &format!("steps:up:{steps}"))]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains(&format!("id=\"steps-{}-up\"", steps - 1)));
+    assert!(r.body.contains("autofocus>上へ</button>"), "{}", r.body);
+    fields = editor_fields(&r.body);
+    let value = |fields: &[(String, String)], k: &str| {
+        fields
+            .iter()
+            .find(|(fk, _)| fk == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        value(&fields, &format!("steps[{}][text]", steps - 1)),
+        "行で追加した手順"
+    );
+    assert_eq!(
+        value(&fields, &format!("steps[{}][time]", steps - 1)),
+        " 10:30 "
+    );
+    let last = value(&fields, &format!("steps[{steps}][text]"));
+    assert_ne!(last, "行で追加した手順");
+    assert!(
+        !a.get("/cases/1").await.body.contains("行で追加した手順"),
+        "nothing saved yet"
+    );
+    // Remove the first step: the rest move up.
+    let second = value(&fields, "steps[1][text]");
+    let r = post_editor(&mut a, &fields, &[("row_op", "steps:remove:0")]).await;
+    fields = editor_fields(&r.body);
+    assert_eq!(value(&fields, "steps[0][text]"), second);
+    assert_eq!(
+        value(&fields, &format!("steps[{}][text]", steps - 2)),
+        "行で追加した手順"
+    );
+    // An unknown button is refused rather than guessed at.
+    let r = post_editor(&mut a, &fields, &[("row_op", "steps:explode:1")]).await;
+    assert_eq!(r.status, 400);
+
+    // A time on two lines is refused on its row and field, and everything typed stays.
+    let at = steps - 2;
+    let time_key = format!("steps[{at}][time]");
+    let mut bad = fields.clone();
+    set(&mut bad, &time_key, "5月7日\n9時");
+    let r = post_editor(&mut a, &bad, &[]).await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains(&format!("id=\"err-steps-{at}-time\"")),
+        "{}",
+        r.body
+    );
+    let input = opening_tag(&r.body, &format!("id=\"f-steps-{at}-time\""));
+    assert!(input.contains("aria-invalid=\"true\""), "{input}");
+    assert!(input.contains(&format!("err-steps-{at}-time")), "{input}");
+    assert_eq!(
+        value(&editor_fields(&r.body), &format!("steps[{at}][text]")),
+        "行で追加した手順"
+    );
+
+    // Saved: the case page and its diagram show the time, trimmed.
+    let r = post_editor(&mut a, &fields, &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let view = a.get("/cases/1").await;
+    assert!(view.body.contains("行で追加した手順"));
+    assert!(
+        view.body.contains("<span class=\"time\">10:30</span>"),
+        "{}",
+        view.body
+    );
+    // The page shows the diagram from its own address (templates escape the slashes).
+    let img = opening_tag(&view.body, "diagram.svg\"");
+    assert!(
+        img.starts_with("<img") && decode(img).contains("src=\"/cases/1/diagram.svg\""),
+        "{img}"
+    );
+    let svg = a.get("/cases/1/diagram.svg").await;
+    assert_eq!(svg.status, 200);
+    assert!(
+        svg.header("content-type")
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    assert!(svg.body.contains(">10:30</text>"), "{}", svg.body);
+    // One step added, one removed: as many as before, the new one second to last.
+    let step = |n: usize| format!("<g class=\"kz-step\" data-number=\"{n}\">");
+    assert!(svg.body.contains(&step(steps)));
+    assert!(!svg.body.contains(&step(steps + 1)));
+    let new = svg.body.find(&step(steps - 1)).unwrap();
+    assert!(svg.body[new..].find(">10:30</text>") < svg.body[new..].find(&step(steps)));
+    // The editor's preview draws the same diagram inline.
+    let edit = a.get("/cases/1/edit").await;
+    assert!(
+        edit.body.contains("<figure class=\"case-diagram\"><svg"),
+        "{}",
+        edit.body
+    );
+    assert!(edit.body.contains(">10:30</text>"));
 }
 
 fn decode(s: &str) -> String {
