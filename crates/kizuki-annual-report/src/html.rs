@@ -157,9 +157,17 @@ pub fn render_html_fragment(model: &ReportModel) -> String {
     for g in &cl.groups {
         let _ = writeln!(out, "<h3>{}</h3>\n<ul>", esc(&g.heading));
         for l in &g.lessons {
+            let title = if l.title.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<strong class=\"kz-lesson-title\">{}</strong> ",
+                    esc(&l.title)
+                )
+            };
             let _ = writeln!(
                 out,
-                "<li>{}<span class=\"kz-cite\">{}</span></li>",
+                "<li>{title}{}<span class=\"kz-cite\">{}</span></li>",
                 esc(&l.text),
                 esc(&l.citation)
             );

@@ -92,7 +92,12 @@ pub fn render_markdown_with(model: &ReportModel, links: &DiagramLinks) -> String
     for g in &cl.groups {
         let _ = writeln!(out, "### {}\n", inline(&g.heading));
         for l in &g.lessons {
-            let _ = writeln!(out, "- {}{}", inline(&l.text), inline(&l.citation));
+            let title = if l.title.is_empty() {
+                String::new()
+            } else {
+                format!("**{}** ", inline(&l.title))
+            };
+            let _ = writeln!(out, "- {title}{}{}", inline(&l.text), inline(&l.citation));
         }
         out.push('\n');
     }

@@ -98,6 +98,8 @@ pub struct CommonLessonGroup {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommonLessonItem {
+    /// A heading written in the app (empty for the 2019 lessons, which have none).
+    pub title: String,
     pub text: String,
     pub cases: Vec<u32>,
     /// "（事例1, 3, 4）"
@@ -289,6 +291,7 @@ impl ReportModel {
                             cited.sort_unstable();
                             cited.dedup();
                             CommonLessonItem {
+                                title: l.title.trim().to_owned(),
                                 text: l.text.trim().to_owned(),
                                 citation: case_citation(&cited),
                                 cases: cited,

@@ -681,3 +681,25 @@ fn text_in_the_data_is_escaped() {
     let md = render_markdown(&m);
     assert!(md.contains("\\<script\\>alert('x')\\</script\\> & \\| \\* \\_ \\#"));
 }
+
+#[test]
+fn a_titled_common_lesson_prints_its_title_before_its_text() {
+    let (mut survey, cases, tx) = load();
+    survey.common_lessons[0].title = "判断権者をあらかじめ決める".into();
+    let model = kizuki_annual_report::build_report(&survey, &cases, &tx);
+    let md = kizuki_annual_report::render_markdown(&model);
+    assert!(
+        md.contains("- **判断権者をあらかじめ決める** システム故障が起きたときに"),
+        "{md}"
+    );
+    let html = kizuki_annual_report::render_html(&model);
+    assert!(
+        html.contains("<strong class=\"kz-lesson-title\">判断権者をあらかじめ決める</strong>"),
+        "titled lesson in HTML"
+    );
+    // The others, untitled as in the reference, read as before.
+    assert_eq!(
+        md.matches("kz-lesson-title").count() + html.matches("kz-lesson-title").count(),
+        1
+    );
+}
