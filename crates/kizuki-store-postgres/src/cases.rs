@@ -140,4 +140,47 @@ impl CaseStore for PgStore {
     async fn case_history(&self, id: CaseId) -> StoreResult<Vec<HistoryEntry>> {
         history(&**self.client().await?, Entity::Case, id.0).await
     }
+
+    async fn drop_case(
+        &self,
+        id: CaseId,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Case> {
+        in_tx!(self, |tx| {
+            let v = lock_version(&tx, "cases", "id", &id.0, "case", id.to_string()).await?;
+            let cur = load_case(&*tx, id).await?;
+            if v != expected_version {
+                return Err(StoreError::Conflict {
+                    entity: "case",
+                    current: Current::Case(Box::new(cur)),
+                });
+            }
+            if cur.survey_year.is_none() {
+                return Err(StoreError::Invalid(format!("case {id} is in no survey")));
+            }
+            tx.execute(
+                "UPDATE cases SET survey_year = NULL, version = version + 1 WHERE id = $1",
+                &[&id.0],
+            )
+            .await
+            .map_err(pg_err)?;
+            let c = load_case(&*tx, id).await?;
+            record_history(
+                &tx,
+                Revision {
+                    entity: Entity::Case,
+                    id: id.0,
+                    version: c.version,
+                    at,
+                    by,
+                    action: "drop",
+                    snapshot: &c,
+                },
+            )
+            .await?;
+            Ok(c)
+        })
+    }
 }

@@ -1,5 +1,6 @@
 //! `kizuki check` for PostgreSQL: the schema version, then kizuki's invariants (every report
-//! starts with a first report, stages count 1..n, the cause index agrees, records decode).
+//! starts with a first report, stages count 1..n, the cause index agrees, cooperation entries
+//! and editions count 1..n, records decode).
 //! Physical integrity is PostgreSQL's own (checksums, WAL); see docs/OPERATIONS.md.
 
 use crate::rows::{load_case, load_report, load_survey};
@@ -73,6 +74,42 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
     for fy in surveys {
         if let Err(e) = load_survey(c, fy).await {
             out.push(problem(format!("survey {fy} cannot be read: {e}"), RESTORE));
+        }
+    }
+    // The survey year: cooperation histories and editions decode and count 1, 2, 3….
+    let cooperating = ids(c
+        .query(
+            "SELECT DISTINCT case_id FROM cooperation_records ORDER BY case_id",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?);
+    for id in cooperating {
+        match crate::year::cooperation_history(c, CaseId(id)).await {
+            Err(e) => out.push(problem(
+                format!("case {id} cooperation history cannot be read: {e}"),
+                RESTORE,
+            )),
+            Ok(h) => out.extend(Problem::of_cooperation(CaseId(id), &h, RESTORE)),
+        }
+    }
+    let published: Vec<i32> = c
+        .query(
+            "SELECT DISTINCT survey_year FROM editions ORDER BY survey_year",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for fy in published {
+        match crate::year::editions(c, fy).await {
+            Err(e) => out.push(problem(
+                format!("survey {fy} editions cannot be read: {e}"),
+                RESTORE,
+            )),
+            Ok(eds) => out.extend(Problem::of_editions(fy, &eds, RESTORE)),
         }
     }
     // Publication: a published case without the operator's approval is

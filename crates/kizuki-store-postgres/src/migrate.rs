@@ -16,6 +16,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_accounts.sql"),
     // Browser sessions in the database (shared by every node): version 8.
     include_str!("../migrations/0008_sessions.sql"),
+    // The survey year: reopened selections, cooperation records, editions: version 9.
+    include_str!("../migrations/0009_year.sql"),
 ];
 
 /// The schema version this build writes.

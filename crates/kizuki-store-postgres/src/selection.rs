@@ -285,7 +285,8 @@ impl SelectionStore for PgStore {
             }
             if cur.status != SelectionStatus::Draft {
                 return Err(StoreError::Invalid(format!(
-                    "selection {id} is already confirmed"
+                    "selection {id} is {}, not a draft",
+                    cur.status.code()
                 )));
             }
             let fy = cur.survey_year;
@@ -375,6 +376,54 @@ impl SelectionStore for PgStore {
                     at,
                     by,
                     action: "confirm",
+                    snapshot: &out,
+                },
+            )
+            .await?;
+            Ok(out)
+        })
+    }
+
+    async fn reopen_selection(
+        &self,
+        id: i64,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
+        in_tx!(self, |tx| {
+            // Locked, so a reopen and a confirm of the survey on two nodes take turns.
+            let cur = load(&*tx, id, true).await?;
+            if cur.version != expected_version {
+                return Err(StoreError::Conflict {
+                    entity: "selection",
+                    current: Current::Selection(Box::new(cur)),
+                });
+            }
+            if cur.status != SelectionStatus::Confirmed {
+                return Err(StoreError::Invalid(format!(
+                    "selection {id} is {}, not confirmed",
+                    cur.status.code()
+                )));
+            }
+            // Who confirmed it and when stay: the reopened selection is the record of a
+            // decision that was made and then taken back.
+            tx.execute(
+                "UPDATE selections SET status = 'reopened', version = version + 1 WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(pg_err)?;
+            let out = load(&*tx, id, false).await?;
+            record_history(
+                &tx,
+                Revision {
+                    entity: Entity::Selection,
+                    id,
+                    version: out.version,
+                    at,
+                    by,
+                    action: "reopen",
                     snapshot: &out,
                 },
             )

@@ -124,4 +124,34 @@ impl CaseStore for SqliteStore {
     async fn case_history(&self, id: CaseId) -> StoreResult<Vec<HistoryEntry>> {
         self.read(move |c| history(c, Entity::Case, id.0)).await
     }
+
+    async fn drop_case(
+        &self,
+        id: CaseId,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Case> {
+        self.write(move |tx| {
+            if !expect_version(tx, "cases", "id", id.0, expected_version)? {
+                return Err(StoreError::Conflict {
+                    entity: "case",
+                    current: Current::Case(Box::new(load_case(tx, id)?)),
+                });
+            }
+            let cur = load_case(tx, id)?;
+            if cur.survey_year.is_none() {
+                return Err(StoreError::Invalid(format!("case {id} is in no survey")));
+            }
+            tx.execute(
+                "UPDATE cases SET survey_year = NULL, version = version + 1 WHERE id = ?1",
+                [id.0],
+            )
+            .map_err(db_err)?;
+            let c = load_case(tx, id)?;
+            record_history(tx, Entity::Case, id.0, c.version, at, by, "drop", &c)?;
+            Ok(c)
+        })
+        .await
+    }
 }

@@ -1,5 +1,6 @@
 //! `kizuki check` for SQLite: the file's own integrity, foreign keys, then kizuki's
-//! invariants (every report starts with a first report, stages count 1..n, records decode).
+//! invariants (every report starts with a first report, stages count 1..n, cooperation
+//! entries and editions count 1..n, records decode).
 
 use super::{SCHEMA_VERSION, load_case, load_report, load_survey};
 use kizuki_domain::ids::{CaseId, ReportId};
@@ -81,6 +82,26 @@ pub fn run(c: &Connection) -> StoreResult<Vec<Problem>> {
         let fy = i32::try_from(fy).unwrap_or_default();
         if let Err(e) = load_survey(c, fy) {
             out.push(problem(format!("survey {fy} cannot be read: {e}"), RESTORE));
+        }
+    }
+    // The survey year: cooperation histories and editions decode and count 1, 2, 3….
+    for id in ids("SELECT DISTINCT case_id FROM cooperation_records ORDER BY case_id") {
+        match crate::year::cooperation_history(c, CaseId(id)) {
+            Err(e) => out.push(problem(
+                format!("case {id} cooperation history cannot be read: {e}"),
+                RESTORE,
+            )),
+            Ok(h) => out.extend(Problem::of_cooperation(CaseId(id), &h, RESTORE)),
+        }
+    }
+    for fy in ids("SELECT DISTINCT survey_year FROM editions ORDER BY survey_year") {
+        let fy = i32::try_from(fy).unwrap_or_default();
+        match crate::year::editions(c, fy) {
+            Err(e) => out.push(problem(
+                format!("survey {fy} editions cannot be read: {e}"),
+                RESTORE,
+            )),
+            Ok(eds) => out.extend(Problem::of_editions(fy, &eds, RESTORE)),
         }
     }
     // Publication: a published case without the operator's approval is

@@ -20,6 +20,8 @@ mod sessions;
 mod surveys;
 mod tokens;
 mod users;
+// Cooperation records and published editions of a survey year.
+mod year;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};

@@ -332,7 +332,8 @@ impl SelectionStore for SqliteStore {
             }
             if cur.status != SelectionStatus::Draft {
                 return Err(StoreError::Invalid(format!(
-                    "selection {id} is already confirmed"
+                    "selection {id} is {}, not a draft",
+                    cur.status.code()
                 )));
             }
             let other: Option<i64> = tx
@@ -359,6 +360,50 @@ impl SelectionStore for SqliteStore {
                 at,
                 by,
                 "confirm",
+                &out,
+            )?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn reopen_selection(
+        &self,
+        id: i64,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<kizuki_store::StoredSelection> {
+        self.write(move |tx| {
+            let cur = load(tx, id)?;
+            if cur.version != expected_version {
+                return Err(StoreError::Conflict {
+                    entity: "selection",
+                    current: Current::Selection(Box::new(cur)),
+                });
+            }
+            if cur.status != SelectionStatus::Confirmed {
+                return Err(StoreError::Invalid(format!(
+                    "selection {id} is {}, not confirmed",
+                    cur.status.code()
+                )));
+            }
+            // Who confirmed it and when stay: the reopened selection is the record of a
+            // decision that was made and then taken back.
+            tx.execute(
+                "UPDATE selections SET status = 'reopened', version = version + 1 WHERE id = ?1",
+                [id],
+            )
+            .map_err(db_err)?;
+            let out = load(tx, id)?;
+            record_history(
+                tx,
+                Entity::Selection,
+                id,
+                out.version,
+                at,
+                by,
+                "reopen",
                 &out,
             )?;
             Ok(out)

@@ -57,6 +57,14 @@ pub use sessions::{
     sessions_round_trip,
 };
 
+// The survey year: dropped cases, reopened selections, cooperation records, editions.
+mod year;
+pub use year::{
+    concurrent_cooperation_appends_one_wins, concurrent_publishes_get_their_own_numbers,
+    cooperation_history_appends_in_order, drop_case_takes_it_out_of_its_survey,
+    editions_are_numbered_and_kept_whole, reopened_selection_makes_way_for_another,
+};
+
 /// Generates one `#[tokio::test]` per behaviour. `$factory` is an async fn returning
 /// `Option<F>` with `F: Borrow<DynStore>`: a fresh empty store, or a value holding one together
 /// with what it lives in (a directory, a schema), kept until the test ends; or `None` to skip
@@ -114,7 +122,14 @@ macro_rules! conformance_suite {
             create_reports_in_one_batch,
             create_reports_is_all_or_none,
             concurrent_creates_all_commit,
-            concurrent_failure_spares_others
+            concurrent_failure_spares_others,
+            // The survey year.
+            drop_case_takes_it_out_of_its_survey,
+            reopened_selection_makes_way_for_another,
+            cooperation_history_appends_in_order,
+            concurrent_cooperation_appends_one_wins,
+            editions_are_numbered_and_kept_whole,
+            concurrent_publishes_get_their_own_numbers
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {

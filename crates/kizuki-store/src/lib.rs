@@ -465,7 +465,8 @@ pub trait CaseStore: Send + Sync {
 
     /// Takes a case out of its survey (its `survey_year` becomes `None`; the number is kept,
     /// and the history records a `drop`), against `expected_version` like an update. The
-    /// report stays free to become a case of the survey again.
+    /// report stays free to become a case of the survey again. A case in no survey is
+    /// [`StoreError::Invalid`].
     async fn drop_case(
         &self,
         id: CaseId,

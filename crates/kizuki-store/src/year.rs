@@ -88,3 +88,81 @@ pub struct NewEdition {
     pub by: UserId,
     pub at: DateTime<Utc>,
 }
+
+/// Whether `got` counts 1, 2, 3… as an append-only numbering must.
+fn counts_up(got: &[u32]) -> bool {
+    got.iter().zip(1u32..).all(|(&n, want)| n == want)
+}
+
+impl crate::Problem {
+    /// What is wrong with a case's stored cooperation history, the same in every backend: its
+    /// entries are numbered 1, 2, 3… (an entry missing means one was removed by hand).
+    /// `restore` is the backend's advice for damage a restore repairs.
+    pub fn of_cooperation(
+        case: CaseId,
+        history: &[CooperationRecord],
+        restore: &str,
+    ) -> Vec<crate::Problem> {
+        let seqs: Vec<u32> = history.iter().map(|r| r.seq).collect();
+        if counts_up(&seqs) && history.iter().all(|r| r.case_id == case) {
+            return Vec::new();
+        }
+        vec![crate::Problem {
+            what: format!("case {case} cooperation entries are numbered {seqs:?}"),
+            fix: restore.to_owned(),
+        }]
+    }
+
+    /// What is wrong with a survey's stored editions: they are numbered 1, 2, 3… (a number
+    /// missing means a published edition was removed by hand).
+    pub fn of_editions(
+        survey_year: i32,
+        editions: &[Edition],
+        restore: &str,
+    ) -> Vec<crate::Problem> {
+        let numbers: Vec<u32> = editions.iter().map(|e| e.number).collect();
+        if counts_up(&numbers) && editions.iter().all(|e| e.survey_year == survey_year) {
+            return Vec::new();
+        }
+        vec![crate::Problem {
+            what: format!("survey {survey_year} editions are numbered {numbers:?}"),
+            fix: restore.to_owned(),
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test stops at the line that failed")]
+
+    use super::*;
+    use chrono::TimeZone;
+
+    fn edition(number: u32) -> Edition {
+        Edition {
+            survey_year: 2019,
+            number,
+            snapshot: "{}".into(),
+            published_by: UserId(1),
+            published_at: Utc.with_ymd_and_hms(2020, 3, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn editions_must_count_up_from_one() {
+        assert!(crate::Problem::of_editions(2019, &[], "r").is_empty());
+        assert!(crate::Problem::of_editions(2019, &[edition(1), edition(2)], "r").is_empty());
+        let gap = crate::Problem::of_editions(2019, &[edition(1), edition(3)], "r");
+        assert_eq!(gap.len(), 1);
+        assert!(gap[0].what.contains("[1, 3]"), "{gap:?}");
+        assert_eq!(
+            crate::Problem::of_editions(2019, &[edition(2)], "r").len(),
+            1
+        );
+        assert_eq!(
+            crate::Problem::of_editions(2020, &[edition(1)], "r").len(),
+            1,
+            "another year's edition"
+        );
+    }
+}
