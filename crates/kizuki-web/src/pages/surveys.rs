@@ -578,6 +578,7 @@ pub async fn reopen_selection(
     Path(y): Path<i32>,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
+    s.p.require_analyst()?;
     let (Some(id), Some(version)) = (f.i64("id"), f.i64("version")) else {
         return Err(WebError::BadRequest(
             "which selection, at which version".into(),
@@ -598,6 +599,7 @@ pub async fn accept_replacement(
     Path(y): Path<i32>,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
+    s.p.require_analyst()?;
     let Some(report) = f.i64("report_id") else {
         return Err(WebError::BadRequest("report_id".into()));
     };

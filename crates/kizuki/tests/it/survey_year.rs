@@ -723,8 +723,24 @@ async fn a_whole_year_through_the_api_from_opening_to_the_published_report() {
     );
     assert!(text.contains(&format!("事例{}", renumbered(b))));
     assert!(!text.contains("事例4"), "numbers close up: {text}");
-    assert!(text.contains("対処1"), "responses are labelled");
-    assert!(text.contains("3時間後"), "step times are in the text");
+    for heading in [
+        "背景",
+        "検知",
+        "対処",
+        "原因",
+        "再発に備えた対策",
+        "得られた気付き・教訓",
+    ] {
+        assert!(text.contains(heading), "section {heading}");
+    }
+    // The diagram (inline in Markdown) carries the labels and the times.
+    let diagram = srv.get("/public/cases/2026-1.svg").await;
+    assert_eq!(diagram.status, 200);
+    assert!(diagram.body.contains("対処1"), "responses are labelled");
+    assert!(
+        diagram.body.contains("3時間後"),
+        "step times are in the diagram"
+    );
     let declined_title = srv
         .app
         .store
@@ -745,6 +761,8 @@ async fn a_whole_year_through_the_api_from_opening_to_the_published_report() {
         Ok(t) => {
             assert!(t.contains("補完調査"), "{t}");
             assert!(t.contains("対処1"), "{t}");
+            assert!(t.contains("3時間後"), "{t}");
+            assert!(t.contains("判断権者を決める"), "{t}");
         }
         Err(why) => eprintln!("skipped: the PDF's text was not checked: {why}"),
     }
