@@ -7,7 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use kizuki_testkit::bin::spawn_announcing;
-use kizuki_testkit::{ANALYST, EDITOR, RAIL, Socket, TestApp, TestServer};
+use kizuki_testkit::{ANALYST, EDITOR, FINANCE, RAIL, Socket, TestApp, TestServer};
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -583,4 +583,422 @@ async fn case_rows_by_keyboard_flow() {
         .await;
     assert_eq!(times, json!(["10:30"]));
     b.quit().await;
+}
+
+#[test]
+fn a_survey_year_runs_entirely_in_the_browser() {
+    run_flow(survey_year_flow());
+}
+
+/// Files a first report through the form and returns its id.
+async fn file_in_browser(b: &Browser, base: &str, title: &str) -> i64 {
+    b.goto(&format!("{base}/reports/new")).await;
+    if b.js("return !!document.getElementById('f-title');").await != Value::Bool(true) {
+        panic!("no report form: {} at {}", b.text().await, b.url().await);
+    }
+    b.type_into("#f-title", title).await;
+    b.js(
+        "document.getElementById('f-event_type').value = 'unavailability'; \
+          document.querySelector('input[name=causes][value=equipment-failure]').checked = true;",
+    )
+    .await;
+    b.type_into(
+        "#f-summary",
+        &format!("{title}。共同利用型の予約システムが止まった。"),
+    )
+    .await;
+    b.click(".report-form button[type=submit]").await;
+    wait_for_text(b, "第一報を受け付けました").await;
+    b.url().await.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+/// Waits until the sign-off state badge shows `code`.
+async fn wait_for_state(b: &Browser, code: &str) {
+    wait_for_js(
+        b,
+        &format!(
+            "var s = document.getElementById('signoff-state'); \
+             return !!s && s.className.indexOf('signoff-{code}') >= 0;"
+        ),
+    )
+    .await;
+}
+
+/// Records a cooperation answer on the case's page as whoever `b` is signed in as.
+async fn cooperate(b: &Browser, base: &str, case: i64, status: &str, reason: &str) {
+    b.goto(&format!("{base}/cases/{case}/cooperation")).await;
+    wait_for_text(b, "事業者の協力").await;
+    b.click(&format!("#coop-status-{status}")).await;
+    b.type_into("#f-contact", "情報システム部 担当者").await;
+    if !reason.is_empty() {
+        b.type_into("#f-reason", reason).await;
+    }
+    b.click("#coop-save").await;
+}
+
+async fn survey_year_flow() {
+    let app = TestApp::builder()
+        .at("2020-11-20T09:00:00+09:00")
+        .demo()
+        .mfa()
+        .search()
+        .build()
+        .await;
+    // A fourth operator: the demo's water utility gets a reporter.
+    let water_org = kizuki_app::accounts::org_with_key(&app.app, "demo-water")
+        .await
+        .unwrap()
+        .unwrap();
+    const WATER: &str = "reporter@water.example.jp";
+    const WATER_PW: &str = "mizu-Nagare-kawa-2020-ryu";
+    let (user, once) = kizuki_app::accounts::add_user(
+        &app.app,
+        None,
+        &water_org,
+        WATER,
+        kizuki_domain::user::Role::Reporter,
+        Some("水道 次郎"),
+    )
+    .await
+    .unwrap();
+    kizuki_app::accounts::change_password(
+        &app.app,
+        &kizuki_app::auth::Principal::from_user(&user),
+        &once,
+        WATER_PW,
+        WATER_PW,
+    )
+    .await
+    .unwrap();
+    let srv = app.serve().await;
+    let driver = Driver::start().await;
+    let base = srv.base.clone();
+    let profiles: Vec<tempfile::TempDir> = (0..6).map(|_| tempfile::tempdir().unwrap()).collect();
+    let analyst = driver.browser(profiles[0].path()).await;
+    let editor = driver.browser(profiles[1].path()).await;
+    analyst.login(&srv, ANALYST).await;
+    editor.login(&srv, EDITOR).await;
+    wait_for_text(&analyst, "トリアージ待ち").await;
+    wait_for_text(&editor, "トリアージ待ち").await;
+
+    // Open 2020 from 2019: the form comes prefilled with the copy.
+    analyst.goto(&format!("{base}/surveys")).await;
+    analyst.click("#survey-new-link").await;
+    wait_for_text(&analyst, "補完調査の年度を開く").await;
+    assert_eq!(analyst.value("#f-fiscal_year").await, "2020");
+    assert_eq!(analyst.value("#f-period_start").await, "2020-01-01");
+    assert_eq!(analyst.value("#f-title").await, "2020年度 補完調査 報告書");
+    analyst.screenshot("20-survey-open").await;
+    analyst.click("#survey-save").await;
+    wait_for_text(&analyst, "調査の年度を開きました").await;
+
+    // Twelve reports from four operators, three each.
+    let mut operators = Vec::new();
+    for (i, email) in [RAIL, FINANCE, "reporter@medical.example.jp", WATER]
+        .into_iter()
+        .enumerate()
+    {
+        let b = driver.browser(profiles[2 + i].path()).await;
+        if email == WATER {
+            b.goto(&format!("{base}/login")).await;
+            b.type_into("#email", WATER).await;
+            b.type_into("#password", WATER_PW).await;
+            b.click("form.stack button[type=submit]").await;
+        } else {
+            b.login(&srv, email).await;
+        }
+        wait_for_text(&b, "自組織の対応中の報告").await;
+        operators.push(b);
+    }
+    let mut filed_by = std::collections::HashMap::new();
+    for round in 0..3 {
+        for (i, b) in operators.iter().enumerate() {
+            let id = file_in_browser(b, &base, &format!("予約システムの停止（{i}-{round}）")).await;
+            filed_by.insert(id, i);
+            app.clock.advance(chrono::Duration::minutes(1));
+        }
+    }
+    assert_eq!(filed_by.len(), 12);
+
+    // Propose three cases and confirm them.
+    analyst
+        .goto(&format!("{base}/surveys/2020/selection"))
+        .await;
+    analyst.type_into("#f-count", "3").await;
+    analyst.click("#propose").await;
+    wait_for_text(&analyst, "提案（未確定）").await;
+    analyst.click("#confirm").await;
+    wait_for_text(&analyst, "事業者の協力").await;
+    let coop_links = analyst
+        .js("return Array.from(document.querySelectorAll('#cooperation a[href$=\"/cooperation\"]')).map(function (a) { return a.getAttribute('href'); });")
+        .await;
+    let cases: Vec<i64> = coop_links
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .unwrap()
+                .split('/')
+                .nth(2)
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(cases.len(), 3, "{coop_links}");
+    analyst.screenshot("21-selection-confirmed").await;
+
+    // The centre asks each operator; the page says whose report each case is.
+    let mut owner = std::collections::HashMap::new();
+    for c in &cases {
+        cooperate(&analyst, &base, *c, "requested", "").await;
+        let page = wait_for_text(&analyst, "保存しました").await;
+        let report: i64 = page
+            .split("報告 #")
+            .nth(1)
+            .and_then(|t| t.split(|ch: char| !ch.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no report on the page: {page}"));
+        owner.insert(*c, filed_by[&report]);
+    }
+
+    // One operator declines on its dashboard's link; the replacement is accepted.
+    let declined = cases[1];
+    let decliner = &operators[owner[&declined]];
+    decliner.goto(&format!("{base}/")).await;
+    wait_for_text(decliner, "協力の依頼が届いている事例").await;
+    cooperate(
+        decliner,
+        &base,
+        declined,
+        "declined",
+        "社内調査が続いているため",
+    )
+    .await;
+    wait_for_text(decliner, "保存しました").await;
+    analyst
+        .goto(&format!("{base}/surveys/2020/selection"))
+        .await;
+    let page = wait_for_text(&analyst, "辞退された事例の代わりの候補").await;
+    assert!(page.contains("辞退"), "{page}");
+    analyst.type_into("#f-repl-contact", "総務部").await;
+    analyst.click("#accept-replacement").await;
+    wait_for_text(&analyst, "事例の下書きを作りました").await;
+    let replacement: i64 = analyst
+        .url()
+        .await
+        .split('/')
+        .nth(4)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let report_of_replacement = app
+        .app
+        .store
+        .get_case(kizuki_domain::ids::CaseId(replacement))
+        .await
+        .unwrap()
+        .report_id
+        .unwrap();
+    owner.insert(replacement, filed_by[&report_of_replacement.0]);
+    let kept = [cases[0], cases[2], replacement];
+    for c in kept {
+        let b = &operators[owner[&c]];
+        cooperate(b, &base, c, "agreed", "").await;
+        wait_for_text(b, "保存しました").await;
+    }
+
+    // Write the three cases from their reports: the steps came with their times.
+    for (n, c) in kept.iter().enumerate() {
+        analyst.goto(&format!("{base}/cases/{c}/edit")).await;
+        wait_for_text(&analyst, "事例の編集").await;
+        assert!(
+            analyst.value("#f-steps-0-time").await.contains("11月20日"),
+            "steps carry the report's times"
+        );
+        analyst
+            .type_into("#f-overview", &format!("事例{n}の概要。予約が止まった。"))
+            .await;
+        for (field, text) in [
+            ("background", "共同利用型の予約システムを使っていた。"),
+            ("detection", "利用者からの問合せで気付いた。"),
+            ("response", "手作業の受付に切り替えた。"),
+            ("cause_points", "機器の故障。"),
+            ("countermeasures", "予備機を用意する。"),
+        ] {
+            analyst.type_into(&format!("#f-{field}"), text).await;
+        }
+        analyst
+            .type_into("[name='responses[0][text]']", "代替手段で業務を継続した。")
+            .await;
+        analyst
+            .type_into("[name='responses[0][time]']", "3時間後")
+            .await;
+        analyst
+            .type_into("#f-lessons-0-title", &format!("判断者を決める{n}"))
+            .await;
+        analyst
+            .type_into("#f-lessons-0-text", "非常時に判断する人を決めておく。")
+            .await;
+        analyst.click(".actions button.primary").await;
+        wait_for_text(&analyst, "保存しました").await;
+    }
+    analyst.screenshot("22-case-written").await;
+
+    // Anonymise each case, the operator signs off, the editor publishes it.
+    for c in kept {
+        let review = format!("{base}/cases/{c}/anonymise");
+        editor.goto(&review).await;
+        wait_for_text(&editor, "匿名化").await;
+        let ids = editor
+            .js("return Array.from(document.querySelectorAll('tr[data-candidate]')).map(function (t) { return t.getAttribute('data-candidate'); });")
+            .await;
+        for id in ids.as_array().unwrap() {
+            let id = id.as_str().unwrap();
+            editor.goto(&review).await;
+            let row = format!("tr[data-candidate=\"{id}\"]");
+            if id.starts_with("date:") {
+                editor
+                    .type_into(
+                        &format!("{row} form:nth-of-type(3) input[name=value]"),
+                        "公表に差し支えない日付",
+                    )
+                    .await;
+                editor
+                    .click(&format!("{row} form:nth-of-type(3) button"))
+                    .await;
+            } else {
+                editor
+                    .click(&format!("{row} form:nth-of-type(1) button"))
+                    .await;
+            }
+            wait_for_js(
+                &editor,
+                &format!(
+                    "var r = document.querySelector({}); return !!r && !!r.querySelector('strong');",
+                    serde_json::to_string(&row).unwrap()
+                ),
+            )
+            .await;
+        }
+        editor.goto(&review).await;
+        editor.click("button[name=action][value=send]").await;
+        wait_for_state(&editor, "sent_to_operator").await;
+        let op = &operators[owner[&c]];
+        op.goto(&format!("{base}/cases/{c}/signoff")).await;
+        op.click("button[name=answer][value=approve]").await;
+        wait_for_state(op, "approved").await;
+        editor.goto(&review).await;
+        editor
+            .click("button[name=action][value=mark_publishable]")
+            .await;
+        wait_for_state(&editor, "publishable").await;
+        editor.click("button[name=action][value=publish]").await;
+        wait_for_state(&editor, "published").await;
+    }
+
+    // Two common lessons citing the cases.
+    analyst.goto(&format!("{base}/surveys/2020/lessons")).await;
+    wait_for_text(&analyst, "共通する気付き・教訓").await;
+    let numbers: Vec<u32> = analyst
+        .js("return Array.from(document.querySelectorAll(\"input[name='lessons[0][cases]']\")).map(function (i) { return i.value; });")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 3, "the declined case is no longer there");
+    for (i, (title, text, cites)) in [
+        (
+            "判断権者を決める",
+            "共同利用型システムの障害に備え、判断する人を決めておく。",
+            vec![numbers[0], numbers[2]],
+        ),
+        (
+            "代替手段を用意する",
+            "手作業で業務を続けられる手順を整えておく。",
+            vec![numbers[1]],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        analyst
+            .type_into(&format!("#f-lesson-{i}-title"), title)
+            .await;
+        analyst
+            .js(&format!(
+                "document.getElementById('f-lesson-{i}-category').value = 'system-failure';"
+            ))
+            .await;
+        analyst
+            .type_into(&format!("#f-lesson-{i}-text"), text)
+            .await;
+        for n in cites {
+            analyst
+                .click(&format!("input[name='lessons[{i}][cases]'][value='{n}']"))
+                .await;
+        }
+    }
+    analyst.click("#lessons-save").await;
+    wait_for_text(&analyst, "保存しました").await;
+
+    // Approve and publish the year.
+    editor.goto(&format!("{base}/surveys/2020/publish")).await;
+    let page = wait_for_text(&editor, "年次報告書の承認と公開").await;
+    assert!(page.contains("載る事例（3件）"), "{page}");
+    editor.screenshot("23-publish-year").await;
+    editor.click("#publish-year").await;
+    wait_for_text(&editor, "年次報告書を公開しました").await;
+
+    // The published PDF says what the year was.
+    let pdf = srv.anonymous().get("/public/surveys/2020.pdf").await;
+    assert_eq!(pdf.status, 200);
+    match crate::survey_year::pdf_text(&pdf.bytes) {
+        Ok(text) => {
+            let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            for needle in [
+                "2020年度補完調査報告書",
+                "補完調査は、行動計画",
+                "重要インフラサービス及びその周辺サービスへの実害の有無",
+                "システム故障に起因した重要インフラサービス障害",
+                "代替手段で業務を継続した。",
+                "得られた気付き・教訓",
+                "再発に備えた対策",
+                "対処1",
+                "3時間後",
+            ] {
+                assert!(flat.contains(needle), "the PDF lacks {needle}: {text}");
+            }
+            // Numbers close up to 1..3; the first lesson cites the first and last case.
+            let mut sorted = numbers.clone();
+            sorted.sort_unstable();
+            let at = |n: u32| sorted.iter().position(|x| *x == n).unwrap() + 1;
+            let mut first = [at(numbers[0]), at(numbers[2])];
+            first.sort_unstable();
+            let cite = format!("（事例{},{}）", first[0], first[1]);
+            assert!(flat.contains(&cite), "{cite} in {text}");
+            assert!(!flat.contains("事例4"), "numbers close up: {text}");
+        }
+        Err(why) => println!("skipped: the PDF's text was not checked: {why}"),
+    }
+
+    // The public portal serves it, to a visitor who is not signed in (the operators' browsers
+    // close first: six headless browsers at once are as many as a small machine runs).
+    for b in &operators {
+        b.quit().await;
+    }
+    let visitor = driver.browser(profiles[5].path()).await;
+    visitor.goto(&format!("{base}/public")).await;
+    wait_for_text(&visitor, "2020").await;
+    visitor
+        .click("#public-surveys a[href='/public/surveys/2020']")
+        .await;
+    wait_for_text(&visitor, "2020年度 補完調査 報告書").await;
+    visitor.screenshot("24-public-2020").await;
+    for b in [&analyst, &editor, &visitor] {
+        b.quit().await;
+    }
 }

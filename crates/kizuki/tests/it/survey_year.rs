@@ -336,7 +336,7 @@ async fn the_pages_open_a_year_keep_what_was_typed_and_show_a_conflict() {
 }
 
 /// `pdftotext` of a PDF, or why it cannot be run here.
-fn pdf_text(pdf: &[u8]) -> Result<String, String> {
+pub(crate) fn pdf_text(pdf: &[u8]) -> Result<String, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let path = dir.path().join("r.pdf");
     std::fs::write(&path, pdf).map_err(|e| e.to_string())?;
