@@ -285,3 +285,45 @@ fn report_in_three_formats() {
         "{text}"
     );
 }
+
+#[test]
+fn survey_new_copies_a_year_and_refuses_an_open_one() {
+    let d = TempDataDir::new();
+    assert!(kizuki(&d.path(), &["init"]).status.success());
+    let o = kizuki(&d.path(), &["survey", "new", "令和2年度", "--from", "2019"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("opened survey 2020"), "{out}");
+    assert!(out.contains("2020-01-01 to 2020-12-31"), "{out}");
+    assert!(out.contains("10 criteria"), "{out}");
+    // The same year again is refused and nothing changes.
+    let o = kizuki(&d.path(), &["survey", "new", "2020", "--from", "2019"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("survey 2020 already exists"),
+        "{}",
+        stderr(&o)
+    );
+    // Without a year to copy, the missing texts are named.
+    let o = kizuki(&d.path(), &["survey", "new", "2021"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    for field in ["purpose", "method", "criteria"] {
+        assert!(err.contains(field), "{field} not named: {err}");
+    }
+    // The opened year is a survey like any other: export it.
+    let out_dir = tempfile::tempdir().unwrap();
+    let o = kizuki(
+        &d.path(),
+        &[
+            "export",
+            "survey",
+            "2020",
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let toml = std::fs::read_to_string(out_dir.path().join("survey.toml")).unwrap();
+    assert!(toml.contains("fiscal_year = 2020"), "{toml}");
+}
