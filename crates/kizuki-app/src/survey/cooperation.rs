@@ -191,6 +191,13 @@ pub async fn record(
             ));
         };
         crate::survey::year::refuse_if_cited(app, y, c.content.number).await?;
+        // A published case stays on the portal under its number; it is withdrawn through
+        // sign-off first, so the portal and the survey never disagree.
+        if auth::case_ref(app, &c).await?.published {
+            return Err(AppError::Refused(
+                "公開済みの事例は、先に公開を取り下げてから辞退を記録してください / withdraw the publication first".into(),
+            ));
+        }
     }
     let record = app
         .store
@@ -424,4 +431,84 @@ pub async fn awaiting(app: &App, p: &Principal) -> AppResult<Vec<Case>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kizuki_domain::case::CaseContent;
+
+    async fn case_in(app: &App, year: i32, number: u32) -> Case {
+        let mut content: CaseContent = app
+            .store
+            .list_cases(Some(2019))
+            .await
+            .unwrap()
+            .remove(0)
+            .content;
+        content.number = number;
+        app.store
+            .create_case(Some(year), None, content, None, app.clock.now())
+            .await
+            .unwrap()
+    }
+
+    fn entry(status: CooperationStatus, reason: &str) -> Entry {
+        Entry {
+            status,
+            on: NaiveDate::from_ymd_opt(2020, 2, 3).unwrap(),
+            contact: "担当".into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cited_case_cannot_be_declined_a_stale_entry_conflicts_and_a_decline_drops_the_case()
+    {
+        let (app, _t) = crate::test_support::demo(41).await;
+        let p = crate::test_support::analyst_principal(&app).await;
+        // Case 1 of 2019 is cited by a common lesson.
+        let one = app.store.case_by_number(2019, 1).await.unwrap().unwrap();
+        request(&app, &p, one.id, "").await.unwrap();
+        let err = record(&app, &p, one.id, 1, entry(CooperationStatus::Declined, "x"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("事例1"), "{err}");
+        // A case of its own: declined, it leaves the survey.
+        let c = case_in(&app, 2019, 9).await;
+        request(&app, &p, c.id, "総務部").await.unwrap();
+        assert!(matches!(
+            record(&app, &p, c.id, 0, entry(CooperationStatus::Agreed, "")).await,
+            Err(AppError::Store(StoreError::Conflict { .. }))
+        ));
+        let done = record(
+            &app,
+            &p,
+            c.id,
+            1,
+            entry(CooperationStatus::Declined, "多忙"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(done.record.seq, 2);
+        assert_eq!(app.store.get_case(c.id).await.unwrap().survey_year, None);
+        let v = view(&app, &p, c.id).await.unwrap();
+        assert_eq!(v.status, Some(CooperationStatus::Declined));
+        assert_eq!(v.history.len(), 2);
+    }
+
+    #[test]
+    fn a_decline_needs_a_reason_and_dates_may_be_wareki() {
+        let e = Entry::parse("agreed", "令和2年2月3日", "", "").unwrap();
+        assert_eq!(e.on, NaiveDate::from_ymd_opt(2020, 2, 3).unwrap());
+        let Err(AppError::Validation(errs)) = Entry::parse("declined", "someday", "", "") else {
+            panic!("bad entry");
+        };
+        assert!(errs.for_field("reason").is_some(), "{errs}");
+        assert!(errs.for_field("on").is_some(), "{errs}");
+        let Err(AppError::Validation(errs)) = Entry::parse("maybe", "2020-01-01", "", "") else {
+            panic!("bad status");
+        };
+        assert!(errs.for_field("status").is_some(), "{errs}");
+    }
 }
