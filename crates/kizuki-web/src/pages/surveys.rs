@@ -27,9 +27,17 @@ use serde_json::{Value, json};
 /// Blank rows offered under the filled ones, so a row can be added without JavaScript.
 const SPARE_ROWS: usize = 2;
 
-fn with_status(mut res: Response, status: StatusCode) -> Response {
+/// A form page shown again after a refused post, with what was typed and why it was refused.
+fn rerender(
+    st: &WebState,
+    s: &SignedIn,
+    name: &str,
+    ctx: Value,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let mut res = render(st, &s.viewer, name, ctx)?;
     *res.status_mut() = status;
-    res
+    Ok(res)
 }
 
 /// Rows posted as `prefix[i][field]`, in index order, up to the first index with no field.
@@ -169,10 +177,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(with_status(
-        render(&st, &s.viewer, "surveys/edit.html", ctx)?,
-        status,
-    ))
+    rerender(&st, &s, "surveys/edit.html", ctx, status)
 }
 
 pub async fn edit_form(
@@ -276,10 +281,7 @@ pub async fn save(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(with_status(
-        render(&st, &s.viewer, "surveys/edit.html", ctx)?,
-        status,
-    ))
+    rerender(&st, &s, "surveys/edit.html", ctx, status)
 }
 
 fn read_lesson_rows(f: &FormData) -> Vec<LessonRow> {
@@ -392,10 +394,7 @@ pub async fn lessons_save(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(with_status(
-        render(&st, &s.viewer, "surveys/lessons.html", ctx)?,
-        status,
-    ))
+    rerender(&st, &s, "surveys/lessons.html", ctx, status)
 }
 
 /// The survey's candidate reports for a new case: those filed in its period that the
@@ -465,10 +464,7 @@ pub async fn create_case(
             let ctx = json!({"year": y, "title": sv.content.title, "reports": reports,
                              "chosen": chosen, "category": f.get("category"),
                              "errors": errors_json(&errs, s.viewer.lang)});
-            Ok(with_status(
-                render(&st, &s.viewer, "surveys/new_case.html", ctx)?,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ))
+            rerender(&st, &s, "surveys/new_case.html", ctx, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e.into()),
     }
@@ -522,7 +518,7 @@ pub async fn cooperation_record(
     let mut ctx = coop_ctx(&v, today);
     ctx["form"] = typed;
     let status = match outcome {
-        Ok(done_) => {
+        Ok(recorded) => {
             let Some(y) = v.survey_year else {
                 return Ok(done(
                     &st,
@@ -531,7 +527,7 @@ pub async fn cooperation_record(
                     &format!("/cases/{id}/cooperation"),
                 ));
             };
-            if done_.record.status == CooperationStatus::Declined && v.centre {
+            if recorded.record.status == CooperationStatus::Declined && v.centre {
                 // The analyst sees the replacement on offer on the selection page.
                 return Ok(done(
                     &st,
@@ -564,10 +560,7 @@ pub async fn cooperation_record(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(with_status(
-        render(&st, &s.viewer, "cases/cooperation.html", ctx)?,
-        status,
-    ))
+    rerender(&st, &s, "cases/cooperation.html", ctx, status)
 }
 
 // ---------------------------------------------------------------- selection: reopen, replace
