@@ -464,7 +464,13 @@ pub async fn create_case(
             let ctx = json!({"year": y, "title": sv.content.title, "reports": reports,
                              "chosen": chosen, "category": f.get("category"),
                              "errors": errors_json(&errs, s.viewer.lang)});
-            rerender(&st, &s, "surveys/new_case.html", ctx, StatusCode::UNPROCESSABLE_ENTITY)
+            rerender(
+                &st,
+                &s,
+                "surveys/new_case.html",
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(e) => Err(e.into()),
     }
