@@ -128,6 +128,7 @@ pub struct ActionDto {
         (status = 200, description = "Done; the sign-off as it is now", body = SignOffDto),
         (status = 400, description = "Not possible in the case's state (e.g. publishing before the operator approved)", body = ApiErrorBody),
         (status = 403, description = "Only the centre's editors publish", body = ApiErrorBody),
+        (status = 404, description = "No such case", body = ApiErrorBody),
         (status = 422, description = "Unknown `action`", body = ApiErrorBody),
     ),
     security(("bearer" = []))
@@ -219,6 +220,7 @@ pub struct DecisionDto {
     responses(
         (status = 200, description = "Recorded; the review as it is now", body = ReviewDto),
         (status = 403, description = "Only the centre's analysts and editors review", body = ApiErrorBody),
+        (status = 404, description = "No such case", body = ApiErrorBody),
         (status = 422, description = "An unknown candidate or decision, or a label that shows what it replaces", body = ApiErrorBody),
     ),
     security(("bearer" = []))

@@ -22,7 +22,7 @@ use kizuki_domain::ids::{CaseId, ReportId};
 use kizuki_domain::survey::{CommonLesson, Criterion, SurveyContent};
 use kizuki_domain::taxonomy::Code;
 use kizuki_store::StoreError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A selection criterion with its weight (0 to 10).
@@ -347,12 +347,30 @@ pub async fn post_cooperation(
     Ok((StatusCode::CREATED, Json(done)).into_response())
 }
 
+/// The candidate offered in place of declined cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplacementDto {
+    pub report_id: i64,
+    pub title: String,
+    pub category: Option<String>,
+    /// Why the selection's rules pick it.
+    pub why: String,
+}
+
+/// What is on offer now: `replacement` is `null` when nothing is (no case declined, no
+/// selection, or no candidate keeps the rules).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplacementOfferDto {
+    pub replacement: Option<ReplacementDto>,
+}
+
 #[utoipa::path(
     get, path = "/surveys/{year}/replacement", tag = "surveys",
     params(("year" = i32, Path, description = "Fiscal year, e.g. 2020")),
     responses(
-        (status = 200, description = "The candidate offered in place of declined cases (`null` when none)", body = Object),
+        (status = 200, description = "The candidate offered in place of declined cases", body = ReplacementOfferDto),
         (status = 403, description = "Only analysts select cases", body = ApiErrorBody),
+        (status = 404, description = "No survey that year", body = ApiErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -360,9 +378,16 @@ pub async fn get_replacement(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
     ApiPath(y): ApiPath<i32>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<ReplacementOfferDto>, ApiError> {
     let r = cooperation::replacement(&st.app, &p, y).await?;
-    Ok((StatusCode::OK, Json(r)).into_response())
+    Ok(Json(ReplacementOfferDto {
+        replacement: r.map(|r| ReplacementDto {
+            report_id: r.report_id.0,
+            title: r.title,
+            category: r.category.map(|c| c.0),
+            why: r.why,
+        }),
+    }))
 }
 
 /// Accepting the replacement on offer.
@@ -386,6 +411,7 @@ pub struct AcceptReplacementDto {
         (status = 400, description = "No replacement is on offer", body = ApiErrorBody),
         (status = 422, description = "`report_id` is not the one on offer", body = ApiErrorBody),
         (status = 403, description = "Only analysts select cases", body = ApiErrorBody),
+        (status = 404, description = "No survey that year", body = ApiErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -408,7 +434,7 @@ pub async fn accept_replacement(
     get, path = "/surveys/{year}/editions", tag = "surveys",
     params(("year" = i32, Path, description = "Fiscal year, e.g. 2020")),
     responses(
-        (status = 200, description = "The published editions of the year's annual report, oldest first; each is at `/public/surveys/<year>-v<n>.pdf`", body = Object),
+        (status = 200, description = "The published editions of the year's annual report, oldest first", body = Vec<EditionDto>),
     ),
     security(("bearer" = []))
 )]
@@ -416,9 +442,33 @@ pub async fn list_editions(
     State(st): State<WebState>,
     ApiUser(_): ApiUser,
     ApiPath(y): ApiPath<i32>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Vec<EditionDto>>, ApiError> {
     let e = edition::editions(&st.app, y).await?;
-    Ok((StatusCode::OK, Json(e)).into_response())
+    Ok(Json(
+        e.into_iter()
+            .map(|e| EditionDto {
+                survey_year: e.survey_year,
+                number: e.number,
+                published_at: e.published_at.to_rfc3339(),
+                cases: e.cases,
+                left_out: e.left_out,
+                pdf: format!("/public/surveys/{}-v{}.pdf", e.survey_year, e.number),
+            })
+            .collect(),
+    ))
+}
+
+/// A published edition of a year's annual report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EditionDto {
+    pub survey_year: i32,
+    pub number: u32,
+    pub published_at: String,
+    /// Cases in it, and cases of the survey left out of it.
+    pub cases: usize,
+    pub left_out: usize,
+    /// Where its PDF is (`.md` and the page beside it).
+    pub pdf: String,
 }
 
 #[utoipa::path(

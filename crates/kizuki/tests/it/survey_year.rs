@@ -524,7 +524,7 @@ async fn a_whole_year_through_the_api_from_opening_to_the_published_report() {
             None,
         )
         .await;
-    assert_eq!(r.json()["report_id"], replacement_report);
+    assert_eq!(r.json()["replacement"]["report_id"], replacement_report);
     // The selection's history stays readable: the confirmed decision is still there.
     let r = srv
         .api("GET", "/surveys/2026/selection", Some(&analyst), &[], None)
