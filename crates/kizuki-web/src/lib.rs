@@ -139,6 +139,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             get(reports::edit_form).post(reports::update),
         )
         .route("/reports/{id}/stages", post(reports::add_stage))
+        .route("/reports/{id}/sharing", post(reports::save_sharing))
         .route("/reports/{id}/triage", get(triage::form).post(triage::save))
         .route("/reports/{id}/links", post(triage::link))
         .route("/reports/{id}/links/{other}/delete", post(triage::unlink))

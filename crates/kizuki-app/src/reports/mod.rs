@@ -1,9 +1,12 @@
 //! Information reports as services: filing a first report from a form, the API or in bulk
 //! (`bulk`), editing, appending follow-up and final stages, listing with access applied,
-//! triage, links between reports, and stage deadlines (`deadlines`).
+//! triage, links between reports, sharing under the TLP label (`sharing`), and stage deadlines
+//! (`deadlines`).
 
 pub mod bulk;
 pub mod deadlines;
+// Who else a report is shared with under its TLP label.
+pub mod sharing;
 pub mod when;
 
 use crate::App;

@@ -350,6 +350,76 @@ async fn update_case(
     Ok(with_etag(StatusCode::OK, c.version, CaseDto::from(&c)))
 }
 
+/// Who a report is shared with: organisations (TLP:AMBER) and people (TLP:RED), by id.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SharingDto {
+    #[serde(default)]
+    pub orgs: Vec<i64>,
+    #[serde(default)]
+    pub users: Vec<i64>,
+}
+
+#[utoipa::path(
+    get, path = "/reports/{id}/sharing", tag = "reports",
+    params(("id" = i64, Path, description = "Report id")),
+    responses(
+        (status = 200, description = "The report's sharing: `orgs` and `users` with `chosen`; the choices only for those who may change it", body = Object),
+        (status = 404, description = "No such report, or not visible to the caller", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn get_sharing(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let v = reports::sharing::view(&st.app, &p, ReportId(id)).await?;
+    Ok((StatusCode::OK, Json(v)).into_response())
+}
+
+#[utoipa::path(
+    put, path = "/reports/{id}/sharing", tag = "reports",
+    params(("id" = i64, Path, description = "Report id")),
+    request_body = SharingDto,
+    responses(
+        (status = 200, description = "Saved; takes effect at once in lists, search and exports", body = SharingDto),
+        (status = 403, description = "Only the report's organisation and the centre's staff set sharing", body = ApiErrorBody),
+        (status = 404, description = "No such report, or not visible to the caller", body = ApiErrorBody),
+        (status = 422, description = "An unknown organisation or inactive person (`orgs[i]`, `users[i]`)", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn put_sharing(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    ApiPath(id): ApiPath<i64>,
+    body: Result<ApiJson<SharingDto>, ApiError>,
+) -> Result<Response, ApiError> {
+    let r = reports::get(&st.app, &p, ReportId(id)).await?;
+    if !kizuki_app::auth::can_edit(&st.app, &p, &r).await? {
+        return Err(ApiError(WebError::App(AppError::Forbidden(
+            "sharing is set by the report's organisation and the centre's staff".into(),
+        ))));
+    }
+    let b = json_body(body)?;
+    let orgs: Vec<OrgId> = b.orgs.into_iter().map(OrgId).collect();
+    let users: Vec<kizuki_domain::ids::UserId> = b
+        .users
+        .into_iter()
+        .map(kizuki_domain::ids::UserId)
+        .collect();
+    let saved = reports::sharing::set(&st.app, &p, ReportId(id), &orgs, &users).await?;
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::json!({
+            "orgs": saved.orgs.iter().map(|o| o.0).collect::<Vec<_>>(),
+            "users": saved.users.iter().map(|u| u.0).collect::<Vec<_>>(),
+        })),
+    )
+        .into_response())
+}
+
 #[utoipa::path(
     get, path = "/surveys", tag = "surveys",
     responses((status = 200, description = "Every survey", body = Vec<SurveyDto>)),
@@ -436,6 +506,7 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(list_reports, create_report))
         .routes(routes!(get_report, update_report))
         .routes(routes!(add_stage))
+        .routes(routes!(get_sharing, put_sharing))
         .routes(routes!(list_cases))
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys, surveys::open_survey))

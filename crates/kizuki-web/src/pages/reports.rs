@@ -449,6 +449,8 @@ struct DetailPage {
     /// The stage form as typed (`kind`, `text`), kept on a refusal.
     stage_form: Value,
     stage_errors: Value,
+    /// Who else the report is shared with under its TLP label, and the choices to change it.
+    sharing: reports::sharing::SharingView,
 }
 
 /// Everything the detail page shows, with the stage form's state.
@@ -517,7 +519,27 @@ async fn detail_page(
         can_add_stage: view.can_edit && !r.has_final(),
         stage_form,
         stage_errors,
+        sharing: reports::sharing::view(&st.app, &s.p, id).await?,
     })
+}
+
+/// Replaces the report's sharing lists from the checkboxes of its page.
+pub async fn save_sharing(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let id = ReportId(id);
+    let orgs = reports::sharing::ids("orgs", &f.all("orgs"), kizuki_domain::ids::OrgId)?;
+    let users = reports::sharing::ids("users", &f.all("users"), kizuki_domain::ids::UserId)?;
+    reports::sharing::set(&st.app, &s.p, id, &orgs, &users).await?;
+    Ok(done(
+        &st,
+        &s.viewer,
+        "flash.sharing_saved",
+        &format!("/reports/{id}#sharing"),
+    ))
 }
 
 /// Similar past cases and reports with their lessons, for the report page. The page

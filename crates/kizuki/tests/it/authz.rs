@@ -176,7 +176,17 @@ async fn file(c: &mut Client, sector: &str, tlp: &str) -> i64 {
 
 #[tokio::test]
 async fn report_routes_by_role_organisation_and_label() {
-    let srv = TestApp::demo().await;
+    // Every role tries every report route on ten reports: far more form posts than one user
+    // makes, so the fair limits (tested in tests/it/limits.rs) are off for this matrix.
+    let mut web = kizuki_web::WebOptions::default();
+    web.ops.limits.enabled = false;
+    let srv = TestApp::builder()
+        .demo()
+        .mfa()
+        .search()
+        .web(web)
+        .build()
+        .await;
     // Reports of the railway operator (the "own" organisation of RAIL and RAIL_ADMIN) and of
     // the bank (another organisation for them), one per label.
     let mut rail = srv.client(RAIL).await;

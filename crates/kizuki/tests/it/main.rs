@@ -32,6 +32,8 @@ mod select;
 mod selection_web;
 // Browser sessions in the database (shared by every node).
 mod sessions_db;
+// Sharing under the TLP label.
+mod sharing;
 // A survey year run in the app.
 mod survey_year;
 // Two app nodes on one PostgreSQL database.

@@ -18,7 +18,7 @@ fn enc(s: &str) -> String {
     out
 }
 
-fn report(title: &str, summary: &str, tlp: &str) -> serde_json::Value {
+pub(crate) fn report(title: &str, summary: &str, tlp: &str) -> serde_json::Value {
     json!({
         "title": title,
         "sector": "railway",
@@ -29,7 +29,7 @@ fn report(title: &str, summary: &str, tlp: &str) -> serde_json::Value {
     })
 }
 
-async fn file(srv: &TestApp, token: &str, body: &serde_json::Value) -> i64 {
+pub(crate) async fn file(srv: &TestApp, token: &str, body: &serde_json::Value) -> i64 {
     let r = srv
         .api("POST", "/reports", Some(token), &[], Some(body))
         .await;
@@ -53,7 +53,7 @@ async fn search(srv: &TestApp, token: &str, q: &str) -> serde_json::Value {
 
 /// Searches until `done` holds (the index applies writes within a bounded delay; a loaded
 /// machine may need more than the request's own short wait), at most 15 s.
-async fn search_until(
+pub(crate) async fn search_until(
     srv: &TestApp,
     token: &str,
     q: &str,
@@ -69,7 +69,7 @@ async fn search_until(
     }
 }
 
-fn ids(v: &serde_json::Value, kind: &str) -> Vec<i64> {
+pub(crate) fn ids(v: &serde_json::Value, kind: &str) -> Vec<i64> {
     v["hits"]
         .as_array()
         .unwrap()

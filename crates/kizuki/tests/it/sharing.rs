@@ -1,0 +1,176 @@
+//! Sharing under the TLP label, set in the API and on the report page: a TLP:RED report is
+//! read by the people it names and nobody else (the centre included), a TLP:AMBER report by
+//! the organisations it is shared with and no other operator — in the report itself, the list,
+//! search and its counts, and the CSV export.
+
+use crate::search_web::{file, ids, report, search_until};
+use kizuki_testkit::{ANALYST, EDITOR, FINANCE, RAIL, TestApp};
+use serde_json::json;
+
+async fn user_id(srv: &TestApp, email: &str) -> i64 {
+    let e = kizuki_domain::user::Email::parse(email).unwrap();
+    srv.app
+        .store
+        .credentials(&e)
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id
+        .0
+}
+
+async fn sees(srv: &TestApp, token: &str, id: i64) -> bool {
+    let r = srv
+        .api("GET", &format!("/reports/{id}"), Some(token), &[], None)
+        .await;
+    assert!(matches!(r.status, 200 | 404), "{}", r.body);
+    r.status == 200
+}
+
+async fn listed(srv: &TestApp, token: &str, id: i64) -> bool {
+    let r = srv
+        .api("GET", "/reports?per_page=500", Some(token), &[], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["id"] == id)
+}
+
+#[tokio::test]
+async fn red_is_for_the_named_and_amber_for_the_organisations_shared_with() {
+    let srv = TestApp::demo().await;
+    let rail = srv.token(RAIL).await;
+    let finance = srv.token(FINANCE).await;
+    let medical = srv.token("reporter@medical.example.jp").await;
+    let analyst = srv.token(ANALYST).await;
+    let editor = srv.token(EDITOR).await;
+
+    // RED names one centre analyst.
+    let red = file(
+        &srv,
+        &rail,
+        &report("赤色共有試験", "ゆうびんばこ障害の赤色共有試験。", "red"),
+    )
+    .await;
+    assert!(
+        !sees(&srv, &analyst, red).await,
+        "RED: the centre too needs naming"
+    );
+    let analyst_id = user_id(&srv, ANALYST).await;
+    let r = srv
+        .api(
+            "PUT",
+            &format!("/reports/{red}/sharing"),
+            Some(&finance),
+            &[],
+            Some(&json!({"users": [analyst_id]})),
+        )
+        .await;
+    assert_eq!(
+        r.status, 404,
+        "another operator cannot even see it: {}",
+        r.body
+    );
+    let r = srv
+        .api(
+            "PUT",
+            &format!("/reports/{red}/sharing"),
+            Some(&rail),
+            &[],
+            Some(&json!({"users": [analyst_id, 987_654]})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["fields"][0]["field"], "users[1]");
+    let r = srv
+        .api(
+            "PUT",
+            &format!("/reports/{red}/sharing"),
+            Some(&rail),
+            &[],
+            Some(&json!({"users": [analyst_id]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(sees(&srv, &analyst, red).await);
+    assert!(
+        !sees(&srv, &editor, red).await,
+        "not named, even at the centre"
+    );
+    assert!(listed(&srv, &analyst, red).await);
+    assert!(!listed(&srv, &editor, red).await);
+    let hit = search_until(&srv, &analyst, "ゆうびんばこ", |v| {
+        !ids(v, "report").is_empty()
+    })
+    .await;
+    assert_eq!(ids(&hit, "report"), vec![red]);
+    let miss = search_until(&srv, &editor, "ゆうびんばこ", |_| true).await;
+    assert!(ids(&miss, "report").is_empty(), "{miss}");
+    assert_eq!(miss["total"], 0, "counts do not reveal it: {miss}");
+
+    // AMBER shared with the finance operator: finance reads it, medical does not.
+    let amber = file(
+        &srv,
+        &rail,
+        &report("琥珀共有試験", "かわせみ系統の琥珀共有試験。", "amber"),
+    )
+    .await;
+    assert!(!sees(&srv, &finance, amber).await);
+    let fin_org = kizuki_app::accounts::org_with_key(&srv.app, "demo-finance")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .0;
+    // Set on the page, as the filing reporter does.
+    let mut page = srv.client(RAIL).await;
+    let form = format!("/reports/{amber}");
+    let r = page
+        .post(
+            &form,
+            &format!("/reports/{amber}/sharing"),
+            &[("orgs", &fin_org.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let shown = page.get(&form).await.body;
+    assert!(
+        shown.contains(&format!("id=\"share-org-{fin_org}\" checked")),
+        "{shown}"
+    );
+    assert!(sees(&srv, &finance, amber).await);
+    assert!(!sees(&srv, &medical, amber).await);
+    assert!(listed(&srv, &finance, amber).await);
+    assert!(!listed(&srv, &medical, amber).await);
+    let hit = search_until(&srv, &finance, "かわせみ", |v| {
+        !ids(v, "report").is_empty()
+    })
+    .await;
+    assert_eq!(ids(&hit, "report"), vec![amber]);
+    let miss = search_until(&srv, &medical, "かわせみ", |_| true).await;
+    assert_eq!(miss["total"], 0, "{miss}");
+    // The CSV export follows the same rule.
+    let mut fin_page = srv.client(FINANCE).await;
+    let csv = fin_page.get("/reports.csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.contains("琥珀共有試験"), "{}", csv.body);
+    let mut med_page = srv.client("reporter@medical.example.jp").await;
+    let csv = med_page.get("/reports.csv").await;
+    assert!(!csv.body.contains("琥珀共有試験"));
+    assert!(!csv.body.contains("赤色共有試験"));
+
+    // Every change is audited with before and after.
+    let log = kizuki_app::security::audit_log::all_entries(&srv.app)
+        .await
+        .unwrap();
+    let changes: Vec<_> = log
+        .iter()
+        .filter(|e| e.target == format!("report:{amber}") && e.detail.contains("sharing"))
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(changes[0].detail.contains(&fin_org.to_string()));
+}
