@@ -53,13 +53,8 @@ pub async fn view(app: &App, p: &Principal, id: ReportId) -> AppResult<SharingVi
         .await?
         .is_allowed();
     let current = app.store.report_sharing(id).await?;
-    let orgs_by_id: BTreeMap<OrgId, String> = app
-        .store
-        .list_orgs()
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.org.name))
-        .collect();
+    let orgs_by_id: BTreeMap<OrgId, String> =
+        crate::reports::org_names(app).await?.into_iter().collect();
     let mut orgs: Vec<OrgChoice> = orgs_by_id
         .iter()
         .filter(|(o, _)| **o != r.org_id)

@@ -449,13 +449,7 @@ pub async fn confirm(
             m.rank,
         )
     });
-    let orgs: HashMap<_, _> = app
-        .store
-        .list_orgs()
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o.org.name))
-        .collect();
+    let orgs: HashMap<_, _> = crate::reports::org_names(app).await?.into_iter().collect();
     let mut drafts = Vec::new();
     for m in new {
         let report = app.store.get_report(m.report_id).await?;
