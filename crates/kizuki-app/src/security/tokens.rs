@@ -1,6 +1,7 @@
 //! API bearer tokens: created for a user and shown once, stored only as a hash, revocable.
 
 use crate::App;
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use blake2::{Blake2s256, Digest};
 use kizuki_domain::user::{Email, User};
@@ -16,8 +17,8 @@ pub fn hash(secret: &str) -> String {
     hex::encode(digest)
 }
 
-/// Creates a token for the user with `email`; returns it with the secret, which is never
-/// stored and cannot be shown again.
+/// Creates a token for the user with `email` (the command line); returns it with the secret,
+/// which is never stored and cannot be shown again.
 pub async fn create(app: &App, email: &str, label: &str) -> AppResult<(ApiToken, String)> {
     let email = Email::parse(email)?;
     let creds = app
@@ -25,21 +26,43 @@ pub async fn create(app: &App, email: &str, label: &str) -> AppResult<(ApiToken,
         .credentials(&email)
         .await?
         .ok_or_else(|| AppError::Refused(format!("no user {email}")))?;
-    if !creds.user.active {
-        return Err(AppError::Refused(format!("user {email} is disabled")));
+    issue(app, &creds.user, label, "cli".to_owned()).await
+}
+
+/// Creates a token for the signed-in user themself (their account page).
+pub async fn create_own(app: &App, p: &Principal, label: &str) -> AppResult<(ApiToken, String)> {
+    let user = app.store.get_user(p.user_id).await?;
+    issue(app, &user, label, super::audit::actor_user(p.user_id)).await
+}
+
+async fn issue(
+    app: &App,
+    user: &User,
+    label: &str,
+    actor: String,
+) -> AppResult<(ApiToken, String)> {
+    if !user.active {
+        return Err(AppError::Refused(format!(
+            "user {} is disabled",
+            user.user.email
+        )));
     }
     let mut raw = [0u8; 32];
     app.fill_random(&mut raw);
     let secret = format!("{PREFIX}{}", hex::encode(raw));
-    let label = if label.trim().is_empty() {
-        "api".to_owned()
-    } else {
-        label.trim().to_owned()
-    };
+    let label = label.trim();
+    if label.chars().count() > MAX_LABEL {
+        return Err(kizuki_domain::FieldError::invalid(
+            "label",
+            format!("{MAX_LABEL}文字以内で / at most {MAX_LABEL} characters"),
+        )
+        .into());
+    }
+    let label = if label.is_empty() { "api" } else { label }.to_owned();
     let token = app
         .store
         .create_token(NewToken {
-            user_id: creds.user.id,
+            user_id: user.id,
             label,
             hash: hash(&secret),
             at: app.clock.now(),
@@ -48,14 +71,17 @@ pub async fn create(app: &App, email: &str, label: &str) -> AppResult<(ApiToken,
     // A credential issued is audited (the secret never is: only its label and owner).
     super::audit_log::note(
         app,
-        "cli",
+        actor,
         super::audit::actions::TOKEN_CREATED,
         format!("token:{}", token.id),
-        &serde_json::json!({"user": email.as_str(), "label": token.label}),
+        &serde_json::json!({"user": user.user.email.as_str(), "label": token.label}),
     )
     .await?;
     Ok((token, secret))
 }
+
+/// What a token's label may hold.
+const MAX_LABEL: usize = 100;
 
 /// The active user a bearer secret belongs to; any failure is [`AppError::Unauthenticated`].
 pub async fn authenticate(app: &App, secret: &str) -> AppResult<User> {
@@ -89,10 +115,30 @@ pub async fn list(app: &App, email: &str) -> AppResult<Vec<ApiToken>> {
 
 /// Revokes the token with this id (revoking twice keeps the first time); audited.
 pub async fn revoke(app: &App, id: i64) -> AppResult<ApiToken> {
+    revoke_as(app, id, "cli".to_owned()).await
+}
+
+/// The signed-in user's own tokens, newest first.
+pub async fn mine(app: &App, p: &Principal) -> AppResult<Vec<ApiToken>> {
+    let mut out = app.store.list_tokens(p.user_id).await?;
+    out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+    Ok(out)
+}
+
+/// Revokes one of the signed-in user's own tokens; anyone else's is "not found".
+pub async fn revoke_own(app: &App, p: &Principal, id: i64) -> AppResult<ApiToken> {
+    let own = app.store.list_tokens(p.user_id).await?;
+    if !own.iter().any(|t| t.id == id) {
+        return Err(StoreError::not_found("token", id).into());
+    }
+    revoke_as(app, id, super::audit::actor_user(p.user_id)).await
+}
+
+async fn revoke_as(app: &App, id: i64, actor: String) -> AppResult<ApiToken> {
     let token = app.store.revoke_token(id, app.clock.now()).await?;
     super::audit_log::note(
         app,
-        "cli",
+        actor,
         super::audit::actions::TOKEN_REVOKED,
         format!("token:{id}"),
         &serde_json::json!({"user_id": token.user_id.0}),
@@ -124,5 +170,39 @@ mod tests {
             "the secret never reaches the log"
         );
         assert!(authenticate(&app, &secret).await.is_err(), "revoked");
+    }
+
+    #[tokio::test]
+    async fn a_user_manages_their_own_tokens_and_no_one_elses() {
+        let (app, _t) = crate::test_support::demo(12).await;
+        let me = crate::test_support::operator_principal(&app).await;
+        let other = crate::test_support::analyst_principal(&app).await;
+        let (mine_t, secret) = create_own(&app, &me, " 監視スクリプト ").await.unwrap();
+        assert_eq!(mine_t.label, "監視スクリプト");
+        assert_eq!(authenticate(&app, &secret).await.unwrap().id, me.user_id);
+        assert_eq!(mine(&app, &me).await.unwrap().len(), 1);
+        assert!(mine(&app, &other).await.unwrap().is_empty());
+        assert!(matches!(
+            revoke_own(&app, &other, mine_t.id).await,
+            Err(AppError::Store(StoreError::NotFound { .. }))
+        ));
+        assert!(authenticate(&app, &secret).await.is_ok(), "still valid");
+        revoke_own(&app, &me, mine_t.id).await.unwrap();
+        assert!(authenticate(&app, &secret).await.is_err());
+        let long = "x".repeat(MAX_LABEL + 1);
+        assert!(matches!(
+            create_own(&app, &me, &long).await,
+            Err(AppError::Validation(_))
+        ));
+        let entries = super::super::audit_log::all_entries(&app).await.unwrap();
+        let by_me = super::super::audit::actor_user(me.user_id);
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|e| e.target == format!("token:{}", mine_t.id) && e.actor == by_me)
+                .count(),
+            2,
+            "issued and revoked by the user themself"
+        );
     }
 }

@@ -171,3 +171,68 @@ fn changed_notice(lang: Lang) -> String {
         .get(lang, "account.changed")
         .to_owned()
 }
+
+// ---------------------------------------------------------------- own API tokens
+
+/// `/account/tokens`: the signed-in user's API tokens (never their secrets), a form to create
+/// one — its secret is shown on the answer page, once — and revocation.
+pub async fn tokens(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
+    tokens_page(&st, &s, None, Value::Null, StatusCode::OK).await
+}
+
+async fn tokens_page(
+    st: &WebState,
+    s: &SignedIn,
+    secret: Option<&str>,
+    errors: Value,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let list = kizuki_app::security::tokens::mine(&st.app, &s.p).await?;
+    let mut res = render(
+        st,
+        &s.viewer,
+        "account_tokens.html",
+        json!({"tokens": list, "secret": secret, "errors": errors}),
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+pub async fn create_token(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    match kizuki_app::security::tokens::create_own(&st.app, &s.p, f.get("label")).await {
+        Ok((_, secret)) => {
+            let mut res =
+                tokens_page(&st, &s, Some(&secret), Value::Null, StatusCode::CREATED).await?;
+            // The secret is on this page only: no cache may keep it.
+            res.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(res)
+        }
+        Err(AppError::Validation(errs)) => {
+            let errors = super::errors_json(&errs, s.viewer.lang);
+            tokens_page(&st, &s, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn revoke_token(
+    State(st): State<WebState>,
+    s: SignedIn,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Posted(_f): Posted,
+) -> Result<Response, WebError> {
+    kizuki_app::security::tokens::revoke_own(&st.app, &s.p, id).await?;
+    Ok(super::done(
+        &st,
+        &s.viewer,
+        "flash.token_revoked",
+        "/account/tokens",
+    ))
+}
