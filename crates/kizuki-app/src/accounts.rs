@@ -427,39 +427,47 @@ pub async fn reset_password(app: &App, email: &str) -> AppResult<(User, String)>
 /// how many tokens were revoked.
 pub async fn disable_user(app: &App, email: &str) -> AppResult<(User, usize)> {
     let user = user_by_email(app, email).await?;
-    let user = app.store.set_user_active(user.id, false).await?;
-    let now = app.clock.now();
-    let mut revoked = 0;
-    for t in app.store.list_tokens(user.id).await? {
-        if t.is_active() {
-            app.store.revoke_token(t.id, now).await?;
-            revoked += 1;
-        }
-    }
-    audit_log::note(
-        app,
-        "cli",
-        actions::ADMIN,
-        format!("user:{}", user.user.email),
-        &json!({"op": "user.disable", "tokens_revoked": revoked}),
-    )
-    .await?;
-    Ok((user, revoked))
+    set_active(app, user, false, "cli".to_owned()).await
 }
 
 /// Enables a disabled account again (with no tokens; it keeps its password).
 pub async fn enable_user(app: &App, email: &str) -> AppResult<User> {
     let user = user_by_email(app, email).await?;
-    let user = app.store.set_user_active(user.id, true).await?;
+    Ok(set_active(app, user, true, "cli".to_owned()).await?.0)
+}
+
+/// Enables or disables `user` (disabling revokes its tokens), audited as `actor`.
+pub(crate) async fn set_active(
+    app: &App,
+    user: User,
+    active: bool,
+    actor: String,
+) -> AppResult<(User, usize)> {
+    let user = app.store.set_user_active(user.id, active).await?;
+    let mut revoked = 0;
+    if !active {
+        let now = app.clock.now();
+        for t in app.store.list_tokens(user.id).await? {
+            if t.is_active() {
+                app.store.revoke_token(t.id, now).await?;
+                revoked += 1;
+            }
+        }
+    }
+    let detail = if active {
+        json!({"op": "user.enable"})
+    } else {
+        json!({"op": "user.disable", "tokens_revoked": revoked})
+    };
     audit_log::note(
         app,
-        "cli",
+        actor,
         actions::ADMIN,
         format!("user:{}", user.user.email),
-        &json!({"op": "user.enable"}),
+        &detail,
     )
     .await?;
-    Ok(user)
+    Ok((user, revoked))
 }
 
 /// Whether the user must replace a one-time password before doing anything else.

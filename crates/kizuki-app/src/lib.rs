@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod auth;
 pub mod config;
+// An organisation's own administration: its users.
+pub mod directory;
 pub mod error;
 pub mod imports;
 pub mod notify;

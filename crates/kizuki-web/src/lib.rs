@@ -128,6 +128,17 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             "/account/password",
             get(pages::account::form).post(pages::account::change),
         )
+        .route(
+            "/account/tokens",
+            get(pages::account::tokens).post(pages::account::create_token),
+        )
+        .route(
+            "/account/tokens/{id}/revoke",
+            post(pages::account::revoke_token),
+        )
+        .route("/org/users", get(pages::org::users).post(pages::org::add))
+        .route("/org/users/{id}/disable", post(pages::org::disable))
+        .route("/org/users/{id}/enable", post(pages::org::enable))
         .route("/lang", post(auth::set_lang))
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports.csv", get(reports::csv))

@@ -65,6 +65,8 @@ templates!(
     "audit.html",
     // Accounts.
     "account_password.html",
+    "account_tokens.html",
+    "org_users.html",
 );
 
 pub struct Views {

@@ -36,6 +36,9 @@ pub enum RouteClass {
     CaseCooperation,
     /// Approve and publish a survey year's annual report (the centre's editors).
     SurveyPublish,
+    /// An organisation's administration: its own for an operator admin, any for the
+    /// system administrator; another organisation's is "not found".
+    OrgManage,
     /// The audit log (the system administrator).
     AuditLog,
 }
@@ -71,6 +74,13 @@ pub fn route_table() -> Vec<RouteSpec> {
         // Accounts: the signed-in user's own password.
         r("GET", "/account/password", Member),
         r("POST", "/account/password", Member),
+        r("GET", "/account/tokens", Member),
+        r("POST", "/account/tokens", Member),
+        r("POST", "/account/tokens/{id}/revoke", Member),
+        r("GET", "/org/users", OrgManage),
+        r("POST", "/org/users", OrgManage),
+        r("POST", "/org/users/{id}/disable", OrgManage),
+        r("POST", "/org/users/{id}/enable", OrgManage),
         r("POST", "/lang", Public),
         r("GET", "/healthz", Public),
         // Metrics: no session; the handler admits loopback or the metrics token.

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod cases;
 pub mod deadlines;
 pub mod mfa;
+// An organisation's administration.
+pub mod org;
 pub mod publication;
 pub mod reports;
 pub mod search;

@@ -4,7 +4,7 @@
 //! web app.
 
 use crate::kizuki;
-use kizuki_testkit::{Client, RAIL, TempDataDir, TestApp, stderr, stdout};
+use kizuki_testkit::{Client, FINANCE, RAIL, TempDataDir, TestApp, stderr, stdout};
 use std::path::Path;
 
 /// Runs the command, asserts success, returns stdout.
@@ -703,4 +703,142 @@ async fn disabling_ends_sessions_and_tokens_at_once() {
             .status,
         401
     );
+}
+
+#[tokio::test]
+async fn users_create_and_revoke_their_own_api_tokens_on_their_page() {
+    let srv = TestApp::demo().await;
+    let mut rail = srv.client(RAIL).await;
+    let page = rail.get("/account/tokens").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("トークンはありません"), "{}", page.body);
+    let r = rail
+        .post(
+            "/account/tokens",
+            "/account/tokens",
+            &[("label", "監視スクリプト")],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let secret = r
+        .body
+        .split("<code id=\"secret\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .expect("the secret, once")
+        .to_owned();
+    assert!(secret.starts_with("kzk_"));
+    assert_eq!(
+        srv.api("GET", "/taxonomy", Some(&secret), &[], None)
+            .await
+            .status,
+        200
+    );
+    let listed = rail.get("/account/tokens").await.body;
+    assert!(listed.contains("監視スクリプト"));
+    assert!(!listed.contains(&secret), "never shown again");
+    let id: i64 = listed
+        .split("/account/tokens/")
+        .nth(1)
+        .and_then(|t| t.split('/').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a revoke form");
+    // Someone else's token is not there for another user.
+    let mut fin = srv.client(FINANCE).await;
+    let r = fin
+        .post(
+            "/account/tokens",
+            &format!("/account/tokens/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        srv.api("GET", "/taxonomy", Some(&secret), &[], None)
+            .await
+            .status,
+        200
+    );
+    let r = rail
+        .post(
+            "/account/tokens",
+            &format!("/account/tokens/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        srv.api("GET", "/taxonomy", Some(&secret), &[], None)
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn an_operator_admin_adds_and_disables_users_of_its_own_organisation_only() {
+    let srv = TestApp::demo().await;
+    let mut admin = srv.client("admin@railway.example.jp").await;
+    let page = admin.get("/org/users").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("reporter@railway.example.jp"));
+    assert!(!page.body.contains("reporter@finance.example.jp"));
+    // Another organisation's page is not there.
+    let fin = kizuki_app::accounts::org_with_key(&srv.app, "demo-finance")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        admin
+            .get(&format!("/org/users?org={}", fin.id))
+            .await
+            .status,
+        404
+    );
+    // A bad address keeps what was typed.
+    let r = admin
+        .post(
+            "/org/users",
+            "/org/users",
+            &[
+                ("email", "not-an-address"),
+                ("name", "新人 花子"),
+                ("role", "reporter"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("新人 花子"));
+    let r = admin
+        .post(
+            "/org/users",
+            "/org/users",
+            &[
+                ("email", "shinjin@railway.example.jp"),
+                ("name", "新人 花子"),
+                ("role", "reporter"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(r.body.contains("id=\"password\""));
+    let id: i64 = r
+        .body
+        .split("/org/users/")
+        .filter_map(|t| t.split('/').next()?.parse().ok())
+        .last()
+        .expect("a disable form");
+    let mut fin_admin_less = srv.client(FINANCE).await;
+    let r = fin_admin_less
+        .post("/", &format!("/org/users/{id}/disable"), &[])
+        .await;
+    assert_eq!(r.status, 404, "a reporter of another organisation");
+    let r = admin
+        .post("/org/users", &format!("/org/users/{id}/disable"), &[])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let shown = admin.get("/org/users").await.body;
+    assert!(shown.contains(&format!("id=\"enable-{id}\"")), "{shown}");
 }

@@ -1,0 +1,205 @@
+//! An organisation's own administration in the web: its users, added with a one-time password
+//! shown once, disabled and enabled. An operator admin manages its own organisation, the
+//! system administrator any; for anyone else another organisation's users do not exist. The
+//! same rules as the command line: `accounts::add_user` decides which roles may be granted.
+
+use crate::App;
+use crate::accounts;
+use crate::auth::{self, Principal};
+use crate::error::{AppError, AppResult};
+use kizuki_domain::access::{Action, Resource};
+use kizuki_domain::ids::{OrgId, UserId};
+use kizuki_domain::user::{Role, User};
+use kizuki_store::StoreError;
+use serde::Serialize;
+
+/// One account as the page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserRow {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+}
+
+/// An organisation's users, with what the viewer may grant there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgUsers {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub users: Vec<UserRow>,
+    /// The roles the viewer may give in this organisation.
+    pub grantable: Vec<Role>,
+    /// Every organisation, for a viewer who manages them all (the system administrator).
+    pub orgs: Vec<(OrgId, String)>,
+}
+
+/// Refuses unless `p` manages organisation `org`, as "not found".
+async fn require_manage(app: &App, p: &Principal, org: OrgId) -> AppResult<()> {
+    if auth::decide(app, p, Action::Manage, &Resource::Organisation(org))
+        .await?
+        .is_allowed()
+    {
+        Ok(())
+    } else {
+        Err(StoreError::not_found("organisation", org).into())
+    }
+}
+
+/// The users of `org` (the principal's own when `None`).
+pub async fn users(app: &App, p: &Principal, org: Option<OrgId>) -> AppResult<OrgUsers> {
+    let org_id = org.unwrap_or(p.org_id);
+    require_manage(app, p, org_id).await?;
+    let org = app.store.get_org(org_id).await?;
+    let viewer = auth::viewer(app, p).await?;
+    let grantable = Role::ALL
+        .into_iter()
+        .filter(|r| {
+            kizuki_domain::access::may_grant(&viewer, org.id, org.org.kind, *r).is_allowed()
+        })
+        .collect();
+    let mut users: Vec<UserRow> = app
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|u| u.user.org_id == org_id)
+        .map(|u| UserRow {
+            id: u.id,
+            email: u.user.email.as_str().to_owned(),
+            name: u.user.display_name.clone(),
+            role: u.user.role,
+            active: u.active,
+        })
+        .collect();
+    users.sort_by(|a, b| a.email.cmp(&b.email));
+    let orgs = if auth::decide(app, p, Action::Manage, &Resource::System)
+        .await?
+        .is_allowed()
+    {
+        crate::reports::org_names(app).await?
+    } else {
+        Vec::new()
+    };
+    Ok(OrgUsers {
+        org_id,
+        org_name: org.org.name,
+        users,
+        grantable,
+        orgs,
+    })
+}
+
+/// Adds an account to `org` with a one-time password, returned once.
+pub async fn add(
+    app: &App,
+    p: &Principal,
+    org: OrgId,
+    email: &str,
+    role: &str,
+    name: &str,
+) -> AppResult<(User, String)> {
+    require_manage(app, p, org).await?;
+    let role = accounts::parse_role(role)?;
+    let org = app.store.get_org(org).await?;
+    let viewer = auth::viewer(app, p).await?;
+    accounts::add_user(app, Some((p, &viewer)), &org, email, role, Some(name)).await
+}
+
+/// Enables or disables an account of an organisation the principal manages; one's own
+/// account cannot be disabled (the last admin would lock themselves out).
+pub async fn set_active(app: &App, p: &Principal, id: UserId, active: bool) -> AppResult<User> {
+    let user = match app.store.get_user(id).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound { .. }) => return Err(StoreError::not_found("user", id).into()),
+        Err(e) => return Err(e.into()),
+    };
+    require_manage(app, p, user.user.org_id).await?;
+    if !active && id == p.user_id {
+        return Err(AppError::Refused(
+            "自分のアカウントは無効にできません / you cannot disable your own account".into(),
+        ));
+    }
+    let actor = crate::security::audit::actor_user(p.user_id);
+    Ok(accounts::set_active(app, user, active, actor).await?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_operator_admin_manages_its_own_organisation_only() {
+        let (app, _t) = crate::test_support::demo(51).await;
+        let admin = crate::test_support::principal(&app, "admin@railway.example.jp").await;
+        let reporter = crate::test_support::operator_principal(&app).await;
+        let own = users(&app, &admin, None).await.unwrap();
+        assert!(
+            own.users
+                .iter()
+                .any(|u| u.email == "reporter@railway.example.jp")
+        );
+        assert_eq!(own.grantable, vec![Role::Reporter, Role::OperatorAdmin]);
+        assert!(own.orgs.is_empty());
+        let finance = app.store.org_by_key("demo-finance").await.unwrap().unwrap();
+        assert!(matches!(
+            users(&app, &admin, Some(finance.id)).await,
+            Err(AppError::Store(StoreError::NotFound { .. }))
+        ));
+        assert!(matches!(
+            users(&app, &reporter, None).await,
+            Err(AppError::Store(StoreError::NotFound { .. }))
+        ));
+        // A centre role cannot be granted in an operator.
+        assert!(matches!(
+            add(
+                &app,
+                &admin,
+                admin.org_id,
+                "x@railway.example.jp",
+                "analyst",
+                "X"
+            )
+            .await,
+            Err(AppError::Forbidden(_) | AppError::Validation(_))
+        ));
+        let (u, pw) = add(
+            &app,
+            &admin,
+            admin.org_id,
+            "new@railway.example.jp",
+            "reporter",
+            "新人",
+        )
+        .await
+        .unwrap();
+        assert!(!pw.is_empty());
+        assert!(
+            crate::accounts::must_change_password(&app, u.id)
+                .await
+                .unwrap()
+        );
+        // Another organisation's account is not there; one's own cannot be disabled.
+        let fin_reporter =
+            crate::test_support::principal(&app, "reporter@finance.example.jp").await;
+        assert!(matches!(
+            set_active(&app, &admin, fin_reporter.user_id, false).await,
+            Err(AppError::Store(StoreError::NotFound { .. }))
+        ));
+        assert!(matches!(
+            set_active(&app, &admin, admin.user_id, false).await,
+            Err(AppError::Refused(_))
+        ));
+        let off = set_active(&app, &admin, u.id, false).await.unwrap();
+        assert!(!off.active);
+        let log = crate::security::audit_log::all_entries(&app).await.unwrap();
+        let by_admin = crate::security::audit::actor_user(admin.user_id);
+        let ops: Vec<&str> = log
+            .iter()
+            .filter(|e| e.actor == by_admin && e.target == "user:new@railway.example.jp")
+            .map(|e| e.detail.as_str())
+            .collect();
+        assert_eq!(ops.len(), 2, "{ops:?}");
+    }
+}

@@ -1,0 +1,126 @@
+//! An organisation's administration pages: `/org/users` lists its accounts, adds one (the
+//! one-time password shown on the answer page, once) and disables or enables one. An operator
+//! admin sees its own organisation; the system administrator picks any with `?org=`.
+
+use super::{done, errors_json, render};
+use crate::error::WebError;
+use crate::session::{Posted, SignedIn};
+use crate::state::WebState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use kizuki_app::AppError;
+use kizuki_app::directory;
+use kizuki_domain::ids::{OrgId, UserId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OrgQuery {
+    org: Option<i64>,
+}
+
+async fn page(
+    st: &WebState,
+    s: &SignedIn,
+    org: Option<OrgId>,
+    extra: Value,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let v = directory::users(&st.app, &s.p, org).await?;
+    let mut ctx = json!({"org": v, "form": {"email": "", "name": "", "role": "reporter"},
+                         "errors": {}, "password": null, "added": null});
+    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
+        m.extend(x);
+    }
+    let mut res = render(st, &s.viewer, "org_users.html", ctx)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+pub async fn users(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Query(q): Query<OrgQuery>,
+) -> Result<Response, WebError> {
+    page(&st, &s, q.org.map(OrgId), json!({}), StatusCode::OK).await
+}
+
+pub async fn add(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let org = f.i64("org").map_or(s.p.org_id, OrgId);
+    // Decided first: someone who may not manage the organisation learns nothing from the form.
+    directory::users(&st.app, &s.p, Some(org)).await?;
+    let typed = json!({"email": f.get("email"), "name": f.get("name"), "role": f.get("role")});
+    match directory::add(
+        &st.app,
+        &s.p,
+        org,
+        f.get("email"),
+        f.get("role"),
+        f.get("name"),
+    )
+    .await
+    {
+        Ok((user, pw)) => {
+            let mut res = page(
+                &st,
+                &s,
+                Some(org),
+                json!({"password": pw, "added": user.user.email.as_str()}),
+                StatusCode::CREATED,
+            )
+            .await?;
+            // The one-time password is on this page only: no cache may keep it.
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(res)
+        }
+        Err(AppError::Validation(errs)) => {
+            let extra = json!({"form": typed, "errors": errors_json(&errs, s.viewer.lang)});
+            page(&st, &s, Some(org), extra, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AppError::Forbidden(msg)) => {
+            let extra = json!({"form": typed, "errors": {"role": msg}});
+            page(&st, &s, Some(org), extra, StatusCode::FORBIDDEN).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn switch(st: &WebState, s: &SignedIn, id: i64, active: bool) -> Result<Response, WebError> {
+    let u = directory::set_active(&st.app, &s.p, UserId(id), active).await?;
+    let to = if u.user.org_id == s.p.org_id {
+        "/org/users".to_owned()
+    } else {
+        format!("/org/users?org={}", u.user.org_id)
+    };
+    let key = if active {
+        "flash.user_enabled"
+    } else {
+        "flash.user_disabled"
+    };
+    Ok(done(st, &s.viewer, key, &to))
+}
+
+pub async fn disable(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(_f): Posted,
+) -> Result<Response, WebError> {
+    switch(&st, &s, id, false).await
+}
+
+pub async fn enable(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(_f): Posted,
+) -> Result<Response, WebError> {
+    switch(&st, &s, id, true).await
+}
