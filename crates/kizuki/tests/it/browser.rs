@@ -972,6 +972,24 @@ async fn survey_year_flow() {
             ] {
                 assert!(flat.contains(needle), "the PDF lacks {needle}: {text}");
             }
+            // Each of the three cases has its six sections and its labelled responses.
+            for heading in [
+                "背景",
+                "検知",
+                "原因",
+                "再発に備えた対策",
+                "得られた気付き・教訓",
+            ] {
+                assert!(
+                    flat.matches(heading).count() >= 3,
+                    "{heading} for each case: {text}"
+                );
+            }
+            assert!(flat.matches("対処1").count() >= 3, "対処1 in each diagram");
+            assert!(
+                flat.contains("判断権者を決める"),
+                "the common lesson's title"
+            );
             // Numbers close up to 1..3; the first lesson cites the first and last case.
             let mut sorted = numbers.clone();
             sorted.sort_unstable();
