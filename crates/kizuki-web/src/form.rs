@@ -50,8 +50,9 @@ impl FormData {
     }
 
     /// The rows posted as `list[i][field]`, in the order of `i`. Gaps close up (a script may
-    /// have removed a row without renumbering the rest), and a field sent twice in a row
-    /// keeps its first value, as [`FormData::get`] does.
+    /// have removed a row without renumbering the rest); a field sent more than once in a row
+    /// (checkboxes) keeps every value, and [`FormRow::get`] reads the first, as
+    /// [`FormData::get`] does.
     pub fn rows(&self, list: &str) -> Vec<FormRow> {
         let mut rows: BTreeMap<usize, FormRow> = BTreeMap::new();
         for (k, v) in &self.pairs {
@@ -62,7 +63,8 @@ impl FormData {
                 .or_default()
                 .0
                 .entry(field.to_owned())
-                .or_insert_with(|| v.clone());
+                .or_default()
+                .push(v.clone());
         }
         rows.into_values().collect()
     }
@@ -79,14 +81,22 @@ fn row_key<'a>(key: &'a str, list: &str) -> Option<(usize, &'a str)> {
     Some((i.parse().ok()?, field))
 }
 
-/// One posted row: its fields by name.
+/// One posted row: its fields by name, each with the values sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FormRow(BTreeMap<String, String>);
+pub struct FormRow(BTreeMap<String, Vec<String>>);
 
 impl FormRow {
-    /// A field's value, or "" when absent.
+    /// A field's (first) value, or "" when absent.
     pub fn get(&self, field: &str) -> &str {
-        self.0.get(field).map_or("", String::as_str)
+        self.0
+            .get(field)
+            .and_then(|v| v.first())
+            .map_or("", String::as_str)
+    }
+
+    /// Every value of a field (the checked boxes of a group), in the order sent.
+    pub fn all(&self, field: &str) -> &[String] {
+        self.0.get(field).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -120,5 +130,8 @@ mod tests {
         assert_eq!(rows[1].get("time"), "");
         assert_eq!(f.rows("responses").len(), 1);
         assert!(f.rows("lessons").is_empty());
+        // A field sent twice keeps both values; `get` reads the first.
+        assert_eq!(rows[1].all("text"), ["b", "again"]);
+        assert!(rows[1].all("time").is_empty());
     }
 }

@@ -40,45 +40,19 @@ fn rerender(
     Ok(res)
 }
 
-/// Rows posted as `prefix[i][field]`, in index order, up to the first index with no field.
-fn rows(f: &FormData, prefix: &str, fields: &[&str]) -> Vec<Vec<(String, Vec<String>)>> {
-    let mut out = Vec::new();
-    for i in 0..500 {
-        let row: Vec<(String, Vec<String>)> = fields
-            .iter()
-            .map(|name| ((*name).to_owned(), f.all(&format!("{prefix}[{i}][{name}]"))))
-            .collect();
-        if row.iter().all(|(_, v)| v.is_empty()) && !f.has(&format!("{prefix}[{i}][present]")) {
-            break;
-        }
-        out.push(row);
-    }
-    out
-}
-
-fn first(row: &[(String, Vec<String>)], name: &str) -> String {
-    row.iter()
-        .find(|(n, _)| n == name)
-        .and_then(|(_, v)| v.first().cloned())
-        .unwrap_or_default()
-}
-
 fn read_survey_form(f: &FormData) -> SurveyForm {
-    let criteria = rows(
-        f,
-        "criteria",
-        &["key", "label", "label_en", "description", "main", "weight"],
-    )
-    .into_iter()
-    .map(|r| CriterionRow {
-        key: first(&r, "key"),
-        label: first(&r, "label"),
-        label_en: first(&r, "label_en"),
-        description: first(&r, "description"),
-        main: !first(&r, "main").is_empty(),
-        weight: first(&r, "weight"),
-    })
-    .collect();
+    let criteria = f
+        .rows("criteria")
+        .iter()
+        .map(|r| CriterionRow {
+            key: r.get("key").to_owned(),
+            label: r.get("label").to_owned(),
+            label_en: r.get("label_en").to_owned(),
+            description: r.get("description").to_owned(),
+            main: !r.get("main").is_empty(),
+            weight: r.get("weight").to_owned(),
+        })
+        .collect();
     SurveyForm {
         fiscal_year: f.get("fiscal_year").to_owned(),
         title: f.get("title").to_owned(),
@@ -285,17 +259,13 @@ pub async fn save(
 }
 
 fn read_lesson_rows(f: &FormData) -> Vec<LessonRow> {
-    rows(f, "lessons", &["title", "category", "text", "cases"])
-        .into_iter()
+    f.rows("lessons")
+        .iter()
         .map(|r| LessonRow {
-            title: first(&r, "title"),
-            category: first(&r, "category"),
-            text: first(&r, "text"),
-            cases: r
-                .iter()
-                .find(|(n, _)| n == "cases")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default(),
+            title: r.get("title").to_owned(),
+            category: r.get("category").to_owned(),
+            text: r.get("text").to_owned(),
+            cases: r.all("cases").to_vec(),
         })
         .collect()
 }
