@@ -10,8 +10,8 @@ use crate::rows::{json, load_case};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{CaseId, ReportId, UserId};
 use kizuki_store::{
-    Current, Entity, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError,
-    StoreResult, StoredSelection,
+    Entity, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError, StoreResult,
+    StoredSelection,
 };
 use tokio_postgres::{GenericClient, Row};
 
@@ -276,19 +276,9 @@ impl SelectionStore for PgStore {
         drafts: Vec<kizuki_store::CaseDraft>,
     ) -> StoreResult<kizuki_store::StoredSelection> {
         in_tx!(self, |tx| {
-            let cur = load(&*tx, id, true).await?;
-            if cur.version != expected_version {
-                return Err(StoreError::Conflict {
-                    entity: "selection",
-                    current: Current::Selection(Box::new(cur)),
-                });
-            }
-            if cur.status != SelectionStatus::Draft {
-                return Err(StoreError::Invalid(format!(
-                    "selection {id} is {}, not a draft",
-                    cur.status.code()
-                )));
-            }
+            let cur = load(&*tx, id, true)
+                .await?
+                .checked(expected_version, SelectionStatus::Draft)?;
             let fy = cur.survey_year;
             if let Some(other) = tx
                 .query_opt(
@@ -393,19 +383,9 @@ impl SelectionStore for PgStore {
     ) -> StoreResult<kizuki_store::StoredSelection> {
         in_tx!(self, |tx| {
             // Locked, so a reopen and a confirm of the survey on two nodes take turns.
-            let cur = load(&*tx, id, true).await?;
-            if cur.version != expected_version {
-                return Err(StoreError::Conflict {
-                    entity: "selection",
-                    current: Current::Selection(Box::new(cur)),
-                });
-            }
-            if cur.status != SelectionStatus::Confirmed {
-                return Err(StoreError::Invalid(format!(
-                    "selection {id} is {}, not confirmed",
-                    cur.status.code()
-                )));
-            }
+            load(&*tx, id, true)
+                .await?
+                .checked(expected_version, SelectionStatus::Confirmed)?;
             // Who confirmed it and when stay: the reopened selection is the record of a
             // decision that was made and then taken back.
             tx.execute(

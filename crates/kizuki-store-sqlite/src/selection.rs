@@ -9,7 +9,7 @@ use crate::codec::{self, time_from, time_to, to_json};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{CaseId, ReportId, UserId};
 use kizuki_store::{
-    CaseDraft, Current, Entity, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError,
+    CaseDraft, Entity, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError,
     StoreResult, StoredSelection,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -323,19 +323,7 @@ impl SelectionStore for SqliteStore {
         drafts: Vec<kizuki_store::CaseDraft>,
     ) -> StoreResult<kizuki_store::StoredSelection> {
         self.write(move |tx| {
-            let cur = load(tx, id)?;
-            if cur.version != expected_version {
-                return Err(StoreError::Conflict {
-                    entity: "selection",
-                    current: Current::Selection(Box::new(cur)),
-                });
-            }
-            if cur.status != SelectionStatus::Draft {
-                return Err(StoreError::Invalid(format!(
-                    "selection {id} is {}, not a draft",
-                    cur.status.code()
-                )));
-            }
+            let cur = load(tx, id)?.checked(expected_version, SelectionStatus::Draft)?;
             let other: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM selections WHERE survey_year = ?1 AND status = 'confirmed'",
@@ -375,19 +363,7 @@ impl SelectionStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<kizuki_store::StoredSelection> {
         self.write(move |tx| {
-            let cur = load(tx, id)?;
-            if cur.version != expected_version {
-                return Err(StoreError::Conflict {
-                    entity: "selection",
-                    current: Current::Selection(Box::new(cur)),
-                });
-            }
-            if cur.status != SelectionStatus::Confirmed {
-                return Err(StoreError::Invalid(format!(
-                    "selection {id} is {}, not confirmed",
-                    cur.status.code()
-                )));
-            }
+            load(tx, id)?.checked(expected_version, SelectionStatus::Confirmed)?;
             // Who confirmed it and when stay: the reopened selection is the record of a
             // decision that was made and then taken back.
             tx.execute(

@@ -90,6 +90,33 @@ pub struct StoredSelection {
     pub confirmed_at: Option<DateTime<Utc>>,
 }
 
+impl StoredSelection {
+    /// The selection, if it is still at `expected_version` (else [`crate::StoreError::Conflict`]
+    /// carrying it) and in `status` (else [`crate::StoreError::Invalid`]): what confirming and
+    /// reopening check first, in every backend.
+    pub fn checked(
+        self,
+        expected_version: i64,
+        status: SelectionStatus,
+    ) -> crate::StoreResult<StoredSelection> {
+        if self.version != expected_version {
+            return Err(crate::StoreError::Conflict {
+                entity: "selection",
+                current: crate::Current::Selection(Box::new(self)),
+            });
+        }
+        if self.status != status {
+            return Err(crate::StoreError::Invalid(format!(
+                "selection {} is {}, not {}",
+                self.id,
+                self.status.code(),
+                status.code()
+            )));
+        }
+        Ok(self)
+    }
+}
+
 /// A case draft to create when a selection is confirmed, for one chosen report. Chosen reports
 /// without a draft keep the case they already have in the survey (the member records it).
 #[derive(Debug, Clone, PartialEq, Eq)]
