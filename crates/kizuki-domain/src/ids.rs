@@ -34,3 +34,7 @@ id_type!(
     /// A written case (調査対象事例).
     CaseId
 );
+id_type!(
+    /// An interview (ヒアリング) with the operator of a selected case.
+    InterviewId
+);

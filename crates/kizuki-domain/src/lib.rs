@@ -11,6 +11,7 @@ pub mod deadlines;
 pub mod error;
 pub mod fiscal;
 pub mod ids;
+pub mod interview;
 pub mod org;
 pub mod report;
 pub mod selection;

@@ -26,6 +26,8 @@ macro_rules! in_tx {
 mod cases;
 mod check;
 mod feed;
+// Interviews with the operators of selected cases.
+mod interviews;
 mod migrate;
 mod orgs;
 mod publication;

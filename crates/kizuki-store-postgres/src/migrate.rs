@@ -18,6 +18,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_sessions.sql"),
     // The survey year: reopened selections, cooperation records, editions: version 9.
     include_str!("../migrations/0009_year.sql"),
+    // Interviews: requests, minutes, written questions, attachments, notices: version 10.
+    include_str!("../migrations/0010_interviews.sql"),
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,8 @@ mod codec;
 pub mod datadir;
 mod feed;
 mod group;
+// Interviews with the operators of selected cases.
+mod interviews;
 mod migrate;
 mod orgs;
 mod publication;

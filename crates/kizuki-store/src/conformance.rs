@@ -65,6 +65,15 @@ pub use year::{
     editions_are_numbered_and_kept_whole, reopened_selection_makes_way_for_another,
 };
 
+// Interviews with the operators of selected cases.
+mod interviews;
+pub use interviews::{
+    added_questions_number_after_the_last, answers_go_from_draft_to_submitted_once,
+    attachments_round_trip_byte_for_byte, concurrent_notice_claims_one_wins,
+    interview_notices_are_claimed_once, interview_update_conflicts_on_a_stale_version,
+    interviews_round_trip_with_questions_and_body, question_templates_are_versioned,
+};
+
 /// Generates one `#[tokio::test]` per behaviour. `$factory` is an async fn returning
 /// `Option<F>` with `F: Borrow<DynStore>`: a fresh empty store, or a value holding one together
 /// with what it lives in (a directory, a schema), kept until the test ends; or `None` to skip
@@ -129,7 +138,16 @@ macro_rules! conformance_suite {
             cooperation_history_appends_in_order,
             concurrent_cooperation_appends_one_wins,
             editions_are_numbered_and_kept_whole,
-            concurrent_publishes_get_their_own_numbers
+            concurrent_publishes_get_their_own_numbers,
+            // Interviews.
+            interviews_round_trip_with_questions_and_body,
+            interview_update_conflicts_on_a_stale_version,
+            added_questions_number_after_the_last,
+            answers_go_from_draft_to_submitted_once,
+            attachments_round_trip_byte_for_byte,
+            question_templates_are_versioned,
+            interview_notices_are_claimed_once,
+            concurrent_notice_claims_one_wins
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {

@@ -7,6 +7,8 @@ mod backup;
 pub mod conformance;
 mod error;
 mod filter;
+// Interviews with the operators of selected cases.
+mod interviews;
 // Security.
 mod security;
 // Reminders.
@@ -32,6 +34,11 @@ pub use selection::{
 };
 // Cooperation records and published editions of a survey year.
 pub use year::{CooperationRecord, CooperationStatus, Edition, NewCooperation, NewEdition};
+// Interviews with the operators of selected cases.
+pub use interviews::{
+    AnswerState, Attachment, Interview, NewAttachment, NewQuestion, NoticeClaim, NoticeKey,
+    NoticeRecord, Question, QuestionTemplate, SaveAnswer,
+};
 // Browser sessions in the database (shared by every node).
 pub use sessions::{PendingLogin, SessionKey, SessionRecord, SessionUpdate};
 
@@ -566,6 +573,98 @@ pub trait YearStore: Send + Sync {
     async fn edition(&self, survey_year: i32, number: u32) -> StoreResult<Edition>;
 }
 
+/// Interviews with the operators of selected cases.
+#[async_trait]
+pub trait InterviewStore: Send + Sync {
+    /// A new interview of `case` (version 1) with its first questions.
+    async fn create_interview(
+        &self,
+        case: CaseId,
+        body: kizuki_domain::interview::InterviewBody,
+        questions: Vec<NewQuestion>,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Interview>;
+
+    async fn get_interview(&self, id: kizuki_domain::ids::InterviewId) -> StoreResult<Interview>;
+
+    /// The interviews of `case`, or every interview, oldest first.
+    async fn list_interviews(&self, case: Option<CaseId>) -> StoreResult<Vec<Interview>>;
+
+    /// Replaces the interview's body; a stale `expected_version` is
+    /// [`StoreError::Conflict`] with [`Current::Version`].
+    async fn update_interview(
+        &self,
+        id: kizuki_domain::ids::InterviewId,
+        expected_version: i64,
+        body: kizuki_domain::interview::InterviewBody,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Interview>;
+
+    /// Adds questions after the interview's last one.
+    async fn add_questions(
+        &self,
+        id: kizuki_domain::ids::InterviewId,
+        questions: Vec<NewQuestion>,
+    ) -> StoreResult<Vec<Question>>;
+
+    /// The interview's questions in order.
+    async fn questions(&self, id: kizuki_domain::ids::InterviewId) -> StoreResult<Vec<Question>>;
+
+    /// Saves a written answer (see [`SaveAnswer`]); a submitted answer is
+    /// [`StoreError::Invalid`].
+    async fn save_answer(&self, a: SaveAnswer) -> StoreResult<Question>;
+
+    /// Stores an attachment whole, in one transaction.
+    async fn add_attachment(&self, a: NewAttachment) -> StoreResult<Attachment>;
+
+    /// The interview's attachments without their bytes, oldest first.
+    async fn attachments(
+        &self,
+        id: kizuki_domain::ids::InterviewId,
+    ) -> StoreResult<Vec<Attachment>>;
+
+    /// One attachment with its bytes.
+    async fn attachment(&self, id: i64) -> StoreResult<(Attachment, Vec<u8>)>;
+
+    /// The stored template of a case category, if an editor saved one.
+    async fn question_template(&self, category: &str) -> StoreResult<Option<QuestionTemplate>>;
+
+    /// Saves a category's template against the version the editor saw (0 for none yet).
+    async fn put_question_template(
+        &self,
+        category: &str,
+        body: &str,
+        expected_version: i64,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<QuestionTemplate>;
+
+    /// Claims a notice: true for exactly one of several claimants, as with reminders.
+    async fn claim_notice(&self, claim: &NoticeClaim) -> StoreResult<bool>;
+
+    /// Marks a notice sent, if `token` still holds its claim.
+    async fn notice_sent(
+        &self,
+        key: &NoticeKey,
+        token: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Hands a failed notice's claim back, to be retried from `retry_at`.
+    async fn release_notice(
+        &self,
+        key: &NoticeKey,
+        token: &str,
+        retry_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()>;
+
+    /// The notices recorded for an interview, by subject.
+    async fn notices(&self, id: kizuki_domain::ids::InterviewId) -> StoreResult<Vec<NoticeRecord>>;
+}
+
 /// The change feed every write appends to, which search indexes follow.
 #[async_trait]
 pub trait ChangeFeed: Send + Sync {
@@ -803,6 +902,7 @@ pub trait Store:
     + ReminderStore
     + SessionStore
     + YearStore
+    + InterviewStore
     + Send
     + Sync
     + 'static
@@ -833,9 +933,9 @@ pub type DynStore = Arc<dyn Store>;
 /// The entity stores, for callers of [`Store`]'s methods: `use kizuki_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CaseStore, ChangeFeed, OrgStore, PublicationStore, ReminderStore, ReportStore,
-        SecurityStore, SelectionStore, SessionStore, Store, SurveyStore, TokenStore, UserStore,
-        YearStore,
+        CaseStore, ChangeFeed, InterviewStore, OrgStore, PublicationStore, ReminderStore,
+        ReportStore, SecurityStore, SelectionStore, SessionStore, Store, SurveyStore, TokenStore,
+        UserStore, YearStore,
     };
 }
 
