@@ -11,11 +11,14 @@
 //! Output depends only on the input: no clock, no hash-map iteration, fixed number formatting.
 
 pub mod diagram;
+// Plain printable documents (an interview's record) beside the annual report.
+pub mod document;
 mod html;
 mod markdown;
 pub mod model;
 pub mod text;
 
+pub use document::Document;
 pub use html::{REPORT_CSS, render_html, render_html_fragment};
 pub use markdown::{
     DiagramLinks, diagram_file_name, diagram_files, render_markdown, render_markdown_with,

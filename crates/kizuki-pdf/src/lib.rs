@@ -2,13 +2,15 @@
 //!
 //! A fixed typst template (`report.typ`, compiled into the crate) reads the model as JSON from
 //! an in-memory file; diagrams travel inside it as SVG text and are placed as vector images.
-//! Nothing is read from disk but the font files, and the PDF carries no timestamp, so the same
-//! model gives the same PDF.
+//! A second template (`document.typ`) typesets a plain [`Document`] (an interview's record) in
+//! the same style. Nothing is read from disk but the font files, and the PDF carries no
+//! timestamp, so the same model gives the same PDF.
 //!
 //! ```text
 //! let pdf = kizuki_pdf::render_pdf(&model)?;           // finds a Japanese font itself
 //! let renderer = kizuki_pdf::PdfRenderer::new()?;      // or load fonts once, render often
 //! let pdf = renderer.render(&model)?;
+//! let pdf = renderer.render_document(&document)?;      // a plain document, same fonts
 //! ```
 
 mod fonts;
@@ -16,7 +18,7 @@ mod world;
 
 pub use fonts::{FONT_CANDIDATES, FONT_ENV, FONT_PACKAGE, PdfFonts};
 
-use kizuki_annual_report::ReportModel;
+use kizuki_annual_report::{Document, ReportModel};
 use serde_json::json;
 use std::path::PathBuf;
 use typst::diag::{Severity, SourceDiagnostic};
@@ -69,29 +71,41 @@ impl PdfRenderer {
     /// Typesets the report as an A4 PDF.
     pub fn render(&self, model: &ReportModel) -> Result<Vec<u8>, PdfError> {
         let (document, _warnings) = self.typeset(model)?;
-        let options = typst_pdf::PdfOptions {
-            ident: Smart::Custom(format!("kizuki-annual-report-{}", model.fiscal_year)),
-            creator: Smart::Custom(Some("kizuki".to_owned())),
-            timestamp: None,
-            ..typst_pdf::PdfOptions::default()
-        };
-        let pdf =
-            typst_pdf::pdf(&document, &options).map_err(|errs| PdfError::Export(describe(&errs)));
-        // typst memoises across compilations; keep only what the last few runs used, so a
-        // long-running server does not grow without bound.
-        typst::comemo::evict(4);
-        pdf
+        export(
+            &document,
+            format!("kizuki-annual-report-{}", model.fiscal_year),
+        )
+    }
+
+    /// Typesets a plain document (title, facts, sections) as an A4 PDF in the report's style.
+    pub fn render_document(&self, doc: &Document) -> Result<Vec<u8>, PdfError> {
+        let (document, _warnings) = self.typeset_document(doc)?;
+        export(&document, format!("kizuki-document-{}", doc.title))
     }
 
     /// Lays the report out into pages, with typst's warnings (which a well-formed template
     /// should not produce).
     fn typeset(&self, model: &ReportModel) -> Result<(PagedDocument, Vec<String>), PdfError> {
+        self.compile(world::Template::Report, serde_json::to_value(model)?)
+    }
+
+    /// Like [`PdfRenderer::typeset`], for a plain document.
+    fn typeset_document(&self, doc: &Document) -> Result<(PagedDocument, Vec<String>), PdfError> {
+        self.compile(world::Template::Document, serde_json::to_value(doc)?)
+    }
+
+    /// Compiles `template` with `{ model, fonts, fake_bold }` as its `/model.json`.
+    fn compile(
+        &self,
+        template: world::Template,
+        model: serde_json::Value,
+    ) -> Result<(PagedDocument, Vec<String>), PdfError> {
         let input = json!({
             "model": model,
             "fonts": self.fonts.families,
             "fake_bold": !self.fonts.has_bold,
         });
-        let world = world::ReportWorld::new(&self.base, serde_json::to_vec(&input)?);
+        let world = world::ReportWorld::new(&self.base, template, serde_json::to_vec(&input)?);
         let result = typst::compile::<PagedDocument>(&world);
         let warnings = result
             .warnings
@@ -105,6 +119,21 @@ impl PdfRenderer {
     }
 }
 
+/// Writes typeset pages as PDF, without a timestamp so the same input gives the same bytes.
+fn export(document: &PagedDocument, ident: String) -> Result<Vec<u8>, PdfError> {
+    let options = typst_pdf::PdfOptions {
+        ident: Smart::Custom(ident),
+        creator: Smart::Custom(Some("kizuki".to_owned())),
+        timestamp: None,
+        ..typst_pdf::PdfOptions::default()
+    };
+    let pdf = typst_pdf::pdf(document, &options).map_err(|errs| PdfError::Export(describe(&errs)));
+    // typst memoises across compilations; keep only what the last few runs used, so a
+    // long-running server does not grow without bound.
+    typst::comemo::evict(4);
+    pdf
+}
+
 /// Typesets the report as an A4 PDF, finding a Japanese font on the system first.
 pub fn render_pdf(model: &ReportModel) -> Result<Vec<u8>, PdfError> {
     PdfRenderer::new()?.render(model)
@@ -113,6 +142,16 @@ pub fn render_pdf(model: &ReportModel) -> Result<Vec<u8>, PdfError> {
 /// Like [`render_pdf`], trying the `fonts` files before the usual package locations.
 pub fn render_pdf_with_fonts(model: &ReportModel, fonts: &[PathBuf]) -> Result<Vec<u8>, PdfError> {
     PdfRenderer::with_fonts(PdfFonts::discover_in(fonts)?)?.render(model)
+}
+
+/// Typesets a plain document as an A4 PDF, finding a Japanese font on the system first.
+pub fn render_document(doc: &Document) -> Result<Vec<u8>, PdfError> {
+    PdfRenderer::new()?.render_document(doc)
+}
+
+/// Like [`render_document`], trying the `fonts` files before the usual package locations.
+pub fn render_document_with_fonts(doc: &Document, fonts: &[PathBuf]) -> Result<Vec<u8>, PdfError> {
+    PdfRenderer::with_fonts(PdfFonts::discover_in(fonts)?)?.render_document(doc)
 }
 
 fn describe(diags: &[SourceDiagnostic]) -> String {
@@ -162,5 +201,51 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(warnings.is_empty(), "{warnings:?}");
         assert!(document.pages().len() >= 10);
+    }
+
+    #[test]
+    fn the_document_template_typesets_without_warnings() {
+        use kizuki_annual_report::document::{Block, DocSection, Fact};
+        let renderer = match PdfRenderer::new() {
+            Ok(r) => r,
+            Err(e) => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "skipped: {e}");
+                return;
+            }
+        };
+        let doc = Document {
+            title: "ヒアリング記録".into(),
+            subtitle: "事例1".into(),
+            facts: vec![Fact {
+                label: "日時".into(),
+                value: "2020-02-10\n14:00".into(),
+            }],
+            sections: vec![DocSection {
+                heading: "発言".into(),
+                blocks: vec![
+                    Block::Item {
+                        label: "部長".into(),
+                        text: "#set page(paper: \"a5\")\n$x$".into(),
+                        notes: vec!["公表不可".into()],
+                    },
+                    Block::Paragraph {
+                        text: String::new(),
+                    },
+                ],
+            }],
+            footer: "kizuki".into(),
+        };
+        let (document, warnings) = renderer
+            .typeset_document(&doc)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(document.pages().len(), 1);
+        // An empty document is still a page, not an error.
+        let (empty, warnings) = renderer
+            .typeset_document(&Document::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(empty.pages().len(), 1);
     }
 }
