@@ -40,6 +40,38 @@ struct FileConfig {
     sqlite: Option<SqliteSection>,
     /// `[report]`: `fonts = ["/path/to/font.ttf"]` for the annual report's PDF.
     report: Option<ReportSection>,
+    /// `[interviews]`: `max_attachment_mb = 20`, the largest file an operator may attach.
+    interviews: Option<InterviewsSection>,
+}
+
+/// `[interviews]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InterviewsSection {
+    max_attachment_mb: Option<u64>,
+}
+
+/// The attachment limit from `KIZUKI_MAX_ATTACHMENT_MB` or `[interviews] max_attachment_mb`
+/// (whole MiB, 1 to 1024), else 20 MiB.
+fn attachment_limit(
+    f: InterviewsSection,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::interviews::attachments::AttachmentLimit, String> {
+    let mb = match env("KIZUKI_MAX_ATTACHMENT_MB") {
+        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            format!("KIZUKI_MAX_ATTACHMENT_MB: '{v}' is not a whole number of MiB")
+        })?),
+        None => f.max_attachment_mb,
+    };
+    match mb {
+        None => Ok(crate::interviews::attachments::AttachmentLimit::default()),
+        Some(n @ 1..=1024) => Ok(crate::interviews::attachments::AttachmentLimit(
+            n * 1024 * 1024,
+        )),
+        Some(n) => Err(format!(
+            "interviews.max_attachment_mb: {n} is outside 1 to 1024"
+        )),
+    }
 }
 
 /// `[web]`.
@@ -152,6 +184,8 @@ pub struct Config {
     /// Japanese font files for PDF output, tried before the usual package locations:
     /// `[report] fonts` or `KIZUKI_PDF_FONTS` (colon-separated).
     pub pdf_fonts: Vec<PathBuf>,
+    /// The largest interview attachment kept (`[interviews] max_attachment_mb`).
+    pub max_attachment: crate::interviews::attachments::AttachmentLimit,
 }
 
 impl std::fmt::Debug for Config {
@@ -261,6 +295,8 @@ impl Config {
             .filter(|c| !c.trim().is_empty());
         let web = web_config(file.web.unwrap_or_default(), env).map_err(named)?;
         let sqlite = sqlite_tuning(file.sqlite.unwrap_or_default(), env).map_err(named)?;
+        let max_attachment =
+            attachment_limit(file.interviews.unwrap_or_default(), env).map_err(named)?;
         let pdf_fonts = match env("KIZUKI_PDF_FONTS") {
             Some(v) => v
                 .split(':')
@@ -270,6 +306,7 @@ impl Config {
             None => file.report.and_then(|r| r.fonts).unwrap_or_default(),
         };
         Ok(Config {
+            max_attachment,
             web,
             sqlite,
             pdf_fonts,

@@ -8,6 +8,8 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod imports;
+// Interviews with the operators of selected cases.
+pub mod interviews;
 pub mod notify;
 pub mod ops;
 pub mod presence;

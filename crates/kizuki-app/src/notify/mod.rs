@@ -445,6 +445,12 @@ pub async fn run_loop(
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "reminder run failed"),
         }
+        // Interview requests and written questions' deadlines go the same way.
+        match crate::interviews::notices::run_once(&app, &cfg, &public_url).await {
+            Ok(s) if s.planned > 0 => tracing::info!(?s, "interview notice run"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "interview notice run failed"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(cfg.reminders.every) => {}
             _ = shutdown.changed() => return,

@@ -38,6 +38,22 @@ pub enum Side {
     Operator,
 }
 
+/// The side `p` is on for case `c`, or "not found" (of a thing called `what`, so the answer
+/// names what was asked for).
+pub(crate) async fn side_of(
+    app: &App,
+    p: &Principal,
+    c: &Case,
+    what: &'static str,
+) -> AppResult<Side> {
+    match side(app, p, c).await {
+        Err(AppError::Store(StoreError::NotFound { .. })) => {
+            Err(StoreError::not_found(what, c.id).into())
+        }
+        other => other,
+    }
+}
+
 /// The side `p` is on for case `c`, or "not found".
 async fn side(app: &App, p: &Principal, c: &Case) -> AppResult<Side> {
     if matches!(p.role, Role::Analyst | Role::Editor) {
@@ -182,22 +198,23 @@ pub async fn record(
             ));
         }
     }
+    append(app, p, id, expected_seq, entry).await
+}
+
+/// Appends `entry` to case `id`'s history for a caller whose right to has been decided (the
+/// answer to an interview request goes through here too). A decline takes the case out of its
+/// survey — refused while a common lesson cites it or while it is published.
+pub(crate) async fn append(
+    app: &App,
+    p: &Principal,
+    id: CaseId,
+    expected_seq: u32,
+    entry: Entry,
+) -> AppResult<Recorded> {
     let c = app.store.get_case(id).await?;
     let year = c.survey_year;
     if entry.status == CooperationStatus::Declined {
-        let Some(y) = year else {
-            return Err(AppError::Refused(
-                "この事例はすでに調査から外れています / the case is no longer in a survey".into(),
-            ));
-        };
-        crate::survey::year::refuse_if_cited(app, y, c.content.number).await?;
-        // A published case stays on the portal under its number; it is withdrawn through
-        // sign-off first, so the portal and the survey never disagree.
-        if auth::case_ref(app, &c).await?.published {
-            return Err(AppError::Refused(
-                "公開済みの事例は、先に公開を取り下げてから辞退を記録してください / withdraw the publication first".into(),
-            ));
-        }
+        refuse_unless_declinable(app, &c).await?;
     }
     let record = app
         .store
@@ -231,6 +248,25 @@ pub async fn record(
         record,
         replacement,
     })
+}
+
+/// Refuses a decline of case `c` the survey cannot take: the case is no longer in a survey,
+/// a common lesson cites it, or it is published.
+pub(crate) async fn refuse_unless_declinable(app: &App, c: &Case) -> AppResult<()> {
+    let Some(y) = c.survey_year else {
+        return Err(AppError::Refused(
+            "この事例はすでに調査から外れています / the case is no longer in a survey".into(),
+        ));
+    };
+    crate::survey::year::refuse_if_cited(app, y, c.content.number).await?;
+    // A published case stays on the portal under its number; it is withdrawn through
+    // sign-off first, so the portal and the survey never disagree.
+    if auth::case_ref(app, c).await?.published {
+        return Err(AppError::Refused(
+            "公開済みの事例は、先に公開を取り下げてから辞退を記録してください / withdraw the publication first".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A candidate offered in place of a declined case.
