@@ -19,8 +19,8 @@ pub mod session;
 pub mod state;
 
 use axum::Router;
-use axum::extract::FromRef;
 use axum::extract::Path;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -51,6 +51,8 @@ pub struct WebOptions {
     pub ops: metrics::OpsOptions,
     /// Japanese font files for the annual report's PDF, tried before the usual locations.
     pub pdf_fonts: Vec<std::path::PathBuf>,
+    /// The largest interview attachment kept (`[interviews] max_attachment_mb`).
+    pub max_attachment: kizuki_app::interviews::attachments::AttachmentLimit,
 }
 
 const STYLE: &str = include_str!("../static/style.css");
@@ -90,6 +92,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         deadlines: opts.deadlines,
         secure_cookies: opts.secure_cookies,
         pdf_fonts: Arc::new(opts.pdf_fonts.clone()),
+        max_attachment: opts.max_attachment,
         openapi: Arc::new(openapi_json),
         search: opts.search.clone(),
         limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
@@ -235,6 +238,50 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             "/surveys/{year}/selection/confirm",
             post(pages::selection::confirm),
         )
+        // Interviews with the operators of selected cases.
+        .route("/interviews", get(pages::interviews::inbox))
+        .route(
+            "/cases/{id}/interviews",
+            get(pages::interviews::case_page).post(pages::interviews::request),
+        )
+        .route("/interviews/{id}", get(pages::interviews::show))
+        .route("/interviews/{id}/answer", post(pages::interviews::answer))
+        .route("/interviews/{id}/request", post(pages::interviews::resend))
+        .route(
+            "/interviews/{id}/questions",
+            post(pages::interviews::add_questions),
+        )
+        .route(
+            "/interviews/{id}/answers",
+            post(pages::interviews::save_answer),
+        )
+        .route("/interviews/{id}/consent", post(pages::interviews::consent))
+        .route(
+            "/interviews/{id}/minutes",
+            get(pages::interviews::minutes_form).post(pages::interviews::minutes_save),
+        )
+        // The upload counts its own bytes against the configured limit as they arrive.
+        .route(
+            "/interviews/{id}/attachments",
+            post(pages::interviews::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/attachments/{id}", get(pages::interviews::download))
+        .route(
+            "/interviews/{id}/record.md",
+            get(pages::interviews::record_md),
+        )
+        .route(
+            "/interviews/{id}/record.pdf",
+            get(pages::interviews::record_pdf),
+        )
+        .route(
+            "/interview-templates",
+            get(pages::interviews::templates_page),
+        )
+        .route(
+            "/interview-templates/{category}",
+            post(pages::interviews::template_save),
+        )
         .route("/lessons", get(cases::lessons))
         .route("/presence", post(cases::presence))
         // Search.
@@ -294,6 +341,7 @@ impl WebOptions {
             },
             deadlines: config.deadlines,
             pdf_fonts: config.pdf_fonts.clone(),
+            max_attachment: config.max_attachment,
             ops: metrics::OpsOptions::from_config(config),
             search: None,
         }

@@ -54,6 +54,12 @@ templates!(
     "surveys/new_case.html",
     "surveys/publish.html",
     "cases/cooperation.html",
+    "interviews/inbox.html",
+    "interviews/case.html",
+    "interviews/_request_fields.html",
+    "interviews/show.html",
+    "interviews/minutes.html",
+    "interviews/templates.html",
     "lessons.html",
     // Search.
     "search.html",
@@ -206,16 +212,42 @@ impl Views {
     }
 }
 
-/// A download: the bytes with their media type, saved under `name`, never shown inline.
+/// A download: the bytes with their media type, saved under `name`, never shown inline, never
+/// sniffed into something else, and sandboxed should a browser open it anyway. The name goes
+/// out twice: as ASCII for old clients and UTF-8 (RFC 6266 / 8187) for the rest, so a
+/// Japanese file name survives.
 pub fn attachment(bytes: Vec<u8>, content_type: &str, name: &str) -> axum::response::Response {
     use axum::http::header;
     use axum::response::IntoResponse;
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
+                format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_owned(),
             ),
         ],
         bytes,

@@ -41,6 +41,19 @@ pub enum RouteClass {
     OrgManage,
     /// The audit log (the system administrator).
     AuditLog,
+    /// An interview of a selected case, read, its files and record downloaded, a file
+    /// attached: the case's source operator's staff and the centre's content staff; anyone
+    /// else is told it does not exist.
+    Interview,
+    /// Answer an interview request (the source operator's administrator).
+    InterviewReply,
+    /// Write answers to an interview's questions (the source operator's staff).
+    InterviewAnswer,
+    /// Record the operator's consent to the use of statements (the source operator's
+    /// administrator, or the centre's content staff on their word).
+    InterviewConsent,
+    /// Change the interview question templates (the centre's editors).
+    TemplateEdit,
 }
 
 /// One route: method, path as registered (axum syntax), class.
@@ -146,6 +159,24 @@ pub fn route_table() -> Vec<RouteSpec> {
         ),
         r("POST", "/surveys/{year}/selection/weights", CaseWrite),
         r("POST", "/surveys/{year}/selection/confirm", CaseWrite),
+        // Interviews: the inbox lists only what the viewer may see.
+        r("GET", "/interviews", Member),
+        r("GET", "/cases/{id}/interviews", CaseCooperation),
+        r("POST", "/cases/{id}/interviews", CaseWrite),
+        r("GET", "/interviews/{id}", Interview),
+        r("POST", "/interviews/{id}/answer", InterviewReply),
+        r("POST", "/interviews/{id}/request", CaseWrite),
+        r("POST", "/interviews/{id}/questions", CaseWrite),
+        r("POST", "/interviews/{id}/answers", InterviewAnswer),
+        r("POST", "/interviews/{id}/consent", InterviewConsent),
+        r("GET", "/interviews/{id}/minutes", CaseWrite),
+        r("POST", "/interviews/{id}/minutes", CaseWrite),
+        r("POST", "/interviews/{id}/attachments", Interview),
+        r("GET", "/attachments/{id}", Interview),
+        r("GET", "/interviews/{id}/record.md", Interview),
+        r("GET", "/interviews/{id}/record.pdf", Interview),
+        r("GET", "/interview-templates", CaseWrite),
+        r("POST", "/interview-templates/{category}", TemplateEdit),
         r("GET", "/lessons", Member),
         r("POST", "/presence", Member),
         // Search: results and counts come only from what the viewer may read.
@@ -188,6 +219,22 @@ pub fn route_table() -> Vec<RouteSpec> {
         ),
         r("GET", "/api/v1/surveys/{year}/selection", CaseWrite),
         r("POST", "/api/v1/surveys/{year}/selection", CaseWrite),
+        // Interviews.
+        r("GET", "/api/v1/interviews", Member),
+        r("GET", "/api/v1/cases/{id}/interviews", CaseCooperation),
+        r("POST", "/api/v1/cases/{id}/interviews", CaseWrite),
+        r("GET", "/api/v1/interviews/{id}", Interview),
+        r("PUT", "/api/v1/interviews/{id}/request", CaseWrite),
+        r("POST", "/api/v1/interviews/{id}/answer", InterviewReply),
+        r("POST", "/api/v1/interviews/{id}/questions", CaseWrite),
+        r("POST", "/api/v1/interviews/{id}/answers", InterviewAnswer),
+        r("PUT", "/api/v1/interviews/{id}/minutes", CaseWrite),
+        r("POST", "/api/v1/interviews/{id}/consent", InterviewConsent),
+        r("POST", "/api/v1/interviews/{id}/attachments", Interview),
+        r("GET", "/api/v1/attachments/{id}", Interview),
+        r("GET", "/api/v1/interviews/{id}/record", Interview),
+        r("GET", "/api/v1/question-templates", CaseWrite),
+        r("PUT", "/api/v1/question-templates/{category}", TemplateEdit),
         r("GET", "/api/v1/taxonomy", Member),
         r("GET", "/api/v1/search", Member),
         r("GET", "/api/v1/reports/{id}/similar", ReportRead),

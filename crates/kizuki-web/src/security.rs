@@ -99,6 +99,10 @@ pub async fn layer(State(security): State<Security>, mut req: Request, next: Nex
     };
     let h = res.headers_mut();
     for (name, value) in pairs {
+        // A handler's own policy is stricter (a download is sandboxed): keep it.
+        if name == "content-security-policy" && h.contains_key(name) {
+            continue;
+        }
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(HeaderName::from_static(name), v);
         }

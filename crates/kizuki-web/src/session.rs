@@ -232,3 +232,8 @@ impl<S: Send + Sync> FromRequest<S> for Posted {
         Ok(Posted(form))
     }
 }
+
+/// Whether `sent` is the viewer's CSRF token, for posts read field by field (uploads).
+pub fn csrf_matches(v: &Viewer, sent: &str) -> bool {
+    same_secret(sent, &v.session.csrf)
+}

@@ -27,6 +27,8 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// Japanese font files for PDF downloads, tried before the usual locations.
     pub pdf_fonts: Arc<Vec<std::path::PathBuf>>,
+    /// The largest interview attachment kept.
+    pub max_attachment: kizuki_app::interviews::attachments::AttachmentLimit,
     pub openapi: Arc<String>,
     /// Security: login throttling, trusted proxies, response headers.
     pub security: Security,

@@ -17,6 +17,8 @@ pub mod imports;
 pub mod surveys;
 // Sign-off of a case's anonymised text.
 pub mod signoff;
+// Interviews with the operators of selected cases.
+pub mod interviews;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -524,6 +526,21 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(signoff::action))
         .routes(routes!(signoff::get_review))
         .routes(routes!(signoff::decide))
+        // Interviews with the operators of selected cases.
+        .routes(routes!(interviews::inbox))
+        .routes(routes!(interviews::case_interviews, interviews::request))
+        .routes(routes!(interviews::get_interview))
+        .routes(routes!(interviews::resend))
+        .routes(routes!(interviews::answer))
+        .routes(routes!(interviews::add_questions))
+        .routes(routes!(interviews::save_answer))
+        .routes(routes!(interviews::save_minutes))
+        .routes(routes!(interviews::consent))
+        .routes(routes!(interviews::upload))
+        .routes(routes!(interviews::download))
+        .routes(routes!(interviews::record))
+        .routes(routes!(interviews::list_templates))
+        .routes(routes!(interviews::put_template))
         // Selection.
         .routes(routes!(selection::get_selection, selection::post_selection))
         .routes(routes!(taxonomy))

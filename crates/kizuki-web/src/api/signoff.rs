@@ -157,6 +157,12 @@ pub struct ReviewDto {
     /// Candidates still showing through the anonymised text.
     #[schema(value_type = Vec<Object>)]
     pub residual: serde_json::Value,
+    /// Sentences drawn from interview statements the operator marked not for publication:
+    /// `field`, `sentence`, `interview_id`, `statement_id`, `statement`.
+    #[schema(value_type = Vec<Object>)]
+    pub restricted: serde_json::Value,
+    /// Interview statements whose use the operator has not yet consented to.
+    pub awaiting_consent: usize,
 }
 
 async fn review_dto(
@@ -174,7 +180,11 @@ async fn review_dto(
                                "suggested": c.suggested, "decision": review.decision(&c.id)})
         })
         .collect();
+    let prov = kizuki_app::interviews::review_provenance(&st.app, p, CaseId(id)).await?;
     Ok(ReviewDto {
+        restricted: serde_json::to_value(&prov.restricted)
+            .map_err(|e| ApiError(crate::error::WebError::Internal(format!("review: {e}"))))?,
+        awaiting_consent: prov.awaiting_consent,
         case_id: id,
         publishable: r.anonymised.publishable(),
         candidates: serde_json::Value::from(candidates),

@@ -29,6 +29,8 @@ pub enum WebError {
     Csrf,
     NotFound,
     BadRequest(String),
+    /// A body over a limit the handler counts itself (an attachment); says which limit.
+    TooLarge(String),
     /// An API update came without `If-Match`.
     PreconditionRequired,
     /// An API update's `If-Match` named an old version.
@@ -55,6 +57,7 @@ impl std::fmt::Display for WebError {
             WebError::Csrf => f.write_str("CSRF token missing or wrong"),
             WebError::NotFound => f.write_str("not found"),
             WebError::BadRequest(m) => write!(f, "bad request: {m}"),
+            WebError::TooLarge(m) => write!(f, "too large: {m}"),
             WebError::PreconditionRequired => f.write_str("If-Match required"),
             WebError::PreconditionFailed { current } => {
                 write!(f, "stale If-Match; current version {current}")
@@ -123,6 +126,7 @@ impl WebError {
             WebError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             WebError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             WebError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            WebError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             WebError::PreconditionRequired => {
                 (StatusCode::PRECONDITION_REQUIRED, "precondition_required")
             }
@@ -250,7 +254,7 @@ impl IntoResponse for ApiError {
             cat.get(Lang::En, &key).to_owned(),
         );
         // A 400 says what was wrong (If-Match, the bulk body); the text is the API's own.
-        if let WebError::BadRequest(detail) = &e {
+        if let WebError::BadRequest(detail) | WebError::TooLarge(detail) = &e {
             message_ja = format!("{message_ja}（{detail}）");
             message_en = format!("{message_en}: {detail}");
         }

@@ -236,6 +236,8 @@ fn editor_ctx(id: i64, year: Option<i32>, version: i64, form: &CaseForm) -> Valu
            "fields": CASE_FIELDS, "errors": {}, "presence_key": format!("case:{id}"),
            "kinds": ACTOR_KINDS.map(|(_, c)| c), "actor_keys": keys,
            "focus": null, "preview": null, "preview_diagram": null,
+           // What the interviews' statements say beside each step, and what no step uses.
+           "step_sources": {"by_step": {}, "unused": []},
            // One empty row of each list, for the script to copy when a row is added.
            "blank": {"actor": ActorFields { kind: "department".into(), ..Default::default() },
                      "step": StepFields::default(), "lesson": LessonFields::default()}})
@@ -288,6 +290,8 @@ pub async fn edit_form(
     ctx["preview"] = case_json(&c.content, s.viewer.lang);
     ctx["preview_diagram"] = json!(kizuki_annual_report::diagram::render_svg(&c.content));
     ctx["others"] = json!(super::reports::presence(&st, &s, &format!("case:{id}")));
+    ctx["step_sources"] =
+        json!(kizuki_app::interviews::step_sources(&st.app, &s.p, CaseId(id)).await?);
     render(&st, &s.viewer, "cases/edit.html", ctx)
 }
 

@@ -6,6 +6,8 @@ pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod deadlines;
+// Interviews with the operators of selected cases.
+pub mod interviews;
 pub mod mfa;
 // An organisation's administration.
 pub mod org;

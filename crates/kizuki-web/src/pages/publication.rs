@@ -126,6 +126,9 @@ pub async fn review(
     ctx["k"] = json!(k);
     ctx["title"] = json!(r.case.content.title);
     ctx["history"] = json!(transitions_json(&r, &names));
+    // Text resting on what the operator said in an interview but did not let us publish.
+    ctx["provenance"] =
+        json!(kizuki_app::interviews::review_provenance(&st.app, &s.p, CaseId(id)).await?);
     render(&st, &s.viewer, "cases/anonymise.html", ctx)
 }
 

@@ -75,6 +75,7 @@ fn registered_routes() -> BTreeSet<(String, String)> {
         "api/search.rs",
         "api/surveys.rs",
         "api/signoff.rs",
+        "api/interviews.rs",
     ] {
         let text = src(f);
         for part in text.split("#[utoipa::path(").skip(1) {
@@ -449,6 +450,14 @@ fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
         // admin are its source; the centre's analysts and editors run the survey.
         RouteClass::CaseCooperation => matches!(role, Analyst | Editor | Reporter | OperatorAdmin),
         RouteClass::SurveyPublish => role == Editor,
+        // An interview of that case: its operator's staff and the centre's content staff see
+        // it and attach files; the operator's admin answers the request; its staff write the
+        // answers; the admin (or the centre on their word) records consent.
+        RouteClass::Interview => matches!(role, Analyst | Editor | Reporter | OperatorAdmin),
+        RouteClass::InterviewReply => role == OperatorAdmin,
+        RouteClass::InterviewAnswer => matches!(role, Reporter | OperatorAdmin),
+        RouteClass::InterviewConsent => matches!(role, Analyst | Editor | OperatorAdmin),
+        RouteClass::TemplateEdit => role == Editor,
         RouteClass::OrgManage => matches!(role, OperatorAdmin | Admin),
         RouteClass::ReportRead | RouteClass::ReportEdit | RouteClass::ReportTriage => {
             panic!("report routes are tried by report_routes_by_role_organisation_and_label")
@@ -465,8 +474,40 @@ fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
 async fn every_other_route_by_role() {
     let srv = TestApp::demo().await;
     let case = srv.app.store.list_cases(Some(2019)).await.unwrap()[0].id.0;
+    // An interview of that case with a file, for the routes of one interview or file.
+    let analyst = srv.token(ANALYST).await;
+    let iv = srv
+        .api(
+            "POST",
+            &format!("/cases/{case}/interviews"),
+            Some(&analyst),
+            &[],
+            Some(&serde_json::json!({"mode": "online", "proposed": ["2020-02-10 14:00"]})),
+        )
+        .await;
+    assert_eq!(iv.status, 201, "{}", iv.body);
+    let interview = iv.json()["interview"]["id"].as_i64().unwrap();
+    let file = srv
+        .anonymous()
+        .send(
+            "POST",
+            &format!("/api/v1/interviews/{interview}/attachments?filename=a.txt"),
+            &[("authorization", format!("Bearer {analyst}"))],
+            b"notes",
+        )
+        .await;
+    assert_eq!(file.status, 201, "{}", file.body);
+    let attachment = file.json()["id"].as_i64().unwrap();
     let fill = |path: &str| {
-        path.replace("{id}", &case.to_string())
+        let id = if path.contains("/interviews/{id}") {
+            interview
+        } else if path.contains("/attachments/{id}") {
+            attachment
+        } else {
+            case
+        };
+        path.replace("{id}", &id.to_string())
+            .replace("{category}", "system-failure")
             .replace("{year}", "2019")
             .replace("{format}", "html")
             .replace("{name}", "style.css")

@@ -1020,3 +1020,211 @@ async fn survey_year_flow() {
         b.quit().await;
     }
 }
+
+#[test]
+fn an_interview_runs_in_the_browser_and_the_review_flags_what_may_not_be_published() {
+    run_flow(interview_flow());
+}
+
+/// Sets a `<select>` (or any field) by script, as a person picking an option would.
+async fn choose(b: &Browser, css: &str, value: &str) {
+    let script = format!(
+        "var e = document.querySelector({}); e.value = {}; e.dispatchEvent(new Event('change', {{bubbles: true}})); return e.value;",
+        serde_json::to_string(css).unwrap(),
+        serde_json::to_string(value).unwrap()
+    );
+    assert_eq!(
+        b.js(&script).await,
+        Value::String(value.to_owned()),
+        "{css}"
+    );
+}
+
+async fn interview_flow() {
+    const RAIL_ADMIN: &str = "admin@railway.example.jp";
+    let app = TestApp::builder()
+        .at("2020-02-03T09:00:00+09:00")
+        .demo()
+        .mfa()
+        .build()
+        .await;
+    let case = app
+        .app
+        .store
+        .case_by_number(2019, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let detection = case.content.sections.detection[0].clone();
+    let detection = match detection.find('。') {
+        Some(i) => detection[..i + '。'.len_utf8()].to_owned(),
+        None => detection,
+    };
+    let srv = app.serve().await;
+    let driver = Driver::start().await;
+    let base = srv.base.clone();
+    let profiles: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let analyst = driver.browser(profiles[0].path()).await;
+    let operator = driver.browser(profiles[1].path()).await;
+    analyst.login(&srv, ANALYST).await;
+    operator.login(&srv, RAIL_ADMIN).await;
+    wait_for_text(&analyst, "トリアージ待ち").await;
+
+    // The centre asks for an interview, with the category's questions due on the 7th.
+    analyst
+        .goto(&format!("{base}/cases/{}/interviews", case.id))
+        .await;
+    wait_for_text(&analyst, "ヒアリングの依頼").await;
+    analyst
+        .type_into("#f-proposed", "2020-02-10 14:00\n令和2年2月12日 10:00")
+        .await;
+    analyst.type_into("#f-place", "Web会議").await;
+    analyst.type_into("#f-due", "2020-02-07").await;
+    analyst.click("#interview-send").await;
+    wait_for_text(&analyst, "ヒアリングを依頼しました").await;
+    let interview = analyst.url().await;
+    let path = interview.trim_start_matches(&base).to_owned();
+    analyst.screenshot("30-interview-requested").await;
+
+    // The operator's administrator finds it in the inbox and accepts the second date.
+    operator.goto(&format!("{base}/interviews")).await;
+    wait_for_text(&operator, "要対応").await;
+    operator
+        .click(&format!("#interview-inbox a[href='{path}']"))
+        .await;
+    wait_for_text(&operator, "回答を送る").await;
+    operator.click("#reply-accepted").await;
+    operator.click("#on-2").await;
+    operator.type_into("#a-attendees", "システム部 部長").await;
+    operator.click("#answer-send").await;
+    wait_for_text(&operator, "日程確定").await;
+
+    // Three written answers: the first saved as a draft before it is submitted.
+    let first = operator
+        .js("return document.querySelector('.answer-form textarea').id;")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    operator
+        .type_into(&format!("#{first}"), "下書きの回答")
+        .await;
+    operator
+        .click(&format!("#draft-{}", first.trim_start_matches("answer-")))
+        .await;
+    wait_for_text(&operator, "下書きを保存しました").await;
+    assert_eq!(operator.value(&format!("#{first}")).await, "下書きの回答");
+    for n in 1..=3 {
+        let id = operator
+            .js("return document.querySelector('.answer-form textarea').id;")
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned();
+        operator
+            .type_into(
+                &format!("#{id}"),
+                &format!("回答{n}: 夜間の警告を朝の点検で確認しました。"),
+            )
+            .await;
+        operator
+            .click(&format!("#submit-{}", id.trim_start_matches("answer-")))
+            .await;
+        // The flash of the answer before is still on the page until this one loads.
+        wait_for_js(
+            &operator,
+            &format!("return document.querySelectorAll('.answer-submitted').length === {n};"),
+        )
+        .await;
+    }
+    assert_eq!(
+        operator
+            .js("return document.querySelectorAll('.answer-submitted').length;")
+            .await,
+        json!(3)
+    );
+
+    // A file from the operator, chosen as a person would (the path typed into the picker).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("障害報告書.pdf");
+    std::fs::write(
+        &file,
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n",
+    )
+    .unwrap();
+    let input = operator.find("#f-file").await;
+    operator
+        .cmd(
+            "POST",
+            &format!("/element/{input}/value"),
+            Some(json!({"text": file.display().to_string()})),
+        )
+        .await;
+    operator.click("#upload-send").await;
+    wait_for_text(&operator, "ファイルを受け取りました").await;
+    wait_for_text(&operator, "障害報告書.pdf").await;
+    operator.screenshot("31-interview-operator").await;
+
+    // The analyst writes the minutes: two statements, each linked to a step.
+    analyst.goto(&format!("{base}{path}/minutes")).await;
+    wait_for_text(&analyst, "発言").await;
+    analyst.type_into("#f-held-at", "2020-02-12 10:00").await;
+    analyst.type_into("#s-0-speaker", "システム部 部長").await;
+    analyst
+        .type_into("#s-0-text", &format!("実は{detection}"))
+        .await;
+    choose(&analyst, "#s-0-part", "detection").await;
+    choose(&analyst, "#s-0-step", "step:1").await;
+    analyst.type_into("#s-1-speaker", "システム部 部長").await;
+    analyst
+        .type_into(
+            "#s-1-text",
+            "共同利用の事業者とは月に一度、連絡会を開いています。",
+        )
+        .await;
+    choose(&analyst, "#s-1-part", "countermeasures").await;
+    choose(&analyst, "#s-1-step", "step:2").await;
+    analyst.click("#minutes-save").await;
+    wait_for_text(&analyst, "実施済み").await;
+
+    // The operator consents: the first statement is not for publication, the second quotable.
+    operator.goto(&format!("{base}{path}")).await;
+    wait_for_text(&operator, "発言の利用への同意").await;
+    choose(&operator, "#consent-1", "not_for_publication").await;
+    choose(&operator, "#consent-2", "quotation").await;
+    operator.click("#consent-save").await;
+    wait_for_text(&operator, "公表不可").await;
+
+    // The case editor shows each step's statements; the review flags the sentence that rests
+    // on the one not for publication.
+    analyst
+        .goto(&format!("{base}/cases/{}/edit", case.id))
+        .await;
+    wait_for_text(&analyst, "ヒアリングでの発言").await;
+    let beside = analyst
+        .js("var a = document.querySelector('#steps-0 aside.sources'); return a ? a.innerText : '';")
+        .await;
+    assert!(
+        beside.as_str().unwrap().contains(&detection),
+        "step (1) shows its statement: {beside}"
+    );
+    analyst
+        .goto(&format!("{base}/cases/{}/anonymise", case.id))
+        .await;
+    let text = wait_for_text(&analyst, "公表不可の発言に由来する記述").await;
+    let flagged = analyst
+        .js("return document.querySelector('#restricted').innerText;")
+        .await;
+    assert!(
+        flagged.as_str().unwrap().contains(&detection),
+        "the flagged sentence: {flagged} in {text}"
+    );
+    assert!(
+        !flagged.as_str().unwrap().contains("連絡会を開いています"),
+        "the quotable statement is not flagged: {flagged}"
+    );
+    analyst.screenshot("32-interview-review-flag").await;
+    for b in [&analyst, &operator] {
+        b.quit().await;
+    }
+}

@@ -20,6 +20,8 @@ mod cli;
 mod conventions;
 mod crash;
 mod http;
+// Interviews with the operators of selected cases.
+mod interviews;
 // Fair limits and metrics.
 mod limits;
 mod publication;
