@@ -347,6 +347,21 @@ async fn an_interview_through_the_api_from_request_to_the_reviews_flag() {
         .count();
     assert_eq!(reads, 2, "every read of a file is audited");
 
+    // A backup carries the files: the bytes are in the copy, as uploaded.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = kizuki_app::ops::backup::backup_now(srv.sqlite(), dir.path(), srv.app.clock.now(), 1)
+        .await
+        .unwrap();
+    let db = rusqlite::Connection::open(&copy).unwrap();
+    let kept: Vec<u8> = db
+        .query_row(
+            "SELECT content FROM interview_attachments WHERE id = ?1",
+            [a["id"].as_i64().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, pdf.to_vec());
+
     // Minutes: two statements linked to steps; a step the case lacks is refused by name.
     let steps = content["steps"].as_array().unwrap();
     assert!(steps.len() >= 2, "{content}");
