@@ -583,7 +583,7 @@ pub async fn record(
 #[utoipa::path(
     get, path = "/question-templates", tag = "interviews",
     responses(
-        (status = 200, description = "Every case category's question template (TOML) and its questions", body = Object),
+        (status = 200, description = "`templates`: every case category's question template (TOML) and its questions", body = Object),
         (status = 403, description = "The centre's content staff only", body = ApiErrorBody),
     ),
     security(("bearer" = []))
@@ -592,7 +592,9 @@ pub async fn list_templates(
     State(st): State<WebState>,
     ApiUser(p): ApiUser,
 ) -> Result<Response, ApiError> {
-    Ok(ok(templates::all(&st.app, &p).await?))
+    Ok(ok(
+        serde_json::json!({"templates": templates::all(&st.app, &p).await?}),
+    ))
 }
 
 #[utoipa::path(

@@ -132,6 +132,20 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
             .map(|c| json!({"id": c.id.0, "title": c.content.title, "year": c.survey_year}))
             .collect::<Vec<_>>()
     );
+    // Interviews waiting on this viewer (an answer to a request or to questions, or for the
+    // centre a reply to look at).
+    ctx["interviews"] = json!(
+        kizuki_app::interviews::inbox(app, p)
+            .await?
+            .into_iter()
+            .filter(|i| i.action)
+            .map(
+                |i| json!({"id": i.summary.id, "status": i.summary.status_label,
+                            "title": i.case_title, "year": i.survey_year,
+                            "open": i.open_questions})
+            )
+            .collect::<Vec<_>>()
+    );
     render(st, v, "dashboard.html", ctx)
 }
 

@@ -349,9 +349,10 @@ async fn an_interview_through_the_api_from_request_to_the_reviews_flag() {
 
     // A backup carries the files: the bytes are in the copy, as uploaded.
     let dir = tempfile::tempdir().unwrap();
-    let copy = kizuki_app::ops::backup::backup_now(srv.sqlite(), dir.path(), srv.app.clock.now(), 1)
-        .await
-        .unwrap();
+    let copy =
+        kizuki_app::ops::backup::backup_now(srv.sqlite(), dir.path(), srv.app.clock.now(), 1)
+            .await
+            .unwrap();
     let db = rusqlite::Connection::open(&copy).unwrap();
     let kept: Vec<u8> = db
         .query_row(
@@ -597,7 +598,13 @@ async fn another_operator_is_told_nothing_exists() {
         .json();
     assert_eq!(inbox["items"], json!([]));
 
+    // The operator's dashboard points at the request; another operator's does not.
+    let mut admin = srv.client(RAIL_ADMIN).await;
+    let home = admin.get("/").await;
+    assert!(home.body.contains("id=\"interview-list\""), "{}", home.body);
+    assert!(home.body.contains(&format!("href=\"/interviews/{id}\"")));
     let mut c = srv.client(FINANCE).await;
+    assert!(!c.get("/").await.body.contains("interview-list"));
     for path in [
         format!("/interviews/{id}"),
         format!("/cases/{case}/interviews"),
@@ -760,8 +767,7 @@ async fn templates_are_edited_by_editors_and_used_by_the_next_request() {
         .api("GET", "/question-templates", Some(&analyst), &[], None)
         .await;
     assert_eq!(list.status, 200, "{}", list.body);
-    let sf = list
-        .json()
+    let sf = list.json()["templates"]
         .as_array()
         .unwrap()
         .iter()
