@@ -199,6 +199,14 @@ pub struct Request {
     pub note: String,
     pub sent_by: UserId,
     pub sent_at: DateTime<Utc>,
+    /// 1 for the first request, one more each time the centre sends it again; an answer
+    /// belongs to the round it answered.
+    #[serde(default = "first_round")]
+    pub round: u32,
+}
+
+fn first_round() -> u32 {
+    1
 }
 
 /// The operator's reply to a request.
@@ -236,6 +244,9 @@ pub struct Answer {
     pub note: String,
     pub by: UserId,
     pub at: DateTime<Utc>,
+    /// The request's round this answers.
+    #[serde(default = "first_round")]
+    pub round: u32,
 }
 
 /// What the operator agreed a statement may be used for, and who said so when.
@@ -324,10 +335,11 @@ impl Status {
 }
 
 impl InterviewBody {
-    /// The answer to the latest request, if any (answers before a re-sent request are
-    /// history).
+    /// The answer to the latest request, if any (answers to an earlier round are history).
     pub fn current_answer(&self) -> Option<&Answer> {
-        self.answers.last().filter(|a| a.at >= self.request.sent_at)
+        self.answers
+            .last()
+            .filter(|a| a.round == self.request.round)
     }
 
     pub fn status(&self) -> Status {
@@ -450,8 +462,10 @@ impl RequestInput {
         }
     }
 
-    pub fn signed(self, by: UserId, at: DateTime<Utc>) -> Request {
+    /// The request as sent in `round` (1 for the first).
+    pub fn signed(self, by: UserId, at: DateTime<Utc>, round: u32) -> Request {
         Request {
+            round,
             mode: self.mode,
             proposed: self.proposed,
             place: self.place,
@@ -732,6 +746,43 @@ mod tests {
         assert!(errs.for_field("on").is_some());
         let errs = AnswerInput::parse("declined", "", "", "", "", &offered).unwrap_err();
         assert!(errs.for_field("note").is_some());
+    }
+
+    #[test]
+    fn an_answer_belongs_to_its_round_even_at_the_same_instant() {
+        let at = chrono::DateTime::<Utc>::from_timestamp(1_580_000_000, 0).unwrap();
+        let input = RequestInput::parse("online", "2020-02-10 14:00", "", "", "").unwrap();
+        let mut body = InterviewBody {
+            request: input.clone().signed(UserId(1), at, 1),
+            answers: vec![Answer {
+                reply: Reply::Proposed {
+                    proposed: vec![parse_datetime("2020-02-20 15:00").unwrap()],
+                },
+                attendees: String::new(),
+                note: String::new(),
+                by: UserId(2),
+                at,
+                round: 1,
+            }],
+            minutes: Minutes::default(),
+        };
+        assert_eq!(body.status(), Status::Proposed);
+        body.request = input.signed(UserId(1), at, 2);
+        assert_eq!(
+            body.status(),
+            Status::Requested,
+            "asked again: awaiting the answer"
+        );
+        body.minutes.statements.push(Statement {
+            id: body.next_statement_id(),
+            speaker: String::new(),
+            text: "x".into(),
+            part: None,
+            step: None,
+            consent: None,
+        });
+        assert_eq!(body.status(), Status::Held);
+        assert_eq!(body.next_statement_id(), 2);
     }
 
     #[test]

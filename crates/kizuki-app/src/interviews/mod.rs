@@ -384,7 +384,7 @@ pub async fn request(
         Vec::new()
     };
     let body = InterviewBody {
-        request: input.signed(p.user_id, app.clock.now()),
+        request: input.signed(p.user_id, app.clock.now(), 1),
         answers: Vec::new(),
         minutes: Minutes::default(),
     };
@@ -424,7 +424,7 @@ pub async fn resend(
         ));
     }
     let mut body = i.body.clone();
-    body.request = input.signed(p.user_id, app.clock.now());
+    body.request = input.signed(p.user_id, app.clock.now(), i.body.request.round + 1);
     let out = app
         .store
         .update_interview(id, expected_version, body, p.user_id, app.clock.now())
@@ -512,6 +512,7 @@ pub async fn answer(
         note: input.note,
         by: p.user_id,
         at: app.clock.now(),
+        round: i.body.request.round,
     });
     // The interview is written before the decline takes the case out of its survey, so a
     // conflicting edit of the interview leaves the cooperation record untouched.

@@ -76,7 +76,7 @@ pub fn plan(
         out.push(Notice {
             key: NoticeKey {
                 interview: i.id,
-                subject: format!("request-{}", r.sent_at.timestamp()),
+                subject: format!("request-{}", r.round),
             },
             to: recipients(users, org, true),
             subject: format!("【kizuki】ヒアリングのお願い（{case_label}）"),

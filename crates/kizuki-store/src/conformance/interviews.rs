@@ -32,6 +32,7 @@ fn body(centre: UserId, operator: UserId) -> InterviewBody {
             note: "検知の経緯について\n資料があればご用意ください".into(),
             sent_by: centre,
             sent_at: t0(),
+            round: 1,
         },
         answers: vec![Answer {
             reply: Reply::Accepted { on: jst(10, 14) },
@@ -39,6 +40,7 @@ fn body(centre: UserId, operator: UserId) -> InterviewBody {
             note: String::new(),
             by: operator,
             at: t0() + Duration::hours(5),
+            round: 1,
         }],
         minutes: Minutes {
             held_at: Some(jst(10, 14)),

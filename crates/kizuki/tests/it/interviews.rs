@@ -892,3 +892,171 @@ async fn the_request_and_late_answers_are_mailed_once() {
         late.to
     );
 }
+
+#[tokio::test]
+async fn other_dates_then_a_decline_take_the_case_out_and_a_cited_case_cannot_be_declined() {
+    let srv = TestApp::demo().await;
+    let analyst = srv.token(ANALYST).await;
+    let rail = srv.token(RAIL).await;
+    let admin = srv.token(RAIL_ADMIN).await;
+    // A case of the 2019 survey from a new railway report; nothing cites it.
+    let report = json!({"title": "券売機の停止", "sector": "railway", "event_type": "unavailability",
+        "causes": ["equipment-failure"], "summary": "券売機が一斉に停止した。"});
+    let r = srv
+        .api("POST", "/reports", Some(&rail), &[], Some(&report))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rid = r.json()["id"].as_i64().unwrap();
+    let r = srv
+        .api(
+            "POST",
+            "/surveys/2019/cases",
+            Some(&analyst),
+            &[],
+            Some(&json!({"reports": [rid]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let case = r.json()["id"].as_i64().unwrap();
+    let iv = request(&srv, &analyst, case).await;
+    let id = iv["interview"]["id"].as_i64().unwrap();
+
+    // Other dates: the request stays open in the cooperation record, the centre is told.
+    let other = json!({"version": 1, "reply": "proposed", "proposed": ["2020-02-20 15:00"]});
+    let r = srv
+        .api(
+            "POST",
+            &format!("/interviews/{id}/answer"),
+            Some(&admin),
+            &[],
+            Some(&other),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["status"], "proposed");
+    let coop = srv
+        .api(
+            "GET",
+            &format!("/cases/{case}/cooperation"),
+            Some(&analyst),
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(coop["status"], "requested", "{coop}");
+    assert!(
+        coop["history"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2020-02-20 15:00"),
+        "{coop}"
+    );
+    let inbox = srv
+        .api("GET", "/interviews", Some(&analyst), &[], None)
+        .await
+        .json();
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id && i["action"] == true),
+        "{inbox}"
+    );
+    // The centre asks again on the proposed date; the operator answers afresh.
+    let again =
+        json!({"version": 2, "mode": "on_site", "proposed": ["2020-02-20 15:00"], "place": "本社"});
+    let r = srv
+        .api(
+            "PUT",
+            &format!("/interviews/{id}/request"),
+            Some(&analyst),
+            &[],
+            Some(&again),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "requested");
+
+    // A decline needs its reason; with it, the case leaves the survey.
+    let bare = json!({"version": 3, "reply": "declined"});
+    let r = srv
+        .api(
+            "POST",
+            &format!("/interviews/{id}/answer"),
+            Some(&admin),
+            &[],
+            Some(&bare),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let decline = json!({"version": 3, "reply": "declined", "note": "社内調査中のため"});
+    let r = srv
+        .api(
+            "POST",
+            &format!("/interviews/{id}/answer"),
+            Some(&admin),
+            &[],
+            Some(&decline),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["status"], "declined");
+    let c = srv
+        .api("GET", &format!("/cases/{case}"), Some(&analyst), &[], None)
+        .await
+        .json();
+    assert_eq!(c["survey_year"], Value::Null, "{c}");
+
+    // Case 1 is cited by a common lesson: its decline is refused and nothing is written.
+    let (one, _) = case_one(&srv, &analyst).await;
+    let iv = request(&srv, &analyst, one).await;
+    let id = iv["interview"]["id"].as_i64().unwrap();
+    let before = srv
+        .api(
+            "GET",
+            &format!("/cases/{one}/cooperation"),
+            Some(&analyst),
+            &[],
+            None,
+        )
+        .await
+        .json()["history"]
+        .as_array()
+        .unwrap()
+        .len();
+    let r = srv
+        .api(
+            "POST",
+            &format!("/interviews/{id}/answer"),
+            Some(&admin),
+            &[],
+            Some(&json!({
+            "version": 1, "reply": "declined", "note": "多忙"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let after = srv
+        .api(
+            "GET",
+            &format!("/interviews/{id}"),
+            Some(&analyst),
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(after["status"], "requested", "the answer was not kept");
+    let coop = srv
+        .api(
+            "GET",
+            &format!("/cases/{one}/cooperation"),
+            Some(&analyst),
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(coop["history"].as_array().unwrap().len(), before);
+}
