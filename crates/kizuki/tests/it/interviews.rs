@@ -1060,3 +1060,98 @@ async fn other_dates_then_a_decline_take_the_case_out_and_a_cited_case_cannot_be
         .json();
     assert_eq!(coop["history"].as_array().unwrap().len(), before);
 }
+
+#[tokio::test]
+async fn refused_forms_keep_what_was_typed() {
+    let srv = TestApp::demo().await;
+    let analyst = srv.token(ANALYST).await;
+    let (case, _) = case_one(&srv, &analyst).await;
+    let id = request(&srv, &analyst, case).await["interview"]["id"]
+        .as_i64()
+        .unwrap();
+
+    // A template that does not read: the editor sees the line and keeps the text.
+    let mut editor = srv.client(EDITOR).await;
+    let page = editor.get("/interview-templates").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"body-cyber-attack\""));
+    let broken = "[[question]]\nsection = \"detection\"\ntext = \"攻撃に気付いた経緯\n";
+    let r = editor
+        .post(
+            "/interview-templates",
+            "/interview-templates/cyber-attack",
+            &[("version", "0"), ("body", broken)],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("3行目"), "names the line");
+    assert!(r.body.contains("攻撃に気付いた経緯"), "keeps the text");
+    // An analyst reads the questions but has no form.
+    let mut a = srv.client(ANALYST).await;
+    let page = a.get("/interview-templates").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("id=\"body-cyber-attack\""));
+
+    // Minutes with a step the case lacks: refused by name, every row as typed.
+    let form = format!("/interviews/{id}/minutes");
+    let r = a
+        .post(
+            &form,
+            &form,
+            &[
+                ("version", "1"),
+                ("held_at", "来週の月曜"),
+                ("statements[0][speaker]", "部長"),
+                ("statements[0][text]", "夜間の警告に気付くのが遅れました。"),
+                ("statements[0][step]", "step:99"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("来週の月曜"));
+    assert!(r.body.contains("夜間の警告に気付くのが遅れました。"));
+    assert!(r.body.contains("id=\"err-held_at\""), "{}", r.body);
+
+    // A stale answer form: the conflict is shown and the text kept.
+    let iv = srv
+        .api(
+            "GET",
+            &format!("/interviews/{id}"),
+            Some(&analyst),
+            &[],
+            None,
+        )
+        .await
+        .json();
+    let q = iv["questions"][0]["id"].as_i64().unwrap().to_string();
+    let mut rail = srv.client(RAIL).await;
+    let show = format!("/interviews/{id}");
+    let r = rail
+        .post(
+            &show,
+            &format!("/interviews/{id}/answers"),
+            &[
+                ("question", &q),
+                ("version", "1"),
+                ("answer", "最初の下書き"),
+                ("submit", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = rail
+        .post(
+            &show,
+            &format!("/interviews/{id}/answers"),
+            &[
+                ("question", &q),
+                ("version", "1"),
+                ("answer", "古い画面からの書き直し"),
+                ("submit", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("id=\"interview-stale\""));
+    assert!(r.body.contains("古い画面からの書き直し"));
+}
