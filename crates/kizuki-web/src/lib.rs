@@ -146,6 +146,10 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports.csv", get(reports::csv))
         .route("/reports/new", get(reports::new_form))
+        .route(
+            "/reports/on-behalf",
+            get(reports::behalf_form).post(reports::behalf_create),
+        )
         .route("/reports/incident", post(reports::incident))
         .route("/reports/{id}", get(reports::detail))
         .route(

@@ -19,6 +19,8 @@ pub enum RouteClass {
     Member,
     /// File a report (an operator's staff, for their own organisation).
     ReportCreate,
+    /// File a report on an operator's behalf (the centre's analysts and editors).
+    ReportOnBehalf,
     /// One report, read (`Action::Read`); denial is "not found".
     ReportRead,
     /// One report, details or stages (`Action::Edit`).
@@ -108,6 +110,8 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/reports", ReportCreate),
         r("GET", "/reports.csv", Member),
         r("GET", "/reports/new", ReportCreate),
+        r("GET", "/reports/on-behalf", ReportOnBehalf),
+        r("POST", "/reports/on-behalf", ReportOnBehalf),
         r("POST", "/reports/incident", ReportTriage),
         r("GET", "/reports/{id}", ReportRead),
         r("GET", "/reports/{id}/edit", ReportEdit),
@@ -187,6 +191,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/api/v1/reports", ReportCreate),
         // Bulk imports: filing, then the submitter's own job (others get 404).
         r("POST", "/api/v1/reports/bulk", ReportCreate),
+        r("POST", "/api/v1/reports/on-behalf", ReportOnBehalf),
         r("GET", "/api/v1/imports/{id}", Member),
         r("GET", "/api/v1/reports/{id}", ReportRead),
         r("PUT", "/api/v1/reports/{id}", ReportEdit),

@@ -3,6 +3,8 @@
 //! triage, links between reports, sharing under the TLP label (`sharing`), and stage deadlines
 //! (`deadlines`).
 
+// Filing on an operator's behalf.
+pub mod behalf;
 pub mod bulk;
 pub mod deadlines;
 // Who else a report is shared with under its TLP label.

@@ -202,6 +202,51 @@ async fn create_report(
     Ok(res)
 }
 
+/// A report received by the centre (by phone, e-mail …) and filed as the operator's own.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OnBehalfDto {
+    /// The operator's directory key, e.g. `demo-railway`.
+    org: String,
+    /// `phone`, `email`, `fax`, `in_person` or `other`.
+    channel: String,
+    /// Who reported it (name, department, contact).
+    received_from: String,
+    report: ReportInputDto,
+}
+
+#[utoipa::path(
+    post, path = "/reports/on-behalf", tag = "reports",
+    request_body = OnBehalfDto,
+    responses(
+        (status = 201, description = "Filed as the operator's report; the first stage names the centre user who entered it", body = ReportDto,
+         headers(("ETag" = String, description = "The version"))),
+        (status = 422, description = "Invalid fields (`org`, `channel`, `received_from`, or the report's own; TLP:RED is refused)", body = ApiErrorBody),
+        (status = 403, description = "Only the centre's analysts and editors file on an operator's behalf", body = ApiErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn create_report_on_behalf(
+    State(st): State<WebState>,
+    ApiUser(p): ApiUser,
+    body: Result<ApiJson<OnBehalfDto>, ApiError>,
+) -> Result<Response, ApiError> {
+    p.require_analyst()?;
+    let b = json_body(body)?;
+    let received = reports::behalf::Received {
+        org: b.org,
+        channel: b.channel,
+        from: b.received_from,
+    };
+    let r =
+        reports::behalf::file_input(&st.app, &p, &received, &ReportInput::from(b.report)).await?;
+    let mut res = with_etag(StatusCode::CREATED, r.version, ReportDto::from(&r));
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/reports/{}", r.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
 #[utoipa::path(
     get, path = "/reports/{id}", tag = "reports",
     params(("id" = i64, Path, description = "Report id")),
@@ -506,6 +551,7 @@ struct ApiDoc;
 pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(list_reports, create_report))
+        .routes(routes!(create_report_on_behalf))
         .routes(routes!(get_report, update_report))
         .routes(routes!(add_stage))
         .routes(routes!(get_sharing, put_sharing))

@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use kizuki_app::AppError;
-use kizuki_app::reports::{self, ReportForm, SYSTEM_ROWS, SystemRow};
+use kizuki_app::reports::{self, ReportForm, SYSTEM_ROWS, SystemRow, behalf};
 use kizuki_domain::fiscal::FiscalYear;
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
 use kizuki_domain::report::{Report, ReportStatus, StageKind};
@@ -359,6 +359,64 @@ pub async fn create(
     }
 }
 
+// ---------------------------------------------------------------- filing on behalf
+
+fn behalf_ctx(
+    operators: &[kizuki_domain::org::Organisation],
+    form: &ReportForm,
+    received: &behalf::Received,
+) -> Value {
+    json!({"mode": "behalf", "form": form, "errors": {}, "org": "",
+           "operators": operators.iter().map(|o| json!({"key": o.org.key, "name": o.org.name})).collect::<Vec<_>>(),
+           "channels": behalf::Channel::ALL.iter().map(|c| json!({"code": c.code(), "label": c.label_ja()})).collect::<Vec<_>>(),
+           "received": {"org": received.org, "channel": received.channel, "from": received.from}})
+}
+
+pub async fn behalf_form(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
+    let operators = behalf::operators(&st.app, &s.p).await?;
+    let form = ReportForm::blank(None, None);
+    let received = behalf::Received {
+        channel: "phone".into(),
+        ..Default::default()
+    };
+    render(
+        &st,
+        &s.viewer,
+        "reports/form.html",
+        behalf_ctx(&operators, &form, &received),
+    )
+}
+
+pub async fn behalf_create(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let operators = behalf::operators(&st.app, &s.p).await?;
+    let form = read_form(&f);
+    let received = behalf::Received {
+        org: f.get("org").to_owned(),
+        channel: f.get("channel").to_owned(),
+        from: f.get("received_from").to_owned(),
+    };
+    match behalf::file_form(&st.app, &s.p, &received, &form).await {
+        Ok(r) => Ok(done(
+            &st,
+            &s.viewer,
+            "flash.filed_on_behalf",
+            &format!("/reports/{}", r.id),
+        )),
+        Err(AppError::Validation(errs)) => {
+            let mut ctx = behalf_ctx(&operators, &form, &received);
+            ctx["errors"] = errors_json(&errs, s.viewer.lang);
+            let mut res = render(&st, &s.viewer, "reports/form.html", ctx)?;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One entry of a report's history, newest first on the page.
 #[derive(Debug, Serialize)]
 struct HistoryRow {
@@ -451,6 +509,8 @@ struct DetailPage {
     stage_errors: Value,
     /// Who else the report is shared with under its TLP label, and the choices to change it.
     sharing: reports::sharing::SharingView,
+    /// Who at the centre entered it, when it was filed on the operator's behalf.
+    entered_by: Option<String>,
 }
 
 /// Everything the detail page shows, with the stage form's state.
@@ -520,6 +580,7 @@ async fn detail_page(
         stage_form,
         stage_errors,
         sharing: reports::sharing::view(&st.app, &s.p, id).await?,
+        entered_by: behalf::entered_by(&st.app, r).await?,
     })
 }
 

@@ -437,6 +437,8 @@ fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
         RouteClass::LoginStep => return None,
         RouteClass::Member => member,
         RouteClass::ReportCreate => matches!(role, Reporter | OperatorAdmin),
+        // A report phoned in to the centre is entered by its content staff.
+        RouteClass::ReportOnBehalf => matches!(role, Analyst | Editor),
         // The 2019 cases and survey are published: every member reads them (the public reads
         // them in the portal, not in the workspace).
         RouteClass::CaseRead => member,

@@ -24,6 +24,8 @@ mod http;
 mod interviews;
 // Fair limits and metrics.
 mod limits;
+// Filing on an operator's behalf.
+mod on_behalf;
 mod publication;
 // Deadline reminders by e-mail and webhook.
 mod reminders;
