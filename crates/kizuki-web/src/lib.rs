@@ -135,6 +135,15 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             "/account/tokens",
             get(pages::account::tokens).post(pages::account::create_token),
         )
+        // One's own second factor.
+        .route("/account/mfa", get(pages::account::mfa))
+        .route("/account/mfa/start", post(pages::account::mfa_start))
+        .route("/account/mfa/confirm", post(pages::account::mfa_confirm))
+        .route(
+            "/account/mfa/recovery-codes",
+            post(pages::account::mfa_renew),
+        )
+        .route("/account/mfa/reset", post(pages::account::mfa_reset))
         .route(
             "/account/tokens/{id}/revoke",
             post(pages::account::revoke_token),

@@ -72,6 +72,7 @@ templates!(
     // Accounts.
     "account_password.html",
     "account_tokens.html",
+    "account_mfa.html",
     "org_users.html",
 );
 

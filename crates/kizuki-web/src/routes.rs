@@ -92,6 +92,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/account/tokens", Member),
         r("POST", "/account/tokens", Member),
         r("POST", "/account/tokens/{id}/revoke", Member),
+        // One's own second factor.
+        r("GET", "/account/mfa", Member),
+        r("POST", "/account/mfa/start", Member),
+        r("POST", "/account/mfa/confirm", Member),
+        r("POST", "/account/mfa/recovery-codes", Member),
+        r("POST", "/account/mfa/reset", Member),
         r("GET", "/org/users", OrgManage),
         r("POST", "/org/users", OrgManage),
         r("POST", "/org/users/{id}/disable", OrgManage),

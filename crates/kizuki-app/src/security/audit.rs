@@ -33,6 +33,10 @@ pub mod actions {
     pub const MFA_ENROLLED: &str = "auth.mfa_enrolled";
     pub const MFA_FAILED: &str = "auth.mfa_failed";
     pub const RECOVERY_CODE_USED: &str = "auth.recovery_code_used";
+    /// New recovery codes replaced the old ones.
+    pub const RECOVERY_CODES_RENEWED: &str = "auth.recovery_codes_renewed";
+    /// The second factor was removed to be set up again.
+    pub const MFA_RESET: &str = "auth.mfa_reset";
     pub const PASSWORD_CHANGED: &str = "auth.password_changed";
     pub const IP_REFUSED: &str = "auth.ip_refused";
     pub const TOKEN_CREATED: &str = "token.created";

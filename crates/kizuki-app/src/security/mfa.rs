@@ -90,6 +90,114 @@ pub async fn new_recovery_codes(app: &App, user: UserId) -> AppResult<Vec<String
     Ok(shown)
 }
 
+/// Where a user's second factor stands, for their own account page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MfaStatus {
+    pub enrolled: bool,
+    /// Set up but not yet confirmed with a first code.
+    pub pending: bool,
+    pub recovery_codes_left: usize,
+    /// The role cannot sign in without one.
+    pub required: bool,
+}
+
+/// The user's own second factor, for their account page.
+pub async fn status(app: &App, user: UserId) -> AppResult<MfaStatus> {
+    let user = app.store.get_user(user).await?;
+    let m = app.store.mfa(user.id).await?;
+    let enrolled = m.as_ref().is_some_and(MfaRecord::is_confirmed);
+    Ok(MfaStatus {
+        enrolled,
+        pending: m.is_some() && !enrolled,
+        recovery_codes_left: if enrolled {
+            app.store.recovery_codes_left(user.id).await?
+        } else {
+            0
+        },
+        required: totp::mfa_required(user.user.role),
+    })
+}
+
+/// Takes a current code from the user's authenticator (each code once), for actions that
+/// change the second factor itself; a recovery code does not do here.
+async fn step_up(app: &App, user: UserId, code: &str) -> AppResult<bool> {
+    let Some(m) = app.store.mfa(user).await? else {
+        return Ok(false);
+    };
+    if !m.is_confirmed() {
+        return Ok(false);
+    }
+    let secret = secret_of(&m)?;
+    match totp::verify(&secret, code, app.clock.now(), m.last_step) {
+        Ok(step) => Ok(app.store.mfa_use_step(user, m.last_step, step).await?),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Replaces the recovery codes after a current code; the new ones are shown once. `None` when
+/// the code is wrong.
+pub async fn renew_recovery_codes(
+    app: &App,
+    user: UserId,
+    code: &str,
+) -> AppResult<Option<Vec<String>>> {
+    if !step_up(app, user, code).await? {
+        return Ok(None);
+    }
+    let codes = new_recovery_codes(app, user).await?;
+    audit_log::note(
+        app,
+        actor_user(user),
+        actions::RECOVERY_CODES_RENEWED,
+        format!("user:{user}"),
+        &serde_json::json!({}),
+    )
+    .await?;
+    Ok(Some(codes))
+}
+
+/// Sets the second factor up again (a new phone) after a current code: the old one is removed
+/// and a new enrolment begins, confirmed with [`confirm`]. `None` when the code is wrong.
+pub async fn reset(app: &App, user: UserId, code: &str) -> AppResult<Option<Enrolment>> {
+    let user = &app.store.get_user(user).await?;
+    if !step_up(app, user.id, code).await? {
+        return Ok(None);
+    }
+    app.store.mfa_remove(user.id).await?;
+    audit_log::note(
+        app,
+        actor_user(user.id),
+        actions::MFA_RESET,
+        format!("user:{}", user.id),
+        &serde_json::json!({}),
+    )
+    .await?;
+    Ok(Some(begin(app, user).await?))
+}
+
+/// The pending enrolment's secret, for showing it again on the account page.
+pub async fn pending(app: &App, user: UserId) -> AppResult<Option<Enrolment>> {
+    let user = app.store.get_user(user).await?;
+    match app.store.mfa(user.id).await? {
+        Some(m) if !m.is_confirmed() => Ok(Some(begin(app, &user).await?)),
+        _ => Ok(None),
+    }
+}
+
+/// Starts the user's own enrolment from their account page (an operator's staff may choose a
+/// second factor; the centre's have one already).
+pub async fn start(app: &App, user: UserId) -> AppResult<Enrolment> {
+    let user = app.store.get_user(user).await?;
+    begin(app, &user).await
+}
+
+/// Confirms the user's own pending enrolment; the recovery codes to show once, or `None` when
+/// the code is wrong.
+pub async fn confirm_own(app: &App, user: UserId, code: &str) -> AppResult<Option<Vec<String>>> {
+    let user = app.store.get_user(user).await?;
+    confirm(app, &user, code).await
+}
+
 fn secret_of(m: &MfaRecord) -> AppResult<TotpSecret> {
     TotpSecret::from_base32(&m.secret_base32)
         .map_err(|e| AppError::Internal(format!("stored TOTP secret: {e:?}")))

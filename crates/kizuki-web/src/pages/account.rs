@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use kizuki_app::AppError;
 use kizuki_app::accounts::{self, FIELD_CONFIRM, FIELD_CURRENT, FIELD_NEW};
+use kizuki_app::security::mfa;
 use kizuki_domain::ValidationErrors;
 use kizuki_domain::taxonomy::Lang;
 use serde_json::{Value, json};
@@ -235,4 +236,98 @@ pub async fn revoke_token(
         "flash.token_revoked",
         "/account/tokens",
     ))
+}
+
+// ---------------------------------------------------------------- own second factor
+
+/// `/account/mfa`: the signed-in user's second factor — set it up (operators choose to),
+/// confirm a pending set-up, renew the recovery codes, or set it up again on a new phone. Every
+/// change to an existing factor takes a current code from it first.
+pub async fn mfa(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
+    mfa_page(&st, &s, None, StatusCode::OK).await
+}
+
+async fn mfa_page(
+    st: &WebState,
+    s: &SignedIn,
+    failed: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let state = mfa::status(&st.app, s.p.user_id).await?;
+    let pending = mfa::pending(&st.app, s.p.user_id).await?;
+    let mut res = render(
+        st,
+        &s.viewer,
+        "account_mfa.html",
+        json!({"mfa": state, "failed": failed,
+               "secret": pending.as_ref().map(|e| e.secret_base32.clone()),
+               "uri": pending.as_ref().map(|e| e.otpauth_uri.clone())}),
+    )?;
+    *res.status_mut() = status;
+    // A pending secret is on this page: no cache may keep it.
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+/// The recovery codes, shown once.
+fn codes_page(st: &WebState, s: &SignedIn, codes: &[String]) -> Result<Response, WebError> {
+    let mut res = render(
+        st,
+        &s.viewer,
+        "recovery_codes.html",
+        json!({"codes": codes, "next": "/account/mfa"}),
+    )?;
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+pub async fn mfa_start(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(_f): Posted,
+) -> Result<Response, WebError> {
+    if mfa::status(&st.app, s.p.user_id).await?.enrolled {
+        return mfa_page(&st, &s, Some("enrolled"), StatusCode::CONFLICT).await;
+    }
+    mfa::start(&st.app, s.p.user_id).await?;
+    mfa_page(&st, &s, None, StatusCode::OK).await
+}
+
+pub async fn mfa_confirm(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    match mfa::confirm_own(&st.app, s.p.user_id, f.get("code")).await? {
+        Some(codes) => codes_page(&st, &s, &codes),
+        None => mfa_page(&st, &s, Some("code"), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+pub async fn mfa_renew(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    match mfa::renew_recovery_codes(&st.app, s.p.user_id, f.get("code")).await? {
+        Some(codes) => codes_page(&st, &s, &codes),
+        None => mfa_page(&st, &s, Some("code"), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+pub async fn mfa_reset(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    match mfa::reset(&st.app, s.p.user_id, f.get("code")).await? {
+        Some(_) => mfa_page(&st, &s, None, StatusCode::OK).await,
+        None => mfa_page(&st, &s, Some("code"), StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
 }

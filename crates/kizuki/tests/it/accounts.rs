@@ -842,3 +842,102 @@ async fn an_operator_admin_adds_and_disables_users_of_its_own_organisation_only(
     let shown = admin.get("/org/users").await.body;
     assert!(shown.contains(&format!("id=\"enable-{id}\"")), "{shown}");
 }
+
+/// The text between `id="{id}">` and the next `<`, from a page.
+fn element_text(body: &str, id: &str) -> String {
+    let start = body
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no #{id} in {body}"))
+        + id.len()
+        + 6;
+    body[start..].split('<').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_user_sets_up_renews_and_moves_their_own_second_factor() {
+    use kizuki_app::security::totp::TotpSecret;
+    let srv = TestApp::demo().await;
+    let mut c = srv.client(RAIL).await;
+    let page = c.get("/account/mfa").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("id=\"mfa-start\""),
+        "an operator chooses to"
+    );
+    let r = c.post("/account/mfa", "/account/mfa/start", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let first_secret = element_text(&r.body, "totp-secret");
+    let secret = TotpSecret::from_base32(&first_secret).unwrap();
+    let code = |srv: &TestApp| secret.code_at(srv.app.clock.now());
+
+    // A wrong code keeps it pending; the right one shows the recovery codes once.
+    let r = c
+        .post(
+            "/account/mfa",
+            "/account/mfa/confirm",
+            &[("code", "000000")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"mfa-failed\""));
+    let r = c
+        .post(
+            "/account/mfa",
+            "/account/mfa/confirm",
+            &[("code", &code(&srv))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first_codes = r.body.matches("<li><code>").count();
+    assert_eq!(first_codes, 10, "{}", r.body);
+    let page = c.get("/account/mfa").await;
+    assert!(page.body.contains("id=\"mfa-enrolled\""));
+
+    // Renewing takes a fresh code (the one just used is refused: each code once).
+    let used = code(&srv);
+    let r = c
+        .post(
+            "/account/mfa",
+            "/account/mfa/recovery-codes",
+            &[("code", &used)],
+        )
+        .await;
+    assert_eq!(r.status, 422, "a replayed code");
+    srv.clock.advance(chrono::Duration::seconds(30));
+    let r = c
+        .post(
+            "/account/mfa",
+            "/account/mfa/recovery-codes",
+            &[("code", &code(&srv))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body.matches("<li><code>").count(), 10);
+
+    // Moving to a new phone: after a current code, a new secret to confirm.
+    srv.clock.advance(chrono::Duration::seconds(30));
+    let r = c
+        .post(
+            "/account/mfa",
+            "/account/mfa/reset",
+            &[("code", &code(&srv))],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second = TotpSecret::from_base32(&element_text(&r.body, "totp-secret")).unwrap();
+    assert_ne!(
+        second.code_at(srv.app.clock.now()),
+        code(&srv),
+        "a new secret"
+    );
+
+    let audit = srv.app.store.audit_range(0, 1_000_000).await.unwrap();
+    for action in [
+        "auth.mfa_enrolled",
+        "auth.recovery_codes_renewed",
+        "auth.mfa_reset",
+    ] {
+        assert!(audit.iter().any(|e| e.action == action), "{action} audited");
+    }
+}
