@@ -597,19 +597,31 @@ fn parse_cidr(text: &str) -> AppResult<Cidr> {
 /// Adds a network to the organisation's allowlist (the first entry turns the restriction
 /// on). Returns the list as stored.
 pub async fn allow(app: &App, org: &Organisation, cidr: &str) -> AppResult<Allowlist> {
-    edit_allowlist(app, org, cidr, true).await
+    edit_allowlist(app, org, cidr, true, Editor::Cli).await
 }
 
 /// Removes a network from the allowlist; removing the last one lifts the restriction.
 pub async fn disallow(app: &App, org: &Organisation, cidr: &str) -> AppResult<Allowlist> {
-    edit_allowlist(app, org, cidr, false).await
+    edit_allowlist(app, org, cidr, false, Editor::Cli).await
 }
 
-async fn edit_allowlist(
+/// Who changes an allowlist: the command line, or a signed-in user on a page who must still
+/// be let in afterwards (`keep`, their own address, when the list is their organisation's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Editor {
+    Cli,
+    User {
+        id: kizuki_domain::ids::UserId,
+        keep: Option<std::net::IpAddr>,
+    },
+}
+
+pub(crate) async fn edit_allowlist(
     app: &App,
     org: &Organisation,
     cidr: &str,
     add: bool,
+    editor: Editor,
 ) -> AppResult<Allowlist> {
     let net = parse_cidr(cidr)?;
     let (stored, list) = allowlist(app, org).await?;
@@ -634,12 +646,31 @@ async fn edit_allowlist(
             errs.iter().map(|e| e.to_field_error("cidr")).collect(),
         ))
     })?;
+    // Changing one's own organisation's list from a page must not shut oneself out.
+    if let Editor::User {
+        keep: Some(addr), ..
+    } = editor
+        && !list.entries().is_empty()
+        && !list.permits(addr)
+    {
+        return Err(FieldError::invalid(
+            "cidr",
+            format!(
+                "この変更のあとは、いまの接続元 {addr} からログインできなくなります。先に {addr} を含む範囲を加えてください / you would lock yourself out: {addr} would no longer be let in"
+            ),
+        )
+        .into());
+    }
+    let (by, actor) = match editor {
+        Editor::Cli => (None, "cli".to_owned()),
+        Editor::User { id, .. } => (Some(id), crate::security::audit::actor_user(id)),
+    };
     app.store
-        .set_org_allowlist(org.id, stored.version, &text, None, app.clock.now())
+        .set_org_allowlist(org.id, stored.version, &text, by, app.clock.now())
         .await?;
     audit_log::note(
         app,
-        "cli",
+        actor,
         actions::ADMIN,
         format!("org:{}", org.id),
         &json!({"op": if add {"allowlist.add"} else {"allowlist.remove"}, "cidr": net.to_string()}),

@@ -74,14 +74,7 @@ pub async fn users(app: &App, p: &Principal, org: Option<OrgId>) -> AppResult<Or
         })
         .collect();
     users.sort_by(|a, b| a.email.cmp(&b.email));
-    let orgs = if auth::decide(app, p, Action::Manage, &Resource::System)
-        .await?
-        .is_allowed()
-    {
-        crate::reports::org_names(app).await?
-    } else {
-        Vec::new()
-    };
+    let orgs = managed_orgs(app, p).await?;
     Ok(OrgUsers {
         org_id,
         org_name: org.org.name,
@@ -89,6 +82,19 @@ pub async fn users(app: &App, p: &Principal, org: Option<OrgId>) -> AppResult<Or
         grantable,
         orgs,
     })
+}
+
+/// Every organisation, for a viewer who manages them all (the system administrator); empty
+/// for anyone else.
+async fn managed_orgs(app: &App, p: &Principal) -> AppResult<Vec<(OrgId, String)>> {
+    if auth::decide(app, p, Action::Manage, &Resource::System)
+        .await?
+        .is_allowed()
+    {
+        crate::reports::org_names(app).await
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Adds an account to `org` with a one-time password, returned once.
@@ -202,4 +208,67 @@ mod tests {
             .collect();
         assert_eq!(ops.len(), 2, "{ops:?}");
     }
+}
+
+/// An organisation's sign-in allowlist as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllowlistView {
+    pub org_id: OrgId,
+    pub org_name: String,
+    /// The networks let in; empty means no restriction.
+    pub entries: Vec<String>,
+    /// The viewer's own address, and whether the list lets it in (an empty list does).
+    pub your_address: String,
+    pub lets_you_in: bool,
+    /// Every organisation, for a viewer who manages them all.
+    pub orgs: Vec<(OrgId, String)>,
+}
+
+/// The allowlist of `org` (the principal's own when `None`), seen from address `from`.
+pub async fn allowlist(
+    app: &App,
+    p: &Principal,
+    org: Option<OrgId>,
+    from: std::net::IpAddr,
+) -> AppResult<AllowlistView> {
+    let org_id = org.unwrap_or(p.org_id);
+    require_manage(app, p, org_id).await?;
+    let org = app.store.get_org(org_id).await?;
+    let (_, list) = accounts::allowlist(app, &org).await?;
+    let orgs = managed_orgs(app, p).await?;
+    Ok(AllowlistView {
+        org_id,
+        org_name: org.org.name.clone(),
+        entries: list.entries().iter().map(ToString::to_string).collect(),
+        your_address: from.to_string(),
+        lets_you_in: list.entries().is_empty() || list.permits(from),
+        orgs,
+    })
+}
+
+/// Adds (`add`) or removes a network on `org`'s allowlist from a page. Changing one's own
+/// organisation's list is refused when it would shut out `from`, the address asking.
+pub async fn edit_allowlist(
+    app: &App,
+    p: &Principal,
+    org: OrgId,
+    cidr: &str,
+    add: bool,
+    from: std::net::IpAddr,
+) -> AppResult<()> {
+    require_manage(app, p, org).await?;
+    let o = app.store.get_org(org).await?;
+    let keep = (org == p.org_id).then_some(from);
+    accounts::edit_allowlist(
+        app,
+        &o,
+        cidr,
+        add,
+        accounts::Editor::User {
+            id: p.user_id,
+            keep,
+        },
+    )
+    .await?;
+    Ok(())
 }

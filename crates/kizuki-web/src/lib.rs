@@ -149,6 +149,11 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             post(pages::account::revoke_token),
         )
         .route("/org/users", get(pages::org::users).post(pages::org::add))
+        .route(
+            "/org/allowlist",
+            get(pages::org::allowlist).post(pages::org::allowlist_add),
+        )
+        .route("/org/allowlist/remove", post(pages::org::allowlist_remove))
         .route("/org/users/{id}/disable", post(pages::org::disable))
         .route("/org/users/{id}/enable", post(pages::org::enable))
         .route("/lang", post(auth::set_lang))

@@ -73,6 +73,7 @@ templates!(
     "account_password.html",
     "account_tokens.html",
     "account_mfa.html",
+    "org_allowlist.html",
     "org_users.html",
 );
 

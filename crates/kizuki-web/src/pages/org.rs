@@ -4,6 +4,7 @@
 
 use super::{done, errors_json, render};
 use crate::error::WebError;
+use crate::security::ClientAddr;
 use crate::session::{Posted, SignedIn};
 use crate::state::WebState;
 use axum::extract::{Path, Query, State};
@@ -123,4 +124,83 @@ pub async fn enable(
     Posted(_f): Posted,
 ) -> Result<Response, WebError> {
     switch(&st, &s, id, true).await
+}
+
+// ---------------------------------------------------------------- sign-in allowlist
+
+async fn allowlist_page(
+    st: &WebState,
+    s: &SignedIn,
+    org: Option<OrgId>,
+    from: std::net::IpAddr,
+    extra: Value,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let v = directory::allowlist(&st.app, &s.p, org, from).await?;
+    let mut ctx = json!({"list": v, "cidr": "", "errors": {}});
+    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
+        m.extend(x);
+    }
+    let mut res = render(st, &s.viewer, "org_allowlist.html", ctx)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// `/org/allowlist`: the networks the organisation's users may sign in from.
+pub async fn allowlist(
+    State(st): State<WebState>,
+    s: SignedIn,
+    ClientAddr(from): ClientAddr,
+    Query(q): Query<OrgQuery>,
+) -> Result<Response, WebError> {
+    allowlist_page(&st, &s, q.org.map(OrgId), from, json!({}), StatusCode::OK).await
+}
+
+async fn allowlist_edit(
+    st: &WebState,
+    s: &SignedIn,
+    from: std::net::IpAddr,
+    f: &crate::form::FormData,
+    add: bool,
+) -> Result<Response, WebError> {
+    let org = f.i64("org").map_or(s.p.org_id, OrgId);
+    match directory::edit_allowlist(&st.app, &s.p, org, f.get("cidr"), add, from).await {
+        Ok(()) => Ok(done(
+            st,
+            &s.viewer,
+            "flash.saved",
+            &format!("/org/allowlist?org={}", org.0),
+        )),
+        Err(AppError::Validation(errs)) => {
+            let extra = json!({"cidr": f.get("cidr"), "errors": errors_json(&errs, s.viewer.lang)});
+            allowlist_page(
+                st,
+                s,
+                Some(org),
+                from,
+                extra,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn allowlist_add(
+    State(st): State<WebState>,
+    s: SignedIn,
+    ClientAddr(from): ClientAddr,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    allowlist_edit(&st, &s, from, &f, true).await
+}
+
+pub async fn allowlist_remove(
+    State(st): State<WebState>,
+    s: SignedIn,
+    ClientAddr(from): ClientAddr,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    allowlist_edit(&st, &s, from, &f, false).await
 }

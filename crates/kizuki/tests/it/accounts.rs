@@ -941,3 +941,104 @@ async fn a_user_sets_up_renews_and_moves_their_own_second_factor() {
         assert!(audit.iter().any(|e| e.action == action), "{action} audited");
     }
 }
+
+#[tokio::test]
+async fn an_operator_admin_keeps_its_allowlist_and_cannot_shut_itself_out() {
+    const RAIL_ADMIN: &str = "admin@railway.example.jp";
+    let srv = TestApp::demo().await;
+    let mut c = srv.client(RAIL_ADMIN).await;
+    let page = c.get("/org/allowlist").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"allowlist-empty\""));
+    assert!(
+        page.body.contains("127.0.0.1"),
+        "shows the viewer's address"
+    );
+
+    // A first entry that leaves out the admin's own address is refused, and the text kept.
+    let r = c
+        .post(
+            "/org/allowlist",
+            "/org/allowlist",
+            &[("cidr", "10.0.0.0/8")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let body = r.body.replace("&#x2f;", "/");
+    assert!(
+        body.contains("127.0.0.1") && body.contains("value=\"10.0.0.0/8\""),
+        "{body}"
+    );
+    let r = c
+        .post(
+            "/org/allowlist",
+            "/org/allowlist",
+            &[("cidr", "300.1.1.1/8")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    for cidr in ["127.0.0.0/8", "10.0.0.0/8"] {
+        let r = c
+            .post("/org/allowlist", "/org/allowlist", &[("cidr", cidr)])
+            .await;
+        assert_eq!(r.status, 303, "{cidr}: {}", r.body);
+    }
+    let page = c.get("/org/allowlist").await.body.replace("&#x2f;", "/");
+    assert!(
+        page.contains("<code>10.0.0.0/8</code>") && page.contains("<code>127.0.0.0/8</code>"),
+        "{page}"
+    );
+    // Removing the entry that lets the admin in is refused; the other goes.
+    let r = c
+        .post(
+            "/org/allowlist",
+            "/org/allowlist/remove",
+            &[("cidr", "127.0.0.0/8")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = c
+        .post(
+            "/org/allowlist",
+            "/org/allowlist/remove",
+            &[("cidr", "10.0.0.0/8")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+
+    // Another organisation's list does not exist for this admin, nor for a reporter.
+    let finance = srv
+        .app
+        .store
+        .org_by_key("demo-finance")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .0;
+    assert_eq!(
+        c.get(&format!("/org/allowlist?org={finance}")).await.status,
+        404
+    );
+    let r = c
+        .post(
+            "/org/allowlist",
+            "/org/allowlist",
+            &[("org", &finance.to_string()), ("cidr", "10.0.0.0/8")],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let mut reporter = srv.client(RAIL).await;
+    assert_eq!(reporter.get("/org/allowlist").await.status, 404);
+
+    let audit = srv.app.store.audit_range(0, 1_000_000).await.unwrap();
+    let edits: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "admin.action" && e.detail.contains("allowlist."))
+        .collect();
+    assert_eq!(edits.len(), 3, "two added, one removed: {edits:?}");
+    assert!(
+        edits.iter().all(|e| e.actor.starts_with("user:")),
+        "{edits:?}"
+    );
+}
