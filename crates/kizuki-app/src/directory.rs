@@ -272,3 +272,108 @@ pub async fn edit_allowlist(
     .await?;
     Ok(())
 }
+
+/// An API token of one of an organisation's users, as its administration page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: UserId,
+    pub email: String,
+    pub label: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An organisation's users' API tokens (never their secrets), and who may be given one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgTokens {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub tokens: Vec<TokenRow>,
+    /// Active users a token may be issued to.
+    pub users: Vec<UserRow>,
+    pub orgs: Vec<(OrgId, String)>,
+}
+
+/// The API tokens of `org`'s users (the principal's own organisation when `None`), newest
+/// first.
+pub async fn tokens(app: &App, p: &Principal, org: Option<OrgId>) -> AppResult<OrgTokens> {
+    let v = users(app, p, org).await?;
+    let mut tokens = Vec::new();
+    for u in &v.users {
+        for t in app.store.list_tokens(u.id).await? {
+            tokens.push(TokenRow {
+                id: t.id,
+                user_id: u.id,
+                email: u.email.clone(),
+                label: t.label,
+                created_at: t.created_at,
+                revoked_at: t.revoked_at,
+            });
+        }
+    }
+    tokens.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
+    Ok(OrgTokens {
+        org_id: v.org_id,
+        org_name: v.org_name,
+        tokens,
+        users: v.users.into_iter().filter(|u| u.active).collect(),
+        orgs: v.orgs,
+    })
+}
+
+/// The user `id`, if `p` manages its organisation; otherwise "not found".
+async fn managed_user(app: &App, p: &Principal, id: UserId) -> AppResult<User> {
+    let u = match app.store.get_user(id).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound { .. }) => return Err(StoreError::not_found("user", id).into()),
+        Err(e) => return Err(e.into()),
+    };
+    require_manage(app, p, u.user.org_id)
+        .await
+        .map_err(|_| AppError::from(StoreError::not_found("user", id)))?;
+    Ok(u)
+}
+
+/// Issues a token to user `id` of an organisation `p` manages; the secret is returned once.
+/// Audited with `p` as the actor.
+pub async fn issue_token(
+    app: &App,
+    p: &Principal,
+    id: UserId,
+    label: &str,
+) -> AppResult<(kizuki_store::ApiToken, String)> {
+    let u = managed_user(app, p, id).await?;
+    crate::security::tokens::issue(
+        app,
+        &u,
+        label,
+        crate::security::audit::actor_user(p.user_id),
+    )
+    .await
+}
+
+/// Revokes token `id` of a user of an organisation `p` manages; any other is "not found".
+pub async fn revoke_token(app: &App, p: &Principal, id: i64) -> AppResult<kizuki_store::ApiToken> {
+    for u in app.store.list_users().await? {
+        if !app
+            .store
+            .list_tokens(u.id)
+            .await?
+            .iter()
+            .any(|t| t.id == id)
+        {
+            continue;
+        }
+        managed_user(app, p, u.id)
+            .await
+            .map_err(|_| AppError::from(StoreError::not_found("token", id)))?;
+        return crate::security::tokens::revoke_as(
+            app,
+            id,
+            crate::security::audit::actor_user(p.user_id),
+        )
+        .await;
+    }
+    Err(StoreError::not_found("token", id).into())
+}

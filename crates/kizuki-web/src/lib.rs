@@ -154,6 +154,11 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             get(pages::org::allowlist).post(pages::org::allowlist_add),
         )
         .route("/org/allowlist/remove", post(pages::org::allowlist_remove))
+        .route(
+            "/org/tokens",
+            get(pages::org::tokens).post(pages::org::issue_token),
+        )
+        .route("/org/tokens/{id}/revoke", post(pages::org::revoke_token))
         .route("/org/users/{id}/disable", post(pages::org::disable))
         .route("/org/users/{id}/enable", post(pages::org::enable))
         .route("/lang", post(auth::set_lang))

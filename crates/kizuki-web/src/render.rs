@@ -74,6 +74,7 @@ templates!(
     "account_tokens.html",
     "account_mfa.html",
     "org_allowlist.html",
+    "org_tokens.html",
     "org_users.html",
 );
 

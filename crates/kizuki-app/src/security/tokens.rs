@@ -35,7 +35,7 @@ pub async fn create_own(app: &App, p: &Principal, label: &str) -> AppResult<(Api
     issue(app, &user, label, super::audit::actor_user(p.user_id)).await
 }
 
-async fn issue(
+pub(crate) async fn issue(
     app: &App,
     user: &User,
     label: &str,
@@ -134,7 +134,7 @@ pub async fn revoke_own(app: &App, p: &Principal, id: i64) -> AppResult<ApiToken
     revoke_as(app, id, super::audit::actor_user(p.user_id)).await
 }
 
-async fn revoke_as(app: &App, id: i64, actor: String) -> AppResult<ApiToken> {
+pub(crate) async fn revoke_as(app: &App, id: i64, actor: String) -> AppResult<ApiToken> {
     let token = app.store.revoke_token(id, app.clock.now()).await?;
     super::audit_log::note(
         app,

@@ -204,3 +204,82 @@ pub async fn allowlist_remove(
 ) -> Result<Response, WebError> {
     allowlist_edit(&st, &s, from, &f, false).await
 }
+
+// ---------------------------------------------------------------- users' API tokens
+
+async fn tokens_page(
+    st: &WebState,
+    s: &SignedIn,
+    org: Option<OrgId>,
+    extra: Value,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let v = directory::tokens(&st.app, &s.p, org).await?;
+    let mut ctx = json!({"org": v, "secret": null, "issued_to": null, "form": {"user": "", "label": ""},
+                         "errors": {}});
+    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
+        m.extend(x);
+    }
+    let mut res = render(st, &s.viewer, "org_tokens.html", ctx)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// `/org/tokens`: the API tokens of the organisation's users; issue one to a user (the secret
+/// shown once) or revoke one.
+pub async fn tokens(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Query(q): Query<OrgQuery>,
+) -> Result<Response, WebError> {
+    tokens_page(&st, &s, q.org.map(OrgId), json!({}), StatusCode::OK).await
+}
+
+pub async fn issue_token(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let org = f.i64("org").map_or(s.p.org_id, OrgId);
+    // Decided first: someone who may not manage the organisation learns nothing from the form.
+    directory::users(&st.app, &s.p, Some(org)).await?;
+    let user = UserId(f.i64("user").unwrap_or(0));
+    match directory::issue_token(&st.app, &s.p, user, f.get("label")).await {
+        Ok((t, secret)) => {
+            let mut res = tokens_page(
+                &st,
+                &s,
+                Some(org),
+                json!({"secret": secret, "issued_to": t.user_id.0}),
+                StatusCode::CREATED,
+            )
+            .await?;
+            // The secret is on this page only: no cache may keep it.
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(res)
+        }
+        Err(AppError::Validation(errs)) => {
+            let extra = json!({"form": {"user": f.get("user"), "label": f.get("label")},
+                               "errors": errors_json(&errs, s.viewer.lang)});
+            tokens_page(&st, &s, Some(org), extra, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn revoke_token(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    directory::revoke_token(&st.app, &s.p, id).await?;
+    let org = f.i64("org").map_or(s.p.org_id, OrgId);
+    Ok(done(
+        &st,
+        &s.viewer,
+        "flash.token_revoked",
+        &format!("/org/tokens?org={}", org.0),
+    ))
+}

@@ -1042,3 +1042,119 @@ async fn an_operator_admin_keeps_its_allowlist_and_cannot_shut_itself_out() {
         "{edits:?}"
     );
 }
+
+#[tokio::test]
+async fn an_operator_admin_issues_and_revokes_its_users_tokens_only() {
+    const RAIL_ADMIN: &str = "admin@railway.example.jp";
+    let srv = TestApp::demo().await;
+    let rail_user = srv
+        .app
+        .store
+        .credentials(&kizuki_domain::user::Email::parse(RAIL).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    let mut c = srv.client(RAIL_ADMIN).await;
+    let page = c.get("/org/tokens").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let r = c
+        .post(
+            "/org/tokens",
+            "/org/tokens",
+            &[
+                ("user", &rail_user.0.to_string()),
+                ("label", "連携スクリプト"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let start = r.body.find("id=\"secret\">").unwrap() + "id=\"secret\">".len();
+    let secret = r.body[start..].split('<').next().unwrap().to_owned();
+    assert_eq!(
+        srv.api("GET", "/reports", Some(&secret), &[], None)
+            .await
+            .status,
+        200,
+        "the token works"
+    );
+    let listed = c.get("/org/tokens").await.body;
+    assert!(listed.contains("連携スクリプト"));
+    assert!(!listed.contains(&secret), "the secret is shown once");
+
+    // Another organisation's users and tokens do not exist for this admin.
+    let finance = srv
+        .app
+        .store
+        .org_by_key("demo-finance")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .0;
+    assert_eq!(
+        c.get(&format!("/org/tokens?org={finance}")).await.status,
+        404
+    );
+    let (finance_token, _) = kizuki_app::security::tokens::create(&srv.app, FINANCE, "bank")
+        .await
+        .unwrap();
+    let finance_user = finance_token.user_id.0.to_string();
+    let r = c
+        .post(
+            "/org/tokens",
+            "/org/tokens",
+            &[("user", &finance_user), ("label", "x")],
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = c
+        .post(
+            "/org/tokens",
+            &format!("/org/tokens/{}/revoke", finance_token.id),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let mut reporter = srv.client(RAIL).await;
+    assert_eq!(reporter.get("/org/tokens").await.status, 404);
+
+    // Revoking the rail token stops it at once.
+    let id = kizuki_app::security::tokens::list(&srv.app, RAIL)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.label == "連携スクリプト")
+        .unwrap()
+        .id;
+    let r = c
+        .post("/org/tokens", &format!("/org/tokens/{id}/revoke"), &[])
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        srv.api("GET", "/reports", Some(&secret), &[], None)
+            .await
+            .status,
+        401
+    );
+    let audit = srv.app.store.audit_range(0, 1_000_000).await.unwrap();
+    let admin_id = srv
+        .app
+        .store
+        .credentials(&kizuki_domain::user::Email::parse(RAIL_ADMIN).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    for action in ["token.created", "token.revoked"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == format!("user:{admin_id}")),
+            "{action} by the admin"
+        );
+    }
+}

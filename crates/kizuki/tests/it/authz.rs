@@ -556,6 +556,7 @@ async fn every_other_route_by_role() {
             if matches!(
                 spec.path,
                 "/account/tokens/{id}/revoke"
+                    | "/org/tokens/{id}/revoke"
                     | "/org/users/{id}/disable"
                     | "/org/users/{id}/enable"
             ) {
