@@ -116,6 +116,15 @@ pub struct OrgRequest {
 
 /// Adds an organisation. The name must be new (commands find organisations by it).
 pub async fn add_org(app: &App, req: &OrgRequest) -> AppResult<Organisation> {
+    add_org_as(app, req, "cli".to_owned()).await
+}
+
+/// [`add_org`] audited under `actor` (a user on the centre's admin page).
+pub(crate) async fn add_org_as(
+    app: &App,
+    req: &OrgRequest,
+    actor: String,
+) -> AppResult<Organisation> {
     let mut errs = ValidationErrors::default();
     let kind = parse_kind(&req.kind).map_err(|e| errs.push(e)).ok();
     let mut sectors = Vec::new();
@@ -203,7 +212,7 @@ pub async fn add_org(app: &App, req: &OrgRequest) -> AppResult<Organisation> {
     let org = app.store.create_org(new).await?;
     audit_log::note(
         app,
-        "cli",
+        actor,
         actions::ADMIN,
         format!("org:{}", org.id),
         &json!({"op": "org.add", "key": org.org.key, "kind": kind.code(),

@@ -377,3 +377,65 @@ pub async fn revoke_token(app: &App, p: &Principal, id: i64) -> AppResult<kizuki
     }
     Err(StoreError::not_found("token", id).into())
 }
+
+/// An organisation as the centre's admin page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgRow {
+    pub id: OrgId,
+    pub key: String,
+    pub name: String,
+    pub kind: kizuki_domain::org::OrgKind,
+    pub sectors: Vec<String>,
+    pub region: Option<String>,
+    /// Active accounts.
+    pub users: usize,
+}
+
+/// Refuses anyone but the system administrator, as "not found".
+async fn require_system(app: &App, p: &Principal) -> AppResult<()> {
+    if auth::decide(app, p, Action::Manage, &Resource::System)
+        .await?
+        .is_allowed()
+    {
+        Ok(())
+    } else {
+        Err(StoreError::not_found("page", "admin").into())
+    }
+}
+
+/// Every organisation in the directory (the system administrator), by key.
+pub async fn organisations(app: &App, p: &Principal) -> AppResult<Vec<OrgRow>> {
+    require_system(app, p).await?;
+    let users = app.store.list_users().await?;
+    let mut out: Vec<OrgRow> = app
+        .store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .map(|o| OrgRow {
+            users: users
+                .iter()
+                .filter(|u| u.active && u.user.org_id == o.id)
+                .count(),
+            id: o.id,
+            key: o.org.key,
+            name: o.org.name,
+            kind: o.org.kind,
+            sectors: o.org.sectors.iter().map(|c| c.0.clone()).collect(),
+            region: o.org.region.map(|c| c.0),
+        })
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// Adds an organisation from the centre's admin page, with the same rules as `kizuki org add`;
+/// audited with the administrator as the actor.
+pub async fn add_org(
+    app: &App,
+    p: &Principal,
+    req: &accounts::OrgRequest,
+) -> AppResult<kizuki_domain::org::Organisation> {
+    require_system(app, p).await?;
+    accounts::add_org_as(app, req, crate::security::audit::actor_user(p.user_id)).await
+}

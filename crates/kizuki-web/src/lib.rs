@@ -159,6 +159,11 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             get(pages::org::tokens).post(pages::org::issue_token),
         )
         .route("/org/tokens/{id}/revoke", post(pages::org::revoke_token))
+        // The centre's administration: the directory's organisations.
+        .route(
+            "/admin/orgs",
+            get(pages::org::organisations).post(pages::org::add_org),
+        )
         .route("/org/users/{id}/disable", post(pages::org::disable))
         .route("/org/users/{id}/enable", post(pages::org::enable))
         .route("/lang", post(auth::set_lang))

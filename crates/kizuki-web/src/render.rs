@@ -75,6 +75,7 @@ templates!(
     "account_mfa.html",
     "org_allowlist.html",
     "org_tokens.html",
+    "admin_orgs.html",
     "org_users.html",
 );
 

@@ -43,6 +43,9 @@ pub enum RouteClass {
     OrgManage,
     /// The audit log (the system administrator).
     AuditLog,
+    /// The centre's administration of the whole directory (the system administrator); anyone
+    /// else is told the page does not exist.
+    SystemAdmin,
     /// An interview of a selected case, read, its files and record downloaded, a file
     /// attached: the case's source operator's staff and the centre's content staff; anyone
     /// else is told it does not exist.
@@ -106,6 +109,8 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/org/tokens", OrgManage),
         r("POST", "/org/tokens", OrgManage),
         r("POST", "/org/tokens/{id}/revoke", OrgManage),
+        r("GET", "/admin/orgs", SystemAdmin),
+        r("POST", "/admin/orgs", SystemAdmin),
         r("POST", "/org/users/{id}/disable", OrgManage),
         r("POST", "/org/users/{id}/enable", OrgManage),
         r("POST", "/lang", Public),

@@ -283,3 +283,61 @@ pub async fn revoke_token(
         &format!("/org/tokens?org={}", org.0),
     ))
 }
+
+// ---------------------------------------------------------------- the centre's organisations
+
+async fn orgs_page(
+    st: &WebState,
+    s: &SignedIn,
+    extra: Value,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let list = directory::organisations(&st.app, &s.p).await?;
+    let mut ctx = json!({"orgs": list, "errors": {},
+        "form": {"name": "", "key": "", "kind": "operator", "sectors": [], "region": ""}});
+    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
+        m.extend(x);
+    }
+    let mut res = render(st, &s.viewer, "admin_orgs.html", ctx)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// `/admin/orgs`: every organisation in the directory, and adding one (the system
+/// administrator; anyone else is told the page does not exist).
+pub async fn organisations(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
+    orgs_page(&st, &s, json!({}), StatusCode::OK).await
+}
+
+pub async fn add_org(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    // Decided first: anyone but the administrator learns nothing from the form.
+    directory::organisations(&st.app, &s.p).await?;
+    let sectors = f.all("sectors");
+    let region = f.get("region").trim().to_owned();
+    let req = kizuki_app::accounts::OrgRequest {
+        name: f.get("name").to_owned(),
+        kind: f.get("kind").to_owned(),
+        sectors: sectors.clone(),
+        key: Some(f.get("key").trim().to_owned()).filter(|k| !k.is_empty()),
+        region: Some(region.clone()).filter(|r| !r.is_empty()),
+    };
+    match directory::add_org(&st.app, &s.p, &req).await {
+        Ok(o) => Ok(done(
+            &st,
+            &s.viewer,
+            "flash.saved",
+            &format!("/admin/orgs#org-{}", o.id.0),
+        )),
+        Err(AppError::Validation(errs)) => {
+            let extra = json!({"errors": errors_json(&errs, s.viewer.lang),
+                "form": {"name": f.get("name"), "key": f.get("key"), "kind": f.get("kind"),
+                         "sectors": sectors, "region": region}});
+            orgs_page(&st, &s, extra, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1158,3 +1158,63 @@ async fn an_operator_admin_issues_and_revokes_its_users_tokens_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_administrator_adds_an_organisation_in_the_web_with_the_clis_rules() {
+    const ADMIN: &str = "admin@centre.example.jp";
+    let srv = TestApp::demo().await;
+    let mut c = srv.client(ADMIN).await;
+    let page = c.get("/admin/orgs").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("demo-railway"));
+
+    // An operator needs exactly one sector: refused by field, with what was typed kept.
+    let r = c
+        .post(
+            "/admin/orgs",
+            "/admin/orgs",
+            &[("name", "北陸ガス株式会社"), ("kind", "operator")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("北陸ガス株式会社") && r.body.contains("id=\"err-sector\""));
+    let r = c
+        .post(
+            "/admin/orgs",
+            "/admin/orgs",
+            &[
+                ("name", "北陸ガス株式会社"),
+                ("key", "hokuriku-gas"),
+                ("kind", "operator"),
+                ("sectors", "gas"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let o = srv
+        .app
+        .store
+        .org_by_key("hokuriku-gas")
+        .await
+        .unwrap()
+        .expect("added");
+    assert_eq!(o.org.sectors.len(), 1);
+    assert!(c.get("/admin/orgs").await.body.contains("hokuriku-gas"));
+    let audit = srv.app.store.audit_range(0, 1_000_000).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.detail.contains("org.add")
+            && e.detail.contains("hokuriku-gas")
+            && e.actor.starts_with("user:")),
+        "audited with the administrator"
+    );
+
+    // Nobody else has the page.
+    for who in [
+        RAIL,
+        "admin@railway.example.jp",
+        "analyst@centre.example.jp",
+    ] {
+        let mut other = srv.client(who).await;
+        assert_eq!(other.get("/admin/orgs").await.status, 404, "{who}");
+    }
+}

@@ -448,6 +448,7 @@ fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
         // awaited, which a published case's never is.
         RouteClass::CaseSignOff => member && method == "GET",
         RouteClass::AuditLog => role == Admin,
+        RouteClass::SystemAdmin => role == Admin,
         // The first 2019 case was filed by the demo railway operator, whose reporter and
         // admin are its source; the centre's analysts and editors run the survey.
         RouteClass::CaseCooperation => matches!(role, Analyst | Editor | Reporter | OperatorAdmin),
