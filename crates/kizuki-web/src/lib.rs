@@ -120,6 +120,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/login", get(auth::login_form).post(auth::login))
         // Security: the second factor, and enrolment where it is required.
         .route("/audit", get(pages::audit::view))
+        .route("/audit/export", get(pages::audit::export))
         .route("/login/mfa", get(pages::mfa::form).post(pages::mfa::verify))
         .route(
             "/login/mfa/enrol",

@@ -123,6 +123,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/public/cases/{file}", Public),
         r("GET", "/public/surveys/{file}", Public),
         r("GET", "/audit", AuditLog),
+        r("GET", "/audit/export", AuditLog),
         r("GET", "/reports", Member),
         r("POST", "/reports", ReportCreate),
         r("GET", "/reports.csv", Member),

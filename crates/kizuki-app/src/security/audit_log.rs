@@ -334,13 +334,24 @@ pub async fn export(
     to: chrono::NaiveDate,
     out: &mut dyn std::io::Write,
 ) -> AppResult<Exported> {
-    use kizuki_domain::clock::jst_date;
     if to < from {
         return Err(AppError::Refused(format!(
             "--to {to} は --from {from} より前です / --to is before --from"
         )));
     }
     let entries = all_entries(app).await?;
+    write_run(&entries, from, to, out)
+}
+
+/// The contiguous run of `entries` from the first on or after day `from` to the last on or
+/// before day `to` (Japan time), written as JSON Lines.
+fn write_run(
+    entries: &[AuditEntry],
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    out: &mut dyn std::io::Write,
+) -> AppResult<Exported> {
+    use kizuki_domain::clock::jst_date;
     let start = entries.iter().position(|e| jst_date(e.at) >= from);
     let end = entries.iter().rposition(|e| jst_date(e.at) <= to);
     let run = match (start, end) {
@@ -385,6 +396,52 @@ pub fn parse_lines(text: &str) -> Result<Vec<AuditEntry>, LineError> {
 /// Verifies an export on its own: readable, and a contiguous, intact, linked run.
 pub fn verify_lines(text: &str) -> Result<Result<ChainSummary, BrokenAt>, LineError> {
     Ok(audit::verify_segment(&parse_lines(text)?))
+}
+
+/// [`export`] for the admin's audit page: the JSON Lines of `from..=to` (dates as typed, 和暦
+/// or ISO; errors name `from` and `to`), itself recorded in the log. "Not found" for anyone
+/// who may not read the audit log.
+pub async fn export_as(
+    app: &App,
+    p: &Principal,
+    from: &str,
+    to: &str,
+) -> AppResult<(Vec<u8>, Exported)> {
+    auth::require_found(app, p, Action::Read, &Resource::AuditLog, "page", "audit").await?;
+    let mut errs = kizuki_domain::ValidationErrors::default();
+    let mut day = |field: &str, s: &str| match kizuki_domain::wareki::parse_date_strict(s.trim()) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errs.push(kizuki_domain::FieldError::invalid(
+                field,
+                format!("日付「{s}」が読めません / not a date"),
+            ));
+            None
+        }
+    };
+    let (from, to) = (day("from", from), day("to", to));
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(errs.into());
+    };
+    if to < from {
+        return Err(kizuki_domain::FieldError::invalid(
+            "to",
+            "終わりの日が始まりの日より前です / the end is before the start",
+        )
+        .into());
+    }
+    let entries = all_entries(app).await?;
+    let mut out = Vec::new();
+    let done = write_run(&entries, from, to, &mut out)?;
+    note(
+        app,
+        crate::security::audit::actor_user(p.user_id),
+        actions::EXPORT,
+        "audit",
+        &serde_json::json!({"from": from, "to": to, "entries": done.entries}),
+    )
+    .await?;
+    Ok((out, done))
 }
 
 #[cfg(test)]

@@ -1218,3 +1218,40 @@ async fn the_administrator_adds_an_organisation_in_the_web_with_the_clis_rules()
         assert_eq!(other.get("/admin/orgs").await.status, 404, "{who}");
     }
 }
+
+#[tokio::test]
+async fn the_administrator_exports_the_audit_log_and_the_file_verifies() {
+    const ADMIN: &str = "admin@centre.example.jp";
+    let srv = TestApp::demo().await;
+    let mut c = srv.client(ADMIN).await;
+    let today = kizuki_domain::clock::jst_date(srv.app.clock.now()).to_string();
+    let r = c
+        .get(&format!("/audit/export?from=2019-01-01&to={today}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let summary = kizuki_app::security::audit_log::verify_lines(&r.body)
+        .expect("JSON Lines")
+        .expect("the chain verifies on its own");
+    assert!(summary.entries > 0);
+    // The export itself is recorded.
+    let after = srv.app.store.audit_range(0, 1_000_000).await.unwrap();
+    assert_eq!(after.last().unwrap().action, "record.export");
+    assert_eq!(
+        c.get("/audit/export?from=someday&to=2020-01-01")
+            .await
+            .status,
+        422
+    );
+    let mut rail = srv.client(RAIL).await;
+    assert_eq!(
+        rail.get(&format!("/audit/export?from=2019-01-01&to={today}"))
+            .await
+            .status,
+        404
+    );
+}
