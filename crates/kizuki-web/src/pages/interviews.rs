@@ -3,7 +3,7 @@
 //! minutes editor, downloads of files and of the record, and the editors' question templates.
 //! A refused post shows the page again with what was typed.
 
-use super::{done, errors_json, render};
+use super::{done, errors_json, render, render_as};
 use crate::error::WebError;
 use crate::form::FormData;
 use crate::session::{Posted, SignedIn};
@@ -69,18 +69,6 @@ fn refusal(
         }
         other => Err(other.into()),
     }
-}
-
-fn rerender(
-    st: &WebState,
-    s: &SignedIn,
-    name: &str,
-    ctx: Value,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    let mut res = render(st, &s.viewer, name, ctx)?;
-    *res.status_mut() = status;
-    Ok(res)
 }
 
 // ---------------------------------------------------------------- inbox
@@ -177,7 +165,7 @@ pub async fn request(
                 "place": f.get("place"), "attendees": f.get("attendees"), "note": f.get("note"),
                 "with_template": with_template, "due": f.get("due")});
             let status = refusal(e, &mut ctx, s.viewer.lang)?;
-            rerender(&st, &s, "interviews/case.html", ctx, status)
+            render_as(&st, &s.viewer, "interviews/case.html", ctx, status)
         }
     }
 }
@@ -256,7 +244,7 @@ async fn show_refused(
         m.extend(p);
     }
     let status = refusal(e, &mut ctx, s.viewer.lang)?;
-    rerender(st, s, "interviews/show.html", ctx, status)
+    render_as(st, &s.viewer, "interviews/show.html", ctx, status)
 }
 
 pub async fn answer(
@@ -526,7 +514,7 @@ pub async fn minutes_save(
             );
             ctx["rows"] = json!(typed);
             let status = refusal(e, &mut ctx, s.viewer.lang)?;
-            rerender(&st, &s, "interviews/minutes.html", ctx, status)
+            render_as(&st, &s.viewer, "interviews/minutes.html", ctx, status)
         }
     }
 }
@@ -718,7 +706,7 @@ pub async fn template_save(
             let mut ctx = json!({"templates": all, "errors": {}, "failed": category,
                                  "editor": s.p.role == kizuki_domain::user::Role::Editor});
             let status = refusal(e, &mut ctx, s.viewer.lang)?;
-            rerender(&st, &s, "interviews/templates.html", ctx, status)
+            render_as(&st, &s.viewer, "interviews/templates.html", ctx, status)
         }
     }
 }

@@ -69,6 +69,28 @@ pub fn render<T: Serialize>(
     Ok(Html(st.views.render(name, ctx)?).into_response())
 }
 
+/// [`render`] answered with `status` (a form shown again after a refused post, 201 for a page
+/// with a secret on it).
+pub fn render_as(
+    st: &WebState,
+    v: &Viewer,
+    name: &str,
+    view: Value,
+    status: axum::http::StatusCode,
+) -> Result<Response, WebError> {
+    let mut res = render(st, v, name, view)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// `view` with the fields of `extra` laid over its own (what was typed, why it was refused).
+pub fn with(mut view: Value, extra: Value) -> Value {
+    if let (Value::Object(m), Value::Object(x)) = (&mut view, extra) {
+        m.extend(x);
+    }
+    view
+}
+
 /// After a successful POST: a notice for the next page, then a redirect (so reloading does
 /// not post twice).
 pub fn done(st: &WebState, v: &Viewer, flash_key: &str, to: &str) -> Response {

@@ -2,7 +2,7 @@
 //! one-time password shown on the answer page, once) and disables or enables one. An operator
 //! admin sees its own organisation; the system administrator picks any with `?org=`.
 
-use super::{done, errors_json, render};
+use super::{done, errors_json, render_as, with};
 use crate::error::WebError;
 use crate::security::ClientAddr;
 use crate::session::{Posted, SignedIn};
@@ -30,14 +30,17 @@ async fn page(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let v = directory::users(&st.app, &s.p, org).await?;
-    let mut ctx = json!({"org": v, "form": {"email": "", "name": "", "role": "reporter"},
-                         "errors": {}, "password": null, "added": null});
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
-    let mut res = render(st, &s.viewer, "org_users.html", ctx)?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_as(
+        st,
+        &s.viewer,
+        "org_users.html",
+        with(
+            json!({"org": v, "form": {"email": "", "name": "", "role": "reporter"},
+                         "errors": {}, "password": null, "added": null}),
+            extra,
+        ),
+        status,
+    )
 }
 
 pub async fn users(
@@ -137,13 +140,13 @@ async fn allowlist_page(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let v = directory::allowlist(&st.app, &s.p, org, from).await?;
-    let mut ctx = json!({"list": v, "cidr": "", "errors": {}});
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
-    let mut res = render(st, &s.viewer, "org_allowlist.html", ctx)?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_as(
+        st,
+        &s.viewer,
+        "org_allowlist.html",
+        with(json!({"list": v, "cidr": "", "errors": {}}), extra),
+        status,
+    )
 }
 
 /// `/org/allowlist`: the networks the organisation's users may sign in from.
@@ -215,14 +218,17 @@ async fn tokens_page(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let v = directory::tokens(&st.app, &s.p, org).await?;
-    let mut ctx = json!({"org": v, "secret": null, "issued_to": null, "form": {"user": "", "label": ""},
-                         "errors": {}});
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
-    let mut res = render(st, &s.viewer, "org_tokens.html", ctx)?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_as(
+        st,
+        &s.viewer,
+        "org_tokens.html",
+        with(
+            json!({"org": v, "secret": null, "issued_to": null, "form": {"user": "", "label": ""},
+                         "errors": {}}),
+            extra,
+        ),
+        status,
+    )
 }
 
 /// `/org/tokens`: the API tokens of the organisation's users; issue one to a user (the secret
@@ -293,14 +299,17 @@ async fn orgs_page(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let list = directory::organisations(&st.app, &s.p).await?;
-    let mut ctx = json!({"orgs": list, "errors": {},
-        "form": {"name": "", "key": "", "kind": "operator", "sectors": [], "region": ""}});
-    if let (Value::Object(m), Value::Object(x)) = (&mut ctx, extra) {
-        m.extend(x);
-    }
-    let mut res = render(st, &s.viewer, "admin_orgs.html", ctx)?;
-    *res.status_mut() = status;
-    Ok(res)
+    render_as(
+        st,
+        &s.viewer,
+        "admin_orgs.html",
+        with(
+            json!({"orgs": list, "errors": {},
+        "form": {"name": "", "key": "", "kind": "operator", "sectors": [], "region": ""}}),
+            extra,
+        ),
+        status,
+    )
 }
 
 /// `/admin/orgs`: every organisation in the directory, and adding one (the system

@@ -3,7 +3,7 @@
 //! from reports or blank; the operators' cooperation with each selected case, reopening the
 //! selection and taking the replacement of a declined case; approving and publishing the year.
 
-use super::{done, errors_json, render};
+use super::{done, errors_json, render, render_as};
 use crate::error::WebError;
 use crate::form::FormData;
 use crate::session::{Posted, SignedIn};
@@ -26,19 +26,6 @@ use serde_json::{Value, json};
 
 /// Blank rows offered under the filled ones, so a row can be added without JavaScript.
 const SPARE_ROWS: usize = 2;
-
-/// A form page shown again after a refused post, with what was typed and why it was refused.
-fn rerender(
-    st: &WebState,
-    s: &SignedIn,
-    name: &str,
-    ctx: Value,
-    status: StatusCode,
-) -> Result<Response, WebError> {
-    let mut res = render(st, &s.viewer, name, ctx)?;
-    *res.status_mut() = status;
-    Ok(res)
-}
 
 fn read_survey_form(f: &FormData) -> SurveyForm {
     let criteria = f
@@ -151,7 +138,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    rerender(&st, &s, "surveys/edit.html", ctx, status)
+    render_as(&st, &s.viewer, "surveys/edit.html", ctx, status)
 }
 
 pub async fn edit_form(
@@ -255,7 +242,7 @@ pub async fn save(
         }
         Err(e) => return Err(e.into()),
     };
-    rerender(&st, &s, "surveys/edit.html", ctx, status)
+    render_as(&st, &s.viewer, "surveys/edit.html", ctx, status)
 }
 
 fn read_lesson_rows(f: &FormData) -> Vec<LessonRow> {
@@ -364,7 +351,7 @@ pub async fn lessons_save(
         }
         Err(e) => return Err(e.into()),
     };
-    rerender(&st, &s, "surveys/lessons.html", ctx, status)
+    render_as(&st, &s.viewer, "surveys/lessons.html", ctx, status)
 }
 
 /// The survey's candidate reports for a new case: those filed in its period that the
@@ -434,9 +421,9 @@ pub async fn create_case(
             let ctx = json!({"year": y, "title": sv.content.title, "reports": reports,
                              "chosen": chosen, "category": f.get("category"),
                              "errors": errors_json(&errs, s.viewer.lang)});
-            rerender(
+            render_as(
                 &st,
-                &s,
+                &s.viewer,
                 "surveys/new_case.html",
                 ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -536,7 +523,7 @@ pub async fn cooperation_record(
         }
         Err(e) => return Err(e.into()),
     };
-    rerender(&st, &s, "cases/cooperation.html", ctx, status)
+    render_as(&st, &s.viewer, "cases/cooperation.html", ctx, status)
 }
 
 // ---------------------------------------------------------------- selection: reopen, replace
