@@ -163,6 +163,62 @@ async fn red_is_for_the_named_and_amber_for_the_organisations_shared_with() {
     assert!(!csv.body.contains("琥珀共有試験"));
     assert!(!csv.body.contains("赤色共有試験"));
 
+    // Facet counts and similar cases follow it too: the bank counts the shared report under
+    // AMBER and is offered it beside a report of its own; the hospital neither.
+    let amber_count = |v: &serde_json::Value| {
+        v["facets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == "tlp")
+            .and_then(|f| {
+                f["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|x| x["value"] == "amber")
+                    .map(|x| x["count"].as_u64().unwrap())
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(amber_count(&hit), 1, "{hit}");
+    assert_eq!(amber_count(&miss), 0, "{miss}");
+    let own = |sector: &str| {
+        json!({"title": "かわせみ系統の琥珀共有試験の影響", "sector": sector,
+               "event_type": "unavailability", "summary": "かわせみ系統の琥珀共有試験の影響を調べた。",
+               "tlp": "green"})
+    };
+    let fin_own = file(&srv, &finance, &own("finance")).await;
+    let med_own = file(&srv, &medical, &own("medical")).await;
+    let offered = |token: String, id: i64| {
+        let srv = &srv;
+        async move {
+            let r = srv
+                .api(
+                    "GET",
+                    &format!("/reports/{id}/similar"),
+                    Some(&token),
+                    &[],
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["kind"] == "report")
+                .map(|i| i["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(
+        offered(finance.clone(), fin_own).await.contains(&amber),
+        "shared with the bank"
+    );
+    let med = offered(medical.clone(), med_own).await;
+    assert!(!med.contains(&amber) && !med.contains(&red), "{med:?}");
+
     // Every change is audited with before and after.
     let log = kizuki_app::security::audit_log::all_entries(&srv.app)
         .await
