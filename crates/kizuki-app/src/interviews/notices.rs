@@ -121,12 +121,6 @@ pub fn plan(
     out
 }
 
-fn token(app: &App) -> String {
-    let mut buf = [0u8; 16];
-    app.fill_random(&mut buf);
-    hex::encode(buf)
-}
-
 /// One pass over the interviews: plan, claim, send, record. Nothing happens without SMTP.
 pub async fn run_once(app: &App, cfg: &NotifyConfig, public_url: &str) -> AppResult<RunSummary> {
     let mut summary = RunSummary::default();
@@ -184,7 +178,7 @@ pub async fn run_once(app: &App, cfg: &NotifyConfig, public_url: &str) -> AppRes
     summary.planned = planned.len();
     for n in planned {
         let now = app.clock.now();
-        let token = token(app);
+        let token = crate::notify::token(app);
         let claim = NoticeClaim {
             key: n.key.clone(),
             token: token.clone(),

@@ -292,7 +292,8 @@ async fn open_reports(app: &App) -> AppResult<Vec<Report>> {
     Ok(out)
 }
 
-fn token(app: &App) -> String {
+/// A fresh claim token (random per attempt), shared by reminders and interview notices.
+pub(crate) fn token(app: &App) -> String {
     let mut buf = [0u8; 16];
     app.fill_random(&mut buf);
     hex::encode(buf)
