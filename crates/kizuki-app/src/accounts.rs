@@ -114,6 +114,110 @@ pub struct OrgRequest {
     pub region: Option<String>,
 }
 
+/// The sectors as codes, each read once; the count must fit the kind (an operator one, a
+/// ministry at least one, the centre none). Problems go to `errs` under `sector`.
+fn check_sectors(
+    app: &App,
+    kind: Option<OrgKind>,
+    raw: &[String],
+    errs: &mut ValidationErrors,
+) -> Vec<Code> {
+    let mut sectors = Vec::new();
+    for s in raw {
+        match parse_sector(&app.taxonomy, s) {
+            Ok(c) if !sectors.contains(&c) => sectors.push(c),
+            Ok(_) => {}
+            Err(e) => errs.push(e),
+        }
+    }
+    if kind == Some(OrgKind::Centre) && !sectors.is_empty() {
+        errs.push(FieldError::invalid(
+            "sector",
+            "センターには分野を指定しません / the centre has no sector",
+        ));
+    }
+    if kind == Some(OrgKind::Operator) && raw.len() != 1 {
+        errs.push(FieldError::invalid(
+            "sector",
+            "事業者の分野を1つ指定してください（例: --sector 電力） / an operator belongs to exactly \
+             one sector (e.g. --sector 電力)",
+        ));
+    }
+    if kind == Some(OrgKind::Ministry) && raw.is_empty() {
+        errs.push(FieldError::invalid(
+            "sector",
+            "所管する分野を1つ以上指定してください / a ministry oversees at least one sector \
+             (repeat --sector)",
+        ));
+    }
+    sectors
+}
+
+/// A region as typed: blank is none; the taxonomy checks the code when the record is parsed.
+fn region_code(text: Option<&str>) -> Option<Code> {
+    text.map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| Code(r.to_owned()))
+}
+
+/// What `kizuki org edit` and the admin page change: the name, the sectors and the region
+/// (the key and the kind stay: other records and the commands find the organisation by them).
+#[derive(Debug, Clone, Default)]
+pub struct OrgEdit {
+    pub name: String,
+    pub sectors: Vec<String>,
+    pub region: Option<String>,
+}
+
+/// Changes an organisation's name, sectors and region under the rules of [`add_org`], if it is
+/// still at `expected_version` (a conflict with the organisation as it is now otherwise);
+/// audited under `actor` with before and after.
+pub async fn edit_org(
+    app: &App,
+    org: &Organisation,
+    expected_version: i64,
+    edit: &OrgEdit,
+    actor: String,
+) -> AppResult<Organisation> {
+    let mut errs = ValidationErrors::default();
+    let sectors = check_sectors(app, Some(org.org.kind), &edit.sectors, &mut errs);
+    let name = edit.name.trim().to_owned();
+    if app
+        .store
+        .list_orgs()
+        .await?
+        .iter()
+        .any(|o| o.id != org.id && o.org.name == name)
+    {
+        errs.push(FieldError::invalid(
+            "name",
+            format!("組織「{name}」は既にあります / an organisation named '{name}' exists"),
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(errs.into());
+    }
+    let region = region_code(edit.region.as_deref());
+    let new = NewOrganisation {
+        key: org.org.key.clone(),
+        name,
+        kind: org.org.kind,
+        sectors,
+        region,
+    }
+    .parse(&app.taxonomy)?;
+    let saved = app.store.update_org(org.id, expected_version, new).await?;
+    audit_log::note(
+        app,
+        actor,
+        actions::ADMIN,
+        format!("org:{}", org.id),
+        &json!({"op": "org.edit", "before": org.org, "after": saved.org}),
+    )
+    .await?;
+    Ok(saved)
+}
+
 /// Adds an organisation. The name must be new (commands find organisations by it).
 pub async fn add_org(app: &App, req: &OrgRequest) -> AppResult<Organisation> {
     add_org_as(app, req, "cli".to_owned()).await
@@ -127,38 +231,8 @@ pub(crate) async fn add_org_as(
 ) -> AppResult<Organisation> {
     let mut errs = ValidationErrors::default();
     let kind = parse_kind(&req.kind).map_err(|e| errs.push(e)).ok();
-    let mut sectors = Vec::new();
-    for s in &req.sectors {
-        match parse_sector(&app.taxonomy, s) {
-            Ok(c) if !sectors.contains(&c) => sectors.push(c),
-            Ok(_) => {}
-            Err(e) => errs.push(e),
-        }
-    }
-    if kind == Some(OrgKind::Centre) && !sectors.is_empty() {
-        errs.push(FieldError::invalid(
-            "sector",
-            "センターには分野を指定しません / the centre has no sector",
-        ));
-    }
-    if kind == Some(OrgKind::Operator) && req.sectors.len() != 1 {
-        errs.push(FieldError::invalid(
-            "sector",
-            "事業者の分野を1つ指定してください（例: --sector 電力） / an operator belongs to exactly \
-             one sector (e.g. --sector 電力)",
-        ));
-    }
-    if kind == Some(OrgKind::Ministry) && req.sectors.is_empty() {
-        errs.push(FieldError::invalid(
-            "sector",
-            "所管する分野を1つ以上指定してください / a ministry oversees at least one sector \
-             (repeat --sector)",
-        ));
-    }
-    let region = match req.region.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(r) => Some(Code(r.to_owned())),
-    };
+    let sectors = check_sectors(app, kind, &req.sectors, &mut errs);
+    let region = region_code(req.region.as_deref());
     let orgs = app.store.list_orgs().await?;
     let name = req.name.trim().to_owned();
     if orgs.iter().any(|o| o.org.name == name) {
@@ -327,6 +401,7 @@ pub async fn add_user(
     role: Role,
     display_name: Option<&str>,
 ) -> AppResult<(User, String)> {
+    require_enabled(org)?;
     let email = Email::parse(email)?;
     let target = Member {
         user_id: UserId(0),
@@ -445,6 +520,60 @@ pub async fn enable_user(app: &App, email: &str) -> AppResult<User> {
     Ok(set_active(app, user, true, "cli".to_owned()).await?.0)
 }
 
+/// Gives `user` another role, under the rules of [`add_user`]: the granter (`None`: the
+/// CLI, acting as the system administrator) must be able to grant both the role the account
+/// has and the one it gets, and the role must fit the organisation's kind. The change takes
+/// effect at the account's next request (every request re-reads the user). Audited as
+/// `actor` with the roles before and after.
+pub async fn set_role(
+    app: &App,
+    granter: Option<(&Principal, &Viewer)>,
+    user: &User,
+    role: Role,
+    actor: String,
+) -> AppResult<User> {
+    let org = app.store.get_org(user.user.org_id).await?;
+    let cli = cli_viewer();
+    let viewer = granter.map_or(&cli, |(_, v)| v);
+    let target = Member {
+        user_id: user.id,
+        role,
+        org_id: org.id,
+        org_kind: org.org.kind,
+        oversees: Vec::new(),
+    };
+    if !target.is_consistent() {
+        return Err(role_misfit(role, &org).into());
+    }
+    for r in [user.user.role, role] {
+        if !access::may_grant(viewer, org.id, org.org.kind, r).is_allowed() {
+            return Err(AppError::Forbidden(format!(
+                "role: {} の付与・変更は許可されていません / you may not grant or change role {} in '{}'",
+                r.label_ja(),
+                r.code(),
+                org.org.name
+            )));
+        }
+    }
+    let saved = app.store.set_user_role(user.id, role).await?;
+    audit_log::note(
+        app,
+        actor,
+        actions::ADMIN,
+        format!("user:{}", user.user.email),
+        &json!({"op": "user.role", "from": user.user.role.code(), "to": role.code()}),
+    )
+    .await?;
+    Ok(saved)
+}
+
+/// `kizuki user role --email EMAIL --role ROLE`.
+pub async fn set_role_cli(app: &App, email: &str, role: &str) -> AppResult<User> {
+    let role = parse_role(role)?;
+    let user = user_by_email(app, email).await?;
+    set_role(app, None, &user, role, "cli".to_owned()).await
+}
+
 /// Enables or disables `user` (disabling revokes its tokens), audited as `actor`.
 pub(crate) async fn set_active(
     app: &App,
@@ -452,6 +581,9 @@ pub(crate) async fn set_active(
     active: bool,
     actor: String,
 ) -> AppResult<(User, usize)> {
+    if active {
+        require_enabled(&app.store.get_org(user.user.org_id).await?)?;
+    }
     let user = app.store.set_user_active(user.id, active).await?;
     let mut revoked = 0;
     if !active {
@@ -477,6 +609,51 @@ pub(crate) async fn set_active(
     )
     .await?;
     Ok((user, revoked))
+}
+
+/// Disables or enables an organisation, audited as `actor`. Disabling disables every active
+/// account of it (revoking their tokens, ending their sessions at the next request) and takes
+/// it out of sharing and forwarding choices; its reports stay. Enabling it again enables no
+/// account: each is enabled on its own, so nobody regains access by accident. Returns the
+/// organisation and how many accounts were disabled.
+pub async fn set_org_active(
+    app: &App,
+    org: &Organisation,
+    active: bool,
+    actor: String,
+) -> AppResult<(Organisation, usize)> {
+    let saved = app.store.set_org_active(org.id, active).await?;
+    let mut disabled = 0;
+    if !active {
+        for u in app.store.list_users().await? {
+            if u.user.org_id == org.id && u.active {
+                set_active(app, u, false, actor.clone()).await?;
+                disabled += 1;
+            }
+        }
+    }
+    audit_log::note(
+        app,
+        actor,
+        actions::ADMIN,
+        format!("org:{}", org.id),
+        &json!({"op": if active { "org.enable" } else { "org.disable" },
+                "accounts_disabled": disabled}),
+    )
+    .await?;
+    Ok((saved, disabled))
+}
+
+/// Refuses an account change in a disabled organisation (adding or enabling an account).
+fn require_enabled(org: &Organisation) -> AppResult<()> {
+    if org.active {
+        Ok(())
+    } else {
+        Err(AppError::Refused(format!(
+            "「{}」は無効です。先に組織を有効にしてください / '{}' is disabled; enable the organisation first",
+            org.org.name, org.org.key
+        )))
+    }
 }
 
 /// Whether the user must replace a one-time password before doing anything else.

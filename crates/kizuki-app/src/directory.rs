@@ -36,7 +36,7 @@ pub struct OrgUsers {
 }
 
 /// Refuses unless `p` manages organisation `org`, as "not found".
-async fn require_manage(app: &App, p: &Principal, org: OrgId) -> AppResult<()> {
+pub async fn require_manage(app: &App, p: &Principal, org: OrgId) -> AppResult<()> {
     if auth::decide(app, p, Action::Manage, &Resource::Organisation(org))
         .await?
         .is_allowed()
@@ -129,6 +129,27 @@ pub async fn set_active(app: &App, p: &Principal, id: UserId, active: bool) -> A
     }
     let actor = crate::security::audit::actor_user(p.user_id);
     Ok(accounts::set_active(app, user, active, actor).await?.0)
+}
+
+/// Gives an account of an organisation the principal manages another role; one's own role
+/// is not changed here (an admin would demote themselves out of the page).
+pub async fn set_role(app: &App, p: &Principal, id: UserId, role: &str) -> AppResult<User> {
+    let user = managed_user(app, p, id).await?;
+    if id == p.user_id {
+        return Err(AppError::Refused(
+            "自分の役割は変更できません / you cannot change your own role".into(),
+        ));
+    }
+    let role = accounts::parse_role(role)?;
+    let viewer = auth::viewer(app, p).await?;
+    accounts::set_role(
+        app,
+        Some((p, &viewer)),
+        &user,
+        role,
+        crate::security::audit::actor_user(p.user_id),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -335,6 +356,23 @@ async fn managed_user(app: &App, p: &Principal, id: UserId) -> AppResult<User> {
     Ok(u)
 }
 
+/// Refuses, as "not found", a user `p` does not manage; callers with a body to parse decide
+/// with this first.
+pub async fn require_user(app: &App, p: &Principal, id: UserId) -> AppResult<()> {
+    managed_user(app, p, id).await.map(|_| ())
+}
+
+/// Like [`require_user`], and the user must belong to `org` (a token is issued through the
+/// organisation's own address).
+pub async fn require_user_in(app: &App, p: &Principal, id: UserId, org: OrgId) -> AppResult<()> {
+    let u = managed_user(app, p, id).await?;
+    if u.user.org_id == org {
+        Ok(())
+    } else {
+        Err(StoreError::not_found("user", id).into())
+    }
+}
+
 /// Issues a token to user `id` of an organisation `p` manages; the secret is returned once.
 /// Audited with `p` as the actor.
 pub async fn issue_token(
@@ -389,10 +427,11 @@ pub struct OrgRow {
     pub region: Option<String>,
     /// Active accounts.
     pub users: usize,
+    pub active: bool,
 }
 
 /// Refuses anyone but the system administrator, as "not found".
-async fn require_system(app: &App, p: &Principal) -> AppResult<()> {
+pub async fn require_system(app: &App, p: &Principal) -> AppResult<()> {
     if auth::decide(app, p, Action::Manage, &Resource::System)
         .await?
         .is_allowed()
@@ -423,6 +462,7 @@ pub async fn organisations(app: &App, p: &Principal) -> AppResult<Vec<OrgRow>> {
             kind: o.org.kind,
             sectors: o.org.sectors.iter().map(|c| c.0.clone()).collect(),
             region: o.org.region.map(|c| c.0),
+            active: o.active,
         })
         .collect();
     out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -438,4 +478,199 @@ pub async fn add_org(
 ) -> AppResult<kizuki_domain::org::Organisation> {
     require_system(app, p).await?;
     accounts::add_org_as(app, req, crate::security::audit::actor_user(p.user_id)).await
+}
+
+/// Disables or enables an organisation from the centre's admin page (the system
+/// administrator), with the same rules as `kizuki org disable`; the administrator's own
+/// organisation cannot be disabled, so nobody locks the centre out from its own page.
+pub async fn set_org_active(
+    app: &App,
+    p: &Principal,
+    org: OrgId,
+    active: bool,
+) -> AppResult<(kizuki_domain::org::Organisation, usize)> {
+    require_system(app, p).await?;
+    if !active && org == p.org_id {
+        return Err(AppError::Refused(
+            "自分の組織は無効にできません / you cannot disable your own organisation".into(),
+        ));
+    }
+    let o = app.store.get_org(org).await?;
+    accounts::set_org_active(
+        app,
+        &o,
+        active,
+        crate::security::audit::actor_user(p.user_id),
+    )
+    .await
+}
+
+/// An organisation's points of contact as its page shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactsView {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub version: i64,
+    pub contacts: Vec<kizuki_domain::org::Contact>,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_by: Option<String>,
+    /// Whether the viewer may change them (the organisation's admins, the system administrator).
+    pub can_edit: bool,
+}
+
+/// Refuses, as "not found", anyone who may not read `org`'s contacts.
+async fn readable_org(
+    app: &App,
+    p: &Principal,
+    org: Option<OrgId>,
+) -> AppResult<kizuki_domain::org::Organisation> {
+    let id = org.unwrap_or(p.org_id);
+    let o = match app.store.get_org(id).await {
+        Ok(o) => o,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(StoreError::not_found("organisation", id).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let v = auth::viewer(app, p).await?;
+    if kizuki_domain::access::reads_contacts(&v, o.id, &o.org.sectors) {
+        Ok(o)
+    } else {
+        Err(StoreError::not_found("organisation", id).into())
+    }
+}
+
+/// The points of contact of `org` (the principal's own when `None`), for its members, the
+/// centre and its ministry.
+pub async fn contacts(app: &App, p: &Principal, org: Option<OrgId>) -> AppResult<ContactsView> {
+    let o = readable_org(app, p, org).await?;
+    let stored = app.store.org_contacts(o.id).await?;
+    let can_edit = auth::decide(app, p, Action::Manage, &Resource::Organisation(o.id))
+        .await?
+        .is_allowed();
+    let updated_by = match stored.updated_by {
+        Some(u) => app
+            .store
+            .get_user(u)
+            .await
+            .ok()
+            .map(|u| u.user.display_name),
+        None => None,
+    };
+    Ok(ContactsView {
+        org_id: o.id,
+        org_name: o.org.name,
+        version: stored.version,
+        contacts: stored.contacts,
+        updated_at: stored.updated_at,
+        updated_by,
+        can_edit,
+    })
+}
+
+/// Replaces `org`'s points of contact if they are still at `expected_version` (a conflict
+/// otherwise, with the version now stored). Rows are parsed whole and refused by field
+/// (`contacts[2].email`); blank rows are skipped. Audited with before and after.
+pub async fn save_contacts(
+    app: &App,
+    p: &Principal,
+    org: OrgId,
+    expected_version: i64,
+    rows: &[kizuki_domain::org::ContactInput],
+) -> AppResult<kizuki_store::OrgContacts> {
+    require_manage(app, p, org).await?;
+    let today = kizuki_domain::clock::jst_date(app.clock.now());
+    let contacts = kizuki_domain::org::parse_contacts(rows, today)?;
+    let before = app.store.org_contacts(org).await?;
+    let saved = app
+        .store
+        .set_org_contacts(
+            org,
+            expected_version,
+            &contacts,
+            Some(p.user_id),
+            app.clock.now(),
+        )
+        .await?;
+    crate::security::audit_log::change(
+        app,
+        p.user_id,
+        format!("org:{org}:contacts"),
+        serde_json::json!(before.contacts),
+        serde_json::json!(saved.contacts),
+    )
+    .await?;
+    Ok(saved)
+}
+
+/// One organisation's entry in the contact book list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BookRow {
+    pub org_id: OrgId,
+    pub name: String,
+    pub kind: kizuki_domain::org::OrgKind,
+    pub sectors: Vec<String>,
+    pub contacts: usize,
+    /// Contacts reachable around the clock.
+    pub around_the_clock: usize,
+    /// The oldest confirmation among its contacts: the one most in need of a check.
+    pub oldest_confirmed: Option<chrono::NaiveDate>,
+}
+
+/// Every enabled organisation whose contacts the viewer may read, by name.
+pub async fn contact_books(app: &App, p: &Principal) -> AppResult<Vec<BookRow>> {
+    let v = auth::viewer(app, p).await?;
+    let mut out = Vec::new();
+    for o in app.store.list_orgs().await? {
+        if !o.active || !kizuki_domain::access::reads_contacts(&v, o.id, &o.org.sectors) {
+            continue;
+        }
+        let c = app.store.org_contacts(o.id).await?;
+        out.push(BookRow {
+            org_id: o.id,
+            name: o.org.name,
+            kind: o.org.kind,
+            sectors: o.org.sectors.iter().map(|c| c.0.clone()).collect(),
+            contacts: c.contacts.len(),
+            around_the_clock: c
+                .contacts
+                .iter()
+                .filter(|x| x.hours == kizuki_domain::org::Hours::AroundTheClock)
+                .count(),
+            oldest_confirmed: c.contacts.iter().map(|x| x.confirmed_on).min(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Changes an organisation's name, sectors and region from the centre's admin page (the system
+/// administrator), with the rules of `kizuki org edit`.
+pub async fn edit_org(
+    app: &App,
+    p: &Principal,
+    org: OrgId,
+    expected_version: i64,
+    edit: &accounts::OrgEdit,
+) -> AppResult<kizuki_domain::org::Organisation> {
+    require_system(app, p).await?;
+    let o = app.store.get_org(org).await?;
+    accounts::edit_org(
+        app,
+        &o,
+        expected_version,
+        edit,
+        crate::security::audit::actor_user(p.user_id),
+    )
+    .await
+}
+
+/// One organisation for the admin's edit form (the system administrator).
+pub async fn organisation(
+    app: &App,
+    p: &Principal,
+    org: OrgId,
+) -> AppResult<kizuki_domain::org::Organisation> {
+    require_system(app, p).await?;
+    Ok(app.store.get_org(org).await?)
 }

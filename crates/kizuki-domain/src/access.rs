@@ -241,6 +241,18 @@ pub fn decide(viewer: &Viewer, action: Action, resource: &Resource<'_>) -> Decis
     })
 }
 
+/// Whether `viewer` may read the points of contact of `org` (whose sectors are `sectors`):
+/// its own members, the centre, and the ministry overseeing one of its sectors — those who
+/// must reach it in an emergency. Changing them is [`Action::Manage`] on the organisation.
+pub fn reads_contacts(viewer: &Viewer, org: OrgId, sectors: &[Code]) -> bool {
+    let Viewer::Member(m) = viewer else {
+        return false;
+    };
+    m.org_id == org
+        || m.role.is_centre()
+        || (m.role == Role::Ministry && sectors.iter().any(|s| m.oversees.contains(s)))
+}
+
 /// Shorthand for the commonest question.
 pub fn can_read_report(viewer: &Viewer, r: &ReportRef<'_>) -> bool {
     decide(viewer, Action::Read, &Resource::Report(*r)).is_allowed()
@@ -672,6 +684,31 @@ mod tests {
     }
 
     #[test]
+    fn contacts_are_read_by_the_org_the_centre_and_its_ministry_only() {
+        let water = [code("water")];
+        let member = |role: Role, org: OrgId, kind: OrgKind, oversees: &[&str]| {
+            Viewer::Member(Member {
+                user_id: UserId(9),
+                role,
+                org_id: org,
+                org_kind: kind,
+                oversees: oversees.iter().map(|s| code(s)).collect(),
+            })
+        };
+        let own = member(Role::Reporter, O1, OrgKind::Operator, &[]);
+        let peer = member(Role::OperatorAdmin, ELSEWHERE, OrgKind::Operator, &[]);
+        let ministry = member(Role::Ministry, MIN, OrgKind::Ministry, &["water"]);
+        let other_ministry = member(Role::Ministry, MIN, OrgKind::Ministry, &["finance"]);
+        let centre = member(Role::Analyst, CEN, OrgKind::Centre, &[]);
+        assert!(reads_contacts(&own, O1, &water));
+        assert!(reads_contacts(&ministry, O1, &water));
+        assert!(reads_contacts(&centre, O1, &water));
+        assert!(!reads_contacts(&peer, O1, &water));
+        assert!(!reads_contacts(&other_ministry, O1, &water));
+        assert!(!reads_contacts(&Viewer::Public, O1, &water));
+    }
+
+    #[test]
     fn a_role_outside_its_kind_of_organisation_gets_nothing() {
         let sector = code("railway");
         let wrong = [
@@ -859,6 +896,7 @@ mod tests {
         let org = Organisation {
             id: MIN,
             version: 1,
+            active: true,
             org: NewOrganisation {
                 key: "min".into(),
                 name: "省".into(),

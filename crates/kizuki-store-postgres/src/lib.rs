@@ -25,6 +25,7 @@ macro_rules! in_tx {
 
 mod cases;
 mod check;
+mod directory;
 mod feed;
 // Interviews with the operators of selected cases.
 mod interviews;

@@ -20,6 +20,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_year.sql"),
     // Interviews: requests, minutes, written questions, attachments, notices: version 10.
     include_str!("../migrations/0010_interviews.sql"),
+    // Organisations enabled or not, their contacts, forwarded reports: version 11.
+    include_str!("../migrations/0011_org_admin.sql"),
 ];
 
 /// The schema version this build writes.

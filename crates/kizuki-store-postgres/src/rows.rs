@@ -12,7 +12,7 @@ use kizuki_store::{StoreError, StoreResult};
 use tokio_postgres::{GenericClient, Row};
 
 pub const USER_COLS: &str = "id, org_id, email, display_name, role, lang, active, version";
-pub const ORG_COLS: &str = "id, key, name, kind, sectors, region, version";
+pub const ORG_COLS: &str = "id, key, name, kind, sectors, region, version, active";
 
 fn bad(column: &str, value: &str) -> StoreError {
     StoreError::Invalid(format!("unexpected value {value:?} in {column}"))
@@ -33,6 +33,7 @@ pub fn org_row(r: &Row) -> StoreResult<Organisation> {
     Ok(Organisation {
         id: OrgId(r.get("id")),
         version: r.get("version"),
+        active: r.get("active"),
         org: NewOrganisation {
             key: r.get("key"),
             name: r.get("name"),

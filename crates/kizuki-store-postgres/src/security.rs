@@ -418,12 +418,27 @@ impl SecurityStore for PgStore {
     async fn set_report_sharing(
         &self,
         report: ReportId,
+        expected_version: Option<i64>,
         sharing: &kizuki_store::ReportSharing,
-    ) -> StoreResult<()> {
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<kizuki_domain::report::Report> {
         let id: ReportId = report;
-        let now = self.now();
         in_tx!(self, |tx| {
-            report_exists(&tx, id).await?;
+            match expected_version {
+                Some(v) => crate::reports::check_report_version(&tx, id, v).await?,
+                None => {
+                    crate::feed::lock_version(
+                        &tx,
+                        "reports",
+                        "id",
+                        &id.0,
+                        "report",
+                        id.to_string(),
+                    )
+                    .await?;
+                }
+            }
             tx.execute("DELETE FROM report_shares WHERE report_id = $1", &[&id.0])
                 .await
                 .map_err(pg_err)?;
@@ -450,9 +465,32 @@ impl SecurityStore for PgStore {
                 .await
                 .map_err(pg_err)?;
             }
-            // Sharing changes who may find the report, so the search index must hear of it.
-            crate::record_change(&tx, kizuki_store::Entity::Report, id.0, now).await?;
-            Ok(())
+            tx.execute(
+                "UPDATE reports SET version = version + 1, updated_at = $2 WHERE id = $1",
+                &[&id.0, &at],
+            )
+            .await
+            .map_err(pg_err)?;
+            let r = crate::load_report(&*tx, id).await?;
+            // The history row also puts the report in the change feed: sharing changes who
+            // may find it, so the search index must hear of it.
+            crate::feed::record_history(
+                &tx,
+                crate::feed::Revision {
+                    entity: kizuki_store::Entity::Report,
+                    id: id.0,
+                    version: r.version,
+                    at,
+                    by,
+                    action: "share",
+                    snapshot: &kizuki_store::SharingSnapshot {
+                        report: &r,
+                        sharing,
+                    },
+                },
+            )
+            .await?;
+            Ok(r)
         })
     }
 }

@@ -124,6 +124,14 @@ impl UserStore for PgStore {
         self.update_user(id, "active", &active).await
     }
 
+    async fn set_user_role(
+        &self,
+        id: UserId,
+        role: kizuki_domain::user::Role,
+    ) -> StoreResult<User> {
+        self.update_user(id, "role", &role.code()).await
+    }
+
     async fn set_password(
         &self,
         id: UserId,

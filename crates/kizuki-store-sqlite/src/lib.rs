@@ -7,6 +7,7 @@ mod cases;
 mod check;
 mod codec;
 pub mod datadir;
+mod directory;
 mod feed;
 mod group;
 // Interviews with the operators of selected cases.

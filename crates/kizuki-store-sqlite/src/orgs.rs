@@ -3,7 +3,7 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
-pub(crate) const ORG_COLS: &str = "id, key, name, kind, sectors, region, version";
+pub(crate) const ORG_COLS: &str = "id, key, name, kind, sectors, region, version, active";
 
 pub(crate) fn org_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Organisation> {
     let kind: String = r.get("kind")?;
@@ -11,6 +11,7 @@ pub(crate) fn org_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Organisation> {
     Ok(Organisation {
         id: OrgId(r.get("id")?),
         version: r.get("version")?,
+        active: r.get("active")?,
         org: NewOrganisation {
             key: r.get("key")?,
             name: r.get("name")?,

@@ -8,6 +8,7 @@ use crate::codec::{time_from, time_to};
 use crate::{SqliteStore, db_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
+use kizuki_domain::report::Report;
 use kizuki_store::{
     AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing, StoreError, StoreResult,
 };
@@ -108,7 +109,7 @@ fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowl
     }))
 }
 
-fn org_exists(c: &rusqlite::Connection, org: OrgId) -> StoreResult<()> {
+pub(crate) fn org_exists(c: &rusqlite::Connection, org: OrgId) -> StoreResult<()> {
     let found: Option<i64> = c
         .prepare_cached("SELECT id FROM organisations WHERE id = ?1")
         .map_err(db_err)?
@@ -118,16 +119,6 @@ fn org_exists(c: &rusqlite::Connection, org: OrgId) -> StoreResult<()> {
     found
         .map(|_| ())
         .ok_or_else(|| StoreError::not_found("organisation", org))
-}
-
-fn report_exists(c: &rusqlite::Connection, id: ReportId) -> StoreResult<()> {
-    let found: Option<i64> = c
-        .query_row("SELECT id FROM reports WHERE id = ?1", [id.0], |r| r.get(0))
-        .optional()
-        .map_err(db_err)?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| StoreError::not_found("report", id))
 }
 
 #[async_trait]
@@ -413,7 +404,7 @@ impl SecurityStore for SqliteStore {
     async fn report_sharing(&self, report: ReportId) -> StoreResult<kizuki_store::ReportSharing> {
         let id: ReportId = report;
         self.read_store(move |c| {
-            report_exists(c, id)?;
+            crate::reports::report_exists(c, id)?;
             let orgs = c
                 .prepare("SELECT org_id FROM report_shares WHERE report_id = ?1 ORDER BY org_id")
                 .and_then(|mut st| {
@@ -438,13 +429,20 @@ impl SecurityStore for SqliteStore {
     async fn set_report_sharing(
         &self,
         report: ReportId,
+        expected_version: Option<i64>,
         sharing: &kizuki_store::ReportSharing,
-    ) -> StoreResult<()> {
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Report> {
         let id: ReportId = report;
-        let now = self.now();
         let sharing = sharing.clone();
         self.write(move |tx| {
-            report_exists(tx, id)?;
+            crate::reports::report_exists(tx, id)?;
+            if let Some(v) = expected_version
+                && !crate::feed::expect_version(tx, "reports", "id", id.0, v)?
+            {
+                return Err(crate::reports::report_conflict(tx, id));
+            }
             tx.execute("DELETE FROM report_shares WHERE report_id = ?1", [id.0])
                 .map_err(db_err)?;
             tx.execute("DELETE FROM report_recipients WHERE report_id = ?1", [id.0])
@@ -465,9 +463,29 @@ impl SecurityStore for SqliteStore {
                 )
                 .map_err(db_err)?;
             }
-            // Sharing changes who may find the report, so the search index must hear of it.
-            crate::record_change(tx, kizuki_store::Entity::Report, id.0, now)?;
-            Ok(())
+            tx.execute(
+                "UPDATE reports SET version = version + 1, updated_at = ?2 WHERE id = ?1",
+                params![id.0, time_to(at)],
+            )
+            .map_err(db_err)?;
+            let r = crate::reports::load_report(tx, id)?;
+            let snapshot = kizuki_store::SharingSnapshot {
+                report: &r,
+                sharing: &sharing,
+            };
+            crate::feed::record_history(
+                tx,
+                kizuki_store::Entity::Report,
+                id.0,
+                r.version,
+                at,
+                by,
+                "share",
+                &snapshot,
+            )?;
+            // The history row also puts the report in the change feed: sharing changes who
+            // may find it, so the search index must hear of it.
+            Ok(r)
         })
         .await
     }

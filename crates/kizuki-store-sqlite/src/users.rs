@@ -150,6 +150,15 @@ impl UserStore for SqliteStore {
             .await
     }
 
+    async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<User> {
+        self.update_user(
+            id,
+            "role",
+            rusqlite::types::Value::Text(role.code().to_owned()),
+        )
+        .await
+    }
+
     async fn set_password(
         &self,
         id: UserId,

@@ -65,6 +65,13 @@ pub use year::{
     editions_are_numbered_and_kept_whole, reopened_selection_makes_way_for_another,
 };
 
+// Organisations enabled or not, their contacts, forwarded reports.
+mod directory;
+pub use directory::{
+    contacts_are_versioned, forwards_are_kept_per_report_and_recipient,
+    orgs_are_disabled_and_enabled_as_versions,
+};
+
 // Interviews with the operators of selected cases.
 mod interviews;
 pub use interviews::{
@@ -97,6 +104,7 @@ macro_rules! conformance_suite {
             not_found_is_reported,
             fresh_store_checks_clean,
             user_lang_is_remembered,
+            user_role_is_changed,
             tokens_round_trip_and_revoke,
             report_links_round_trip,
             // Selection.
@@ -147,7 +155,11 @@ macro_rules! conformance_suite {
             attachments_round_trip_byte_for_byte,
             question_templates_are_versioned,
             interview_notices_are_claimed_once,
-            concurrent_notice_claims_one_wins
+            concurrent_notice_claims_one_wins,
+            // The directory beyond accounts.
+            orgs_are_disabled_and_enabled_as_versions,
+            contacts_are_versioned,
+            forwards_are_kept_per_report_and_recipient
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
@@ -895,6 +907,20 @@ pub async fn user_lang_is_remembered(store: DynStore) {
     );
     assert!(matches!(
         store.set_user_lang(UserId(987_654), Lang::En).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn user_role_is_changed(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let u = a_user(store.as_ref(), org.id, "role@example.jp").await;
+    assert_eq!(u.user.role, Role::Analyst);
+    let u2 = store.set_user_role(u.id, Role::Editor).await.unwrap();
+    assert_eq!(u2.user.role, Role::Editor);
+    assert!(u2.version > u.version);
+    assert_eq!(store.get_user(u.id).await.unwrap().user.role, Role::Editor);
+    assert!(matches!(
+        store.set_user_role(UserId(987_654), Role::Editor).await,
         Err(StoreError::NotFound { .. })
     ));
 }

@@ -5,6 +5,8 @@
 mod backup;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+// Organisations enabled or not, their contacts, forwarded reports.
+mod directory;
 mod error;
 mod filter;
 // Interviews with the operators of selected cases.
@@ -21,6 +23,7 @@ pub mod sql;
 mod year;
 
 pub use backup::OnlineBackup;
+pub use directory::{Forward, NewForward, OrgContacts, SharingSnapshot};
 pub use error::{Current, StoreError, StoreResult};
 pub use filter::{Page, Paged, ReportFilter, ReportSort};
 // Security.
@@ -52,7 +55,7 @@ use kizuki_domain::report::{Report, ReportDetails, ReportStatus, StageKind};
 use kizuki_domain::signoff::{Action, Transition};
 use kizuki_domain::survey::{Survey, SurveyContent};
 use kizuki_domain::taxonomy::Lang;
-use kizuki_domain::user::{Email, NewUser, User};
+use kizuki_domain::user::{Email, NewUser, Role, User};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -361,6 +364,9 @@ pub trait UserStore: Send + Sync {
     /// Enables or disables an account and returns it. A disabled user can neither sign in
     /// nor use a token, and the sessions they have stop working at their next request.
     async fn set_user_active(&self, id: UserId, active: bool) -> StoreResult<User>;
+
+    /// Gives the account another role (the caller has checked that it may be granted).
+    async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<User>;
 
     /// Replaces the password hash and records, in the same transaction, whether the user must
     /// choose a new one before anything else (a one-time password from an administrator).
@@ -804,12 +810,48 @@ pub trait SecurityStore: Send + Sync {
 
     async fn report_sharing(&self, report: ReportId) -> StoreResult<ReportSharing>;
 
-    /// Replaces the report's sharing lists.
+    /// Replaces the report's sharing lists as a new version of the report (history action
+    /// `share`, its snapshot the report with its sharing), checked against
+    /// `expected_version` when one is given ([`StoreError::Conflict`] with the report).
     async fn set_report_sharing(
         &self,
         report: ReportId,
+        expected_version: Option<i64>,
         sharing: &ReportSharing,
-    ) -> StoreResult<()>;
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Report>;
+}
+
+/// The directory beyond accounts: organisations enabled or not, their points of contact, and
+/// reports forwarded to organisations.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Enables or disables an organisation (a new version of it, in the change feed).
+    async fn set_org_active(&self, id: OrgId, active: bool) -> StoreResult<Organisation>;
+
+    /// The organisation's contacts; version 0 and none when never saved.
+    async fn org_contacts(&self, org: OrgId) -> StoreResult<OrgContacts>;
+
+    /// Replaces the contacts if still at `expected_version`; otherwise
+    /// [`StoreError::Conflict`] with the current version.
+    async fn set_org_contacts(
+        &self,
+        org: OrgId,
+        expected_version: i64,
+        contacts: &[kizuki_domain::org::Contact],
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<OrgContacts>;
+
+    /// Records a report forwarded to each organisation of `to_orgs`, in one transaction.
+    async fn forward_report(&self, f: NewForward) -> StoreResult<Vec<Forward>>;
+
+    /// Every forward of a report, oldest first.
+    async fn report_forwards(&self, report: ReportId) -> StoreResult<Vec<Forward>>;
+
+    /// The latest forwards to an organisation, newest first.
+    async fn forwards_to(&self, org: OrgId, limit: usize) -> StoreResult<Vec<Forward>>;
 }
 
 /// Stage-deadline reminders, each claimed once across nodes.
@@ -903,6 +945,7 @@ pub trait Store:
     + SessionStore
     + YearStore
     + InterviewStore
+    + DirectoryStore
     + Send
     + Sync
     + 'static
@@ -933,9 +976,9 @@ pub type DynStore = Arc<dyn Store>;
 /// The entity stores, for callers of [`Store`]'s methods: `use kizuki_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CaseStore, ChangeFeed, InterviewStore, OrgStore, PublicationStore, ReminderStore,
-        ReportStore, SecurityStore, SelectionStore, SessionStore, Store, SurveyStore, TokenStore,
-        UserStore, YearStore,
+        CaseStore, ChangeFeed, DirectoryStore, InterviewStore, OrgStore, PublicationStore,
+        ReminderStore, ReportStore, SecurityStore, SelectionStore, SessionStore, Store,
+        SurveyStore, TokenStore, UserStore, YearStore,
     };
 }
 

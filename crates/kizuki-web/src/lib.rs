@@ -53,6 +53,8 @@ pub struct WebOptions {
     pub pdf_fonts: Vec<std::path::PathBuf>,
     /// The largest interview attachment kept (`[interviews] max_attachment_mb`).
     pub max_attachment: kizuki_app::interviews::attachments::AttachmentLimit,
+    /// How long audit entries are kept (`[audit] keep`), shown on the audit page.
+    pub audit_retention: kizuki_app::security::audit_log::AuditRetention,
 }
 
 const STYLE: &str = include_str!("../static/style.css");
@@ -93,6 +95,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         secure_cookies: opts.secure_cookies,
         pdf_fonts: Arc::new(opts.pdf_fonts.clone()),
         max_attachment: opts.max_attachment,
+        audit_retention: opts.audit_retention,
         openapi: Arc::new(openapi_json),
         search: opts.search.clone(),
         limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
@@ -165,8 +168,26 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             "/admin/orgs",
             get(pages::org::organisations).post(pages::org::add_org),
         )
+        .route(
+            "/admin/orgs/{id}",
+            get(pages::org::edit_org_form).post(pages::org::edit_org),
+        )
+        .route("/admin/orgs/{id}/disable", post(pages::org::disable_org))
+        .route("/admin/orgs/{id}/enable", post(pages::org::enable_org))
+        // Points of contact: one's own, another organisation's, and the list of them.
+        .route(
+            "/org/contacts",
+            get(pages::contacts::own).post(pages::contacts::save_own),
+        )
+        .route(
+            "/orgs/{id}/contacts",
+            get(pages::contacts::of_org).post(pages::contacts::save_of_org),
+        )
+        .route("/contacts", get(pages::contacts::book))
+        .route("/forwarded", get(pages::forwarding::inbox))
         .route("/org/users/{id}/disable", post(pages::org::disable))
         .route("/org/users/{id}/enable", post(pages::org::enable))
+        .route("/org/users/{id}/role", post(pages::org::set_role))
         .route("/lang", post(auth::set_lang))
         .route("/reports", get(reports::list).post(reports::create))
         .route("/reports.csv", get(reports::csv))
@@ -183,6 +204,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         )
         .route("/reports/{id}/stages", post(reports::add_stage))
         .route("/reports/{id}/sharing", post(reports::save_sharing))
+        .route("/reports/{id}/forward", post(pages::forwarding::forward))
         .route("/reports/{id}/triage", get(triage::form).post(triage::save))
         .route("/reports/{id}/links", post(triage::link))
         .route("/reports/{id}/links/{other}/delete", post(triage::unlink))
@@ -371,6 +393,7 @@ impl WebOptions {
             deadlines: config.deadlines,
             pdf_fonts: config.pdf_fonts.clone(),
             max_attachment: config.max_attachment,
+            audit_retention: config.audit,
             ops: metrics::OpsOptions::from_config(config),
             search: None,
         }

@@ -77,6 +77,10 @@ templates!(
     "org_tokens.html",
     "admin_orgs.html",
     "org_users.html",
+    "org_contacts.html",
+    "admin_org_edit.html",
+    "contacts.html",
+    "forwarded.html",
 );
 
 pub struct Views {

@@ -59,6 +59,12 @@ pub enum RouteClass {
     InterviewConsent,
     /// Change the interview question templates (the centre's editors).
     TemplateEdit,
+    /// Forward one CLEAR or GREEN report to organisations (`Action::Forward`: a ministry,
+    /// the centre's content staff); on a report the viewer cannot read, "not found".
+    ReportForward,
+    /// One organisation's points of contact, read: its own members, the centre, and the
+    /// ministry overseeing its sector; anyone else is told it does not exist.
+    ContactsRead,
 }
 
 /// One route: method, path as registered (axum syntax), class.
@@ -111,8 +117,22 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/org/tokens/{id}/revoke", OrgManage),
         r("GET", "/admin/orgs", SystemAdmin),
         r("POST", "/admin/orgs", SystemAdmin),
+        r("GET", "/admin/orgs/{id}", SystemAdmin),
+        r("POST", "/admin/orgs/{id}", SystemAdmin),
+        r("POST", "/admin/orgs/{id}/disable", SystemAdmin),
+        r("POST", "/admin/orgs/{id}/enable", SystemAdmin),
+        // Everyone reads their own organisation's contacts; its admins change them.
+        r("GET", "/org/contacts", Member),
+        r("POST", "/org/contacts", OrgManage),
+        r("GET", "/orgs/{id}/contacts", ContactsRead),
+        r("POST", "/orgs/{id}/contacts", OrgManage),
+        // The list holds only the organisations whose contacts the viewer may read.
+        r("GET", "/contacts", Member),
+        // Reports forwarded to one's own organisation.
+        r("GET", "/forwarded", Member),
         r("POST", "/org/users/{id}/disable", OrgManage),
         r("POST", "/org/users/{id}/enable", OrgManage),
+        r("POST", "/org/users/{id}/role", OrgManage),
         r("POST", "/lang", Public),
         r("GET", "/healthz", Public),
         // Metrics: no session; the handler admits loopback or the metrics token.
@@ -136,6 +156,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/reports/{id}/edit", ReportEdit),
         r("POST", "/reports/{id}/stages", ReportEdit),
         r("POST", "/reports/{id}/sharing", ReportEdit),
+        r("POST", "/reports/{id}/forward", ReportForward),
         r("GET", "/reports/{id}/triage", ReportTriage),
         r("POST", "/reports/{id}/triage", ReportTriage),
         r("POST", "/reports/{id}/links", ReportTriage),
@@ -216,6 +237,28 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/api/v1/reports/{id}/stages", ReportEdit),
         r("GET", "/api/v1/reports/{id}/sharing", ReportRead),
         r("PUT", "/api/v1/reports/{id}/sharing", ReportEdit),
+        r("GET", "/api/v1/reports/{id}/forwards", ReportRead),
+        r("POST", "/api/v1/reports/{id}/forwards", ReportForward),
+        r("GET", "/api/v1/forwarded", Member),
+        r("GET", "/api/v1/contacts", Member),
+        r("GET", "/api/v1/orgs/{id}/contacts", ContactsRead),
+        r("PUT", "/api/v1/orgs/{id}/contacts", OrgManage),
+        r("PUT", "/api/v1/orgs/{id}/active", SystemAdmin),
+        r("PUT", "/api/v1/orgs/{id}", SystemAdmin),
+        // Administration: the directory (the system administrator), an organisation's
+        // accounts, allowlist and users' tokens (its operator admins too), the audit export.
+        r("GET", "/api/v1/orgs", SystemAdmin),
+        r("POST", "/api/v1/orgs", SystemAdmin),
+        r("GET", "/api/v1/orgs/{id}/users", OrgManage),
+        r("POST", "/api/v1/orgs/{id}/users", OrgManage),
+        r("PUT", "/api/v1/users/{id}/active", OrgManage),
+        r("PUT", "/api/v1/users/{id}/role", OrgManage),
+        r("GET", "/api/v1/orgs/{id}/allowlist", OrgManage),
+        r("POST", "/api/v1/orgs/{id}/allowlist", OrgManage),
+        r("GET", "/api/v1/orgs/{id}/tokens", OrgManage),
+        r("POST", "/api/v1/orgs/{id}/tokens", OrgManage),
+        r("POST", "/api/v1/tokens/{id}/revoke", OrgManage),
+        r("GET", "/api/v1/audit/export", AuditLog),
         r("GET", "/api/v1/cases", Member),
         r("GET", "/api/v1/cases/{id}", CaseRead),
         r("PUT", "/api/v1/cases/{id}", CaseWrite),

@@ -29,6 +29,8 @@ pub struct WebState {
     pub pdf_fonts: Arc<Vec<std::path::PathBuf>>,
     /// The largest interview attachment kept.
     pub max_attachment: kizuki_app::interviews::attachments::AttachmentLimit,
+    /// How long audit entries are kept, for the audit page to say.
+    pub audit_retention: kizuki_app::security::audit_log::AuditRetention,
     pub openapi: Arc<String>,
     /// Security: login throttling, trusted proxies, response headers.
     pub security: Security,

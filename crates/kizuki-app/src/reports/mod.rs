@@ -7,6 +7,7 @@
 pub mod behalf;
 pub mod bulk;
 pub mod deadlines;
+pub mod forwarding;
 // Who else a report is shared with under its TLP label.
 pub mod sharing;
 pub mod when;

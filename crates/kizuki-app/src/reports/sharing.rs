@@ -36,6 +36,8 @@ pub struct UserChoice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SharingView {
     pub report_id: ReportId,
+    /// The report's version the choices were read at, for the form to send back.
+    pub version: i64,
     pub tlp: Tlp,
     /// Whether the viewer may change it.
     pub can_edit: bool,
@@ -53,16 +55,20 @@ pub async fn view(app: &App, p: &Principal, id: ReportId) -> AppResult<SharingVi
         .await?
         .is_allowed();
     let current = app.store.report_sharing(id).await?;
-    let orgs_by_id: BTreeMap<OrgId, String> =
-        crate::reports::org_names(app).await?.into_iter().collect();
-    let mut orgs: Vec<OrgChoice> = orgs_by_id
+    let all_orgs = app.store.list_orgs().await?;
+    let orgs_by_id: BTreeMap<OrgId, String> = all_orgs
         .iter()
-        .filter(|(o, _)| **o != r.org_id)
-        .filter(|(o, _)| can_edit || current.orgs.contains(o))
-        .map(|(o, name)| OrgChoice {
-            id: *o,
-            name: name.clone(),
-            chosen: current.orgs.contains(o),
+        .map(|o| (o.id, o.org.name.clone()))
+        .collect();
+    // A disabled organisation is offered to nobody, but stays listed while chosen.
+    let mut orgs: Vec<OrgChoice> = all_orgs
+        .iter()
+        .filter(|o| o.id != r.org_id)
+        .filter(|o| (can_edit && o.active) || current.orgs.contains(&o.id))
+        .map(|o| OrgChoice {
+            id: o.id,
+            name: o.org.name.clone(),
+            chosen: current.orgs.contains(&o.id),
         })
         .collect();
     orgs.sort_by_key(|o| (!o.chosen, o.name.clone()));
@@ -82,6 +88,7 @@ pub async fn view(app: &App, p: &Principal, id: ReportId) -> AppResult<SharingVi
     users.sort_by_key(|u| (!u.chosen, u.org.clone(), u.name.clone()));
     Ok(SharingView {
         report_id: id,
+        version: r.version,
         tlp: r.details.tlp,
         can_edit,
         orgs,
@@ -89,16 +96,18 @@ pub async fn view(app: &App, p: &Principal, id: ReportId) -> AppResult<SharingVi
     })
 }
 
-/// Replaces the report's sharing lists. Unknown or inactive organisations and people are
-/// refused by field (`orgs[i]`, `users[i]`); the report's own organisation needs no sharing
-/// and is dropped.
+/// Replaces the report's sharing lists as a new version of the report. Unknown or disabled
+/// organisations and inactive people are refused by field (`orgs[i]`, `users[i]`); the
+/// report's own organisation needs no sharing and is dropped. With `expected_version`, a
+/// report changed meanwhile is a conflict carrying the report as it is now.
 pub async fn set(
     app: &App,
     p: &Principal,
     id: ReportId,
+    expected_version: Option<i64>,
     orgs: &[OrgId],
     users: &[UserId],
-) -> AppResult<ReportSharing> {
+) -> AppResult<Shared> {
     let r = crate::reports::get(app, p, id).await?;
     if !auth::decide_report(app, p, &r, Action::Edit)
         .await?
@@ -114,6 +123,7 @@ pub async fn set(
         .list_orgs()
         .await?
         .into_iter()
+        .filter(|o| o.active)
         .map(|o| o.id)
         .collect();
     let active_users: BTreeSet<UserId> = app
@@ -129,7 +139,7 @@ pub async fn set(
         if !known_orgs.contains(o) {
             errs.push(FieldError::invalid(
                 format!("orgs[{i}]"),
-                format!("組織 {o} はありません / there is no organisation {o}"),
+                format!("組織 {o} はないか無効です / there is no enabled organisation {o}"),
             ));
         } else if *o != r.org_id && !out.orgs.contains(o) {
             out.orgs.push(*o);
@@ -151,7 +161,10 @@ pub async fn set(
     out.orgs.sort();
     out.users.sort();
     let before = app.store.report_sharing(id).await?;
-    app.store.set_report_sharing(id, &out).await?;
+    let saved = app
+        .store
+        .set_report_sharing(id, expected_version, &out, Some(p.user_id), app.clock.now())
+        .await?;
     crate::security::audit_log::change(
         app,
         p.user_id,
@@ -160,7 +173,18 @@ pub async fn set(
         serde_json::json!({"sharing": out}),
     )
     .await?;
-    Ok(out)
+    Ok(Shared {
+        sharing: out,
+        version: saved.version,
+    })
+}
+
+/// Sharing as saved, with the report's version it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shared {
+    #[serde(flatten)]
+    pub sharing: ReportSharing,
+    pub version: i64,
 }
 
 /// Reads ids from form or API values; a value that is not a number is refused by field.

@@ -47,6 +47,8 @@ pub mod actions {
     pub const CHANGE: &str = "record.change";
     pub const EXPORT: &str = "record.export";
     pub const ADMIN: &str = "admin.action";
+    /// A CLEAR or GREEN report forwarded to organisations.
+    pub const FORWARD: &str = "record.forward";
 }
 
 pub const SYSTEM: &str = "system";

@@ -474,6 +474,7 @@ fn directory_records_become_names_with_kinds() {
     let org = |id: i64, key: &str, name: &str, kind: OrgKind| Organisation {
         id: OrgId(id),
         version: 1,
+        active: true,
         org: NewOrganisation {
             key: key.into(),
             name: name.into(),

@@ -283,16 +283,41 @@ pub async fn report_sharing_round_trip(store: DynStore) {
         orgs: vec![other.id],
         users: vec![u.id],
     };
-    store.set_report_sharing(r.id, &s).await.unwrap();
+    let shared = store
+        .set_report_sharing(r.id, Some(r.version), &s, Some(u.id), t0())
+        .await
+        .unwrap();
+    assert_eq!(shared.version, r.version + 1);
+    assert_eq!(store.report_sharing(r.id).await.unwrap(), s);
+    // A change based on the version before is refused with the report as it is now, and
+    // leaves the sharing as it was.
+    match store
+        .set_report_sharing(r.id, Some(r.version), &ReportSharing::default(), None, t0())
+        .await
+    {
+        Err(StoreError::Conflict { current, .. }) => assert_eq!(current.version(), shared.version),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
     assert_eq!(store.report_sharing(r.id).await.unwrap(), s);
     store
-        .set_report_sharing(r.id, &ReportSharing::default())
+        .set_report_sharing(r.id, None, &ReportSharing::default(), None, t0())
         .await
         .unwrap();
     assert_eq!(
         store.report_sharing(r.id).await.unwrap(),
         ReportSharing::default()
     );
+    // Each change is a version in the report's history, with who it was shared with.
+    let history = store.report_history(r.id).await.unwrap();
+    let shares: Vec<_> = history.iter().filter(|h| h.action == "share").collect();
+    assert_eq!(shares.len(), 2, "{history:?}");
+    assert_eq!(shares[0].user_id, Some(u.id));
+    let want = format!(
+        "\"sharing\":{{\"orgs\":[{}],\"users\":[{}]}}",
+        other.id.0, u.id.0
+    );
+    assert!(shares[0].snapshot.contains(&want), "{}", shares[0].snapshot);
+    assert!(shares[0].snapshot.contains(&format!("\"id\":{}", r.id.0)));
     assert!(matches!(
         store.report_sharing(ReportId(999_999)).await,
         Err(StoreError::NotFound { .. })
@@ -378,7 +403,10 @@ pub async fn list_visibility_agrees_with_decide(store: DynStore) {
             } else {
                 ReportSharing::default()
             };
-            store.set_report_sharing(r.id, &sharing).await.unwrap();
+            store
+                .set_report_sharing(r.id, None, &sharing, None, t0())
+                .await
+                .unwrap();
             reports.push((r, sharing));
         }
     }

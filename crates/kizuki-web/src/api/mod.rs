@@ -19,6 +19,10 @@ pub mod surveys;
 pub mod signoff;
 // Interviews with the operators of selected cases.
 pub mod interviews;
+// Forwarding, points of contact, organisations enabled or not.
+pub mod directory;
+// Organisations, accounts, allowlists, tokens and the audit export.
+pub mod admin;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -405,6 +409,11 @@ pub struct SharingDto {
     pub orgs: Vec<i64>,
     #[serde(default)]
     pub users: Vec<i64>,
+    /// The report's version the change is based on; a report changed since is refused with
+    /// 412 and `current_version`. Left out, the change applies to whatever is current.
+    /// Answered with the version the change made.
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 #[utoipa::path(
@@ -433,7 +442,8 @@ async fn get_sharing(
         (status = 200, description = "Saved; takes effect at once in lists, search and exports", body = SharingDto),
         (status = 403, description = "Only the report's organisation and the centre's staff set sharing", body = ApiErrorBody),
         (status = 404, description = "No such report, or not visible to the caller", body = ApiErrorBody),
-        (status = 422, description = "An unknown organisation or inactive person (`orgs[i]`, `users[i]`)", body = ApiErrorBody),
+        (status = 412, description = "The report changed since `version`", body = ApiErrorBody),
+        (status = 422, description = "An unknown or disabled organisation, or an inactive person (`orgs[i]`, `users[i]`)", body = ApiErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -456,12 +466,15 @@ async fn put_sharing(
         .into_iter()
         .map(kizuki_domain::ids::UserId)
         .collect();
-    let saved = reports::sharing::set(&st.app, &p, ReportId(id), &orgs, &users).await?;
+    let saved = reports::sharing::set(&st.app, &p, ReportId(id), b.version, &orgs, &users)
+        .await
+        .map_err(stale_to_412)?;
     Ok((
         StatusCode::OK,
         Json(serde_json::json!({
-            "orgs": saved.orgs.iter().map(|o| o.0).collect::<Vec<_>>(),
-            "users": saved.users.iter().map(|u| u.0).collect::<Vec<_>>(),
+            "orgs": saved.sharing.orgs.iter().map(|o| o.0).collect::<Vec<_>>(),
+            "users": saved.sharing.users.iter().map(|u| u.0).collect::<Vec<_>>(),
+            "version": saved.version,
         })),
     )
         .into_response())
@@ -555,6 +568,21 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_report, update_report))
         .routes(routes!(add_stage))
         .routes(routes!(get_sharing, put_sharing))
+        // Forwarding, points of contact, organisations enabled or not.
+        .routes(routes!(directory::list_forwards, directory::forward))
+        .routes(routes!(directory::forwarded))
+        .routes(routes!(directory::contact_books))
+        .routes(routes!(directory::get_contacts, directory::put_contacts))
+        .routes(routes!(directory::set_active))
+        .routes(routes!(directory::edit_org))
+        .routes(routes!(admin::list_orgs, admin::add_org))
+        .routes(routes!(admin::list_users, admin::add_user))
+        .routes(routes!(admin::set_user_active))
+        .routes(routes!(admin::set_user_role))
+        .routes(routes!(admin::get_allowlist, admin::edit_allowlist))
+        .routes(routes!(admin::list_tokens, admin::issue_token))
+        .routes(routes!(admin::revoke_token))
+        .routes(routes!(admin::export_audit))
         .routes(routes!(list_cases))
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys, surveys::open_survey))

@@ -58,6 +58,8 @@ pub async fn view(
             "count": verified.as_ref().map(|v| v.entries).unwrap_or(0),
             "head": verified.as_ref().ok().and_then(|v| v.last_seq).unwrap_or(0),
             "broken": verified.as_ref().err().map(ToString::to_string),
+            "keep_days": st.audit_retention.keep_days,
+            "purged_before": st.app.clock.now() - st.audit_retention.keep(),
             "entries": entries.iter().map(|e| json!({
                 "seq": e.seq, "at": e.at.to_rfc3339(), "actor": e.actor, "action": e.action,
                 "target": e.target, "detail": e.detail,
@@ -89,8 +91,19 @@ pub async fn export(
     s: SignedIn,
     Query(q): Query<ExportParams>,
 ) -> Result<Response, WebError> {
-    let (bytes, _) = audit_log::export_as(&st.app, &s.p, &q.from, &q.to).await?;
-    let name = format!("audit-{}-{}.jsonl", q.from.trim(), q.to.trim());
+    export_days(&st, &s.p, &q.from, &q.to).await
+}
+
+/// The log's entries of the days `from..=to` as a JSON Lines download named after them, for
+/// the page and the API alike.
+pub async fn export_days(
+    st: &WebState,
+    p: &kizuki_app::auth::Principal,
+    from: &str,
+    to: &str,
+) -> Result<Response, WebError> {
+    let (bytes, _) = audit_log::export_as(&st.app, p, from, to).await?;
+    let name = format!("audit-{}-{}.jsonl", from.trim(), to.trim());
     let safe: String = name
         .chars()
         .map(|c| {

@@ -5,7 +5,11 @@ pub mod annual_report;
 pub mod audit;
 pub mod auth;
 pub mod cases;
+// Points of contact of organisations.
+pub mod contacts;
 pub mod deadlines;
+// Reports forwarded by a ministry or the centre.
+pub mod forwarding;
 // Interviews with the operators of selected cases.
 pub mod interviews;
 pub mod mfa;
@@ -38,6 +42,7 @@ fn user_json(p: &Principal) -> Value {
         "name": p.display_name,
         "email": p.email,
         "role": p.role.code(),
+        "org_id": p.org_id.0,
         "is_operator": p.is_operator(),
         "is_centre": p.is_centre(),
         "is_analyst": matches!(p.role, Role::Analyst | Role::Editor | Role::Admin),

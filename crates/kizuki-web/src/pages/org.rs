@@ -96,6 +96,22 @@ pub async fn add(
     }
 }
 
+/// Gives an account another role from the organisation's users page.
+pub async fn set_role(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    let u = directory::set_role(&st.app, &s.p, UserId(id), f.get("role")).await?;
+    let to = if u.user.org_id == s.p.org_id {
+        "/org/users".to_owned()
+    } else {
+        format!("/org/users?org={}", u.user.org_id)
+    };
+    Ok(done(&st, &s.viewer, "flash.role_changed", &to))
+}
+
 async fn switch(st: &WebState, s: &SignedIn, id: i64, active: bool) -> Result<Response, WebError> {
     let u = directory::set_active(&st.app, &s.p, UserId(id), active).await?;
     let to = if u.user.org_id == s.p.org_id {
@@ -349,4 +365,119 @@ pub async fn add_org(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn switch_org(
+    st: &WebState,
+    s: &SignedIn,
+    id: i64,
+    active: bool,
+) -> Result<Response, WebError> {
+    match directory::set_org_active(&st.app, &s.p, OrgId(id), active).await {
+        Ok(_) => Ok(done(
+            st,
+            &s.viewer,
+            if active {
+                "flash.org_enabled"
+            } else {
+                "flash.org_disabled"
+            },
+            &format!("/admin/orgs#org-{id}"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Disables an organisation and every account of it (the system administrator).
+pub async fn disable_org(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(_f): Posted,
+) -> Result<Response, WebError> {
+    switch_org(&st, &s, id, false).await
+}
+
+/// Enables a disabled organisation; its accounts are enabled one by one.
+pub async fn enable_org(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(_f): Posted,
+) -> Result<Response, WebError> {
+    switch_org(&st, &s, id, true).await
+}
+
+async fn org_edit_page(
+    st: &WebState,
+    s: &SignedIn,
+    id: OrgId,
+    extra: Value,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let o = directory::organisation(&st.app, &s.p, id).await?;
+    render_as(
+        st,
+        &s.viewer,
+        "admin_org_edit.html",
+        with(
+            json!({"o": o, "version": o.version, "errors": {}, "conflict": null,
+                   "form": {"name": o.org.name, "sectors": o.org.sectors,
+                            "region": o.org.region}}),
+            extra,
+        ),
+        status,
+    )
+}
+
+/// `/admin/orgs/{id}`: change an organisation's name, sectors and region.
+pub async fn edit_org_form(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    org_edit_page(&st, &s, OrgId(id), json!({}), StatusCode::OK).await
+}
+
+pub async fn edit_org(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(id): Path<i64>,
+    Posted(f): Posted,
+) -> Result<Response, WebError> {
+    // Decided first: anyone but the administrator learns nothing from the form.
+    directory::organisation(&st.app, &s.p, OrgId(id)).await?;
+    let sectors = f.all("sectors");
+    let region = f.get("region").trim().to_owned();
+    let edit = kizuki_app::accounts::OrgEdit {
+        name: f.get("name").to_owned(),
+        sectors: sectors.clone(),
+        region: Some(region.clone()),
+    };
+    let version = f.i64("version").unwrap_or(0);
+    let typed = json!({"name": f.get("name"), "sectors": sectors, "region": region});
+    let (status, extra) = match directory::edit_org(&st.app, &s.p, OrgId(id), version, &edit).await
+    {
+        Ok(_) => {
+            return Ok(done(
+                &st,
+                &s.viewer,
+                "flash.saved",
+                &format!("/admin/orgs#org-{id}"),
+            ));
+        }
+        Err(AppError::Validation(errs)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"errors": errors_json(&errs, s.viewer.lang), "form": typed,
+                   "version": version}),
+        ),
+        // Changed by someone else meanwhile: the form keeps what was typed, the page shows
+        // the organisation as it is now, and the next save goes against that version.
+        Err(AppError::Store(kizuki_store::StoreError::Conflict { current, .. })) => (
+            StatusCode::CONFLICT,
+            json!({"conflict": {"version": current.version()}, "form": typed}),
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    org_edit_page(&st, &s, OrgId(id), extra, status).await
 }

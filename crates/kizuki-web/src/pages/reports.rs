@@ -511,6 +511,13 @@ struct DetailPage {
     sharing: reports::sharing::SharingView,
     /// Who at the centre entered it, when it was filed on the operator's behalf.
     entered_by: Option<String>,
+    /// Set when a sharing change was refused: `conflict` (the report changed meanwhile, the
+    /// choices shown are the ones just made) and the field errors.
+    sharing_refused: Value,
+    /// Forwards of the report the viewer may see, and the organisations it may forward to.
+    forwarding: reports::forwarding::ForwardingView,
+    /// Set when a forward was refused: the errors, the organisations ticked and the note.
+    forward_refused: Value,
 }
 
 /// Everything the detail page shows, with the stage form's state.
@@ -581,10 +588,15 @@ async fn detail_page(
         stage_errors,
         sharing: reports::sharing::view(&st.app, &s.p, id).await?,
         entered_by: behalf::entered_by(&st.app, r).await?,
+        sharing_refused: Value::Null,
+        forwarding: reports::forwarding::view(&st.app, &s.p, r).await?,
+        forward_refused: Value::Null,
     })
 }
 
-/// Replaces the report's sharing lists from the checkboxes of its page.
+/// Replaces the report's sharing lists from the checkboxes of its page. A refusal answers the
+/// page again with the boxes as they were ticked: with the field errors, or, when the report
+/// changed meanwhile, with a notice and the current version to save against.
 pub async fn save_sharing(
     State(st): State<WebState>,
     s: SignedIn,
@@ -594,13 +606,73 @@ pub async fn save_sharing(
     let id = ReportId(id);
     let orgs = reports::sharing::ids("orgs", &f.all("orgs"), kizuki_domain::ids::OrgId)?;
     let users = reports::sharing::ids("users", &f.all("users"), kizuki_domain::ids::UserId)?;
-    reports::sharing::set(&st.app, &s.p, id, &orgs, &users).await?;
-    Ok(done(
+    let version = f.i64("version");
+    let (status, refused) =
+        match reports::sharing::set(&st.app, &s.p, id, version, &orgs, &users).await {
+            Ok(_) => {
+                return Ok(done(
+                    &st,
+                    &s.viewer,
+                    "flash.sharing_saved",
+                    &format!("/reports/{id}#sharing"),
+                ));
+            }
+            Err(AppError::Validation(errs)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"errors": errors_json(&errs, s.viewer.lang)}),
+            ),
+            Err(AppError::Store(StoreError::Conflict {
+                current: Current::Report(cur),
+                ..
+            })) => (
+                StatusCode::CONFLICT,
+                json!({"conflict": {"updated_at": cur.updated_at, "version": cur.version}}),
+            ),
+            Err(e) => return Err(e.into()),
+        };
+    let mut ctx = detail_page(
         &st,
+        &s,
+        id,
+        json!({"kind": "follow_up", "text": ""}),
+        json!({}),
+    )
+    .await?;
+    for o in &mut ctx.sharing.orgs {
+        o.chosen = orgs.contains(&o.id);
+    }
+    for u in &mut ctx.sharing.users {
+        u.chosen = users.contains(&u.id);
+    }
+    ctx.sharing_refused = refused;
+    let mut res = render(&st, &s.viewer, "reports/detail.html", &ctx)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// The report's page answered again with 422 after a refused form of it, `extra` (the
+/// refused form's state) laid over the page.
+pub async fn detail_again(
+    st: &WebState,
+    s: &SignedIn,
+    id: ReportId,
+    extra: Value,
+) -> Result<Response, WebError> {
+    let ctx = detail_page(
+        st,
+        s,
+        id,
+        json!({"kind": "follow_up", "text": ""}),
+        json!({}),
+    )
+    .await?;
+    super::render_as(
+        st,
         &s.viewer,
-        "flash.sharing_saved",
-        &format!("/reports/{id}#sharing"),
-    ))
+        "reports/detail.html",
+        super::with(json!(ctx), extra),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
 }
 
 /// Similar past cases and reports with their lessons, for the report page. The page

@@ -53,6 +53,32 @@ pub enum OrgCommand {
         #[arg(long)]
         name: String,
     },
+    /// Change an organisation's name, sectors or region (its key and kind stay).
+    Edit {
+        /// Name or key of the organisation.
+        #[arg(long)]
+        name: String,
+        /// A new name.
+        #[arg(long)]
+        rename: Option<String>,
+        /// The sectors, replacing the current ones (repeat for a ministry).
+        #[arg(long = "sector")]
+        sectors: Vec<String>,
+        /// A region code from the taxonomy; `--region ""` removes it.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Disable an organisation: every account of it is disabled, its reports stay.
+    Disable {
+        /// Name or key of the organisation.
+        #[arg(long)]
+        name: String,
+    },
+    /// Enable a disabled organisation again (its accounts stay disabled until enabled).
+    Enable {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// Flattened into `kizuki user …` beside `list` and `reset-password`.
@@ -82,6 +108,13 @@ pub enum UserCommand {
     Enable {
         #[arg(long)]
         email: String,
+    },
+    /// Give an account another role (it must fit the organisation's kind).
+    Role {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
     },
 }
 
@@ -119,7 +152,7 @@ pub async fn org(app: &App, cmd: OrgCommand) -> Result<ExitCode> {
                 let n = users.iter().filter(|u| u.user.org_id == o.id).count();
                 let (_, list) = accounts::allowlist(app, &o).await?;
                 println!(
-                    "{}\t{}\t{}\t{}\t{} users\t{}",
+                    "{}\t{}\t{}\t{}\t{} users\t{}{}",
                     o.org.key,
                     o.org.kind.code(),
                     o.org.name,
@@ -129,7 +162,8 @@ pub async fn org(app: &App, cmd: OrgCommand) -> Result<ExitCode> {
                         "allowlist: off".to_owned()
                     } else {
                         format!("allowlist: {}", list.entries().len())
-                    }
+                    },
+                    if o.active { "" } else { "\tdisabled" }
                 );
             }
         }
@@ -157,6 +191,48 @@ pub async fn org(app: &App, cmd: OrgCommand) -> Result<ExitCode> {
             } else {
                 println!("removed {cidr}; {} entries remain", list.entries().len());
             }
+        }
+        OrgCommand::Edit {
+            name,
+            rename,
+            sectors,
+            region,
+        } => {
+            let o = accounts::find_org(app, &name).await?;
+            let edit = accounts::OrgEdit {
+                name: rename.unwrap_or_else(|| o.org.name.clone()),
+                // Left out, the sectors and region stay as they are.
+                sectors: if sectors.is_empty() {
+                    o.org.sectors.iter().map(|c| c.0.clone()).collect()
+                } else {
+                    sectors
+                },
+                region: region.or_else(|| o.org.region.as_ref().map(|c| c.0.clone())),
+            };
+            let saved = accounts::edit_org(app, &o, o.version, &edit, "cli".to_owned()).await?;
+            println!(
+                "{}\t{}\t{}\t{}",
+                saved.org.key,
+                saved.org.kind.code(),
+                saved.org.name,
+                sector_labels(app, &saved.org.sectors)
+            );
+        }
+        OrgCommand::Disable { name } => {
+            let o = accounts::find_org(app, &name).await?;
+            let (_, n) = accounts::set_org_active(app, &o, false, "cli".to_owned()).await?;
+            println!(
+                "「{}」を無効にしました（アカウント {n} 件も無効） / disabled {} and {n} of its accounts",
+                o.org.name, o.org.key
+            );
+        }
+        OrgCommand::Enable { name } => {
+            let o = accounts::find_org(app, &name).await?;
+            accounts::set_org_active(app, &o, true, "cli".to_owned()).await?;
+            println!(
+                "「{}」を有効にしました。アカウントは個別に有効にしてください / enabled {}; enable its accounts one by one",
+                o.org.name, o.org.key
+            );
         }
         OrgCommand::Allowlist { name } => {
             let o = accounts::find_org(app, &name).await?;
@@ -238,6 +314,16 @@ pub async fn user(app: &App, cmd: UserCommand) -> Result<ExitCode> {
             println!(
                 "{} を無効にしました。セッションは次の操作で終了し、トークン{}件を失効させました / disabled {}: sessions end at their next request, {} token(s) revoked",
                 u.user.email, revoked, u.user.email, revoked
+            );
+        }
+        UserCommand::Role { email, role } => {
+            let u = accounts::set_role_cli(app, &email, &role).await?;
+            println!(
+                "{} の役割を「{}」にしました / {} is now {}",
+                u.user.email,
+                u.user.role.label_ja(),
+                u.user.email,
+                u.user.role.code()
             );
         }
         UserCommand::Enable { email } => {

@@ -19,6 +19,7 @@ mod cli;
 // Refusals before the session layer follow the error conventions.
 mod conventions;
 mod crash;
+mod directory;
 mod http;
 // Interviews with the operators of selected cases.
 mod interviews;

@@ -7,7 +7,8 @@ use crate::search_web::{file, ids, report, search_until};
 use kizuki_testkit::{ANALYST, EDITOR, FINANCE, RAIL, TestApp};
 use serde_json::json;
 
-async fn user_id(srv: &TestApp, email: &str) -> i64 {
+/// The id of demo user `email`.
+pub(crate) async fn user_id(srv: &TestApp, email: &str) -> i64 {
     let e = kizuki_domain::user::Email::parse(email).unwrap();
     srv.app
         .store
@@ -229,4 +230,99 @@ async fn red_is_for_the_named_and_amber_for_the_organisations_shared_with() {
         .collect();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert!(changes[0].detail.contains(&fin_org.to_string()));
+}
+
+#[tokio::test]
+async fn a_sharing_change_is_a_version_in_the_history_and_a_stale_one_is_shown() {
+    let srv = TestApp::demo().await;
+    let rail = srv.token(RAIL).await;
+    let fin_org = kizuki_app::accounts::org_with_key(&srv.app, "demo-finance")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .0;
+    let id = file(
+        &srv,
+        &rail,
+        &report("版の共有試験", "共有の版の試験。", "amber"),
+    )
+    .await;
+    let before = srv
+        .api("GET", &format!("/reports/{id}"), Some(&rail), &[], None)
+        .await
+        .json()["version"]
+        .as_i64()
+        .unwrap();
+    let r = srv
+        .api(
+            "PUT",
+            &format!("/reports/{id}/sharing"),
+            Some(&rail),
+            &[],
+            Some(&json!({"orgs": [fin_org], "version": before})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["version"], before + 1);
+    // Based on the version before: refused, and the sharing stays as saved.
+    let r = srv
+        .api(
+            "PUT",
+            &format!("/reports/{id}/sharing"),
+            Some(&rail),
+            &[],
+            Some(&json!({"orgs": [], "version": before})),
+        )
+        .await;
+    assert_eq!(r.status, 412, "{}", r.body);
+    assert_eq!(r.json()["current_version"], before + 1);
+    let history = srv
+        .app
+        .store
+        .report_history(kizuki_domain::ids::ReportId(id))
+        .await
+        .unwrap();
+    let share = history.iter().find(|h| h.action == "share").unwrap();
+    assert!(share.snapshot.contains(&format!("\"orgs\":[{fin_org}]")));
+
+    // On the page: the history names the change; a form read before it is answered 409 with
+    // the boxes as ticked and a notice, and saved on the second try.
+    let mut page = srv.client(RAIL).await;
+    let shown = page.get(&format!("/reports/{id}")).await.body;
+    assert!(shown.contains("共有先を変更"), "{shown}");
+    let r = page
+        .post(
+            &format!("/reports/{id}"),
+            &format!("/reports/{id}/sharing"),
+            &[("version", &before.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("id=\"sharing-conflict\""), "{}", r.body);
+    assert!(
+        !r.body
+            .contains(&format!("id=\"share-org-{fin_org}\" checked")),
+        "the boxes as this user left them"
+    );
+    assert!(
+        r.body
+            .contains(&format!("name=\"version\" value=\"{}\"", before + 1)),
+        "the next save goes against the current version"
+    );
+    let r = page
+        .post(
+            &format!("/reports/{id}"),
+            &format!("/reports/{id}/sharing"),
+            &[("version", &(before + 1).to_string())],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let now = srv
+        .app
+        .store
+        .report_sharing(kizuki_domain::ids::ReportId(id))
+        .await
+        .unwrap();
+    assert!(now.orgs.is_empty());
 }
