@@ -161,7 +161,7 @@ async fn a_ministry_forwards_green_reports_to_its_sectors_operators_only() {
         let srv = &srv;
         async move {
             call(
-                &srv,
+                srv,
                 "GET",
                 &format!("/reports/{green}/forwards"),
                 &token,
