@@ -197,6 +197,17 @@ impl SignOffState {
         SignOffState::ALL.into_iter().find(|k| k.code() == s.trim())
     }
 
+    /// The editor's actions that can follow this state (by [`Action::code`]), so a page offers
+    /// only those; `apply` remains the rule.
+    pub fn editor_actions(self) -> &'static [&'static str] {
+        match self {
+            SignOffState::Draft | SignOffState::ChangesRequested => &["send"],
+            SignOffState::SentToOperator | SignOffState::Published => &["withdraw"],
+            SignOffState::Approved => &["mark_publishable", "withdraw"],
+            SignOffState::Publishable => &["publish", "withdraw"],
+        }
+    }
+
     pub fn label_ja(self) -> &'static str {
         match self {
             SignOffState::Draft => "作成中",
@@ -793,7 +804,12 @@ mod tests {
         let mut s = SignOff::new();
         assert_eq!(s.state(), SignOffState::Draft);
         assert_eq!(s.fingerprint(), None);
+        // What a page offers the editor at each step is exactly the step the path takes next.
+        assert_eq!(s.state().editor_actions(), ["send"]);
+        assert!(s.publish(EDITOR, &clock, &a).is_err());
         s.send(EDITOR, &clock, &a).unwrap();
+        assert!(!s.state().editor_actions().contains(&"publish"));
+        assert!(s.mark_publishable(EDITOR, &clock, &a).is_err());
         assert_eq!(
             s.fingerprint(),
             Some(fp),
@@ -802,9 +818,13 @@ mod tests {
         clock.advance(chrono::Duration::days(3));
         s.approve(OPERATOR, &clock, fp).unwrap();
         clock.advance(chrono::Duration::hours(1));
+        assert!(s.state().editor_actions().contains(&"mark_publishable"));
         s.mark_publishable(EDITOR, &clock, &a).unwrap();
+        assert!(s.state().editor_actions().contains(&"publish"));
         s.publish(EDITOR, &clock, &a).unwrap();
         assert_eq!(s.state(), SignOffState::Published);
+        assert_eq!(s.state().editor_actions(), ["withdraw"]);
+        assert!(s.publish(EDITOR, &clock, &a).is_err());
         assert_eq!(s.live(), Some((fp, at("2020-01-13T02:00:00Z"))));
         let h = s.history();
         assert_eq!(h.len(), 4);

@@ -138,6 +138,49 @@ fn is_stopword(w: &str) -> bool {
     STOPWORDS.contains(&w)
 }
 
+/// Words almost every incident report uses. They may still count for the lookup (weighted
+/// by rarity like any term), but a reader told "both mention システム" learns nothing, so
+/// they are never given as a reason.
+const GENERIC_JA: &[&str] = &[
+    "システム",
+    "本件",
+    "発生",
+    "対応",
+    "影響",
+    "障害",
+    "事象",
+    "確認",
+    "実施",
+    "当社",
+    "弊社",
+    "利用",
+    "利用者",
+    "情報",
+    "一部",
+    "状況",
+    "原因",
+    "結果",
+    "場合",
+    "可能",
+    "必要",
+    "以下",
+    "以上",
+    "時点",
+    "現在",
+    "関係",
+    "対策",
+    "報告",
+    "事案",
+    "問題",
+    "内容",
+    "対象",
+    "全て",
+];
+
+fn is_generic(phrase: &str) -> bool {
+    GENERIC_JA.contains(&phrase)
+}
+
 /// Index terms worth querying: bigrams, and Latin words of three or more letters that are
 /// not stop words or bare numbers.
 fn useful_term(t: &str) -> bool {
@@ -288,7 +331,7 @@ impl SearchIndex {
             }
         }
         Ok(SimilarResults {
-            key_terms: key_phrases.into_iter().map(|(p, _)| p).collect(),
+            key_terms: key_phrases.into_iter().map(|k| k.shown).collect(),
             items,
             lessons,
         })
@@ -385,7 +428,7 @@ impl SearchIndex {
         searcher: &Searcher,
         doc: &TantivyDocument,
         p: &Profile,
-        key_phrases: &[(String, f64)],
+        key_phrases: &[KeyPhrase],
         score: f32,
     ) -> SearchResult<SimilarItem> {
         let f = self.fields();
@@ -405,9 +448,9 @@ impl SearchIndex {
         let reasons = Reasons {
             key_terms: key_phrases
                 .iter()
-                .filter(|(ph, _)| contains_phrase(&text, ph))
+                .filter(|k| contains_phrase(&text, &k.norm))
                 .take(KEY_TERMS_SHOWN)
-                .map(|(ph, _)| ph.clone())
+                .map(|k| k.shown.clone())
                 .collect(),
             same_event_type: !p.event_type.is_empty() && p.event_type == meta.event_type,
             shared_causes: p
@@ -552,17 +595,41 @@ fn keyword(field: tantivy::schema::Field, v: &str) -> Box<dyn TQuery> {
 /// Words a person would recognise as the source's key terms: katakana and kanji runs of two
 /// or more characters and Latin words, ranked by tf·idf (a run's document frequency is
 /// bounded by its rarest bigram's, which is what is used).
-fn key_phrases(p: &Profile, df: &HashMap<String, u64>, n: u64) -> Vec<(String, f64)> {
+/// A distinctive phrase of the source: normalised for matching, as first written for a
+/// reader (ファイル, not the normalised フアイル), and its weight.
+#[derive(Debug, Clone)]
+struct KeyPhrase {
+    norm: String,
+    shown: String,
+    weight: f64,
+}
+
+fn key_phrases(p: &Profile, df: &HashMap<String, u64>, n: u64) -> Vec<KeyPhrase> {
     let mut tf: HashMap<String, u32> = HashMap::new();
+    let mut shown: HashMap<String, String> = HashMap::new();
     for text in [&p.title, &p.title, &p.body] {
         let norm = normalize_mapped(text);
+        // The original text behind normalised characters `from..to`.
+        let surface = |from: usize, to: usize| -> Option<String> {
+            let start = norm.origin.get(from)?.start;
+            let end = norm.origin.get(to.checked_sub(1)?)?.end;
+            text.get(start..end).map(str::to_owned)
+        };
+        let mut count = |piece: String, from: usize, to: usize| {
+            if !shown.contains_key(&piece) {
+                let written = surface(from, to).unwrap_or_else(|| piece.clone());
+                shown.insert(piece.clone(), written);
+            }
+            *tf.entry(piece).or_insert(0) += 1;
+        };
         for seg in segments(&norm.chars) {
+            let base = seg.range.start;
             let chars = &norm.chars[seg.range.clone()];
             match seg.class {
                 Class::Word => {
                     let w: String = chars.iter().collect();
                     if useful_term(&w) {
-                        *tf.entry(w).or_insert(0) += 1;
+                        count(w, base, base + chars.len());
                     }
                 }
                 Class::Cjk => {
@@ -575,7 +642,7 @@ fn key_phrases(p: &Profile, df: &HashMap<String, u64>, n: u64) -> Vec<(String, f
                                 && i - start >= 2
                                 && i - start <= 12
                             {
-                                *tf.entry(piece).or_insert(0) += 1;
+                                count(piece, base + start, base + i);
                             }
                             start = i;
                         }
@@ -585,18 +652,34 @@ fn key_phrases(p: &Profile, df: &HashMap<String, u64>, n: u64) -> Vec<(String, f
             }
         }
     }
-    let mut out: Vec<(String, f64)> = tf
+    let mut out: Vec<KeyPhrase> = tf
         .into_iter()
         .filter_map(|(ph, c)| {
+            if is_generic(&ph) {
+                return None;
+            }
             let d = phrase_df(&ph, df)?;
             if d <= 1 && n > 2 {
                 // Only in the source itself: nothing else can share it.
                 return None;
             }
-            Some((ph, (1.0 + f64::from(c).ln()) * idf(d, n)))
+            if n >= 20 && (d as f64) > MAX_DF_SHARE * n as f64 {
+                // In a fifth of everything: true of the pair, telling of neither.
+                return None;
+            }
+            let shown = shown.get(&ph).cloned().unwrap_or_else(|| ph.clone());
+            Some(KeyPhrase {
+                weight: (1.0 + f64::from(c).ln()) * idf(d, n),
+                norm: ph,
+                shown,
+            })
         })
         .collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out.sort_by(|a, b| {
+        b.weight
+            .total_cmp(&a.weight)
+            .then_with(|| a.norm.cmp(&b.norm))
+    });
     out.truncate(KEY_PHRASES);
     out
 }
@@ -643,4 +726,46 @@ fn contains_phrase(text: &str, ph: &str) -> bool {
         !before.is_some_and(|c| c.is_alphanumeric() && !crate::analysis::is_cjk(c))
             && !after.is_some_and(|c| c.is_alphanumeric() && !crate::analysis::is_cjk(c))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(title: &str, body: &str) -> Profile {
+        Profile {
+            title: title.into(),
+            body: body.into(),
+            event_type: String::new(),
+            causes: Vec::new(),
+            systems: Vec::new(),
+            vendors: Vec::new(),
+            exclude_groups: Vec::new(),
+            exclude_case: None,
+        }
+    }
+
+    #[test]
+    fn key_phrases_leave_generic_words_out_and_read_as_written() {
+        // Every bigram counts as seen in two documents of ten: rare enough to be a reason.
+        let p = profile(
+            "システム障害が発生",
+            "本件ではシステムの障害が発生し、対応に影響した。ファイルサーバが停止した。",
+        );
+        let mut df = HashMap::new();
+        for text in [&p.title, &p.body] {
+            for_each_index_token(text, |t| {
+                df.insert(t.text, 2);
+            });
+        }
+        let shown: Vec<String> = key_phrases(&p, &df, 10)
+            .into_iter()
+            .map(|k| k.shown)
+            .collect();
+        for generic in ["システム", "発生", "本件", "対応", "影響", "障害"] {
+            assert!(!shown.iter().any(|s| s == generic), "{generic}: {shown:?}");
+        }
+        assert!(shown.iter().any(|s| s == "ファイルサーバ"), "{shown:?}");
+        assert!(!shown.iter().any(|s| s.contains("フア")), "{shown:?}");
+    }
 }

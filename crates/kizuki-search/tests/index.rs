@@ -473,7 +473,7 @@ async fn similar_cases_come_with_reasons_and_lessons() {
         .report_with(
             a,
             "取引先を装った不審メールの添付ファイルからマルウェアに感染",
-            "職員が取引先を装った不審メールの添付ファイル（Word文書）を開き、マクロを有効にしたため端末がEmotetに感染した。",
+            "職員が取引先を装った不審メールの添付ファイル（Word文書）を開き、マクロを有効にしたため端末がEmotetに感染した。本件ではメールシステムに障害が発生し、システムの対応に影響が出た。",
             "green",
             at(2024, 2, 1),
             "medical",
@@ -497,6 +497,31 @@ async fn similar_cases_come_with_reasons_and_lessons() {
     );
     assert!(top.reasons.same_event_type);
     assert!(!top.reasons.key_terms.is_empty());
+    // Reasons are what the two share and few others do, never words every report uses, and
+    // they read as written (ファイル), not as the index normalises them (フアイル).
+    assert!(
+        top.reasons.key_terms.iter().any(|t| t == "ファイル"),
+        "{:?}",
+        top.reasons.key_terms
+    );
+    for item in &sim.items {
+        assert!(
+            !item
+                .reasons
+                .key_terms
+                .iter()
+                .any(|t| t.contains("フア") || t.contains("ウエ")),
+            "{:?}",
+            item.reasons.key_terms
+        );
+        for generic in ["システム", "本件", "発生", "対応", "影響"] {
+            assert!(
+                !item.reasons.key_terms.iter().any(|t| t == generic),
+                "{generic} given as a reason: {:?}",
+                item.reasons.key_terms
+            );
+        }
+    }
     assert!(!top.lessons.is_empty(), "the case's lessons come along");
     assert!(!sim.lessons.is_empty());
     assert!(

@@ -411,6 +411,15 @@ impl TestApp {
         self.site.password(email)
     }
 
+    /// The account of `email`, as stored.
+    pub async fn user(&self, email: &str) -> kizuki_domain::user::User {
+        let e = kizuki_domain::user::Email::parse(email).unwrap_or_else(|e| panic!("{email}: {e}"));
+        match self.app.store.credentials(&e).await {
+            Ok(Some(c)) => c.user,
+            other => panic!("no account {email}: {other:?}"),
+        }
+    }
+
     /// A bearer token for `email`, made through the application service.
     pub async fn token(&self, email: &str) -> String {
         kizuki_app::security::tokens::create(&self.app, email, "test")

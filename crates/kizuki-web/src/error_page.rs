@@ -63,13 +63,22 @@ impl ErrorPages {
             Some(u) => kizuki_app::auth::lang_of(&self.app, u, sess.lang).await,
             None => sess.lang,
         };
+        // A signed-in visitor keeps the header they navigate with; an account that can no
+        // longer be read (disabled meanwhile) gets the signed-out one.
+        let user = match sess.user {
+            Some(u) => kizuki_app::auth::principal(&self.app, u)
+                .await
+                .ok()
+                .map(|p| crate::pages::user_json(&p)),
+            None => None,
+        };
         let ctx = serde_json::json!({
             "lang": lang.code(),
             "code": info.code,
             "status": status.as_u16(),
             "csrf": sess.csrf,
             "path": "/",
-            "user": null,
+            "user": user,
             "flash": null,
         });
         match self.views.render("error.html", ctx) {

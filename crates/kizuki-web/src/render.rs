@@ -191,6 +191,13 @@ impl Views {
                 None => String::new(),
             }
         });
+        // Whole numbers with thousands separators (12,000人), as people read them.
+        env.add_filter("num", |v: Value| -> String {
+            match v.as_i64() {
+                Some(n) => thousands(n),
+                None => v.to_string(),
+            }
+        });
         env.add_filter("day", |state: &State, v: Value| -> String {
             parse_day(&v).map_or_else(String::new, |d| day_text(d, lang_of(state)))
         });
@@ -263,9 +270,45 @@ pub fn attachment(bytes: Vec<u8>, content_type: &str, name: &str) -> axum::respo
         .into_response()
 }
 
+/// `text` as a QR code in inline SVG (no XML declaration, sized by the page's CSS), or
+/// `None` when it is too long for one; the page then shows the text alone.
+pub fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    // The markup starts at `<svg`; what comes before is the XML prologue.
+    svg.find("<svg").map(|at| svg[at..].to_owned())
+}
+
+/// `12000` as `12,000`; the sign stays in front.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(12_000), "12,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(-1_234_567), "-1,234,567");
+        assert_eq!(thousands(0), "0");
+    }
 
     /// Every `t("…")` written in a template names a message both catalogues have.
     #[test]

@@ -181,7 +181,9 @@ enum UserCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(search_cmd::exclusions_as_values(
+        std::env::args_os().collect(),
+    ));
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

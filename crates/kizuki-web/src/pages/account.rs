@@ -261,7 +261,8 @@ async fn mfa_page(
         "account_mfa.html",
         json!({"mfa": state, "failed": failed,
                "secret": pending.as_ref().map(|e| e.secret_base32.clone()),
-               "uri": pending.as_ref().map(|e| e.otpauth_uri.clone())}),
+               "uri": pending.as_ref().map(|e| e.otpauth_uri.clone()),
+               "qr": pending.as_ref().and_then(|e| crate::render::qr_svg(&e.otpauth_uri))}),
     )?;
     *res.status_mut() = status;
     // A pending secret is on this page: no cache may keep it.

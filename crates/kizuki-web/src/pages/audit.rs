@@ -46,6 +46,26 @@ pub async fn view(
     )
     .await?;
     let verified = audit_log::verify(&st.app).await?;
+    let people: std::collections::BTreeMap<String, String> =
+        kizuki_app::reports::user_names(&st.app)
+            .await?
+            .into_iter()
+            .map(|(id, name)| (kizuki_app::security::audit::actor_user(id), name))
+            .collect();
+    let lang = s.viewer.lang;
+    let catalogue = crate::i18n::catalogue();
+    // A person reads a name and a phrase; the codes stay beside them for the filters.
+    let actor_name = |actor: &str| match actor {
+        "system" | "cli" | "anonymous" => catalogue
+            .get(lang, &format!("audit_actor.{actor}"))
+            .to_owned(),
+        a => people.get(a).cloned().unwrap_or_else(|| a.to_owned()),
+    };
+    let action_label = |action: &str| {
+        let key = format!("audit_action.{}", action.replace('.', "_"));
+        let label = catalogue.get(lang, &key);
+        (label != key).then(|| label.to_owned())
+    };
     let older = (entries.len() == PAGE)
         .then(|| entries.last().map(|e| e.seq))
         .flatten();
@@ -61,7 +81,9 @@ pub async fn view(
             "keep_days": st.audit_retention.keep_days,
             "purged_before": st.app.clock.now() - st.audit_retention.keep(),
             "entries": entries.iter().map(|e| json!({
-                "seq": e.seq, "at": e.at.to_rfc3339(), "actor": e.actor, "action": e.action,
+                "seq": e.seq, "at": e.at.to_rfc3339(), "actor": e.actor,
+                "actor_name": actor_name(&e.actor), "action": e.action,
+                "action_label": action_label(&e.action),
                 "target": e.target, "detail": e.detail,
             })).collect::<Vec<_>>(),
             "q": {"actor": q.actor, "action": q.action, "target": q.target},

@@ -114,6 +114,10 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
         }
         ctx["surveys"] = json!(surveys);
     }
+    // Reports a ministry or the centre forwarded to this organisation lately.
+    let mut forwarded = reports::forwarding::inbox(app, p).await?;
+    forwarded.truncate(5);
+    ctx["forwarded"] = json!(forwarded);
     // Overdue report stages, own organisation's or everything readable.
     ctx["overdue"] = super::deadlines::dashboard_json(st, p).await?;
     // Anonymised cases waiting for this operator's sign-off.

@@ -79,7 +79,8 @@ async fn enrol_page(
         st,
         v,
         "login_enrol.html",
-        json!({"secret": e.secret_base32, "uri": e.otpauth_uri, "failed": failed}),
+        json!({"secret": e.secret_base32, "qr": crate::render::qr_svg(&e.otpauth_uri),
+               "uri": e.otpauth_uri, "failed": failed}),
     )?;
     if failed {
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;

@@ -37,7 +37,8 @@ use kizuki_domain::user::Role;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-fn user_json(p: &Principal) -> Value {
+/// The signed-in user as every page's header shows it.
+pub(crate) fn user_json(p: &Principal) -> Value {
     json!({
         "name": p.display_name,
         "email": p.email,

@@ -126,6 +126,13 @@ pub async fn review(
     ctx["k"] = json!(k);
     ctx["title"] = json!(r.case.content.title);
     ctx["history"] = json!(transitions_json(&r, &names));
+    // Only the editor moves the sign-off on, and only along the steps its state allows.
+    let actions: &[&str] = if s.p.role == kizuki_domain::user::Role::Editor {
+        r.signoff.state().editor_actions()
+    } else {
+        &[]
+    };
+    ctx["actions"] = json!(actions);
     // Text resting on what the operator said in an interview but did not let us publish.
     ctx["provenance"] =
         json!(kizuki_app::interviews::review_provenance(&st.app, &s.p, CaseId(id)).await?);

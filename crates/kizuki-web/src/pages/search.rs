@@ -41,7 +41,6 @@ pub async fn page(
             return Ok(res);
         }
     };
-    let started = std::time::Instant::now();
     let results = run(&st, &viewer, query.clone()).await?;
     let published = published_slugs(&st, crate::search::LinkFor::of(&viewer)).await?;
     let view = SearchView::of(
@@ -57,7 +56,6 @@ pub async fn page(
     ctx["results"] = json!(view);
     ctx["next"] = json!(next);
     ctx["prev"] = json!(prev);
-    ctx["ms"] = json!(started.elapsed().as_millis());
     ctx["qs"] = json!(query_string(&params, None));
     super::render(&st, &s.viewer, "search.html", ctx)
 }

@@ -19,9 +19,37 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Lets a query exclusion (`kizuki search カード -三井住友`) through the argument parser:
+/// after the `search` subcommand, a word with a single leading hyphen is a query word (the
+/// command has no short options but `-h`), so such words are moved behind a `--`, where the
+/// parser takes them as values. Exclusions may stand anywhere in a query, so the move does
+/// not change its meaning; options (`--json`, `--as …`) keep working wherever they are.
+pub fn exclusions_as_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(at) = args.iter().position(|a| a == "search") else {
+        return args;
+    };
+    if args[at..].iter().any(|a| a == "--") {
+        return args;
+    }
+    let is_exclusion = |a: &std::ffi::OsString| {
+        a.to_str()
+            .is_some_and(|s| s.len() > 1 && s.starts_with('-') && !s.starts_with("--") && s != "-h")
+    };
+    let (words, rest): (Vec<_>, Vec<_>) = args[at + 1..].iter().cloned().partition(is_exclusion);
+    if words.is_empty() {
+        return args;
+    }
+    let mut out: Vec<_> = args[..=at].to_vec();
+    out.extend(rest);
+    out.push("--".into());
+    out.extend(words);
+    out
+}
+
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words, "phrases", -exclusions and filters such as sector:railway fy:2019 tlp:green.
+    /// Words, "phrases", -exclusions and filters such as sector:railway fy:2019 tlp:green. An
+    /// exclusion is a word of the query, not an option: `kizuki search カード -三井住友`.
     #[arg(required = true, num_args = 1..)]
     pub query: Vec<String>,
     /// Print the results as JSON.
@@ -447,4 +475,28 @@ pub async fn bench(cmd: BenchCommand) -> Result<ExitCode> {
         std::fs::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exclusions_as_values;
+    use std::ffi::OsString;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn exclusions_go_behind_a_double_dash_and_options_stay() {
+        assert_eq!(
+            exclusions_as_values(args(&["kizuki", "search", "カード", "-三井住友", "--json"])),
+            args(&["kizuki", "search", "カード", "--json", "--", "-三井住友"])
+        );
+        let plain = args(&["kizuki", "search", "カード", "--as", "a@b.jp"]);
+        assert_eq!(exclusions_as_values(plain.clone()), plain);
+        let escaped = args(&["kizuki", "search", "--", "-x"]);
+        assert_eq!(exclusions_as_values(escaped.clone()), escaped);
+        let other = args(&["kizuki", "user", "disable", "--email", "-x"]);
+        assert_eq!(exclusions_as_values(other.clone()), other);
+    }
 }

@@ -27,6 +27,7 @@ mod interviews;
 mod limits;
 // Filing on an operator's behalf.
 mod on_behalf;
+mod polish;
 mod publication;
 // Deadline reminders by e-mail and webhook.
 mod reminders;

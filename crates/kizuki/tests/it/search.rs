@@ -84,6 +84,13 @@ async fn an_acknowledged_write_is_searchable_after_a_restart() {
         &["search", "改元", "kind:case", "--json"],
     ));
     assert!(total(&v) >= 1);
+    // An exclusion is a query word, not an option, wherever it stands.
+    let without = json(&kizuki(
+        &d.path(),
+        &["search", "改元", "-システム", "kind:case", "--json"],
+    ));
+    assert!(total(&without) < total(&v), "{without}");
+    assert!(total(&v) >= 1);
     assert!(
         v["results"]["hits"][0]["title"]["text"]
             .as_str()

@@ -9,16 +9,7 @@ use serde_json::json;
 
 /// The id of demo user `email`.
 pub(crate) async fn user_id(srv: &TestApp, email: &str) -> i64 {
-    let e = kizuki_domain::user::Email::parse(email).unwrap();
-    srv.app
-        .store
-        .credentials(&e)
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id
-        .0
+    srv.user(email).await.id.0
 }
 
 async fn sees(srv: &TestApp, token: &str, id: i64) -> bool {

@@ -1,0 +1,135 @@
+//! Pages as a demanding user reads them: an error page keeps the signed-in header, the
+//! home page leads to the public portal, the administrator's menu reaches the audit log and
+//! the log reads as names, phrases and Japan time; search shows its hits before its facets
+//! and no timer; a published case offers the editor only what can still be done and tells
+//! no reader to approve it; numbers carry separators, vendors are shown, the severity is
+//! named once; the authenticator is set up from a QR code.
+
+use crate::search_web::file;
+use kizuki_testkit::{ANALYST, EDITOR, RAIL, TestApp};
+use serde_json::json;
+
+const ADMIN: &str = "admin@centre.example.jp";
+
+#[tokio::test]
+async fn error_pages_keep_the_header_and_the_menus_reach_every_page() {
+    let srv = TestApp::demo().await;
+    let mut rail = srv.client(RAIL).await;
+    let missing = rail.get("/reports/987654").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("class=\"main\""), "{}", missing.body);
+    assert!(
+        missing.body.contains("/logout"),
+        "signed in, with a way out"
+    );
+    let anonymous = srv.anonymous().get("/public/cases/1999-9").await;
+    assert_eq!(anonymous.status, 404);
+    assert!(!anonymous.body.contains("class=\"main\""));
+
+    let home = srv.anonymous().get("/").await;
+    assert!(home.body.contains("id=\"to-portal\""), "{}", home.body);
+    let mut admin = srv.client(ADMIN).await;
+    let dash = admin.get("/").await;
+    assert!(dash.body.contains("href=\"/audit\""), "{}", dash.body);
+    assert!(dash.body.contains("href=\"/contacts\""));
+}
+
+#[tokio::test]
+async fn the_audit_log_reads_as_names_phrases_and_japan_time() {
+    let srv = TestApp::demo().await;
+    let analyst_name = srv.user(ANALYST).await.user.display_name;
+    srv.client(ANALYST).await;
+    let mut admin = srv.client(ADMIN).await;
+    let page = admin.get("/audit?action=auth.login").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&analyst_name), "{}", page.body);
+    assert!(page.body.contains("ログイン"), "the action's name");
+    assert!(
+        page.body.contains("auth.login"),
+        "its code beside it, for the filter"
+    );
+    assert!(
+        !page.body.contains("+00:00"),
+        "no UTC instants: {}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn search_shows_hits_first_and_no_timer() {
+    let srv = TestApp::builder().demo().mfa().search().build().await;
+    let mut c = srv.client(ANALYST).await;
+    let page = c.get("/search?q=%E6%94%B9%E5%85%83").await;
+    assert_eq!(page.status, 200);
+    let hits = page.body.find("id=\"search-hits\"").expect("hits");
+    let facets = page.body.find("class=\"facets\"").expect("facets");
+    assert!(hits < facets, "the hits come first");
+    assert!(!page.body.contains(" ms<"), "no timer");
+}
+
+#[tokio::test]
+async fn a_published_case_offers_only_what_can_still_be_done() {
+    let srv = TestApp::demo().await;
+    let case = srv.app.store.list_cases(Some(2019)).await.unwrap()[0].id.0;
+    let mut editor = srv.client(EDITOR).await;
+    let page = editor.get(&format!("/cases/{case}/anonymise")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        !page.body.contains("value=\"publish\""),
+        "already published"
+    );
+    assert!(!page.body.contains("value=\"send\""));
+    assert!(page.body.contains("value=\"withdraw\""));
+    let mut analyst = srv.client(ANALYST).await;
+    let page = analyst.get(&format!("/cases/{case}/anonymise")).await;
+    assert!(
+        page.body.contains("id=\"signoff-no-actions\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("value=\"withdraw\""));
+    // The sign-off page of a published case asks nobody to approve it.
+    let help = kizuki_web::i18n::catalogue()
+        .get(
+            kizuki_domain::taxonomy::Lang::Ja,
+            "publication.operator_help",
+        )
+        .to_owned();
+    let mut rail = srv.client(RAIL).await;
+    let page = rail.get(&format!("/cases/{case}/signoff")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(&help), "{}", page.body);
+}
+
+#[tokio::test]
+async fn numbers_vendors_and_severity_read_as_people_write_them() {
+    let srv = TestApp::demo().await;
+    let rail = srv.token(RAIL).await;
+    let id = file(
+        &srv,
+        &rail,
+        &json!({"title": "区切り試験", "sector": "railway", "event_type": "unavailability",
+                "summary": "利用者への影響。", "tlp": "green", "people_affected": 12000,
+                "vendors": ["かもめ情報システム"], "severity": 2}),
+    )
+    .await;
+    let mut c = srv.client(RAIL).await;
+    let page = c.get(&format!("/reports/{id}")).await;
+    assert!(page.body.contains("12,000"), "{}", page.body);
+    assert!(page.body.contains("かもめ情報システム"));
+    let form = c.get("/reports/new").await;
+    assert!(!form.body.contains("レベル2：レベル2"), "{}", form.body);
+}
+
+#[tokio::test]
+async fn the_authenticator_is_set_up_from_a_qr_code() {
+    let srv = TestApp::demo().await;
+    let mut c = srv.client(RAIL).await;
+    let page = c.get("/account/mfa").await;
+    let csrf = page.csrf();
+    let r = c.post_raw("/account/mfa/start", &[("_csrf", &csrf)]).await;
+    assert!(matches!(r.status, 200 | 303), "{}", r.body);
+    let page = c.get("/account/mfa").await;
+    assert!(page.body.contains("id=\"totp-qr\""), "{}", page.body);
+    assert!(page.body.contains("<svg"));
+}
