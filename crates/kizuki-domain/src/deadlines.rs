@@ -456,6 +456,27 @@ pub fn duration_ja(d: TimeDelta) -> String {
     s
 }
 
+/// "2 d 3 h", "3 h 15 min", "45 min", "under a minute": [`duration_ja`] in English.
+pub fn duration_en(d: TimeDelta) -> String {
+    let mins = d.num_minutes().max(0);
+    let (days, hours, m) = (mins / (24 * 60), (mins / 60) % 24, mins % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days} d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours} h"));
+    }
+    if m > 0 && days == 0 {
+        parts.push(format!("{m} min"));
+    }
+    if parts.is_empty() {
+        "under a minute".to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
 /// One overdue stage, for dashboards and reminders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct OverdueItem {
@@ -790,5 +811,8 @@ mod tests {
         assert_eq!(duration_ja(TimeDelta::minutes(195)), "3時間15分");
         assert_eq!(duration_ja(TimeDelta::minutes(2 * 1440 + 190)), "2日3時間");
         assert_eq!(duration_ja(TimeDelta::days(3)), "3日");
+        assert_eq!(duration_en(TimeDelta::seconds(30)), "under a minute");
+        assert_eq!(duration_en(TimeDelta::minutes(195)), "3 h 15 min");
+        assert_eq!(duration_en(TimeDelta::minutes(2 * 1440 + 190)), "2 d 3 h");
     }
 }

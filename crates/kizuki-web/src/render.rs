@@ -191,6 +191,14 @@ impl Views {
                 None => String::new(),
             }
         });
+        // A span of minutes as people say it, in the page's language (2日3時間 / 2 d 3 h).
+        env.add_filter("minutes", |state: &State, v: Value| -> String {
+            let d = chrono::TimeDelta::minutes(v.as_i64().unwrap_or(0));
+            match lang_of(state) {
+                Lang::Ja => kizuki_domain::deadlines::duration_ja(d),
+                Lang::En => kizuki_domain::deadlines::duration_en(d),
+            }
+        });
         // Whole numbers with thousands separators (12,000人), as people read them.
         env.add_filter("num", |v: Value| -> String {
             match v.as_i64() {

@@ -4,7 +4,7 @@
 
 use crate::state::WebState;
 use kizuki_app::reports::deadlines;
-use kizuki_domain::deadlines::{DueStatus, duration_ja, when_ja};
+use kizuki_domain::deadlines::DueStatus;
 use kizuki_domain::report::Report;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -18,23 +18,28 @@ fn status_code(s: &DueStatus) -> &'static str {
     }
 }
 
-/// The report page's schedule: the anchor line and one line per stage (`describe_ja`), with
-/// each stage's status for styling. `null` when the report owes nothing any more.
+/// The report page's schedule: what the deadlines run from, and per stage its deadline, its
+/// status (for the wording and the styling) and the minutes that status counts (late by,
+/// left, overdue by). The page words it in the viewer's language. `null` when the report
+/// owes nothing any more.
 pub fn schedule_json(st: &WebState, r: &Report) -> Value {
     let Some(s) = deadlines::for_report(&st.app, r, &st.deadlines) else {
         return Value::Null;
     };
-    let lines = s.describe_ja();
     let stages: Vec<Value> = s
         .deadlines
         .iter()
-        .zip(lines.iter().skip(1))
-        .map(|(d, line)| {
+        .map(|d| {
+            let (at, minutes) = match d.status {
+                DueStatus::Met { at, late_by } => (Some(at), late_by.num_minutes()),
+                DueStatus::Pending { remaining } => (None, remaining.num_minutes()),
+                DueStatus::Overdue { overdue_by } => (None, overdue_by.num_minutes()),
+            };
             json!({"stage": d.stage.code(), "due": d.due, "status": status_code(&d.status),
-                   "line": line})
+                   "at": at, "minutes": minutes})
         })
         .collect();
-    json!({"anchor": lines.first(), "stages": stages})
+    json!({"anchor": {"kind": s.anchor, "at": s.anchor_at}, "stages": stages})
 }
 
 /// Overdue stages of one report in the shape report rows have always used.
@@ -73,8 +78,8 @@ pub async fn dashboard_json(
                 "title": r.details.title,
                 "stage": i.stage.code(),
                 "stage_label": i.stage.label_ja(),
-                "due": when_ja(i.due),
-                "overdue_by": duration_ja(i.overdue_by),
+                "due": i.due,
+                "overdue_by": i.overdue_by.num_minutes(),
             }))
             .collect::<Vec<_>>()
     ))

@@ -64,6 +64,9 @@ async fn page(
         json!({
             "r": report_row(st, r, &orgs),
             "summary": r.details.summary,
+            // Every stage, so the follow-up or final report being judged is on the page.
+            "stages": r.stages.iter().map(|x| json!({"seq": x.seq, "kind": x.kind.code(),
+                "at": x.at, "text": x.text})).collect::<Vec<_>>(),
             "systems": r.details.systems,
             "form": input,
             "version": version,

@@ -133,3 +133,62 @@ async fn the_authenticator_is_set_up_from_a_qr_code() {
     assert!(page.body.contains("id=\"totp-qr\""), "{}", page.body);
     assert!(page.body.contains("<svg"));
 }
+
+#[tokio::test]
+async fn triage_shows_the_follow_up_being_judged() {
+    let srv = TestApp::builder().demo().mfa().build().await;
+    let rail = srv.token(RAIL).await;
+    let id = file(
+        &srv,
+        &rail,
+        &json!({"title": "続報の試験", "sector": "railway", "event_type": "unavailability",
+                "summary": "第一報の内容。", "tlp": "green"}),
+    )
+    .await;
+    let r = srv
+        .api(
+            "POST",
+            &format!("/reports/{id}/stages"),
+            Some(&rail),
+            &[],
+            Some(&json!({"kind": "follow_up", "text": "原因は設定誤りと判明した。"})),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    let mut analyst = srv.client(ANALYST).await;
+    let page = analyst.get(&format!("/reports/{id}/triage")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"triage-stages\""), "{}", page.body);
+    assert!(page.body.contains("原因は設定誤りと判明した。"));
+}
+
+#[tokio::test]
+async fn deadlines_are_worded_in_the_viewers_language() {
+    let srv = TestApp::demo().await;
+    let rail = srv.token(RAIL).await;
+    let id = file(
+        &srv,
+        &rail,
+        &json!({"title": "期限の英語表示", "sector": "railway", "event_type": "unavailability",
+                "summary": "期限の試験。", "tlp": "green", "occurred_at": "2019-05-01T00:15:00Z"}),
+    )
+    .await;
+    let mut c = srv.client(RAIL).await;
+    let r = c.post("/", "/lang", &[("lang", "en"), ("back", "/")]).await;
+    assert!(r.status < 400, "{}", r.body);
+    let page = c.get(&format!("/reports/{id}")).await;
+    assert!(
+        page.body.contains("Counted from: occurrence"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("overdue ("), "{}", page.body);
+    assert!(!page.body.contains("期限超過") && !page.body.contains("起点"));
+    let dash = c.get("/").await;
+    assert!(dash.body.contains("id=\"overdue-list\""), "{}", dash.body);
+    assert!(
+        !dash.body.contains("日超過") && !dash.body.contains("時間"),
+        "{}",
+        dash.body
+    );
+}
