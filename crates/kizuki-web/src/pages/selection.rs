@@ -129,7 +129,14 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
         "rules": rules, "rules_input": d.rules,
         "overrides": d.overrides,
         "total": format_total(d.selection.total_milli),
-        "optimality": d.selection.optimality.describe_ja(d.selection.nodes),
+        // Worded by the page in the viewer's language; the search's node count is an
+        // internal figure and stays out of it.
+        "optimality": match d.selection.optimality {
+            kizuki_domain::selection::Optimality::Proven => json!({"proven": true}),
+            kizuki_domain::selection::Optimality::Budget { bound_milli, gap_milli } => json!({
+                "proven": false, "bound": format_total(bound_milli),
+                "gap": format_total(gap_milli)}),
+        },
     })
 }
 

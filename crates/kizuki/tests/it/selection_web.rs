@@ -75,6 +75,10 @@ async fn the_page_is_for_analysts_and_proposes_from_the_rules() {
     assert!(r.body.contains("選ばれなかった有力な報告と理由"));
     assert!(r.body.contains("この選定を確定"));
     assert!(r.body.contains("実害"), "per-criterion scores shown");
+    assert!(
+        r.body.contains("最適（") && !r.body.contains("探索ノード"),
+        "how good the choice is, without the search's internals"
+    );
     // A rule that cannot hold comes back on the page, named.
     let r = analyst
         .post(
