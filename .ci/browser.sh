@@ -15,5 +15,15 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo test -p kizuki --test it browser:: -- --test-threads=1
+# axe-core for the page sweep's accessibility checks, from the npm registry (once).
+axe_dir=target/axe
+axe_version=4.10.3
+if [ ! -f "$axe_dir/package/axe.min.js" ]; then
+  mkdir -p "$axe_dir"
+  (cd "$axe_dir" && npm pack --silent "axe-core@$axe_version" >/dev/null &&
+    tar xzf "axe-core-$axe_version.tgz" package/axe.min.js)
+fi
+# --nocapture: the sweep prints how many pages it saw and, on failure, every finding.
+KIZUKI_TEST_AXE="$PWD/$axe_dir/package/axe.min.js" \
+  cargo test -p kizuki --test it -- browser:: sweep:: --test-threads=1 --nocapture
 echo "browser screenshots: target/tmp/screenshots/"

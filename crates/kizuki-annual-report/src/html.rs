@@ -35,6 +35,9 @@ pub const REPORT_CSS: &str = r#".kz-report{font-family:"IPAexGothic","IPAexã‚´ã‚
 .kz-report figure.kz-figure{margin:1rem 0}
 .kz-report figure.kz-figure svg{display:block;width:100%;height:auto;max-width:100%}
 .kz-report figcaption{font-size:.85rem;color:#51657d;text-align:center}
+@media (max-width:600px){
+.kz-report table{display:block;overflow-x:auto}
+}
 @media print{
 @page{size:A4;margin:15mm}
 .kz-report{max-width:none;padding:0;font-size:10pt}

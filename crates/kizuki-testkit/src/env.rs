@@ -13,6 +13,11 @@ pub enum Setting {
     CrashCycles,
     /// `KIZUKI_DUMP_DIAGRAMS`: a directory the report tests write their case diagrams to.
     DumpDiagrams,
+    /// `KIZUKI_TEST_AXE`: axe-core's `axe.min.js`, for the page sweep (`.ci/browser.sh`
+    /// fetches it from npm); without it the sweep prints `skipped: …`.
+    Axe,
+    /// `KIZUKI_SWEEP_ONLY`: one role (`analyst`, `public`, …) for a quicker page sweep.
+    SweepOnly,
 }
 
 impl Setting {
@@ -23,6 +28,8 @@ impl Setting {
             Setting::Ci => "CI",
             Setting::CrashCycles => "KIZUKI_CRASH_CYCLES",
             Setting::DumpDiagrams => "KIZUKI_DUMP_DIAGRAMS",
+            Setting::Axe => "KIZUKI_TEST_AXE",
+            Setting::SweepOnly => "KIZUKI_SWEEP_ONLY",
         }
     }
 }

@@ -19,7 +19,7 @@ const DRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The running chromedriver, stopped when dropped.
-struct Driver {
+pub(crate) struct Driver {
     http: Socket,
     child: Child,
 }
@@ -37,7 +37,7 @@ impl Drop for Driver {
     }
 }
 
-fn available() -> bool {
+pub(crate) fn available() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(DRIVER).exists()
 }
 
@@ -60,7 +60,7 @@ async fn wd(http: &Socket, method: &str, path: &str, body: Option<Value>) -> Val
 
 impl Driver {
     /// Starts chromedriver on a port of its choosing (`--port=0`), read from what it prints.
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         let mut cmd = Command::new(DRIVER);
         cmd.arg("--port=0").process_group(0).stderr(Stdio::null());
         let (child, port) = spawn_announcing(cmd, |line| {
@@ -79,7 +79,7 @@ impl Driver {
     }
 
     /// A fresh browser with its own profile (so two sessions share nothing).
-    async fn browser(&self, profile: &Path) -> Browser {
+    pub(crate) async fn browser(&self, profile: &Path) -> Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -101,13 +101,13 @@ impl Driver {
     }
 }
 
-struct Browser {
+pub(crate) struct Browser {
     http: Socket,
     id: String,
 }
 
 impl Browser {
-    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         wd(
             &self.http,
             method,
@@ -117,11 +117,11 @@ impl Browser {
         .await
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({"url": url}))).await;
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let v = self
             .cmd(
                 "POST",
@@ -147,13 +147,13 @@ impl Browser {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})))
             .await;
     }
 
-    async fn js(&self, script: &str) -> Value {
+    pub(crate) async fn js(&self, script: &str) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -204,7 +204,7 @@ impl Browser {
             .to_owned()
     }
 
-    async fn text(&self) -> String {
+    pub(crate) async fn text(&self) -> String {
         self.js("return document.body.innerText;")
             .await
             .as_str()
@@ -212,7 +212,7 @@ impl Browser {
             .to_owned()
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.cmd("GET", "/url", None)
             .await
             .as_str()
@@ -220,7 +220,7 @@ impl Browser {
             .to_owned()
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let b64 = self.cmd("GET", "/screenshot", None).await;
         let png = B64.decode(b64.as_str().unwrap()).unwrap();
         let dir = screenshots_dir();
@@ -228,7 +228,7 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn login(&self, srv: &TestServer, email: &str) {
+    pub(crate) async fn login(&self, srv: &TestServer, email: &str) {
         let password = srv.password(email);
         self.goto(&srv.url("/login")).await;
         self.type_into("#email", email).await;
@@ -242,7 +242,7 @@ impl Browser {
         }
     }
 
-    async fn quit(&self) {
+    pub(crate) async fn quit(&self) {
         let _ = self
             .http
             .try_send("DELETE", &format!("/session/{}", self.id), &[], b"")
@@ -250,12 +250,12 @@ impl Browser {
     }
 }
 
-fn screenshots_dir() -> PathBuf {
+pub(crate) fn screenshots_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
 }
 
 /// Waits until the page's text contains `needle` (pages load and scripts run asynchronously).
-async fn wait_for_text(b: &Browser, needle: &str) -> String {
+pub(crate) async fn wait_for_text(b: &Browser, needle: &str) -> String {
     let mut last = String::new();
     for _ in 0..50 {
         last = b.text().await;
@@ -269,7 +269,7 @@ async fn wait_for_text(b: &Browser, needle: &str) -> String {
 
 /// Runs a browser flow on a thread with a large stack: the flows are long async functions
 /// whose unoptimised futures overflow a test thread's default 2 MiB.
-fn run_flow<F: std::future::Future<Output = ()> + Send + 'static>(flow: F) {
+pub(crate) fn run_flow<F: std::future::Future<Output = ()> + Send + 'static>(flow: F) {
     if !available() {
         println!("skipped: chromium not installed");
         return;

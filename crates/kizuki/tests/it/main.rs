@@ -42,6 +42,7 @@ mod sessions_db;
 mod sharing;
 // A survey year run in the app.
 mod survey_year;
+mod sweep;
 // Two app nodes on one PostgreSQL database.
 mod two_nodes;
 mod web;

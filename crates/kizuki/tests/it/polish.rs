@@ -81,7 +81,11 @@ async fn a_published_case_offers_only_what_can_still_be_done() {
     assert!(!page.body.contains("value=\"send\""));
     assert!(page.body.contains("value=\"withdraw\""));
     // The disclosed sector is chosen by its name, not typed as a code.
-    assert!(page.body.contains("<select name=\"sector\""), "{}", page.body);
+    assert!(
+        page.body.contains("<select name=\"sector\""),
+        "{}",
+        page.body
+    );
     let mut analyst = srv.client(ANALYST).await;
     let page = analyst.get(&format!("/cases/{case}/anonymise")).await;
     assert!(
