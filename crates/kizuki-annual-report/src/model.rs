@@ -33,6 +33,19 @@ pub struct ReportModel {
     pub overview: OverviewModel,
     pub common_lessons: CommonLessonsModel,
     pub cases: Vec<CaseModel>,
+    /// Who issues the report and when, for its cover; `None` gives no cover (the title opens
+    /// the first page).
+    pub imprint: Option<Imprint>,
+}
+
+/// The cover's imprint: the publisher, the day (`2020年5月29日（令和2年5月29日）`) and what
+/// that day is (発行, or 作成 for a draft), and the edition when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Imprint {
+    pub publisher: String,
+    pub date_label: String,
+    pub date: String,
+    pub edition: Option<u32>,
 }
 
 /// A paragraph of running text; notes (lines starting with ※) are set smaller.
@@ -196,6 +209,12 @@ fn category_order(tx: &Taxonomy, used: impl IntoIterator<Item = String>) -> Vec<
 }
 
 impl ReportModel {
+    /// The same report with a cover naming its publisher and date.
+    pub fn with_imprint(mut self, imprint: Imprint) -> ReportModel {
+        self.imprint = Some(imprint);
+        self
+    }
+
     /// Builds the report from a survey and its cases. Cases are shown in number order whatever
     /// order they are given in; category labels come from the taxonomy (an unknown code shows
     /// as itself rather than failing the report).
@@ -307,6 +326,7 @@ impl ReportModel {
             title: survey.title.trim().to_owned(),
             fiscal_year: fy.year(),
             fiscal_year_label: format!("{}年度（{}）", fy.year(), fy.wareki_label()),
+            imprint: None,
             purpose: paragraphs(&survey.purpose),
             method: paragraphs(&survey.method),
             criteria,

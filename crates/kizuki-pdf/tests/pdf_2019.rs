@@ -266,3 +266,61 @@ fn a_step_time_is_in_the_pdf() {
     assert!(text.contains("10:30"), "{text}");
     assert!(text.contains("3時間後"), "{text}");
 }
+
+#[test]
+fn every_page_of_a_case_names_the_case() {
+    let Some(r) = rendered() else { return };
+    let (_, _, model) = load();
+    let headings: Vec<String> = model.cases.iter().map(|c| squash(&c.heading)).collect();
+    let first = r
+        .pages
+        .iter()
+        .position(|p| p.contains(&headings[0]))
+        .expect("the first case's page");
+    let case_pages: Vec<&String> = r.pages[first..].iter().filter(|p| !p.is_empty()).collect();
+    // Some cases run onto a second page: the check below is about those pages.
+    assert!(
+        case_pages.len() > headings.len(),
+        "{} pages for {} cases",
+        case_pages.len(),
+        headings.len()
+    );
+    for (i, page) in case_pages.iter().enumerate() {
+        assert!(
+            headings.iter().any(|h| page.contains(h.as_str())),
+            "page {} of the cases names no case: {}",
+            i + 1,
+            page.chars().take(80).collect::<String>()
+        );
+    }
+}
+
+#[test]
+fn a_report_with_an_imprint_opens_with_a_cover() {
+    if !tool_available("pdftotext") {
+        return skip("pdftotext not found (apt-get install poppler-utils)");
+    }
+    let Ok(renderer) = PdfRenderer::new() else {
+        return skip("no Japanese font");
+    };
+    let (_, _, model) = load();
+    let model = model.with_imprint(kizuki_annual_report::Imprint {
+        publisher: "試験センター".into(),
+        date_label: "発行".into(),
+        date: "2020年5月29日（令和2年5月29日）".into(),
+        edition: Some(2),
+    });
+    let pdf = renderer.render(&model).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = pdftotext(&pdf, dir.path(), "cover.pdf");
+    let cover = squash(text.split('\u{c}').next().unwrap());
+    assert!(cover.contains(&squash(&model.title)), "{cover}");
+    assert!(cover.contains("試験センター"), "{cover}");
+    assert!(
+        cover.contains("発行2020年5月29日（令和2年5月29日）"),
+        "{cover}"
+    );
+    assert!(cover.contains("第2版"), "{cover}");
+    // The cover stands alone: 補完調査とは begins on the next page.
+    assert!(!cover.contains("補完調査とは"), "{cover}");
+}

@@ -308,6 +308,7 @@ pub struct InterviewSummary {
     pub case_id: CaseId,
     pub status: Status,
     pub status_label: &'static str,
+    pub mode: kizuki_domain::interview::Mode,
     pub mode_label: &'static str,
     pub proposed: Vec<chrono::NaiveDateTime>,
     pub accepted_on: Option<chrono::NaiveDateTime>,
@@ -321,6 +322,7 @@ fn summary(i: &Interview) -> InterviewSummary {
         case_id: i.case_id,
         status,
         status_label: status.label_ja(),
+        mode: i.body.request.mode,
         mode_label: i.body.request.mode.label_ja(),
         proposed: i.body.request.proposed.clone(),
         accepted_on: i.body.answers.iter().rev().find_map(|a| match a.reply {

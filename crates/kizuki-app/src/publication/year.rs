@@ -213,7 +213,10 @@ pub async fn edition(
             .ok_or_else(|| AppError::from(StoreError::not_found("edition", year)))?,
     };
     let snap = decode(&e)?;
-    let model = kizuki_annual_report::build_report(&snap.survey, &snap.cases, &app.taxonomy);
+    let imprint =
+        crate::survey::annual_report::imprint(app, "発行", e.published_at, Some(e.number)).await?;
+    let model = kizuki_annual_report::build_report(&snap.survey, &snap.cases, &app.taxonomy)
+        .with_imprint(imprint);
     Ok((model, snap, e))
 }
 

@@ -92,11 +92,33 @@ pub async fn model(app: &App, edition: Edition<'_>, year: i32) -> AppResult<Repo
             (survey.content, cases)
         }
     };
-    Ok(kizuki_annual_report::build_report(
-        &survey,
-        &cases,
-        &app.taxonomy,
-    ))
+    let draft = kizuki_annual_report::build_report(&survey, &cases, &app.taxonomy);
+    Ok(draft.with_imprint(imprint(app, "作成", app.clock.now(), None).await?))
+}
+
+/// The cover's imprint: the coordinating centre as publisher (the first organisation of
+/// kind centre in the directory), and the day in Japan with its 和暦.
+pub(crate) async fn imprint(
+    app: &App,
+    date_label: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    edition: Option<u32>,
+) -> AppResult<kizuki_annual_report::Imprint> {
+    let publisher = app
+        .store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .find(|o| o.org.kind == kizuki_domain::org::OrgKind::Centre)
+        .map(|o| o.org.name)
+        .unwrap_or_default();
+    let day = kizuki_domain::clock::jst_date(at);
+    Ok(kizuki_annual_report::Imprint {
+        publisher,
+        date_label: date_label.to_owned(),
+        date: kizuki_domain::wareki::format_both(day),
+        edition,
+    })
 }
 
 /// Renders survey `year` for `edition` in `format`. PDF fonts: the `fonts` files first, then

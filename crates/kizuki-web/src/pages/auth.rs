@@ -143,11 +143,9 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
             .await?
             .into_iter()
             .filter(|i| i.action)
-            .map(
-                |i| json!({"id": i.summary.id, "status": i.summary.status_label,
+            .map(|i| json!({"id": i.summary.id, "status": i.summary.status,
                             "title": i.case_title, "year": i.survey_year,
-                            "open": i.open_questions})
-            )
+                            "open": i.open_questions}))
             .collect::<Vec<_>>()
     );
     render(st, v, "dashboard.html", ctx)

@@ -38,8 +38,8 @@ fn transitions_json(r: &Reviewed, names: &[(kizuki_domain::ids::UserId, String)]
             };
             json!({
                 "action": t.action.code(),
-                "from": t.from.label_ja(),
-                "to": t.to.label_ja(),
+                "from": t.from.code(),
+                "to": t.to.code(),
                 "who": who,
                 "role": t.by.role.code(),
                 "at": t.at,
@@ -50,7 +50,7 @@ fn transitions_json(r: &Reviewed, names: &[(kizuki_domain::ids::UserId, String)]
 }
 
 fn state_json(s: SignOffState) -> Value {
-    json!({"code": s.code(), "label": s.label_ja()})
+    json!({"code": s.code()})
 }
 
 /// The review screen's context: candidates with their decisions, residue, the
@@ -215,7 +215,13 @@ pub async fn editor_action(
 ) -> Result<Response, WebError> {
     let out = publ::editor_action(&st.app, &s.p, CaseId(id), f.get("action"), f.get("reason"))
         .await
-        .map(|to| format!("{} {}", msg(&s.viewer, "publication.now"), to.label_ja()));
+        .map(|to| {
+            format!(
+                "{} {}",
+                msg(&s.viewer, "publication.now"),
+                msg(&s.viewer, &format!("signoff_state.{}", to.code()))
+            )
+        });
     Ok(back_with(
         &st,
         &s.viewer,
@@ -265,7 +271,13 @@ pub async fn answer(
         f.get("comments"),
     )
     .await
-    .map(|to| format!("{} {}", msg(&s.viewer, "publication.now"), to.label_ja()));
+    .map(|to| {
+        format!(
+            "{} {}",
+            msg(&s.viewer, "publication.now"),
+            msg(&s.viewer, &format!("signoff_state.{}", to.code()))
+        )
+    });
     Ok(back_with(
         &st,
         &s.viewer,

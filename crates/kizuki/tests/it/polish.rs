@@ -105,6 +105,12 @@ async fn a_published_case_offers_only_what_can_still_be_done() {
     let page = rail.get(&format!("/cases/{case}/signoff")).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains(&help), "{}", page.body);
+    // Its state and history read in the viewer's language.
+    rail.post("/", "/lang", &[("lang", "en"), ("back", "/")])
+        .await;
+    let page = rail.get(&format!("/cases/{case}/signoff")).await;
+    assert!(page.body.contains(">Published<"), "{}", page.body);
+    assert!(!page.body.contains("公開済み") && !page.body.contains("公開中"));
 }
 
 #[tokio::test]
@@ -197,4 +203,30 @@ async fn deadlines_are_worded_in_the_viewers_language() {
         "{}",
         dash.body
     );
+}
+
+#[tokio::test]
+async fn the_published_report_opens_with_a_cover_naming_the_centre_and_the_edition() {
+    let srv = TestApp::demo().await;
+    let pdf = srv.get("/public/surveys/2019.pdf").await;
+    assert_eq!(pdf.status, 200);
+    let text = match crate::survey_year::pdf_text(&pdf.bytes) {
+        Ok(t) => t,
+        Err(why) => {
+            println!("skipped: {why}");
+            return;
+        }
+    };
+    let cover: String = text
+        .split('\u{c}')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        cover.contains("重要インフラ情報共有センター（デモ）"),
+        "{cover}"
+    );
+    assert!(cover.contains("発行") && cover.contains("第1版"), "{cover}");
 }
