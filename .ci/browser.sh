@@ -25,5 +25,5 @@ if [ ! -f "$axe_dir/package/axe.min.js" ]; then
 fi
 # --nocapture: the sweep prints how many pages it saw and, on failure, every finding.
 KIZUKI_TEST_AXE="$PWD/$axe_dir/package/axe.min.js" \
-  cargo test -p kizuki --test it -- browser:: sweep:: --test-threads=1 --nocapture
+  cargo test --workspace --test it -- browser:: sweep:: --test-threads=1 --nocapture
 echo "browser screenshots: target/tmp/screenshots/"
