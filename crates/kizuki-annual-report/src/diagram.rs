@@ -44,12 +44,20 @@ const LANE_MIN: f64 = 64.0;
 const LANE_MAX: f64 = 230.0;
 const BOX_PAD: f64 = 6.0;
 
-const ACTOR_SIZE: f64 = 15.0;
-const ACTOR_LINE: f64 = 19.0;
-const EVENT_SIZE: f64 = 15.0;
-const EVENT_LINE: f64 = 20.0;
-const BADGE_SIZE: f64 = 14.0;
-const BADGE_H: f64 = 24.0;
+/// The smallest type in a diagram, in user units. Diagrams are printed at most
+/// [`PRINT_WIDTH_MM`] wide for [`WIDTH`] units, so this is 8 pt on paper: nothing smaller is
+/// comfortable to read in print.
+pub const MIN_FONT: f64 = 8.0 / (PRINT_WIDTH_MM / 25.4 * 72.0) * WIDTH;
+/// The width a diagram is printed at on an A4 page in portrait.
+pub const PRINT_WIDTH_MM: f64 = 174.0;
+
+const ACTOR_SIZE: f64 = 17.0;
+const ACTOR_LINE: f64 = 21.0;
+const EVENT_SIZE: f64 = 17.0;
+const EVENT_LINE: f64 = 22.0;
+const SMALL_SIZE: f64 = 16.5;
+const BADGE_SIZE: f64 = SMALL_SIZE;
+const BADGE_H: f64 = 26.0;
 const CALLOUT_PAD_X: f64 = 8.0;
 const CALLOUT_PAD_Y: f64 = 6.0;
 const SIDE_MIN: f64 = 150.0;
@@ -57,8 +65,8 @@ const SIDE_MAX: f64 = 470.0;
 const ABOVE_MIN: f64 = 360.0;
 const ABOVE_MAX: f64 = 640.0;
 const ROW_GAP: f64 = 10.0;
-const TIME_SIZE: f64 = 12.0;
-const TIME_LINE: f64 = 16.0;
+const TIME_SIZE: f64 = SMALL_SIZE;
+const TIME_LINE: f64 = 20.0;
 const STACK_STEP: f64 = 7.0;
 /// Fraction of the font size from the top of a line box to the baseline, for CJK fonts.
 const ASCENT: f64 = 0.86;
@@ -579,7 +587,7 @@ fn badge_width(label: &str) -> f64 {
 
 /// Draws a section divider across the rows; returns the y below it.
 fn divider(out: &mut String, y: f64, width: f64, colour: &str, label: &str) -> f64 {
-    let size = 14.0;
+    let size = SMALL_SIZE;
     let tw = text_width(label, size);
     let base = y + size * ASCENT + 3.0;
     let _ = write!(
@@ -886,7 +894,7 @@ fn arrow(out: &mut String, kind: EventKind, from: (f64, f64), to: (f64, f64)) {
 
 /// Draws the legend at `y`; returns its bottom.
 fn legend(out: &mut String, y: f64, width: f64) -> f64 {
-    let size = 14.0;
+    let size = SMALL_SIZE;
     let items: [(EventKind, &str); 2] = [
         (EventKind::Step, "事象の経過（何が起きたか）"),
         (EventKind::Response, "対処（何をしたか）"),

@@ -136,6 +136,44 @@ fn tokens(s: &str) -> Vec<String> {
     out
 }
 
+fn is_hiragana(c: char) -> bool {
+    matches!(c, '\u{3041}'..='\u{309f}')
+}
+
+/// A letter of some script: kana, kanji, Latin or digits. Anything else (punctuation, brackets,
+/// spaces) closes the phrase it ends.
+fn is_letter(c: char) -> bool {
+    c.is_alphanumeric() || is_katakana(c) || is_hiragana(c)
+}
+
+/// Groups tokens into phrases (roughly 文節): a run of kanji, katakana or Latin with the
+/// hiragana after it, since particles and inflections belong to the word they follow
+/// (「不具合を」「直す」「パッチを」「適用した」). Punctuation stays with the phrase it closes and an
+/// opening bracket with the phrase it opens. Lines break between phrases; inside one only when
+/// it is wider than a line.
+fn phrases(s: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut prev: Option<char> = None;
+    for t in tokens(s) {
+        let first = t.chars().next().unwrap_or(' ');
+        let boundary = match prev {
+            None => true,
+            Some(p) => {
+                !no_line_start(first)
+                    && !no_line_end(p)
+                    && (no_line_end(first)
+                        || ((is_hiragana(p) || !is_letter(p)) && !is_hiragana(first)))
+            }
+        };
+        prev = t.chars().last();
+        match out.last_mut() {
+            Some(phrase) if !boundary => phrase.push(t),
+            _ => out.push(vec![t]),
+        }
+    }
+    out
+}
+
 /// Wraps `s` into lines no wider than `max_width` at `size`, honouring Japanese line-breaking
 /// rules. Explicit newlines are kept. A single character wider than the line still gets a
 /// line of its own (the caller's box is always at least one character wide).
@@ -158,11 +196,15 @@ pub fn wrap_balanced(s: &str, size: f64, max_width: f64) -> Vec<String> {
         return lines;
     }
     let n = lines.len();
-    // Never narrower than the widest word that fits at all, or words would be split to even
-    // out the lines.
-    let floor = tokens(s)
-        .iter()
-        .map(|t| text_width(t, size))
+    // Never narrower than the widest phrase or word that fits at all, or they would be split
+    // to even out the lines.
+    let floor = phrases(s)
+        .into_iter()
+        .flat_map(|p| {
+            let whole = p.concat();
+            p.into_iter().chain(std::iter::once(whole))
+        })
+        .map(|piece| text_width(&piece, size))
         .filter(|w| *w <= max_width)
         .fold(0.0, f64::max);
     let (mut lo, mut hi) = (floor, max_width);
@@ -216,25 +258,33 @@ fn wrap_paragraph(s: &str, size: f64, max_width: f64, lines: &mut Vec<String>) {
         line.push_str(piece);
         *width += w;
     };
-    // A word too wide for any line is broken into characters first, so that the kinsoku
-    // rules still apply between them.
-    let mut toks = Vec::new();
-    for t in tokens(s) {
-        if text_width(&t, size) > max_width + 1e-9 {
-            toks.extend(t.chars().map(String::from));
+    let fits = |piece: &str| text_width(piece, size) <= max_width + 1e-9;
+    for phrase in phrases(s) {
+        // A phrase wider than a line breaks between its words; a word too wide for any line
+        // is broken into characters first, so that the kinsoku rules still apply between them.
+        let whole = phrase.concat();
+        let mut toks = Vec::new();
+        if fits(&whole) {
+            toks.push(whole);
         } else {
-            toks.push(t);
+            for t in phrase {
+                if fits(&t) {
+                    toks.push(t);
+                } else {
+                    toks.extend(t.chars().map(String::from));
+                }
+            }
         }
-    }
-    for cluster in clusters(toks) {
-        let joined = cluster.concat();
-        if text_width(&joined, size) <= max_width + 1e-9 {
-            place(&joined, &mut line, &mut width, lines);
-            continue;
-        }
-        // Too wide for any line: break inside it after all.
-        for tok in cluster {
-            place(&tok, &mut line, &mut width, lines);
+        for cluster in clusters(toks) {
+            let joined = cluster.concat();
+            if fits(&joined) {
+                place(&joined, &mut line, &mut width, lines);
+                continue;
+            }
+            // Too wide for any line: break inside it after all.
+            for tok in cluster {
+                place(&tok, &mut line, &mut width, lines);
+            }
         }
     }
     if !line.is_empty() {
@@ -261,6 +311,17 @@ pub fn max_line_width(lines: &[String], size: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// Every line of `s` wrapped at `width` (10-unit type) fits, and no text is lost.
+    fn assert_fits(s: &str, lines: &[String], width: f64) {
+        for l in lines {
+            assert!(
+                text_width(l, 10.0) <= width + 1e-9,
+                "{l} wider than {width}"
+            );
+        }
+        assert_eq!(lines.concat(), s);
+    }
+
     #[test]
     fn kanji_are_one_em_and_ascii_narrower() {
         assert!((text_width("事例", 10.0) - 20.0).abs() < 1e-9);
@@ -272,14 +333,7 @@ mod tests {
     fn wrapped_lines_fit_and_keep_all_text() {
         let s = "データベース管理システム（DBMS）の不具合により、データベースのシステムファイルが壊れた。";
         for width in [30.0, 45.0, 60.0, 100.0, 200.0] {
-            let lines = wrap(s, 10.0, width);
-            for l in &lines {
-                assert!(
-                    text_width(l, 10.0) <= width + 1e-9,
-                    "{l} wider than {width}"
-                );
-            }
-            assert_eq!(lines.concat(), s);
+            assert_fits(s, &wrap(s, 10.0, width), width);
         }
     }
 
@@ -337,6 +391,33 @@ mod tests {
         let lines = wrap("店舗端末ネットワーク", 15.0, 80.0);
         assert!(lines.iter().all(|l| !l.starts_with('ッ')), "{lines:?}");
         assert_eq!(lines.concat(), "店舗端末ネットワーク");
+    }
+
+    #[test]
+    fn lines_break_between_phrases_not_inside_words() {
+        let s = "データベース管理システムの不具合を直すパッチを適用した";
+        for width in [90.0, 120.0, 150.0] {
+            let lines = wrap(s, 10.0, width);
+            assert_fits(s, &lines, width);
+            for word in ["不具合", "直す", "パッチ", "適用", "した"] {
+                assert!(
+                    lines.iter().any(|l| l.contains(word)),
+                    "{word} split at {width}: {lines:?}"
+                );
+            }
+        }
+        assert_eq!(
+            wrap_balanced(
+                "原因の特定に時間がかかる見込みとなったため、監視を強めた",
+                10.0,
+                130.0
+            ),
+            vec![
+                "原因の特定に時間がかかる",
+                "見込みとなったため、",
+                "監視を強めた"
+            ]
+        );
     }
 
     #[test]

@@ -703,3 +703,29 @@ fn a_titled_common_lesson_prints_its_title_before_its_text() {
         1
     );
 }
+
+#[test]
+fn diagram_type_prints_at_eight_points_or_more() {
+    let (_, cases, _) = load();
+    assert!(
+        (diagram::MIN_FONT - 16.2).abs() < 0.1,
+        "{}",
+        diagram::MIN_FONT
+    );
+    for case in &cases {
+        let svg = diagram::render_svg(case);
+        let sizes: Vec<f64> = svg
+            .split("font-size=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(!sizes.is_empty());
+        let smallest = sizes.iter().copied().fold(f64::MAX, f64::min);
+        assert!(
+            smallest >= diagram::MIN_FONT,
+            "case {}: {smallest} units is under 8 pt at {} mm",
+            case.number,
+            diagram::PRINT_WIDTH_MM
+        );
+    }
+}

@@ -324,3 +324,57 @@ fn a_report_with_an_imprint_opens_with_a_cover() {
     // The cover stands alone: 補完調査とは begins on the next page.
     assert!(!cover.contains("補完調査とは"), "{cover}");
 }
+
+/// Every word on every page with the height poppler gives its box, which is the font size in
+/// points.
+fn word_sizes(pdf: &[u8], dir: &Path) -> Vec<(f64, String)> {
+    let path = dir.join("sizes.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = Command::new("pdftotext")
+        .args(["-bbox", "-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pdftotext -bbox failed");
+    let html = String::from_utf8(out.stdout).unwrap();
+    let attr = |tag: &str, name: &str| -> f64 {
+        let at = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let end = at + tag[at..].find('"').unwrap();
+        tag[at..end].parse().unwrap()
+    };
+    html.split("<word ")
+        .skip(1)
+        .map(|w| {
+            let (tag, rest) = w.split_once('>').unwrap();
+            let word = rest.split("</word>").next().unwrap_or_default();
+            (attr(tag, "yMax") - attr(tag, "yMin"), word.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn no_text_is_smaller_than_eight_points_diagrams_included() {
+    let Some(r) = rendered() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let words = word_sizes(&r.pdf, dir.path());
+    // The diagrams' actor names and callouts are words of the PDF too (vector text).
+    let (_, _, model) = load();
+    let svg = &model.cases[0].diagram.svg;
+    let first = svg.split("<text ").nth(1).expect("a diagram with text");
+    let label = first
+        .split_once('>')
+        .unwrap()
+        .1
+        .split("</text>")
+        .next()
+        .unwrap();
+    assert!(
+        words
+            .iter()
+            .any(|(_, w)| !w.is_empty() && label.contains(w.as_str())),
+        "the first diagram's label {label:?} is not among the PDF's words"
+    );
+    let small: Vec<_> = words.iter().filter(|(h, _)| *h < 7.95).take(10).collect();
+    assert!(small.is_empty(), "words under 8 pt: {small:?}");
+}
