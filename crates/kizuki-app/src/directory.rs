@@ -35,6 +35,17 @@ pub struct OrgUsers {
     pub orgs: Vec<(OrgId, String)>,
 }
 
+/// The coordinating centre's organisation: the publisher of the reports and the home of the
+/// service's own accounts. `None` in a directory that has none yet.
+pub async fn centre_org(app: &App) -> AppResult<Option<kizuki_domain::org::Organisation>> {
+    Ok(app
+        .store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .find(|o| o.org.kind == kizuki_domain::org::OrgKind::Centre))
+}
+
 /// Refuses unless `p` manages organisation `org`, as "not found".
 pub async fn require_manage(app: &App, p: &Principal, org: OrgId) -> AppResult<()> {
     if auth::decide(app, p, Action::Manage, &Resource::Organisation(org))

@@ -83,9 +83,11 @@ pub async fn seed_demo(app: &App) -> AppResult<DemoOutcome> {
     // Publication: the 2019 cases were published in reality, so they are signed
     // off and on the public portal in the demo too.
     crate::publication::seed_published(app, data.survey.fiscal_year.year()).await?;
-    // …and the 2019 annual report was published whole: its first edition.
-    let editor = crate::publication::system_editor(app).await?;
-    crate::publication::year::publish(app, &editor, data.survey.fiscal_year.year()).await?;
+    // …and the 2019 annual report was published whole: its first edition, dated with them.
+    let year = data.survey.fiscal_year.year();
+    let editor = crate::publication::loaded_year_editor(app).await?;
+    let at = crate::publication::loaded_year_published_at(year);
+    crate::publication::year::publish_dated(app, &editor, year, at).await?;
     Ok(DemoOutcome {
         credentials,
         survey,

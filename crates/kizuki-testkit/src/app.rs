@@ -420,6 +420,14 @@ impl TestApp {
         }
     }
 
+    /// The organisation with directory key `key`, as stored.
+    pub async fn org(&self, key: &str) -> kizuki_domain::org::Organisation {
+        match self.app.store.org_by_key(key).await {
+            Ok(Some(o)) => o,
+            other => panic!("no organisation {key}: {other:?}"),
+        }
+    }
+
     /// A bearer token for `email`, made through the application service.
     pub async fn token(&self, email: &str) -> String {
         kizuki_app::security::tokens::create(&self.app, email, "test")

@@ -19,8 +19,8 @@ use kizuki_domain::anonymise::{
     PseudonymMap, ReidCheck, ReidPolicy, anonymise, check_reidentification,
 };
 use kizuki_domain::case::{Case, CaseContent};
+use kizuki_domain::clock::Clock as _;
 use kizuki_domain::ids::{CaseId, OrgId, UserId};
-use kizuki_domain::org::OrgKind;
 use kizuki_domain::signoff::{Fingerprint, SignOff, SignOffState, Signer, Transition, fingerprint};
 use kizuki_domain::taxonomy::{Code, Lang};
 use kizuki_domain::user::{Email, NewUser, Role};
@@ -426,12 +426,8 @@ async fn system_user(app: &App, email: &str, name: &str, role: Role) -> AppResul
     if let Some(c) = app.store.credentials(&e).await? {
         return Ok(c.user.id);
     }
-    let centre = app
-        .store
-        .list_orgs()
+    let centre = crate::directory::centre_org(app)
         .await?
-        .into_iter()
-        .find(|o| o.org.kind == OrgKind::Centre)
         .ok_or_else(|| AppError::Refused("no centre organisation to hold system actors".into()))?;
     let nu = NewUser {
         org_id: centre.id,
@@ -452,30 +448,77 @@ pub async fn system_editor(app: &App) -> AppResult<crate::auth::Principal> {
     Ok(crate::auth::Principal::from_user(&user))
 }
 
-/// The 2019 cases were published in reality: record their sign-off (send, approve,
-/// mark publishable, publish) by system actors and put them on the portal. Idempotent: a
-/// case that already has a history is left alone.
+/// When a year loaded from files was published: the last day of its 年度, at 10:00 JST. The
+/// files do not say, and a reader expects the sign-offs of a past year to be dated in it
+/// rather than on the day the data was loaded.
+pub fn loaded_year_published_at(year: i32) -> chrono::DateTime<chrono::Utc> {
+    let day = chrono::NaiveDate::from_ymd_opt(year + 1, 3, 31).unwrap_or_default();
+    let at = day.and_hms_opt(10, 0, 0).unwrap_or_default();
+    at.and_local_timezone(kizuki_domain::clock::jst())
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default()
+}
+
+/// Who publishes a past year loaded from files: the centre's first active editor, or the
+/// service's own editor when the directory has none.
+pub async fn loaded_year_editor(app: &App) -> AppResult<Principal> {
+    let users = app.store.list_users().await?;
+    let centre = crate::directory::centre_org(app).await?.map(|o| o.id);
+    match centre.and_then(|c| first_signer(&users, c, Role::Editor)) {
+        Some(s) => Ok(Principal::from_user(&app.store.get_user(s.user).await?)),
+        None => system_editor(app).await,
+    }
+}
+
+/// The first active account with `role` in `org`, by id: who signs for a past year's
+/// publication when its data is loaded. `None` when the organisation has no such account.
+fn first_signer(users: &[kizuki_domain::user::User], org: OrgId, role: Role) -> Option<Signer> {
+    users
+        .iter()
+        .filter(|u| u.active && u.user.org_id == org && u.user.role == role)
+        .min_by_key(|u| u.id)
+        .map(|u| Signer { user: u.id, role })
+}
+
+/// The cases of a year that was published in reality (the 2019 survey): record their
+/// sign-off (send, approve, mark publishable, publish) and put them on the portal. The steps
+/// are signed by the centre's first editor and the operator's first administrator where the
+/// directory has them (system actors otherwise), and dated in the weeks before
+/// [`loaded_year_published_at`]. Idempotent: a case that already has a history is left alone.
 pub async fn seed_published(app: &App, year: i32) -> AppResult<usize> {
+    let users = app.store.list_users().await?;
     let editor = Signer {
-        user: system_user(app, SYSTEM_EDITOR, "kizuki（編集・システム）", Role::Editor).await?,
+        user: loaded_year_editor(app).await?.user_id,
         role: Role::Editor,
     };
-    let operator = Signer {
-        user: system_user(
-            app,
-            SYSTEM_OPERATOR,
-            "kizuki（事業者承認・システム）",
-            Role::OperatorAdmin,
-        )
-        .await?,
-        role: Role::OperatorAdmin,
-    };
-    let clock = app.clock.as_ref();
+    let published = loaded_year_published_at(year);
+    let clock = kizuki_domain::clock::FixedClock::new(published);
+    let clock = &clock;
     let mut n = 0;
     for case in app.store.list_cases(Some(year)).await? {
         if !app.store.signoff_history(case.id).await?.is_empty() {
             continue;
         }
+        let report_org = match case.report_id {
+            Some(r) => Some(app.store.get_report(r).await?.org_id),
+            None => None,
+        };
+        let operator = match report_org.and_then(|o| first_signer(&users, o, Role::OperatorAdmin)) {
+            Some(s) => s,
+            None => Signer {
+                user: system_user(
+                    app,
+                    SYSTEM_OPERATOR,
+                    "kizuki（事業者承認・システム）",
+                    Role::OperatorAdmin,
+                )
+                .await?,
+                role: Role::OperatorAdmin,
+            },
+        };
+        // Sent four weeks before publication, approved a week later, then a week per step.
+        clock.set(published - chrono::Duration::days(28));
         let mut r = load(app, case.id, DEFAULT_K).await?;
         for c in r.anonymised.review.unresolved() {
             // Only the era-change dates and the reports' system names (already generic in the
@@ -502,20 +545,27 @@ pub async fn seed_published(app: &App, year: i32) -> AppResult<usize> {
             continue;
         }
         let mut s = SignOff::new();
-        let steps: [Transition; 4] = [
-            s.send(editor, clock, &r.anonymised)
-                .map_err(refused)?
-                .clone(),
-            s.approve(operator, clock, r.current)
-                .map_err(refused)?
-                .clone(),
-            s.mark_publishable(editor, clock, &r.anonymised)
-                .map_err(refused)?
-                .clone(),
-            s.publish(editor, clock, &r.anonymised)
-                .map_err(refused)?
-                .clone(),
-        ];
+        let week = || clock.advance(chrono::Duration::days(7));
+        let sent = s
+            .send(editor, clock, &r.anonymised)
+            .map_err(refused)?
+            .clone();
+        week();
+        let approved = s
+            .approve(operator, clock, r.current)
+            .map_err(refused)?
+            .clone();
+        week();
+        let publishable = s
+            .mark_publishable(editor, clock, &r.anonymised)
+            .map_err(refused)?
+            .clone();
+        clock.set(published);
+        let publish = s
+            .publish(editor, clock, &r.anonymised)
+            .map_err(refused)?
+            .clone();
+        let steps: [Transition; 4] = [sent, approved, publishable, publish];
         for (i, t) in steps.into_iter().enumerate() {
             let snap = (i == 3).then(|| snapshot_of(&r.anonymised.output));
             app.store.append_signoff(case.id, i, t, snap).await?;

@@ -128,6 +128,16 @@ async fn assemble(app: &App, year: i32) -> AppResult<EditionSnapshot> {
 /// Approves and publishes the year: a new edition from the cases published now. Refused when
 /// no case of the survey is published yet.
 pub async fn publish(app: &App, p: &Principal, year: i32) -> AppResult<Edition> {
+    publish_dated(app, p, year, app.clock.now()).await
+}
+
+/// As [`publish`], with the edition dated `at`: for a past year loaded from files.
+pub async fn publish_dated(
+    app: &App,
+    p: &Principal,
+    year: i32,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Edition> {
     require_publish(app, p, year).await?;
     let snap = assemble(app, year).await?;
     if snap.cases.is_empty() {
@@ -143,7 +153,7 @@ pub async fn publish(app: &App, p: &Principal, year: i32) -> AppResult<Edition> 
             survey_year: year,
             snapshot,
             by: p.user_id,
-            at: app.clock.now(),
+            at,
         })
         .await?;
     crate::security::audit_log::note(

@@ -104,12 +104,8 @@ pub(crate) async fn imprint(
     at: chrono::DateTime<chrono::Utc>,
     edition: Option<u32>,
 ) -> AppResult<kizuki_annual_report::Imprint> {
-    let publisher = app
-        .store
-        .list_orgs()
+    let publisher = crate::directory::centre_org(app)
         .await?
-        .into_iter()
-        .find(|o| o.org.kind == kizuki_domain::org::OrgKind::Centre)
         .map(|o| o.org.name)
         .unwrap_or_default();
     let day = kizuki_domain::clock::jst_date(at);

@@ -350,13 +350,7 @@ async fn login_lockout_headers_allowlist_and_enrolment() {
 
     // An allowlist that does not include 127.0.0.1 refuses the railway's logins and tokens.
     let token = srv.token(RAIL).await;
-    let org = srv
-        .app
-        .store
-        .org_by_key("demo-railway")
-        .await
-        .unwrap()
-        .unwrap();
+    let org = srv.org("demo-railway").await;
     srv.app
         .store
         .set_org_allowlist(org.id, 0, "192.0.2.0/24", None, srv.app.clock.now())

@@ -84,14 +84,7 @@ async fn a_report_phoned_in_is_the_operators_and_says_who_entered_it() {
         .await
         .unwrap()
         .org_id;
-    let rail_org = srv
-        .app
-        .store
-        .org_by_key("demo-railway")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let rail_org = srv.org("demo-railway").await.id;
     assert_eq!(org, rail_org, "the operator owns it");
 
     // The operator lists it, reads it and adds the follow-up; another operator does not see it.

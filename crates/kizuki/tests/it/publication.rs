@@ -345,6 +345,56 @@ async fn public_portal_shows_only_published_2019_cases() {
 }
 
 #[tokio::test]
+async fn the_2019_sign_offs_are_dated_in_their_year_and_signed_by_the_directory() {
+    let srv = TestApp::demo().await;
+    let editor = srv.user(EDITOR).await.id;
+    let rail_admin = srv.user("admin@railway.example.jp").await.id;
+    let rail = srv.org("demo-railway").await;
+    let first = chrono::DateTime::parse_from_rfc3339("2020-03-01T00:00:00+09:00").unwrap();
+    let published = chrono::DateTime::parse_from_rfc3339("2020-03-31T10:00:00+09:00").unwrap();
+    let cases = srv.app.store.list_cases(Some(2019)).await.unwrap();
+    assert_eq!(cases.len(), 7);
+    let mut rail_approved = false;
+    for case in &cases {
+        let history = srv.app.store.signoff_history(case.id).await.unwrap();
+        assert_eq!(history.len(), 4, "case {}", case.content.number);
+        assert!(
+            history.windows(2).all(|w| w[0].at < w[1].at),
+            "steps in order: {history:?}"
+        );
+        assert!(history.iter().all(|t| t.at >= first), "{history:?}");
+        assert_eq!(history[3].at, published, "published on the 年度's last day");
+        for t in [&history[0], &history[2], &history[3]] {
+            assert_eq!(
+                t.by.user, editor,
+                "the centre's editor signs the editor's steps"
+            );
+        }
+        let report = srv
+            .app
+            .store
+            .get_report(case.report_id.unwrap())
+            .await
+            .unwrap();
+        if report.org_id == rail.id {
+            assert_eq!(
+                history[1].by.user, rail_admin,
+                "the railway's admin approves"
+            );
+            rail_approved = true;
+        }
+    }
+    assert!(rail_approved, "one 2019 case is the railway's");
+    let editions = srv.app.store.editions(2019).await.unwrap();
+    assert_eq!(editions[0].published_at, published);
+    // The sign-off page shows the dates as a reader expects them.
+    let mut ed = srv.client(EDITOR).await;
+    let page = ed.get(&format!("/cases/{}/signoff", cases[0].id)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("令和2年3月31日"), "{}", page.body);
+}
+
+#[tokio::test]
 async fn public_annual_report_downloads() {
     let srv = TestApp::demo().await;
     let Resp {
