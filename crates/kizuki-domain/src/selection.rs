@@ -106,11 +106,19 @@ pub enum ScoreSource {
 
 impl ScoreSource {
     pub fn label_ja(self) -> &'static str {
-        match self {
-            ScoreSource::Computed => "算出",
-            ScoreSource::Analyst => "分析者",
-            ScoreSource::Unset => "未評価",
-            ScoreSource::Balance => "選定ルール",
+        self.label(Lang::Ja)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (ScoreSource::Computed, Lang::Ja) => "算出",
+            (ScoreSource::Computed, Lang::En) => "computed",
+            (ScoreSource::Analyst, Lang::Ja) => "分析者",
+            (ScoreSource::Analyst, Lang::En) => "analyst",
+            (ScoreSource::Unset, Lang::Ja) => "未評価",
+            (ScoreSource::Unset, Lang::En) => "not scored",
+            (ScoreSource::Balance, Lang::Ja) => "選定ルール",
+            (ScoreSource::Balance, Lang::En) => "selection rules",
         }
     }
 }
@@ -293,18 +301,30 @@ pub fn format_total(milli: i64) -> String {
 /// The short Japanese name of a criterion for evidence lines and tables (the survey's label is
 /// a full phrase); unknown keys fall back to that label.
 pub fn short_label(c: &Criterion) -> &str {
-    match c.key.as_str() {
-        "actual-harm" => "実害",
-        "severity" => "重大さ・社会的影響",
-        "similar-cases" => "類似事例",
-        "novelty" => "目新しさ",
-        "trend" => "トレンド",
-        "spillover" => "他分野への波及",
-        "lesson-usefulness" => "教訓の有用性",
-        "response-quality" => "対応の優劣",
-        "region" => "地域性",
-        "sector-balance" => "分野のバランス",
-        _ => &c.label,
+    short_label_in(c, Lang::Ja)
+}
+
+/// [`short_label`] in `lang`; unknown keys fall back to the survey's label in that language.
+pub fn short_label_in(c: &Criterion, lang: Lang) -> &str {
+    let known = match c.key.as_str() {
+        "actual-harm" => Some(("実害", "actual harm")),
+        "severity" => Some(("重大さ・社会的影響", "severity and impact")),
+        "similar-cases" => Some(("類似事例", "similar cases")),
+        "novelty" => Some(("目新しさ", "novelty")),
+        "trend" => Some(("トレンド", "trend")),
+        "spillover" => Some(("他分野への波及", "spillover")),
+        "lesson-usefulness" => Some(("教訓の有用性", "useful lessons")),
+        "response-quality" => Some(("対応の優劣", "quality of response")),
+        "region" => Some(("地域性", "regional character")),
+        "sector-balance" => Some(("分野のバランス", "sector balance")),
+        _ => None,
+    };
+    match (known, lang) {
+        (Some((ja, _)), Lang::Ja) => ja,
+        (Some((_, en)), Lang::En) => en,
+        (None, Lang::Ja) => &c.label,
+        (None, Lang::En) if c.label_en.is_empty() => &c.label,
+        (None, Lang::En) => &c.label_en,
     }
 }
 
@@ -915,6 +935,29 @@ impl RuleRef {
 
     /// e.g. `「外部からのサイバー攻撃」2件以上`.
     pub fn label_ja(&self, tx: &Taxonomy) -> String {
+        self.label(tx, Lang::Ja)
+    }
+
+    /// The rule named in `lang`, e.g. `at least 2 of ‘Cyber attacks from outside’`.
+    pub fn label(&self, tx: &Taxonomy, lang: Lang) -> String {
+        if lang == Lang::En {
+            return match self {
+                RuleRef::Count { count } => format!("{count} cases selected"),
+                RuleRef::MinPerCategory { category, min } => format!(
+                    "at least {min} of ‘{}’",
+                    tx.label(Vocabulary::CaseCategory, category.as_str(), Lang::En)
+                ),
+                RuleRef::MaxPerSector { max } => format!("at most {max} per sector"),
+                RuleRef::MinRegions { min } => format!("at least {min} regions"),
+                RuleRef::MaxPerOrg { max } => format!("at most {max} per organisation"),
+                RuleRef::Pinned { report_id } => {
+                    format!("report {report_id} included (the analyst's choice)")
+                }
+                RuleRef::Excluded { report_id } => {
+                    format!("report {report_id} left out (the analyst's choice)")
+                }
+            };
+        }
         match self {
             RuleRef::Count { count } => format!("選定件数{count}件"),
             RuleRef::MinPerCategory { category, min } => format!(
@@ -931,10 +974,18 @@ impl RuleRef {
 
     /// The label in 「」 for use inside a sentence, its own brackets turned into 『』.
     pub fn quoted_ja(&self, tx: &Taxonomy) -> String {
-        format!(
-            "「{}」",
-            self.label_ja(tx).replace('「', "『").replace('」', "』")
-        )
+        self.quoted(tx, Lang::Ja)
+    }
+
+    /// The label quoted for use inside a sentence in `lang`.
+    pub fn quoted(&self, tx: &Taxonomy, lang: Lang) -> String {
+        match lang {
+            Lang::Ja => format!(
+                "「{}」",
+                self.label_ja(tx).replace('「', "『").replace('」', "』")
+            ),
+            Lang::En => format!("“{}”", self.label(tx, Lang::En)),
+        }
     }
 }
 
@@ -944,6 +995,9 @@ pub struct Violation {
     pub rule: RuleRef,
     /// e.g. `分野「金融」が3件になる`.
     pub detail: String,
+    /// The same in English, e.g. `sector ‘Finance’ would have 3`.
+    #[serde(default)]
+    pub detail_en: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1005,6 +1059,8 @@ impl Optimality {
 pub struct Strength {
     pub key: String,
     pub label: String,
+    #[serde(default)]
+    pub label_en: String,
     pub points: Points,
     pub weighted_milli: i64,
 }
@@ -1016,6 +1072,8 @@ pub struct RuleHelp {
     /// Without this case the rule would fail.
     pub needed: bool,
     pub detail: String,
+    #[serde(default)]
+    pub detail_en: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1027,6 +1085,9 @@ pub struct ChosenCase {
     pub helps: Vec<RuleHelp>,
     /// One Japanese sentence or two.
     pub why: String,
+    /// The same in English.
+    #[serde(default)]
+    pub why_en: String,
 }
 
 /// Why a strong candidate is not in the selection.
@@ -1062,6 +1123,8 @@ pub struct LeftOutCase {
     pub total_milli: i64,
     pub reason: LeftOutReason,
     pub why: String,
+    #[serde(default)]
+    pub why_en: String,
 }
 
 /// The selected cases with the reasons.
@@ -1681,6 +1744,34 @@ impl Built<'_> {
     }
 
     fn violation(&self, b: &Broken, rules: &Rules, tx: &Taxonomy) -> Violation {
+        let en =
+            |code: &Code, vocab: Vocabulary| tx.label(vocab, code.as_str(), Lang::En).to_owned();
+        let detail_en = match *b {
+            Broken::Cat { cat, have } => format!(
+                "‘{}’ would have {have}",
+                en(&self.cats[cat], Vocabulary::CaseCategory)
+            ),
+            Broken::Sector { sector, have } => format!(
+                "sector ‘{}’ would have {have}",
+                en(&self.sectors[sector], Vocabulary::Sector)
+            ),
+            Broken::Org { org, have } => {
+                format!("organisation {} would have {have} cases", self.orgs[org])
+            }
+            Broken::Regions { have } => format!("only {have} regions would be left"),
+            Broken::Pinned { item } => {
+                format!(
+                    "the chosen report {} would drop out",
+                    self.order[item].report_id
+                )
+            }
+            Broken::Excluded { item } => {
+                format!(
+                    "the excluded report {} would come in",
+                    self.order[item].report_id
+                )
+            }
+        };
         let detail = match *b {
             Broken::Cat { cat, have } => format!(
                 "「{}」が{have}件になる",
@@ -1704,13 +1795,14 @@ impl Built<'_> {
         Violation {
             rule: self.rule_of(b, rules),
             detail,
+            detail_en,
         }
     }
 
-    fn region_label<'t>(&self, g: usize, tx: &'t Taxonomy) -> &'t str {
+    fn region_label<'t>(&self, g: usize, tx: &'t Taxonomy, lang: Lang) -> &'t str {
         let code = self.regions[g].as_str();
         tx.term(Vocabulary::Region, code)
-            .map_or("?", |t| t.label(Lang::Ja))
+            .map_or("?", |t| t.label(lang))
     }
 }
 
@@ -1949,6 +2041,9 @@ fn explain_chosen(
             label: criteria
                 .get(*ci)
                 .map_or_else(|| s.key.clone(), |c| short_label(c).to_owned()),
+            label_en: criteria
+                .get(*ci)
+                .map_or_else(|| s.key.clone(), |c| short_label_in(c, Lang::En).to_owned()),
             points: s.value.unwrap_or(Points::ZERO),
             weighted_milli: s.weighted_milli,
         })
@@ -1961,15 +2056,22 @@ fn explain_chosen(
             min: p.cat_min[c],
         };
         let needed = in_cat <= p.cat_min[c];
-        let detail = if needed {
-            format!("{}に必要", rule.quoted_ja(tx))
+        let (detail, detail_en) = if needed {
+            (
+                format!("{}に必要", rule.quoted_ja(tx)),
+                format!("needed for {}", rule.quoted(tx, Lang::En)),
+            )
         } else {
-            format!("{}に数える", rule.quoted_ja(tx))
+            (
+                format!("{}に数える", rule.quoted_ja(tx)),
+                format!("counts towards {}", rule.quoted(tx, Lang::En)),
+            )
         };
         helps.push(RuleHelp {
             rule,
             needed,
             detail,
+            detail_en,
         });
     }
     if p.min_regions > 0
@@ -1983,19 +2085,26 @@ fn explain_chosen(
             let distinct: BTreeSet<usize> = set.iter().filter_map(|&j| p.items[j].region).collect();
             let needed = distinct.len() <= p.min_regions;
             let rule = RuleRef::MinRegions { min: p.min_regions };
-            let detail = if needed {
-                format!(
-                    "地域「{}」: {}に必要",
-                    b.region_label(g, tx),
-                    rule.quoted_ja(tx)
+            let (ja, en) = (
+                b.region_label(g, tx, Lang::Ja),
+                b.region_label(g, tx, Lang::En),
+            );
+            let (detail, detail_en) = if needed {
+                (
+                    format!("地域「{ja}」: {}に必要", rule.quoted_ja(tx)),
+                    format!("region ‘{en}’: needed for {}", rule.quoted(tx, Lang::En)),
                 )
             } else {
-                format!("地域「{}」を加える", b.region_label(g, tx))
+                (
+                    format!("地域「{ja}」を加える"),
+                    format!("adds region ‘{en}’"),
+                )
             };
             helps.push(RuleHelp {
                 rule,
                 needed,
                 detail,
+                detail_en,
             });
         }
     }
@@ -2005,28 +2114,13 @@ fn explain_chosen(
         };
         helps.push(RuleHelp {
             detail: "分析者が指定".into(),
+            detail_en: "chosen by the analyst".into(),
             rule,
             needed: true,
         });
     }
-    let mut why = format!(
-        "合計{}点（{}位）。",
-        format_total(cand.total_milli),
-        cand.rank
-    );
-    if strongest.is_empty() {
-        why.push_str("点数の付いた基準なし。");
-    } else {
-        let parts: Vec<String> = strongest
-            .iter()
-            .map(|s| format!("{}{}", s.label, s.points))
-            .collect();
-        why.push_str(&format!("主な理由: {}。", parts.join("・")));
-    }
-    for h in &helps {
-        why.push_str(&h.detail);
-        why.push('。');
-    }
+    let why = chosen_why(cand, &strongest, &helps, Lang::Ja);
+    let why_en = chosen_why(cand, &strongest, &helps, Lang::En);
     ChosenCase {
         report_id: cand.report_id,
         rank: cand.rank,
@@ -2034,7 +2128,53 @@ fn explain_chosen(
         strongest,
         helps,
         why,
+        why_en,
     }
+}
+
+/// Why a case is chosen, in `lang`: its total and rank, the criteria it scores best on, and
+/// the rules it is needed for or counts towards.
+fn chosen_why(cand: &Candidate, strongest: &[Strength], helps: &[RuleHelp], lang: Lang) -> String {
+    let (ja, total) = (lang == Lang::Ja, format_total(cand.total_milli));
+    let mut why = if ja {
+        format!("合計{total}点（{}位）。", cand.rank)
+    } else {
+        format!("Total {total} points (rank {}).", cand.rank)
+    };
+    if strongest.is_empty() {
+        why.push_str(if ja {
+            "点数の付いた基準なし。"
+        } else {
+            " No criterion scored."
+        });
+    } else {
+        let parts: Vec<String> = strongest
+            .iter()
+            .map(|s| match lang {
+                Lang::Ja => format!("{}{}", s.label, s.points),
+                Lang::En => format!("{} {}", s.label_en, s.points),
+            })
+            .collect();
+        why.push_str(&if ja {
+            format!("主な理由: {}。", parts.join("・"))
+        } else {
+            format!(" Main reasons: {}.", parts.join(", "))
+        });
+    }
+    for h in helps {
+        if ja {
+            why.push_str(&h.detail);
+            why.push('。');
+        } else {
+            // A sentence of its own: its first letter capitalised.
+            let mut d = h.detail_en.clone();
+            if let Some(first) = d.get(..1) {
+                d.replace_range(..1, &first.to_uppercase());
+            }
+            why.push_str(&format!(" {d}."));
+        }
+    }
+    why
 }
 
 fn explain_left_out(
@@ -2113,41 +2253,86 @@ fn explain_left_out(
             }
         }
     };
-    let total = format_total(cand.total_milli);
-    let why = match &reason {
-        LeftOutReason::Excluded => format!("合計{total}点。分析者が除外した。"),
+    let why = left_out_why(b, cand.total_milli, &reason, tx, Lang::Ja);
+    let why_en = left_out_why(b, cand.total_milli, &reason, tx, Lang::En);
+    LeftOutCase {
+        report_id: cand.report_id,
+        rank: cand.rank,
+        total_milli: cand.total_milli,
+        reason,
+        why,
+        why_en,
+    }
+}
+
+/// Why a candidate is left out, in `lang`.
+fn left_out_why(
+    b: &Built<'_>,
+    total_milli: i64,
+    reason: &LeftOutReason,
+    tx: &Taxonomy,
+    lang: Lang,
+) -> String {
+    let ja = lang == Lang::Ja;
+    let total = format_total(total_milli);
+    let rules = |vs: &[Violation], with_detail: bool| -> String {
+        let parts: Vec<String> = vs
+            .iter()
+            .map(|v| {
+                let q = v.rule.quoted(tx, lang);
+                let d = lang.pick(&v.detail, &v.detail_en);
+                match (with_detail, ja) {
+                    (false, _) => q,
+                    (true, true) => format!("{q}（{d}）"),
+                    (true, false) => format!("{q} ({d})"),
+                }
+            })
+            .collect();
+        parts.join(if ja { "・" } else { ", " })
+    };
+    let report = |r: &ReportId| {
+        if ja {
+            format!("報告{r}")
+        } else {
+            format!("report {r}")
+        }
+    };
+    match reason {
+        LeftOutReason::Excluded if ja => format!("合計{total}点。分析者が除外した。"),
+        LeftOutReason::Excluded => format!("Total {total} points. Left out by the analyst."),
         LeftOutReason::Rules {
             replaceable,
             violations,
         } => {
-            let ids: Vec<String> = replaceable.iter().map(|r| format!("報告{r}")).collect();
+            let ids: Vec<String> = replaceable.iter().map(report).collect();
             let totals: Vec<i64> = replaceable
                 .iter()
                 .filter_map(|r| b.order.iter().find(|c| c.report_id == *r))
                 .map(|c| c.total_milli)
                 .collect();
-            let relation = if totals.iter().all(|&t| t == cand.total_milli) {
-                "と同点"
-            } else if totals.iter().all(|&t| t < cand.total_milli) {
-                "より高い"
+            let relation = if totals.iter().all(|&t| t == total_milli) {
+                ["と同点", "the same as"]
+            } else if totals.iter().all(|&t| t < total_milli) {
+                ["より高い", "more than"]
             } else {
-                "以上"
+                ["以上", "at least as many as"]
             };
-            let rs: Vec<String> = violations
-                .iter()
-                .map(|v| format!("{}（{}）", v.rule.quoted_ja(tx), v.detail))
-                .collect();
-            if ids.is_empty() {
-                format!(
-                    "合計{total}点。どの事例と入れ替えても{}に反する。",
-                    rs.join("・")
-                )
-            } else {
-                format!(
-                    "合計{total}点で{}{relation}だが、どれと入れ替えても{}に反する。",
+            let broken = rules(violations, true);
+            match (ids.is_empty(), ja) {
+                (true, true) => format!("合計{total}点。どの事例と入れ替えても{broken}に反する。"),
+                (true, false) => format!(
+                    "Total {total} points. Swapping it for any chosen case breaks {broken}."
+                ),
+                (false, true) => format!(
+                    "合計{total}点で{}{}だが、どれと入れ替えても{broken}に反する。",
                     ids.join("・"),
-                    rs.join("・")
-                )
+                    relation[0]
+                ),
+                (false, false) => format!(
+                    "Total {total} points, {} {}, but swapping it for any of them breaks {broken}.",
+                    relation[1],
+                    ids.join(", ")
+                ),
             }
         }
         LeftOutReason::LowerTotal {
@@ -2155,29 +2340,36 @@ fn explain_left_out(
             than_total_milli,
             also,
         } => {
-            let mut s = format!(
-                "合計{total}点で、入れ替え候補の報告{than}（{}点）より低い。",
-                format_total(*than_total_milli)
-            );
+            let than_total = format_total(*than_total_milli);
+            let mut s = if ja {
+                format!("合計{total}点で、入れ替え候補の報告{than}（{than_total}点）より低い。")
+            } else {
+                format!(
+                    "Total {total} points, fewer than report {than} ({than_total} points), the case it would replace."
+                )
+            };
             if !also.is_empty() {
-                let rs: Vec<String> = also.iter().map(|v| v.rule.quoted_ja(tx)).collect();
-                s.push_str(&format!("入れ替えると{}にも反する。", rs.join("・")));
+                let broken = rules(also, false);
+                s.push_str(&if ja {
+                    format!("入れ替えると{broken}にも反する。")
+                } else {
+                    format!(" The swap would also break {broken}.")
+                });
             }
             s
         }
-        LeftOutReason::Tie { than } => {
+        LeftOutReason::Tie { than } if ja => {
             format!("合計{total}点で報告{than}と同点。同点は報告IDの小さい方を優先した。")
         }
-        LeftOutReason::NotReached { better_than } => format!(
+        LeftOutReason::Tie { than } => format!(
+            "Total {total} points, tied with report {than}; a tie goes to the lower report id."
+        ),
+        LeftOutReason::NotReached { better_than } if ja => format!(
             "合計{total}点。探索上限のため、報告{better_than}との入れ替えを確かめきれていない。"
         ),
-    };
-    LeftOutCase {
-        report_id: cand.report_id,
-        rank: cand.rank,
-        total_milli: cand.total_milli,
-        reason,
-        why,
+        LeftOutReason::NotReached { better_than } => format!(
+            "Total {total} points. The search stopped at its limit before it could check a swap with report {better_than}."
+        ),
     }
 }
 

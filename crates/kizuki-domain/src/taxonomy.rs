@@ -48,6 +48,15 @@ impl Lang {
         }
     }
 
+    /// Of a text kept in both languages, the one in this language; English falls back to the
+    /// Japanese when it was never written (records older than their translation).
+    pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::En if !en.is_empty() => en,
+            _ => ja,
+        }
+    }
+
     /// The language of a code (surrounding spaces ignored); `None` for any other text.
     pub fn parse(code: &str) -> Option<Lang> {
         match code.trim() {

@@ -277,6 +277,8 @@ pub struct Replacement {
     pub category: Option<Code>,
     /// Why the rules pick it: the selection's own explanation.
     pub why: String,
+    /// The same in English.
+    pub why_en: String,
 }
 
 /// The survey's selection that decides (the confirmed one, else the latest).
@@ -377,6 +379,7 @@ async fn offer(app: &App, year: i32) -> AppResult<Option<Replacement>> {
         title,
         category,
         why: pick.why.clone(),
+        why_en: pick.why_en.clone(),
     }))
 }
 

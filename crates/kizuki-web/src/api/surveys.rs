@@ -353,8 +353,10 @@ pub struct ReplacementDto {
     pub report_id: i64,
     pub title: String,
     pub category: Option<String>,
-    /// Why the selection's rules pick it.
+    /// Why the selection's rules pick it (Japanese).
     pub why: String,
+    /// The same in English.
+    pub why_en: String,
 }
 
 /// What is on offer now: `replacement` is `null` when nothing is (no case declined, no
@@ -386,6 +388,7 @@ pub async fn get_replacement(
             title: r.title,
             category: r.category.map(|c| c.0),
             why: r.why,
+            why_en: r.why_en,
         }),
     }))
 }

@@ -16,7 +16,7 @@ use kizuki_app::selection::decisions::{self, SelectionView};
 use kizuki_app::selection::{BALANCE, SimilarityOracle};
 use kizuki_domain::ids::ReportId;
 use kizuki_domain::selection::{
-    OverrideInput, RulesInput, SolveOptions, format_total, short_label,
+    OverrideInput, RulesInput, SolveOptions, format_total, short_label_in,
 };
 use kizuki_domain::taxonomy::{Lang, Vocabulary};
 use kizuki_domain::{FieldError, ValidationErrors};
@@ -41,8 +41,8 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
         .criteria
         .iter()
         .map(|c| {
-            json!({"key": c.key, "short": short_label(c),
-                   "label": if lang == Lang::Ja { &c.label } else { &c.label_en },
+            json!({"key": c.key, "short": short_label_in(c, lang),
+                   "label": lang.pick(&c.label, &c.label_en),
                    "weight": c.weight, "balance": BALANCE.contains(&c.key.as_str())})
         })
         .collect();
@@ -50,7 +50,7 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
         .selection
         .chosen
         .iter()
-        .map(|c| (c.report_id, c.why.as_str()))
+        .map(|c| (c.report_id, lang.pick(&c.why, &c.why_en)))
         .collect();
     let cases: HashMap<ReportId, i64> = v
         .members
@@ -73,7 +73,7 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
                 .iter()
                 .map(|s| {
                     json!({"key": s.key, "value": s.value.map(|p| p.get()),
-                           "source": s.source, "source_label": s.source.label_ja(),
+                           "source": s.source, "source_label": s.source.label(lang),
                            "evidence": s.evidence,
                            "overridden": s.overridden.as_ref().map(|o| json!({
                                "value": o.value.get(), "evidence": o.evidence}))})
@@ -98,7 +98,7 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
         .map(|c| {
             json!({"report_id": c.report_id.0, "rank": c.rank,
                    "title": title_of.get(&c.report_id).copied().unwrap_or_default(),
-                   "total": format_total(c.total_milli), "why": c.why,
+                   "total": format_total(c.total_milli), "why": lang.pick(&c.why, &c.why_en),
                    "case_id": cases.get(&c.report_id)})
         })
         .collect();
@@ -109,7 +109,8 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
         .map(|c| {
             json!({"report_id": c.report_id.0, "rank": c.rank,
                    "title": title_of.get(&c.report_id).copied().unwrap_or_default(),
-                   "total": format_total(c.total_milli), "why": c.why})
+                   "total": format_total(c.total_milli),
+                   "why": lang.pick(&c.why, &c.why_en)})
         })
         .collect();
     let rules: Vec<String> = d
@@ -117,7 +118,7 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
         .rules
         .refs()
         .iter()
-        .map(|r| r.label_ja(tx))
+        .map(|r| r.label(tx, lang))
         .collect();
     json!({
         "id": v.id, "version": v.version,
@@ -164,8 +165,8 @@ async fn page(
                 .get(weight_name(&c.key))
                 .and_then(Value::as_str)
                 .map_or_else(|| c.weight.to_string(), str::to_owned);
-            json!({"key": c.key, "short": short_label(c),
-                   "label": if lang == Lang::Ja { &c.label } else { &c.label_en },
+            json!({"key": c.key, "short": short_label_in(c, lang),
+                   "label": lang.pick(&c.label, &c.label_en),
                    "description": c.description, "weight": c.weight, "main": c.main,
                    "input": input, "balance": BALANCE.contains(&c.key.as_str())})
         })

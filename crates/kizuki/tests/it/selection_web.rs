@@ -547,3 +547,68 @@ async fn a_refused_weight_is_named_and_every_typed_weight_kept() {
     assert_eq!(after.version, before.version);
     assert_eq!(after.content.criteria, before.content.criteria);
 }
+
+#[tokio::test]
+async fn an_english_reader_gets_the_reasons_in_english() {
+    let srv = TestApp::demo().await;
+    let mut analyst = srv.client(ANALYST).await;
+    let r = analyst
+        .post("/", "/lang", &[("lang", "en"), ("back", "/")])
+        .await;
+    assert!(r.status < 400, "{}", r.body);
+    // Five of the seven 2019 reports, so that some strong ones are left out and say why.
+    let r = analyst
+        .post(
+            "/surveys/2019/selection",
+            "/surveys/2019/selection",
+            &[
+                ("count", "5"),
+                ("min.cyber-attack", "2"),
+                ("max_per_sector", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = analyst.get("/surveys/2019/selection").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let reasons: Vec<&str> = page
+        .body
+        .split("<p class=\"why\">")
+        .skip(1)
+        .map(|p| p.split("</p>").next().unwrap_or_default())
+        .collect();
+    assert!(
+        reasons.len() >= 6,
+        "chosen and left-out reasons: {reasons:?}"
+    );
+    for why in &reasons {
+        assert!(why.starts_with("Total "), "{why}");
+        assert!(
+            !why.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)),
+            "kana in an English reason: {why}"
+        );
+    }
+    assert!(
+        reasons.iter().any(|w| w.contains("Main reasons: ")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|w| w.contains("at most 1 per sector") || w.contains("at least 2 of")),
+        "the rules are named in English: {reasons:?}"
+    );
+    assert!(page.body.contains("at most 1 per sector"), "the rules list");
+    assert!(
+        page.body.contains("(rank 6, "),
+        "rank and total worded in English"
+    );
+    // The same selection reads in Japanese for a Japanese reader.
+    let r = analyst
+        .post("/", "/lang", &[("lang", "ja"), ("back", "/")])
+        .await;
+    assert!(r.status < 400, "{}", r.body);
+    let page = analyst.get("/surveys/2019/selection").await;
+    assert!(page.body.contains("主な理由"), "{}", page.body);
+    assert!(page.body.contains("（6位・"), "{}", page.body);
+}
