@@ -200,6 +200,9 @@ impl Views {
             }
         });
         // Whole numbers with thousands separators (12,000人), as people read them.
+        env.add_filter("place", |state: &State, v: Value| -> String {
+            crate::pages::cases::field_label(v.as_str().unwrap_or_default(), lang_of(state))
+        });
         env.add_filter("num", |v: Value| -> String {
             match v.as_i64() {
                 Some(n) => thousands(n),

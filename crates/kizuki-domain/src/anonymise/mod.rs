@@ -23,6 +23,7 @@ use crate::case::CaseContent;
 use crate::error::{FieldError, ValidationErrors};
 use crate::ids::OrgId;
 use crate::org::{OrgKind, Organisation};
+use crate::taxonomy::Lang;
 use crate::user::User;
 use fold::{Folded, fold, fold_compact};
 use serde::{Deserialize, Serialize};
@@ -209,6 +210,24 @@ impl CandidateKind {
         CandidateKind::ALL
             .into_iter()
             .find(|k| k.code() == s.trim())
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        if lang == Lang::Ja {
+            return self.label_ja();
+        }
+        match self {
+            CandidateKind::Organisation => "organisation",
+            CandidateKind::Person => "person",
+            CandidateKind::System => "system",
+            CandidateKind::Email => "e-mail address",
+            CandidateKind::Url => "URL",
+            CandidateKind::Host => "host or domain",
+            CandidateKind::Ipv4 => "IPv4 address",
+            CandidateKind::Ipv6 => "IPv6 address",
+            CandidateKind::Phone => "phone number",
+            CandidateKind::Date => "date (to the day)",
+        }
     }
 
     pub fn label_ja(self) -> &'static str {

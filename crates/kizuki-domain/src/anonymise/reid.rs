@@ -4,7 +4,7 @@
 
 use crate::error::FieldError;
 use crate::org::{OrgKind, Organisation};
-use crate::taxonomy::Code;
+use crate::taxonomy::{Code, Lang};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -102,10 +102,17 @@ impl Attribute {
     pub const ALL: [Attribute; 3] = [Attribute::Sector, Attribute::Region, Attribute::Period];
 
     pub fn label_ja(self) -> &'static str {
-        match self {
-            Attribute::Sector => "分野",
-            Attribute::Region => "地域",
-            Attribute::Period => "期間",
+        self.label(Lang::Ja)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Attribute::Sector, Lang::Ja) => "分野",
+            (Attribute::Sector, Lang::En) => "the sector",
+            (Attribute::Region, Lang::Ja) => "地域",
+            (Attribute::Region, Lang::En) => "the region",
+            (Attribute::Period, Lang::Ja) => "期間",
+            (Attribute::Period, Lang::En) => "the period",
         }
     }
 }
@@ -155,16 +162,30 @@ pub struct ReidCheck {
 impl ReidCheck {
     /// The warning for the review screen, or `None` when the case is safe.
     pub fn message_ja(&self) -> Option<String> {
+        self.message(Lang::Ja)
+    }
+
+    /// [`ReidCheck::message_ja`] in `lang`.
+    pub fn message(&self, lang: Lang) -> Option<String> {
         if !self.warn {
             return None;
         }
-        let mut m = format!(
-            "公開する分野・地域・期間の組合せに該当する重要インフラ事業者が{}組織しかありません（{}組織以上が必要）。",
-            self.matching, self.k
-        );
+        let mut m = match lang {
+            Lang::Ja => format!(
+                "公開する分野・地域・期間の組合せに該当する重要インフラ事業者が{}組織しかありません（{}組織以上が必要）。",
+                self.matching, self.k
+            ),
+            Lang::En => format!(
+                "Only {} operators share the sector, region and period this case reveals ({} or more are needed).",
+                self.matching, self.k
+            ),
+        };
         for (a, n) in &self.without {
             if *n >= self.k {
-                m.push_str(&format!("{}を伏せると{}組織になります。", a.label_ja(), n));
+                m.push_str(&match lang {
+                    Lang::Ja => format!("{}を伏せると{}組織になります。", a.label_ja(), n),
+                    Lang::En => format!(" Without {} they would be {n}.", a.label(lang)),
+                });
             }
         }
         Some(m)

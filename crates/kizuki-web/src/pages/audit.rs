@@ -61,6 +61,24 @@ pub async fn view(
             .to_owned(),
         a => people.get(a).cloned().unwrap_or_else(|| a.to_owned()),
     };
+    let orgs: std::collections::BTreeMap<String, String> = kizuki_app::reports::org_names(&st.app)
+        .await?
+        .into_iter()
+        .map(|(id, name)| (format!("org:{}", id.0), name))
+        .collect();
+    // What an entry is about, named: a person, an organisation, a report, a case, a survey.
+    // Anything else keeps its code, shown as code.
+    let target_name = |target: &str| -> Option<String> {
+        if let Some(name) = people.get(target).or_else(|| orgs.get(target)) {
+            return Some(name.clone());
+        }
+        let (kind, id) = target.split_once(':')?;
+        let key = match kind {
+            "report" | "case" | "survey" | "interview" => format!("audit_target.{kind}"),
+            _ => return None,
+        };
+        Some(catalogue.fmt(lang, &key, &[("id", id.to_owned())]))
+    };
     let action_label = |action: &str| {
         let key = format!("audit_action.{}", action.replace('.', "_"));
         let label = catalogue.get(lang, &key);
@@ -84,7 +102,7 @@ pub async fn view(
                 "seq": e.seq, "at": e.at.to_rfc3339(), "actor": e.actor,
                 "actor_name": actor_name(&e.actor), "action": e.action,
                 "action_label": action_label(&e.action),
-                "target": e.target, "detail": e.detail,
+                "target": e.target, "target_name": target_name(&e.target), "detail": e.detail,
             })).collect::<Vec<_>>(),
             "q": {"actor": q.actor, "action": q.action, "target": q.target},
             "older_q": older.map(|seq| {

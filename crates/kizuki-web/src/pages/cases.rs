@@ -119,13 +119,30 @@ pub async fn diagram(
         .into_response())
 }
 
-/// The editor's name for an error's place: 「手順(2) 時刻・経過（任意）」 for `steps[1].time`,
-/// the field's label otherwise.
-fn field_label(key: &str, lang: Lang) -> String {
+/// The editor's name for a place in a case: 「手順(2) 時刻・経過（任意）」 for `steps[1].time`,
+/// 「【1 背景】 1行目」 for `sections.background[0]`, the field's label otherwise. Used for
+/// errors and wherever a page points into a case; nobody should have to read the path.
+pub(crate) fn field_label(key: &str, lang: Lang) -> String {
     let cat = i18n::catalogue();
     let Some((list, row, field)) = row_field(key) else {
-        let name = if key == "number" { "number_label" } else { key };
-        return cat.get(lang, &format!("case.{name}")).to_owned();
+        let (field, line) = split_field(key);
+        let name = match field.strip_prefix("sections.").unwrap_or(field) {
+            "number" => "number_label",
+            other => other,
+        };
+        let key = format!("case.{name}");
+        let label = if cat.has(&key) {
+            cat.get(lang, &key)
+        } else {
+            name
+        };
+        return match line {
+            Some(n) => {
+                let line = cat.fmt(lang, "case.line", &[("n", n.to_string())]);
+                format!("{label} {}", line.trim_end_matches([':', ' ', '：']))
+            }
+            None => label.to_owned(),
+        };
     };
     let row_key = match list {
         "actors" => "case.actor_row",

@@ -65,7 +65,7 @@ fn review_json(r: &Reviewed, lang: Lang) -> Value {
             json!({
                 "id": c.id,
                 "kind": c.kind.code(),
-                "kind_label": c.kind.label_ja(),
+                "kind_label": c.kind.label(lang),
                 "text": c.text,
                 "fields": c.locations.iter().map(|l| l.field.clone()).collect::<Vec<_>>(),
                 "suggested": c.suggested,
@@ -78,7 +78,7 @@ fn review_json(r: &Reviewed, lang: Lang) -> Value {
         .anonymised
         .residual
         .iter()
-        .map(|c| json!({"id": c.id, "kind_label": c.kind.label_ja(), "text": c.text}))
+        .map(|c| json!({"id": c.id, "kind_label": c.kind.label(lang), "text": c.text}))
         .collect();
     let map_text: String = r
         .stored_map
@@ -92,7 +92,7 @@ fn review_json(r: &Reviewed, lang: Lang) -> Value {
         "unresolved": review.unresolved().len(),
         "residual": residual,
         "publishable": r.anonymised.publishable(),
-        "reid": r.reid.message_ja(),
+        "reid": r.reid.message(lang),
         "reid_k": r.reid.k,
         "reid_matching": r.reid.matching,
         "map_text": map_text,

@@ -230,3 +230,30 @@ async fn the_published_report_opens_with_a_cover_naming_the_centre_and_the_editi
     );
     assert!(cover.contains("発行") && cover.contains("第1版"), "{cover}");
 }
+
+#[tokio::test]
+async fn the_anonymisation_review_names_places_as_the_editor_shows_them() {
+    let srv = TestApp::demo().await;
+    let mut ed = srv.client(EDITOR).await;
+    let page = ed.get("/cases/1/anonymise").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        !page.body.contains(">sections.") && !page.body.contains("sections.background["),
+        "field paths shown: {}",
+        page.body
+    );
+    assert!(page.body.contains("【1 背景】 1行目"), "{}", page.body);
+    assert!(page.body.contains("日付（日単位）"), "{}", page.body);
+    let r = ed
+        .post("/", "/lang", &[("lang", "en"), ("back", "/")])
+        .await;
+    assert!(r.status < 400, "{}", r.body);
+    let page = ed.get("/cases/1/anonymise").await;
+    assert!(!page.body.contains("sections.background["), "{}", page.body);
+    assert!(
+        !page.body.contains("日付（日単位）"),
+        "kind labels in English: {}",
+        page.body
+    );
+    assert!(page.body.contains("date (to the day)"), "{}", page.body);
+}

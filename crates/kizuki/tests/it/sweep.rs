@@ -143,7 +143,8 @@ async fn switch_to_english(b: &Browser, base: &str) {
 }
 
 /// Checks the page on screen: sideways scrolling, table cells too narrow for what they hold,
-/// interface text left in Japanese on an English page, and axe-core when it was given.
+/// internal codes shown as text, interface text left in Japanese on an English page, and
+/// axe-core when it was given.
 async fn check(b: &Browser, axe: Option<&str>, english: bool) -> Vec<String> {
     let mut out = Vec::new();
     let cramped = b
@@ -163,6 +164,16 @@ async fn check(b: &Browser, axe: Option<&str>, english: bool) -> Vec<String> {
         if let Some(items) = japanese.as_array().filter(|a| !a.is_empty()) {
             out.push(format!("untranslated: {items:?}"));
         }
+    }
+    // Internals a person should never have to read: a field path with an index
+    // (`sections.background[0]`), an id as the store writes it (`user:3`), a timestamp in ISO
+    // form, a snake_case code. Code the page shows on purpose is in <code> (a token prefix,
+    // an audit action beside its phrase) and is left alone, as is what people typed into forms.
+    let raw = b
+        .js("var re = /[a-z_]+(?:\\.[a-z_]+)*\\[\\d+\\]|\\b(?:user|org|report|case):\\d+\\b|\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d|\\b[a-z]+_[a-z0-9_]+\\b/; var w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); var out = []; var n; while ((n = w.nextNode()) && out.length < 4) { var e = n.parentElement; if (!e || e.closest('code, pre, kbd, samp, textarea, script, style, [hidden]') || !e.offsetParent) continue; var m = n.textContent.match(re); if (m) out.push(e.tagName.toLowerCase() + ': ' + m[0]); } return out;")
+        .await;
+    if let Some(items) = raw.as_array().filter(|a| !a.is_empty()) {
+        out.push(format!("raw codes: {items:?}"));
     }
     let overflow = b
         .js("return [document.documentElement.scrollWidth, window.innerWidth];")
