@@ -45,6 +45,17 @@ pub enum PdfError {
     Encode(#[from] serde_json::Error),
 }
 
+/// How the report's pages are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// A4 upright, as a printed report.
+    #[default]
+    Portrait,
+    /// A4 on its side, like the slides the reference report was published as: wider diagrams,
+    /// each case opening with its diagram.
+    Landscape,
+}
+
 /// A PDF renderer with its fonts loaded, for rendering many reports.
 #[derive(Debug)]
 pub struct PdfRenderer {
@@ -70,7 +81,12 @@ impl PdfRenderer {
 
     /// Typesets the report as an A4 PDF.
     pub fn render(&self, model: &ReportModel) -> Result<Vec<u8>, PdfError> {
-        let (document, _warnings) = self.typeset(model)?;
+        self.render_in(model, Layout::Portrait)
+    }
+
+    /// Typesets the report as an A4 PDF in `layout`.
+    pub fn render_in(&self, model: &ReportModel, layout: Layout) -> Result<Vec<u8>, PdfError> {
+        let (document, _warnings) = self.typeset(model, layout)?;
         export(
             &document,
             format!("kizuki-annual-report-{}", model.fiscal_year),
@@ -85,23 +101,37 @@ impl PdfRenderer {
 
     /// Lays the report out into pages, with typst's warnings (which a well-formed template
     /// should not produce).
-    fn typeset(&self, model: &ReportModel) -> Result<(PagedDocument, Vec<String>), PdfError> {
-        self.compile(world::Template::Report, serde_json::to_value(model)?)
+    fn typeset(
+        &self,
+        model: &ReportModel,
+        layout: Layout,
+    ) -> Result<(PagedDocument, Vec<String>), PdfError> {
+        self.compile(
+            world::Template::Report,
+            serde_json::to_value(model)?,
+            layout,
+        )
     }
 
     /// Like [`PdfRenderer::typeset`], for a plain document.
     fn typeset_document(&self, doc: &Document) -> Result<(PagedDocument, Vec<String>), PdfError> {
-        self.compile(world::Template::Document, serde_json::to_value(doc)?)
+        self.compile(
+            world::Template::Document,
+            serde_json::to_value(doc)?,
+            Layout::Portrait,
+        )
     }
 
-    /// Compiles `template` with `{ model, fonts, fake_bold }` as its `/model.json`.
+    /// Compiles `template` with `{ model, fonts, fake_bold, landscape }` as its `/model.json`.
     fn compile(
         &self,
         template: world::Template,
         model: serde_json::Value,
+        layout: Layout,
     ) -> Result<(PagedDocument, Vec<String>), PdfError> {
         let input = json!({
             "model": model,
+            "landscape": layout == Layout::Landscape,
             "fonts": self.fonts.families,
             "fake_bold": !self.fonts.has_bold,
         });
@@ -141,7 +171,16 @@ pub fn render_pdf(model: &ReportModel) -> Result<Vec<u8>, PdfError> {
 
 /// Like [`render_pdf`], trying the `fonts` files before the usual package locations.
 pub fn render_pdf_with_fonts(model: &ReportModel, fonts: &[PathBuf]) -> Result<Vec<u8>, PdfError> {
-    PdfRenderer::with_fonts(PdfFonts::discover_in(fonts)?)?.render(model)
+    render_pdf_with_fonts_in(model, fonts, Layout::Portrait)
+}
+
+/// Like [`render_pdf_with_fonts`], in `layout`.
+pub fn render_pdf_with_fonts_in(
+    model: &ReportModel,
+    fonts: &[PathBuf],
+    layout: Layout,
+) -> Result<Vec<u8>, PdfError> {
+    PdfRenderer::with_fonts(PdfFonts::discover_in(fonts)?)?.render_in(model, layout)
 }
 
 /// Typesets a plain document as an A4 PDF, finding a Japanese font on the system first.
@@ -196,11 +235,13 @@ mod tests {
                 return;
             }
         };
-        let (document, warnings) = renderer
-            .typeset(&sample())
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert!(document.pages().len() >= 10);
+        for layout in [Layout::Portrait, Layout::Landscape] {
+            let (document, warnings) = renderer
+                .typeset(&sample(), layout)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(warnings.is_empty(), "{layout:?}: {warnings:?}");
+            assert!(document.pages().len() >= 10, "{layout:?}");
+        }
     }
 
     #[test]

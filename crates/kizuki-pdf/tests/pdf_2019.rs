@@ -325,10 +325,9 @@ fn a_report_with_an_imprint_opens_with_a_cover() {
     assert!(!cover.contains("補完調査とは"), "{cover}");
 }
 
-/// Every word on every page with the height poppler gives its box, which is the font size in
-/// points.
-fn word_sizes(pdf: &[u8], dir: &Path) -> Vec<(f64, String)> {
-    let path = dir.join("sizes.pdf");
+/// The pages and words of `pdf` with their boxes, as `pdftotext -bbox` writes them (XHTML).
+fn bbox_html(pdf: &[u8], dir: &Path) -> String {
+    let path = dir.join("bbox.pdf");
     std::fs::write(&path, pdf).unwrap();
     let out = Command::new("pdftotext")
         .args(["-bbox", "-enc", "UTF-8"])
@@ -337,7 +336,13 @@ fn word_sizes(pdf: &[u8], dir: &Path) -> Vec<(f64, String)> {
         .output()
         .unwrap();
     assert!(out.status.success(), "pdftotext -bbox failed");
-    let html = String::from_utf8(out.stdout).unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every word on every page with the height poppler gives its box, which is the font size in
+/// points.
+fn word_sizes(pdf: &[u8], dir: &Path) -> Vec<(f64, String)> {
+    let html = bbox_html(pdf, dir);
     let attr = |tag: &str, name: &str| -> f64 {
         let at = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
         let end = at + tag[at..].find('"').unwrap();
@@ -376,5 +381,68 @@ fn no_text_is_smaller_than_eight_points_diagrams_included() {
         "the first diagram's label {label:?} is not among the PDF's words"
     );
     let small: Vec<_> = words.iter().filter(|(h, _)| *h < 7.95).take(10).collect();
+    assert!(small.is_empty(), "words under 8 pt: {small:?}");
+}
+
+#[test]
+fn the_landscape_layout_opens_each_case_with_its_diagram_at_eight_points_or_more() {
+    if !tool_available("pdftotext") {
+        return skip("pdftotext not found (apt-get install poppler-utils)");
+    }
+    let renderer = match PdfRenderer::new() {
+        Ok(r) => r,
+        Err(e) => return skip(&e.to_string()),
+    };
+    let (_, _, model) = load();
+    let pdf = renderer
+        .render_in(&model, kizuki_pdf::Layout::Landscape)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let html = bbox_html(&pdf, dir.path());
+    let pages: Vec<&str> = html.split("<page ").skip(1).collect();
+    for p in &pages {
+        let size = |name: &str| -> f64 {
+            let at = p.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            p[at..at + p[at..].find('"').unwrap()].parse().unwrap()
+        };
+        assert!(size("width") > size("height"), "a page on its side");
+    }
+    // Each case's first page has its heading and the diagram's first label.
+    let words = |p: &str| -> String {
+        p.split("<word ")
+            .skip(1)
+            .filter_map(|w| {
+                w.split_once('>')
+                    .map(|(_, r)| r.split("</word>").next().unwrap_or_default())
+            })
+            .collect()
+    };
+    for c in &model.cases {
+        let heading = squash(&c.heading);
+        let page = pages
+            .iter()
+            .map(|p| words(p))
+            .find(|w| w.contains(&heading))
+            .unwrap_or_else(|| panic!("no page opens {heading}"));
+        let first = c.diagram.svg.split("<text ").nth(1).unwrap();
+        let label = squash(
+            first
+                .split_once('>')
+                .unwrap()
+                .1
+                .split("</text>")
+                .next()
+                .unwrap(),
+        );
+        assert!(
+            page.contains(&label),
+            "{heading}: its diagram ({label}) is not on its page"
+        );
+    }
+    let small: Vec<_> = word_sizes(&pdf, dir.path())
+        .into_iter()
+        .filter(|(h, _)| *h < 7.95)
+        .take(10)
+        .collect();
     assert!(small.is_empty(), "words under 8 pt: {small:?}");
 }

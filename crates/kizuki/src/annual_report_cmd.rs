@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub enum Format {
     Html,
     Pdf,
+    /// The PDF on landscape pages, like the reference report's slides.
+    PdfLandscape,
     Md,
 }
 
@@ -18,6 +20,7 @@ impl From<Format> for annual_report::Format {
         match f {
             Format::Html => annual_report::Format::Html,
             Format::Pdf => annual_report::Format::Pdf,
+            Format::PdfLandscape => annual_report::Format::PdfLandscape,
             Format::Md => annual_report::Format::Markdown,
         }
     }
@@ -38,6 +41,7 @@ pub async fn run(
         match format {
             Format::Html => "HTML",
             Format::Pdf => "PDF",
+            Format::PdfLandscape => "landscape PDF",
             Format::Md => "Markdown",
         },
         fy.year(),

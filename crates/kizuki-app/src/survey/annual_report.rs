@@ -13,17 +13,28 @@ use std::path::PathBuf;
 pub enum Format {
     Html,
     Pdf,
+    /// The PDF with its pages on their side, like the reference report's slides.
+    PdfLandscape,
     Markdown,
 }
 
 impl Format {
-    /// The format a file extension names (`html`, `pdf`, `md`).
+    /// The format a download's name (`html`, `pdf`, `pdf-landscape`, `md`) asks for.
     pub fn from_extension(ext: &str) -> Option<Format> {
         match ext {
             "html" => Some(Format::Html),
             "pdf" => Some(Format::Pdf),
+            "pdf-landscape" => Some(Format::PdfLandscape),
             "md" => Some(Format::Markdown),
             _ => None,
+        }
+    }
+
+    /// The name [`Format::from_extension`] reads.
+    pub fn code(self) -> &'static str {
+        match self {
+            Format::PdfLandscape => "pdf-landscape",
+            other => other.extension(),
         }
     }
 
@@ -31,7 +42,7 @@ impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Format::Html => "html",
-            Format::Pdf => "pdf",
+            Format::Pdf | Format::PdfLandscape => "pdf",
             Format::Markdown => "md",
         }
     }
@@ -40,7 +51,7 @@ impl Format {
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Html => "text/html; charset=utf-8",
-            Format::Pdf => "application/pdf",
+            Format::Pdf | Format::PdfLandscape => "application/pdf",
             Format::Markdown => "text/markdown; charset=utf-8",
         }
     }
@@ -131,7 +142,10 @@ pub async fn render(
     Ok(Rendered {
         bytes,
         format,
-        file_name: format!("kizuki-survey-{year}.{}", format.extension()),
+        file_name: match format {
+            Format::PdfLandscape => format!("kizuki-survey-{year}-landscape.pdf"),
+            _ => format!("kizuki-survey-{year}.{}", format.extension()),
+        },
     })
 }
 
@@ -145,12 +159,18 @@ pub async fn render_model(
     Ok(match format {
         Format::Html => kizuki_annual_report::render_html(&model).into_bytes(),
         Format::Markdown => kizuki_annual_report::render_markdown(&model).into_bytes(),
-        Format::Pdf => {
+        Format::Pdf | Format::PdfLandscape => {
             let fonts = fonts.to_vec();
-            tokio::task::spawn_blocking(move || kizuki_pdf::render_pdf_with_fonts(&model, &fonts))
-                .await
-                .map_err(|e| AppError::Internal(format!("PDF task: {e}")))?
-                .map_err(|e| AppError::Internal(format!("PDF: {e}")))?
+            let layout = match format {
+                Format::PdfLandscape => kizuki_pdf::Layout::Landscape,
+                _ => kizuki_pdf::Layout::Portrait,
+            };
+            tokio::task::spawn_blocking(move || {
+                kizuki_pdf::render_pdf_with_fonts_in(&model, &fonts, layout)
+            })
+            .await
+            .map_err(|e| AppError::Internal(format!("PDF task: {e}")))?
+            .map_err(|e| AppError::Internal(format!("PDF: {e}")))?
         }
     })
 }
@@ -164,6 +184,14 @@ mod tests {
     fn formats_round_trip_through_their_extension() {
         for f in [Format::Html, Format::Pdf, Format::Markdown] {
             assert_eq!(Format::from_extension(f.extension()), Some(f));
+        }
+        for f in [
+            Format::Html,
+            Format::Pdf,
+            Format::PdfLandscape,
+            Format::Markdown,
+        ] {
+            assert_eq!(Format::from_extension(f.code()), Some(f));
         }
         assert_eq!(Format::from_extension("docx"), None);
     }

@@ -503,7 +503,17 @@ async fn cases_surveys_and_lessons() {
         );
     }
     assert!(s.body.contains("/surveys/2019/report/pdf"));
+    assert!(s.body.contains("/surveys/2019/report/pdf-landscape"));
     assert_eq!(c.get("/surveys/2019/report/docx").await.status, 404);
+    if kizuki_pdf::PdfFonts::discover().is_ok() {
+        let r = c.get("/surveys/2019/report/pdf-landscape").await;
+        assert_eq!(r.status, 200);
+        assert!(r.bytes.starts_with(b"%PDF"));
+        let disposition = r.header("content-disposition").unwrap_or_default();
+        assert!(disposition.contains("landscape.pdf"), "{disposition}");
+    } else {
+        eprintln!("skipped: the landscape PDF download — no Japanese font installed");
+    }
     let all = c.get("/lessons").await;
     let cyber = c.get("/lessons?category=cyber-attack").await;
     assert_eq!(cyber.status, 200);
