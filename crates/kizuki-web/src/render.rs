@@ -145,6 +145,17 @@ impl Views {
                 Ok(i18n.fmt(lang, key, &args))
             },
         );
+        // A form field as the form labels it (`causes[1]` → 原因（複数可）), for error
+        // summaries; a field without a label of its own gives nothing.
+        env.add_function("field_name", move |state: &State, key: &str| -> String {
+            let base = key.split(['[', '.']).next().unwrap_or(key);
+            let k = format!("field.{base}");
+            if i18n.has(&k) {
+                i18n.get(lang_of(state), &k).to_owned()
+            } else {
+                String::new()
+            }
+        });
         let tx = taxonomy.clone();
         env.add_function(
             "label",

@@ -177,6 +177,18 @@ async fn first_report_with_wareki_date_and_validation_keeps_input() {
     );
     assert!(r.body.contains("概要は入力済み"));
     assert!(r.body.contains("千人"));
+    // The summary above the form names each field as the form labels it, with a link to it.
+    let summary = r
+        .body
+        .split("class=\"err-summary\"")
+        .nth(1)
+        .and_then(|s| s.split("</div>").next())
+        .expect("an error summary");
+    assert!(
+        summary.contains("<a href=\"#f-title\">件名</a>"),
+        "{summary}"
+    );
+    assert!(!summary.contains(">title<"), "{summary}");
     let id = file_report(&mut c, "改元後の日付誤表示").await;
     let r = c.get(&format!("/reports/{id}")).await;
     assert_eq!(r.status, 200);
