@@ -20,7 +20,7 @@
 //! Everything is computed from the case alone, in declaration order, with fixed-precision number
 //! formatting, so the same case always gives the same bytes.
 
-use crate::text::{max_line_width, text_width, wrap_balanced};
+use crate::text::{max_line_width, text_width, widest_word, wrap_balanced};
 use kizuki_domain::case::{Actor, ActorKind, CaseContent, Step};
 use std::fmt::Write;
 
@@ -55,7 +55,10 @@ const ACTOR_SIZE: f64 = 17.0;
 const ACTOR_LINE: f64 = 21.0;
 const EVENT_SIZE: f64 = 17.0;
 const EVENT_LINE: f64 = 22.0;
-const SMALL_SIZE: f64 = 16.5;
+const SMALL_SIZE: f64 = 17.0;
+/// The widest a diagram may grow past [`WIDTH`] to keep its words whole: scaled to the page,
+/// its smallest type still prints at [`MIN_FONT`].
+const MAX_WIDTH: f64 = WIDTH * SMALL_SIZE.min(ACTOR_SIZE).min(EVENT_SIZE) / MIN_FONT;
 const BADGE_SIZE: f64 = SMALL_SIZE;
 const BADGE_H: f64 = 26.0;
 const CALLOUT_PAD_X: f64 = 8.0;
@@ -280,6 +283,8 @@ impl Lanes {
 struct LanePlan {
     /// Preferred width of each lane, left to right.
     prefs: Vec<f64>,
+    /// The least width of each lane that keeps every word of its labels whole.
+    floors: Vec<f64>,
     /// Lanes under each actor: `start..end`.
     ranges: Vec<(usize, usize)>,
     /// Paddings and gaps inside each actor, independent of lane widths.
@@ -290,6 +295,7 @@ fn plan_lanes(tree: &Tree) -> LanePlan {
     let n = tree.actors.len();
     let mut plan = LanePlan {
         prefs: Vec::new(),
+        floors: Vec::new(),
         ranges: vec![(0, 0); n],
         fixed: vec![0.0; n],
     };
@@ -301,16 +307,21 @@ fn plan_lanes(tree: &Tree) -> LanePlan {
 
 fn plan_actor(tree: &Tree, plan: &mut LanePlan, i: usize, depth: usize) {
     let start = plan.prefs.len();
-    let label_w = text_width(&tree.actors[i].label, ACTOR_SIZE);
+    let label = &tree.actors[i].label;
+    let label_w = text_width(label, ACTOR_SIZE);
+    let word_w = widest_word(label, ACTOR_SIZE);
     if !tree.is_group(i) || depth > tree.actors.len() {
         plan.prefs
             .push((label_w + 2.0 * BOX_PAD + 4.0).clamp(LANE_MIN, LANE_MAX));
+        plan.floors
+            .push((word_w + 2.0 * BOX_PAD + 4.0).clamp(LANE_MIN, LANE_MAX));
         plan.ranges[i] = (start, start + 1);
         return;
     }
     let own = usize::from(tree.referenced[i]);
     if own == 1 {
         plan.prefs.push(LANE_MIN);
+        plan.floors.push(LANE_MIN);
     }
     let parts = tree.children[i].len() + own;
     let mut fixed = 2.0 * GROUP_PAD + (parts.saturating_sub(1)) as f64 * SIBLING_GAP;
@@ -330,11 +341,21 @@ fn plan_actor(tree: &Tree, plan: &mut LanePlan, i: usize, depth: usize) {
             *p += extra;
         }
     }
+    // Nor may its name break inside a word for want of room.
+    let floor: f64 = plan.floors[start..end].iter().sum::<f64>() + fixed;
+    let need = word_w.min(2.0 * LANE_MAX) + 2.0 * GROUP_PAD + 4.0;
+    if need > floor && end > start {
+        let extra = (need - floor) / (end - start) as f64;
+        for f in &mut plan.floors[start..end] {
+            *f += extra;
+        }
+    }
 }
 
 /// Shares `room` between lanes: each gets what it asks for if all fit, else the widest are
-/// cut back to a common cap (never below [`LANE_MIN`]); spare room is shared evenly.
-fn lane_widths(prefs: &[f64], room: f64) -> Vec<f64> {
+/// cut back to a common cap, never below its floor; spare room is shared evenly. When even
+/// the floors do not fit, each lane gets its floor and the lanes take more than `room`.
+fn lane_widths(prefs: &[f64], floors: &[f64], room: f64) -> Vec<f64> {
     let n = prefs.len().max(1) as f64;
     let total: f64 = prefs.iter().sum();
     if total <= room {
@@ -344,20 +365,25 @@ fn lane_widths(prefs: &[f64], room: f64) -> Vec<f64> {
             .map(|p| (p + extra).min(2.0 * LANE_MAX).max(*p))
             .collect();
     }
-    if LANE_MIN * n >= room {
-        return prefs.iter().map(|_| LANE_MIN).collect();
+    let capped = |cap: f64| {
+        prefs
+            .iter()
+            .zip(floors)
+            .map(move |(p, f)| p.min(cap).max(*f))
+    };
+    if floors.iter().sum::<f64>() >= room {
+        return floors.to_vec();
     }
     let (mut lo, mut hi) = (LANE_MIN, prefs.iter().copied().fold(LANE_MIN, f64::max));
     for _ in 0..40 {
         let cap = (lo + hi) / 2.0;
-        let sum: f64 = prefs.iter().map(|p| p.min(cap).max(LANE_MIN)).sum();
-        if sum > room {
+        if capped(cap).sum::<f64>() > room {
             hi = cap;
         } else {
             lo = cap;
         }
     }
-    prefs.iter().map(|p| p.min(lo).max(LANE_MIN)).collect()
+    capped(lo).collect()
 }
 
 struct Widths<'a> {
@@ -382,10 +408,15 @@ fn layout_actors(tree: &Tree) -> Lanes {
     for &r in &tree.roots {
         fixed += plan.fixed[r];
     }
-    let widths = Widths {
-        lanes: lane_widths(&plan.prefs, WIDTH - fixed),
-        plan: &plan,
-    };
+    let room = WIDTH - fixed;
+    let mut lanes = lane_widths(&plan.prefs, &plan.floors, room);
+    // Whole words may widen the diagram only while its type still prints large enough; past
+    // that, a word breaks rather than the type shrinking.
+    if fixed + lanes.iter().sum::<f64>() > MAX_WIDTH {
+        let least = vec![LANE_MIN; plan.prefs.len()];
+        lanes = lane_widths(&plan.prefs, &least, room);
+    }
+    let widths = Widths { lanes, plan: &plan };
     let used = fixed + widths.lanes.iter().sum::<f64>();
     let width = used.max(WIDTH);
     let mut out = Lanes {

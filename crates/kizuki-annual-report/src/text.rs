@@ -136,6 +136,15 @@ fn tokens(s: &str) -> Vec<String> {
     out
 }
 
+/// Width of the widest piece of `s` a line should not break inside (a Latin or katakana word,
+/// or a single character), at `size`.
+pub fn widest_word(s: &str, size: f64) -> f64 {
+    tokens(s)
+        .iter()
+        .map(|t| text_width(t, size))
+        .fold(0.0, f64::max)
+}
+
 fn is_hiragana(c: char) -> bool {
     matches!(c, '\u{3041}'..='\u{309f}')
 }

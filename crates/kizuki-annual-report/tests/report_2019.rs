@@ -729,3 +729,47 @@ fn diagram_type_prints_at_eight_points_or_more() {
         );
     }
 }
+
+fn is_katakana_letter(c: char) -> bool {
+    matches!(c, '\u{30a1}'..='\u{30fa}' | 'ー')
+}
+
+/// Consecutive text lines of one box in a diagram, in order.
+fn grouped_lines(svg: &str, class: &str) -> Vec<Vec<String>> {
+    let open = format!("<g class=\"{class}");
+    svg.split(&open)
+        .skip(1)
+        .map(|chunk| {
+            let end = chunk.find("</g>").unwrap_or(chunk.len());
+            text_boxes(&chunk[..end])
+                .into_iter()
+                .map(|b| b.text)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn diagram_labels_never_break_inside_a_word() {
+    // The crowded case has more actors than fit across a page at a readable size: there a word
+    // breaks rather than the type shrinking below 8 pt, as `no_text_is_smaller…` requires.
+    let (_, cases, _) = load();
+    let mut broken = Vec::new();
+    for c in &cases {
+        let svg = diagram::render_svg(c);
+        for class in ["kz-actor", "kz-step", "kz-response"] {
+            for lines in grouped_lines(&svg, class) {
+                for pair in lines.windows(2) {
+                    let (a, b) = (pair[0].chars().last(), pair[1].chars().next());
+                    let (Some(a), Some(b)) = (a, b) else { continue };
+                    let split = (is_katakana_letter(a) && is_katakana_letter(b))
+                        || (a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric());
+                    if split {
+                        broken.push(format!("case {}: 「{}/{}」", c.number, pair[0], pair[1]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "words broken across lines: {broken:#?}");
+}
