@@ -273,6 +273,7 @@ fn stress_candidates(
                         Signal::Computed {
                             value: Points::new(v).unwrap_or(Points::ZERO),
                             evidence: String::new(),
+                            evidence_en: String::new(),
                         }
                     };
                     (cr.key.clone(), sig)
@@ -286,6 +287,7 @@ fn stress_candidates(
                 region: Some(g.clone()),
                 category: Some(c.clone()),
                 category_evidence: String::new(),
+                category_evidence_en: String::new(),
                 signals,
             }
         })
@@ -331,6 +333,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .classify(&r.details.event_type, &r.details.causes)
                     .map(|c| c.category),
                 category_evidence: String::new(),
+                category_evidence_en: String::new(),
                 signals: signals(r, &periods, &oracle, &tx)?,
             })
         })

@@ -85,8 +85,14 @@ impl fmt::Display for Points {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Signal {
-    /// Computed from the reports, with short Japanese evidence.
-    Computed { value: Points, evidence: String },
+    /// Computed from the reports, with short evidence in Japanese and in English (empty in
+    /// records written before there was an English line).
+    Computed {
+        value: Points,
+        evidence: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        evidence_en: String,
+    },
     /// Only an analyst can judge this (e.g. usefulness of the lessons).
     Analyst,
     /// A balance criterion (region, sector): the rules realise it, there is no per-case score.
@@ -128,6 +134,14 @@ impl ScoreSource {
 pub struct OverriddenScore {
     pub value: Points,
     pub evidence: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evidence_en: String,
+}
+
+impl OverriddenScore {
+    pub fn evidence_in(&self, lang: Lang) -> &str {
+        lang.pick(&self.evidence, &self.evidence_en)
+    }
 }
 
 /// One criterion's score for one candidate.
@@ -139,10 +153,26 @@ pub struct CriterionScore {
     pub source: ScoreSource,
     /// The computed evidence, or the analyst's reason.
     pub evidence: String,
+    /// The computed evidence in English; empty for an analyst's reason, which is kept as typed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evidence_en: String,
     /// Weight × points, in thousandths of a point.
     pub weighted_milli: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overridden: Option<OverriddenScore>,
+}
+
+impl CriterionScore {
+    /// The evidence in the reader's language; an analyst's reason as it was typed.
+    pub fn evidence_in(&self, lang: Lang) -> &str {
+        lang.pick(&self.evidence, &self.evidence_en)
+    }
+}
+
+impl Candidate {
+    pub fn category_evidence_in(&self, lang: Lang) -> &str {
+        lang.pick(&self.category_evidence, &self.category_evidence_en)
+    }
 }
 
 /// An analyst's score as typed in a form, a file or the API.
@@ -249,6 +279,8 @@ pub struct CandidateInput {
     pub category: Option<Code>,
     /// How the category was decided (a written case, or which code of the category map).
     pub category_evidence: String,
+    #[serde(default)]
+    pub category_evidence_en: String,
     /// By criterion key; a criterion without a signal is left to the analyst.
     pub signals: BTreeMap<String, Signal>,
 }
@@ -265,6 +297,8 @@ pub struct Candidate {
     pub region: Option<Code>,
     pub category: Option<Code>,
     pub category_evidence: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub category_evidence_en: String,
     /// In the survey's criteria order.
     pub scores: Vec<CriterionScore>,
     /// Σ weight × points in thousandths of a point.
@@ -422,6 +456,7 @@ pub fn score_candidates(
                 region: input.region,
                 category: input.category,
                 category_evidence: input.category_evidence,
+                category_evidence_en: input.category_evidence_en,
                 scores,
                 total_milli,
                 total: total_milli as f64 / 1000.0,
@@ -442,9 +477,14 @@ pub fn score_candidates(
 fn resolve(c: &Criterion, signal: Option<&Signal>, o: Option<&ScoreOverride>) -> CriterionScore {
     let w = weight_milli(c.weight);
     let computed = match signal {
-        Some(Signal::Computed { value, evidence }) => Some(OverriddenScore {
+        Some(Signal::Computed {
+            value,
+            evidence,
+            evidence_en,
+        }) => Some(OverriddenScore {
             value: *value,
             evidence: evidence.clone(),
+            evidence_en: evidence_en.clone(),
         }),
         _ => None,
     };
@@ -454,6 +494,7 @@ fn resolve(c: &Criterion, signal: Option<&Signal>, o: Option<&ScoreOverride>) ->
             value: Some(o.value),
             source: ScoreSource::Analyst,
             evidence: o.reason.clone(),
+            evidence_en: String::new(),
             weighted_milli: w * i64::from(o.value.get()),
             overridden: computed,
         };
@@ -464,6 +505,7 @@ fn resolve(c: &Criterion, signal: Option<&Signal>, o: Option<&ScoreOverride>) ->
             value: None,
             source: ScoreSource::Balance,
             evidence: "選定ルールで考慮".into(),
+            evidence_en: "weighed by the selection rules".into(),
             weighted_milli: 0,
             overridden: None,
         },
@@ -472,6 +514,7 @@ fn resolve(c: &Criterion, signal: Option<&Signal>, o: Option<&ScoreOverride>) ->
             value: Some(s.value),
             source: ScoreSource::Computed,
             evidence: s.evidence,
+            evidence_en: s.evidence_en,
             weighted_milli: w * i64::from(s.value.get()),
             overridden: None,
         },
@@ -480,6 +523,7 @@ fn resolve(c: &Criterion, signal: Option<&Signal>, o: Option<&ScoreOverride>) ->
             value: None,
             source: ScoreSource::Unset,
             evidence: "分析者の評価待ち".into(),
+            evidence_en: "waiting for an analyst's score".into(),
             weighted_milli: 0,
             overridden: None,
         },
@@ -528,15 +572,19 @@ pub struct Classified {
 impl Classified {
     /// e.g. `事象「マルウェア等の感染」から分類`.
     pub fn evidence_ja(&self, tx: &Taxonomy) -> String {
-        match &self.matched {
-            Matched::EventType(c) => format!(
-                "事象「{}」から分類",
-                tx.label(Vocabulary::EventType, c.as_str(), Lang::Ja)
-            ),
-            Matched::Cause(c) => format!(
-                "原因「{}」から分類",
-                tx.label(Vocabulary::Cause, c.as_str(), Lang::Ja)
-            ),
+        self.evidence(tx, Lang::Ja)
+    }
+
+    /// e.g. `事象「マルウェア等の感染」から分類`, or in English `by the event type "Malware …"`.
+    pub fn evidence(&self, tx: &Taxonomy, lang: Lang) -> String {
+        let (vocab, code, ja, en) = match &self.matched {
+            Matched::EventType(c) => (Vocabulary::EventType, c, "事象", "event type"),
+            Matched::Cause(c) => (Vocabulary::Cause, c, "原因", "cause"),
+        };
+        let label = tx.label(vocab, code.as_str(), lang);
+        match lang {
+            Lang::Ja => format!("{ja}「{label}」から分類"),
+            Lang::En => format!("by the {en} “{label}”"),
         }
     }
 }
@@ -2507,6 +2555,7 @@ mod tests {
             region: Some(code("kanto")),
             category: Some(code("system-failure")),
             category_evidence: String::new(),
+            category_evidence_en: String::new(),
             signals: signals
                 .iter()
                 .map(|(k, s)| ((*k).to_owned(), s.clone()))
@@ -2518,6 +2567,7 @@ mod tests {
         Signal::Computed {
             value: Points::new(v).unwrap(),
             evidence: format!("算出{v}"),
+            evidence_en: format!("computed {v}"),
         }
     }
 
@@ -2947,11 +2997,13 @@ mod tests {
             region: Some(code(region)),
             category: Some(code(category)),
             category_evidence: String::new(),
+            category_evidence_en: String::new(),
             scores: vec![CriterionScore {
                 key: "actual-harm".into(),
                 value: Some(Points::new(3).unwrap()),
                 source: ScoreSource::Computed,
                 evidence: String::new(),
+                evidence_en: String::new(),
                 weighted_milli: total,
                 overridden: None,
             }],

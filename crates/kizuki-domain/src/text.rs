@@ -1,5 +1,5 @@
 //! Small text rules that several layers share: width folding of what Japanese keyboards type,
-//! and escaping text for HTML, SVG and XML. Each rule lives here once.
+//! escaping text for HTML, SVG and XML, and writing numbers as people read them. Each rule lives here once.
 
 /// Full-width ASCII (as a Japanese IME types it: `１２３ＡＢＣ`) to plain ASCII and the
 /// ideographic space to a space, so a code, number or name typed in either width is the same.
@@ -33,9 +33,33 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// `12000` as `12,000`; the sign stays in front.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(12_000), "12,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(-1_234_567), "-1,234,567");
+        assert_eq!(thousands(0), "0");
+    }
 
     #[test]
     fn full_width_ascii_and_the_ideographic_space_fold() {

@@ -216,7 +216,7 @@ impl Views {
         });
         env.add_filter("num", |v: Value| -> String {
             match v.as_i64() {
-                Some(n) => thousands(n),
+                Some(n) => kizuki_domain::text::thousands(n),
                 None => v.to_string(),
             }
         });
@@ -304,33 +304,9 @@ pub fn qr_svg(text: &str) -> Option<String> {
     svg.find("<svg").map(|at| svg[at..].to_owned())
 }
 
-/// `12000` as `12,000`; the sign stays in front.
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_get_thousands_separators() {
-        assert_eq!(thousands(12_000), "12,000");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(-1_234_567), "-1,234,567");
-        assert_eq!(thousands(0), "0");
-    }
 
     /// Every `t("…")` written in a template names a message both catalogues have.
     #[test]

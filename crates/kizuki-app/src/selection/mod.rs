@@ -35,6 +35,7 @@ use kizuki_domain::selection::{
 };
 use kizuki_domain::survey::{Criterion, Survey};
 use kizuki_domain::taxonomy::{Code, Lang, Taxonomy, Vocabulary};
+use kizuki_domain::text::thousands;
 use kizuki_store::{Page, ReportFilter, ReportSort};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -354,20 +355,46 @@ fn matching_names(d: &ReportDetails) -> BTreeSet<String> {
 // Signals
 // ---------------------------------------------------------------------------------------------
 
-fn computed(value: u32, evidence: String) -> Signal {
+/// A computed score with its evidence in Japanese and in English, the reader's language chosen
+/// when it is shown.
+fn computed(value: u32, ja: String, en: String) -> Signal {
     Signal::Computed {
         value: Points::capped(value),
-        evidence,
+        evidence: ja,
+        evidence_en: en,
     }
 }
 
-fn impact_note(d: &ReportDetails) -> Vec<String> {
+/// Both languages' sentence from one function of the language.
+fn both(f: impl Fn(Lang) -> String) -> (String, String) {
+    (f(Lang::Ja), f(Lang::En))
+}
+
+fn computed_by(value: u32, f: impl Fn(Lang) -> String) -> Signal {
+    let (ja, en) = both(f);
+    computed(value, ja, en)
+}
+
+/// The list separator of each language.
+fn joined(items: &[String], lang: Lang) -> String {
+    items.join(lang.pick("・", ", "))
+}
+
+fn impact_note(d: &ReportDetails, lang: Lang) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(n) = d.impact.people_affected.filter(|&n| n > 0) {
-        notes.push(format!("影響人数{n}人"));
+        let n = thousands(i64::try_from(n).unwrap_or(i64::MAX));
+        notes.push(match lang {
+            Lang::Ja => format!("影響人数{n}人"),
+            Lang::En => format!("{n} people affected"),
+        });
     }
     if let Some(m) = d.impact.duration_minutes.filter(|&m| m > 0) {
-        notes.push(format!("継続{m}分"));
+        let m = thousands(i64::try_from(m).unwrap_or(i64::MAX));
+        notes.push(match lang {
+            Lang::Ja => format!("継続{m}分"),
+            Lang::En => format!("lasting {m} min"),
+        });
     }
     notes
 }
@@ -376,23 +403,30 @@ fn impact_note(d: &ReportDetails) -> Vec<String> {
 /// more, people affected, or an hour or more).
 pub fn actual_harm(d: &ReportDetails) -> Signal {
     if !d.impact.actual_harm {
-        return computed(0, "実害の報告なし".into());
+        return computed_by(0, |l| {
+            l.pick("実害の報告なし", "no actual harm reported").into()
+        });
     }
     let level = d.severity.map(|s| s.level());
-    let mut notes = Vec::new();
-    if let Some(l) = level {
-        notes.push(format!("深刻度レベル{l}"));
-    }
-    notes.extend(impact_note(d));
     let wide = level.is_some_and(|l| l >= 2)
         || d.impact.people_affected.is_some_and(|n| n > 0)
         || d.impact.duration_minutes.is_some_and(|m| m >= 60);
-    let evidence = if notes.is_empty() {
-        "実害あり（影響範囲の情報なし）".to_owned()
-    } else {
-        format!("実害あり（{}）", notes.join("・"))
-    };
-    computed(if wide { 3 } else { 2 }, evidence)
+    computed_by(if wide { 3 } else { 2 }, |lang| {
+        let mut notes = Vec::new();
+        if let Some(l) = level {
+            notes.push(match lang {
+                Lang::Ja => format!("深刻度レベル{l}"),
+                Lang::En => format!("severity level {l}"),
+            });
+        }
+        notes.extend(impact_note(d, lang));
+        match (lang, notes.is_empty()) {
+            (Lang::Ja, true) => "実害あり（影響範囲の情報なし）".to_owned(),
+            (Lang::En, true) => "actual harm (its reach not reported)".to_owned(),
+            (Lang::Ja, false) => format!("実害あり（{}）", joined(&notes, lang)),
+            (Lang::En, false) => format!("actual harm ({})", joined(&notes, lang)),
+        }
+    })
 }
 
 /// 重大さ・社会的影響: the severity level (0–2 as is, 3 and 4 → 3), raised by the reach: 100,000
@@ -416,26 +450,36 @@ pub fn severity(d: &ReportDetails, tx: &Taxonomy) -> Signal {
         if reach == 0 {
             return Signal::Analyst;
         }
-        return computed(
-            reach,
-            format!("深刻度未評価（{}）", impact_note(d).join("・")),
-        );
+        return computed_by(reach, |lang| {
+            let notes = joined(&impact_note(d, lang), lang);
+            match lang {
+                Lang::Ja => format!("深刻度未評価（{notes}）"),
+                Lang::En => format!("severity not assessed ({notes})"),
+            }
+        });
     };
     let level = u32::from(s.level().min(3));
-    let mut evidence = tx
-        .label(Vocabulary::Severity, &s.level().to_string(), Lang::Ja)
-        .to_owned();
-    let notes = impact_note(d);
-    if !notes.is_empty() {
-        evidence.push_str(&format!("・{}", notes.join("・")));
-    }
-    computed(level.max(reach), evidence)
+    computed_by(level.max(reach), |lang| {
+        let mut notes = vec![
+            tx.label(Vocabulary::Severity, &s.level().to_string(), lang)
+                .to_owned(),
+        ];
+        notes.extend(impact_note(d, lang));
+        joined(&notes, lang)
+    })
 }
 
-fn id_list(ids: &[ReportId]) -> String {
+fn id_list(ids: &[ReportId], lang: Lang) -> String {
     let shown: Vec<String> = ids.iter().take(3).map(|r| r.to_string()).collect();
-    let more = if ids.len() > 3 { "ほか" } else { "" };
-    format!("報告{}{more}", shown.join("・"))
+    let more = ids.len() > 3;
+    match lang {
+        Lang::Ja => format!("報告{}{}", shown.join("・"), if more { "ほか" } else { "" }),
+        Lang::En => format!(
+            "reports {}{}",
+            shown.join(", "),
+            if more { " and more" } else { "" }
+        ),
+    }
 }
 
 /// 類似事例: similar reports in this period and the earlier ones, 0 → 0, 1 → 1, 2–3 → 2, 4+ → 3.
@@ -448,18 +492,23 @@ pub fn similar_cases(now: &[ReportId], before: &[ReportId]) -> Signal {
         _ => 3,
     };
     if n == 0 {
-        return computed(0, "類似報告なし".into());
+        return computed_by(0, |l| l.pick("類似報告なし", "no similar reports").into());
     }
     let all: Vec<ReportId> = now.iter().chain(before).copied().collect();
-    computed(
-        value,
-        format!(
+    computed_by(value, |lang| match lang {
+        Lang::Ja => format!(
             "類似報告{n}件（今期{}件・過去{}件: {}）",
             now.len(),
             before.len(),
-            id_list(&all)
+            id_list(&all, lang)
         ),
-    )
+        Lang::En => format!(
+            "{n} similar reports ({} this period, {} earlier: {})",
+            now.len(),
+            before.len(),
+            id_list(&all, lang)
+        ),
+    })
 }
 
 /// トレンド: similar reports this period (`now`) against the average of the earlier periods that
@@ -469,27 +518,30 @@ pub fn similar_cases(now: &[ReportId], before: &[ReportId]) -> Signal {
 /// at 2 (3+ → 2, 1+ → 1).
 pub fn trend(now: usize, before: usize, periods: u32) -> Signal {
     if now == 0 {
-        return computed(0, "今期の類似報告なし".into());
+        return computed_by(0, |l| {
+            l.pick("今期の類似報告なし", "no similar reports this period")
+                .into()
+        });
     }
     if periods == 0 {
-        return computed(
-            if now >= 3 { 2 } else { 1 },
-            format!("今期の類似報告{now}件（過去期間の報告なし）"),
-        );
+        return computed_by(if now >= 3 { 2 } else { 1 }, |lang| match lang {
+            Lang::Ja => format!("今期の類似報告{now}件（過去期間の報告なし）"),
+            Lang::En => format!("{now} similar reports this period (no earlier reports)"),
+        });
     }
     let p = periods as usize;
     let avg = before as f64 / p as f64;
-    let (value, word) = if now >= 2 && now * p >= 2 * before {
-        (3, "増加")
+    let (value, ja, en) = if now >= 2 && now * p >= 2 * before {
+        (3, "増加", "rising")
     } else if now * p > before {
-        (2, "やや増加")
+        (2, "やや増加", "rising slightly")
     } else {
-        (1, "横ばい・減少")
+        (1, "横ばい・減少", "flat or falling")
     };
-    computed(
-        value,
-        format!("{word}: 今期{now}件／過去{p}期間の平均{avg:.1}件"),
-    )
+    computed_by(value, |lang| match lang {
+        Lang::Ja => format!("{ja}: 今期{now}件／過去{p}期間の平均{avg:.1}件"),
+        Lang::En => format!("{en}: {now} this period / {avg:.1} a period over the {p} before"),
+    })
 }
 
 /// 目新しさ: the rarest of the report's event type and causes (`other` and `unknown` aside) in
@@ -506,10 +558,11 @@ pub fn novelty(
     if baseline.is_empty() {
         return Signal::Analyst;
     }
-    let base = if from_history {
-        "過去の報告"
-    } else {
-        "今期の他の報告（過去の報告なし）"
+    let base = |lang: Lang| match (lang, from_history) {
+        (Lang::Ja, true) => "過去の報告",
+        (Lang::Ja, false) => "今期の他の報告（過去の報告なし）",
+        (Lang::En, true) => "earlier reports",
+        (Lang::En, false) => "this period's other reports (no earlier ones)",
     };
     let event = (d.event_type.as_str() != "other").then_some(&d.event_type);
     let causes: Vec<&Code> = d
@@ -517,71 +570,92 @@ pub fn novelty(
         .iter()
         .filter(|c| c.as_str() != "unknown")
         .collect();
-    let mut rarest: Option<(usize, String)> = None;
-    let mut consider = |count: usize, label: String| {
-        if rarest.as_ref().is_none_or(|(c, _)| count < *c) {
-            rarest = Some((count, label));
+    let named = |vocab: Vocabulary, code: &Code, lang: Lang| {
+        let label = tx.label(vocab, code.as_str(), lang);
+        match (lang, vocab) {
+            (Lang::Ja, Vocabulary::EventType) => format!("事象「{label}」"),
+            (Lang::Ja, _) => format!("原因「{label}」"),
+            (Lang::En, Vocabulary::EventType) => format!("the event type “{label}”"),
+            (Lang::En, _) => format!("the cause “{label}”"),
+        }
+    };
+    let mut rarest: Option<(usize, Vocabulary, Code)> = None;
+    let mut consider = |count: usize, vocab: Vocabulary, code: &Code| {
+        if rarest.as_ref().is_none_or(|(c, _, _)| count < *c) {
+            rarest = Some((count, vocab, code.clone()));
         }
     };
     if let Some(e) = event {
         let count = baseline.iter().filter(|b| &b.event_type == e).count();
-        consider(
-            count,
-            format!(
-                "事象「{}」",
-                tx.label(Vocabulary::EventType, e.as_str(), Lang::Ja)
-            ),
-        );
+        consider(count, Vocabulary::EventType, e);
     }
     for c in &causes {
         let count = baseline.iter().filter(|b| b.causes.contains(c)).count();
-        consider(
-            count,
-            format!(
-                "原因「{}」",
-                tx.label(Vocabulary::Cause, c.as_str(), Lang::Ja)
-            ),
-        );
+        consider(count, Vocabulary::Cause, c);
     }
-    let Some((count, label)) = rarest else {
-        return computed(0, "事象・原因が「その他・不明」のみ".into());
+    let Some((count, vocab, code)) = rarest else {
+        return computed_by(0, |l| {
+            l.pick(
+                "事象・原因が「その他・不明」のみ",
+                "event type and causes are only “other” or “unknown”",
+            )
+            .into()
+        });
     };
     let n = baseline.len();
-    let (mut value, mut evidence) = if count == 0 {
-        (3, format!("{label}は{base}{n}件に例なし"))
+    let unseen_pair = event.and_then(|e| {
+        causes
+            .iter()
+            .find(|c| {
+                !baseline
+                    .iter()
+                    .any(|b| &b.event_type == e && b.causes.contains(c))
+            })
+            .map(|c| (e, *c))
+    });
+    let share = count as f64 / n as f64;
+    let value = if count == 0 {
+        3
+    } else if share <= 0.05 {
+        2
+    } else if share <= 0.20 {
+        1
     } else {
-        let share = count as f64 / n as f64;
-        let v = if share <= 0.05 {
-            2
-        } else if share <= 0.20 {
-            1
-        } else {
-            0
-        };
-        (
-            v,
-            format!(
-                "最も珍しい{label}: {base}{n}件中{count}件（{:.0}%）",
-                share * 100.0
-            ),
-        )
+        0
     };
     if value < 2
-        && let Some(e) = event
-        && let Some(c) = causes.iter().find(|c| {
-            !baseline
-                .iter()
-                .any(|b| &b.event_type == e && b.causes.contains(c))
-        })
+        && let Some((e, c)) = unseen_pair
     {
-        value = 2;
-        evidence = format!(
-            "事象「{}」と原因「{}」の組合せは{base}に例なし",
-            tx.label(Vocabulary::EventType, e.as_str(), Lang::Ja),
-            tx.label(Vocabulary::Cause, c.as_str(), Lang::Ja)
-        );
+        return computed_by(2, |lang| {
+            let (e, c) = (
+                tx.label(Vocabulary::EventType, e.as_str(), lang),
+                tx.label(Vocabulary::Cause, c.as_str(), lang),
+            );
+            match lang {
+                Lang::Ja => format!("事象「{e}」と原因「{c}」の組合せは{}に例なし", base(lang)),
+                Lang::En => format!(
+                    "the event type “{e}” with the cause “{c}” is not found in {}",
+                    base(lang)
+                ),
+            }
+        });
     }
-    computed(value, evidence)
+    computed_by(value, |lang| {
+        let label = named(vocab, &code, lang);
+        let (base, total, count) = (base(lang), thousands(n as i64), thousands(count as i64));
+        match (lang, value) {
+            (Lang::Ja, 3) => format!("{label}は{base}{total}件に例なし"),
+            (Lang::En, 3) => format!("{label} is not found in {total} {base}"),
+            (Lang::Ja, _) => format!(
+                "最も珍しい{label}: {base}{total}件中{count}件（{:.0}%）",
+                share * 100.0
+            ),
+            (Lang::En, _) => format!(
+                "rarest, {label}: {count} of {total} {base} ({:.0}%)",
+                share * 100.0
+            ),
+        }
+    })
 }
 
 /// 他分野への波及: reports of other sectors naming one of this report's vendors or shared
@@ -633,41 +707,49 @@ fn spill<'a>(
         .filter(|s| s.shared)
         .map(|s| s.name.as_str())
         .collect();
-    let names_list = || {
-        matched
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("」「")
+    let quoted = |names: &[&str], lang: Lang| match lang {
+        Lang::Ja => format!("「{}」", names.join("」「")),
+        Lang::En => format!("“{}”", names.join("”, “")),
     };
+    let names: Vec<&str> = matched.iter().take(3).map(String::as_str).collect();
     if !other_sectors.is_empty() {
-        let sectors: Vec<&str> = other_sectors
-            .iter()
-            .map(|s| tx.label(Vocabulary::Sector, s.as_str(), Lang::Ja))
-            .collect();
-        return computed(
-            if other_sectors.len() >= 2 { 3 } else { 2 },
-            format!(
-                "「{}」が他分野（{}）の報告にも登場",
-                names_list(),
-                sectors.join("・")
-            ),
-        );
+        return computed_by(if other_sectors.len() >= 2 { 3 } else { 2 }, |lang| {
+            let sectors: Vec<String> = other_sectors
+                .iter()
+                .map(|s| tx.label(Vocabulary::Sector, s.as_str(), lang).to_owned())
+                .collect();
+            let (names, sectors) = (quoted(&names, lang), joined(&sectors, lang));
+            match lang {
+                Lang::Ja => format!("{names}が他分野（{sectors}）の報告にも登場"),
+                Lang::En => format!("{names} also in reports of other sectors ({sectors})"),
+            }
+        });
     }
     if !shared_systems.is_empty() {
-        return computed(
-            1,
-            format!("共同利用型システム「{}」", shared_systems.join("」「")),
-        );
+        return computed_by(1, |lang| {
+            let systems = quoted(&shared_systems, lang);
+            match lang {
+                Lang::Ja => format!("共同利用型システム{systems}"),
+                Lang::En => format!("shared system {systems}"),
+            }
+        });
     }
     if same_sector_others > 0 {
-        return computed(
-            1,
-            format!("「{}」が同分野の他事業者の報告にも登場", names_list()),
-        );
+        return computed_by(1, |lang| {
+            let names = quoted(&names, lang);
+            match lang {
+                Lang::Ja => format!("{names}が同分野の他事業者の報告にも登場"),
+                Lang::En => format!("{names} also in other operators' reports of the sector"),
+            }
+        });
     }
-    computed(0, "他分野と共通のシステム・ベンダなし".into())
+    computed_by(0, |l| {
+        l.pick(
+            "他分野と共通のシステム・ベンダなし",
+            "no system or vendor in common with other sectors",
+        )
+        .into()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -903,20 +985,30 @@ pub async fn rank(
     let mut inputs = Vec::new();
     for (r, similar) in periods.current.iter().zip(found) {
         let d = &r.details;
-        let (category, category_evidence) = match r.case_id {
+        let (category, (category_evidence, category_evidence_en)) = match r.case_id {
             Some(id) => {
                 let case = app.store.get_case(id).await?;
+                let n = case.content.number;
                 (
                     Some(case.content.category.clone()),
-                    format!("事例{}の分類", case.content.number),
+                    (format!("事例{n}の分類"), format!("as case {n}")),
                 )
             }
             None => match map.classify(&d.event_type, &d.causes) {
                 Some(c) => {
-                    let evidence = c.evidence_ja(&app.taxonomy);
+                    let evidence = both(|lang| c.evidence(&app.taxonomy, lang));
                     (Some(c.category), evidence)
                 }
-                None => (None, "分類できない（事象・原因が対応表にない）".to_owned()),
+                None => (
+                    None,
+                    both(|l| {
+                        l.pick(
+                            "分類できない（事象・原因が対応表にない）",
+                            "no category (event type and causes not in the category map)",
+                        )
+                        .into()
+                    }),
+                ),
             },
         };
         let region = d
@@ -931,6 +1023,7 @@ pub async fn rank(
             region,
             category,
             category_evidence,
+            category_evidence_en,
             signals: signals_from(r, &periods, similar, &app.taxonomy),
         });
     }
@@ -1454,9 +1547,9 @@ mod tests {
         });
         let s = severity(&wide, &tx);
         assert_eq!(points(&s), Some(3));
-        assert!(
-            matches!(&s, Signal::Computed { evidence, .. } if evidence.contains("影響人数250000人"))
-        );
+        assert!(matches!(&s, Signal::Computed { evidence, evidence_en, .. }
+                if evidence.contains("影響人数250,000人")
+                    && evidence_en.contains("250,000 people affected")));
     }
 
     #[test]

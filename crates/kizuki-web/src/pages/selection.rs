@@ -74,9 +74,9 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
                 .map(|s| {
                     json!({"key": s.key, "value": s.value.map(|p| p.get()),
                            "source": s.source, "source_label": s.source.label(lang),
-                           "evidence": s.evidence,
+                           "evidence": s.evidence_in(lang),
                            "overridden": s.overridden.as_ref().map(|o| json!({
-                               "value": o.value.get(), "evidence": o.evidence}))})
+                               "value": o.value.get(), "evidence": o.evidence_in(lang)}))})
                 })
                 .collect();
             json!({
@@ -84,7 +84,7 @@ pub fn view_json(v: &SelectionView, lang: Lang, tx: &kizuki_domain::taxonomy::Ta
                 "org": d.ranking.orgs.get(&c.org_id).cloned().unwrap_or_default(),
                 "sector": c.sector.0, "region": c.region.as_ref().map(|r| r.0.clone()),
                 "category": c.category.as_ref().map(|r| r.0.clone()),
-                "category_evidence": c.category_evidence,
+                "category_evidence": c.category_evidence_in(lang),
                 "scores": scores, "total": format_total(c.total_milli),
                 "chosen": chosen.contains_key(&c.report_id),
                 "case_id": cases.get(&c.report_id),

@@ -599,6 +599,50 @@ async fn an_english_reader_gets_the_reasons_in_english() {
         "the rules are named in English: {reasons:?}"
     );
     assert!(page.body.contains("at most 1 per sector"), "the rules list");
+    // Every computed score's evidence and every category's reason is worded in English too;
+    // only what the data names (“…”) and an analyst's own reasons stay as written.
+    let has_kana = |s: &str| s.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c));
+    let outside_quotes = |s: &str| {
+        s.split('“')
+            .map(|part| part.split_once('”').map_or(part, |(_, rest)| rest))
+            .collect::<String>()
+    };
+    let mut lines = Vec::new();
+    for cell in page.body.split("<td class=\"score score-").skip(1) {
+        let cell = cell.split("</td>").next().unwrap_or_default();
+        if cell.starts_with("analyst") {
+            continue;
+        }
+        lines.extend(
+            cell.split("<small>")
+                .skip(1)
+                .map(|s| s.split("</small>").next().unwrap_or_default().to_owned()),
+        );
+    }
+    assert!(lines.len() >= 20, "evidence lines: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("similar report")),
+        "{lines:?}"
+    );
+    for line in &lines {
+        assert!(
+            !has_kana(&outside_quotes(line)),
+            "untranslated evidence: {line}"
+        );
+    }
+    let categories: Vec<&str> = page
+        .body
+        .split("<span class=\"muted category-why\">")
+        .skip(1)
+        .filter_map(|s| s.split("</span>").next())
+        .collect();
+    assert!(categories.len() >= 7, "{categories:?}");
+    for c in &categories {
+        assert!(
+            !has_kana(&outside_quotes(c)),
+            "untranslated category reason: {c}"
+        );
+    }
     assert!(
         page.body.contains("(rank 6, "),
         "rank and total worded in English"
