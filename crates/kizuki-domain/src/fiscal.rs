@@ -93,6 +93,19 @@ impl FiscalYearError {
     }
 }
 
+/// The 年度 an instant falls in, by its date in Japan: January to March belong to the year
+/// before. Plain arithmetic, so every instant has one (the store indexes it), while
+/// [`FiscalYear::of`] also checks the range a user may type.
+pub fn year_of(at: chrono::DateTime<chrono::Utc>) -> i32 {
+    use chrono::Datelike;
+    let day = crate::clock::jst_date(at);
+    if day.month() >= 4 {
+        day.year()
+    } else {
+        day.year() - 1
+    }
+}
+
 impl FiscalYear {
     /// 1873年度 (明治6年度): the first whose days are all Gregorian. Japan's
     /// April-to-March fiscal year only began in 1886, so nothing real is lost.
@@ -292,6 +305,16 @@ mod tests {
 
     fn fy(year: i32) -> FiscalYear {
         FiscalYear::new(year).unwrap()
+    }
+
+    #[test]
+    fn an_instant_takes_the_year_of_its_date_in_japan() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        // 2020-03-31 15:00 UTC is already 1 April in Japan.
+        assert_eq!(year_of(at("2020-03-31T14:59:59Z")), 2019);
+        assert_eq!(year_of(at("2020-03-31T15:00:00Z")), 2020);
+        assert_eq!(year_of(at("2019-12-31T20:00:00Z")), 2019);
+        assert_eq!(year_of(at("1800-02-01T00:00:00Z")), 1799);
     }
 
     #[test]

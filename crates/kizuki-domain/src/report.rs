@@ -128,6 +128,14 @@ pub struct ReportDetails {
     pub summary: String,
 }
 
+impl ReportDetails {
+    /// The 年度 the incident occurred in (JST), when the occurrence is known. The reporting
+    /// date's 年度 counts reports; this one answers "what happened in that year".
+    pub fn occurred_fiscal_year(&self) -> Option<i32> {
+        self.occurred_at.map(crate::fiscal::year_of)
+    }
+}
+
 /// A stored report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {

@@ -209,6 +209,7 @@ fn postmortems(dir: &std::path::Path, layer: u8) -> Result<(), Box<dyn std::erro
                     title: title.clone(),
                     body: body.clone(),
                     fiscal_year: None,
+                    occurred_year: None,
                     sector: String::new(),
                     event_type: String::new(),
                     causes: Vec::new(),

@@ -51,6 +51,7 @@ pub struct IndexDoc {
     pub title: String,
     pub body: String,
     pub fiscal_year: Option<i32>,
+    pub occurred_year: Option<i32>,
     pub sector: String,
     pub event_type: String,
     pub causes: Vec<String>,
@@ -126,6 +127,7 @@ impl IndexDoc {
             title: d.title.clone(),
             body: body.join("\n"),
             fiscal_year: fiscal_year_of(r.reported_at),
+            occurred_year: d.occurred_fiscal_year(),
             sector: d.sector.0.clone(),
             event_type: d.event_type.0.clone(),
             causes: d.causes.iter().map(|c| c.0.clone()).collect(),
@@ -200,6 +202,7 @@ impl IndexDoc {
                 title: String::new(),
                 body: String::new(),
                 fiscal_year: None,
+                occurred_year: None,
                 sector: String::new(),
                 event_type: String::new(),
                 causes: Vec::new(),
@@ -294,6 +297,9 @@ impl IndexDoc {
         d.add_text(f.body, &self.body);
         if let Some(fy) = self.fiscal_year {
             d.add_text(f.fiscal_year, fy.to_string());
+        }
+        if let Some(fy) = self.occurred_year {
+            d.add_text(f.occurred_year, fy.to_string());
         }
         let mut keyword = |field, v: &str| {
             if !v.is_empty() {

@@ -415,15 +415,29 @@ impl SearchIndex {
 }
 
 fn merge_filters(into: &mut query::Filters, from: query::Filters) {
-    into.fiscal_year.extend(from.fiscal_year);
-    into.sector.extend(from.sector);
-    into.event_type.extend(from.event_type);
-    into.cause.extend(from.cause);
-    into.severity.extend(from.severity);
-    into.org.extend(from.org);
-    into.tlp.extend(from.tlp);
-    into.status.extend(from.status);
-    into.exclude.extend(from.exclude);
+    // Taken apart whole, so a filter added to `Filters` cannot be left out here.
+    let query::Filters {
+        fiscal_year,
+        occurred_year,
+        sector,
+        event_type,
+        cause,
+        severity,
+        org,
+        tlp,
+        status,
+        exclude,
+    } = from;
+    into.fiscal_year.extend(fiscal_year);
+    into.occurred_year.extend(occurred_year);
+    into.sector.extend(sector);
+    into.event_type.extend(event_type);
+    into.cause.extend(cause);
+    into.severity.extend(severity);
+    into.org.extend(org);
+    into.tlp.extend(tlp);
+    into.status.extend(status);
+    into.exclude.extend(exclude);
 }
 
 pub(crate) fn text_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {

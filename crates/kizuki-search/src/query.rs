@@ -47,6 +47,8 @@ pub enum Sort {
 #[serde(default)]
 pub struct Filters {
     pub fiscal_year: Vec<i32>,
+    /// 年度 of occurrence; documents without a known occurrence match none.
+    pub occurred_year: Vec<i32>,
     pub sector: Vec<String>,
     pub event_type: Vec<String>,
     pub cause: Vec<String>,
@@ -69,6 +71,10 @@ impl Filters {
             (
                 "fiscal_year",
                 self.fiscal_year.iter().map(i32::to_string).collect(),
+            ),
+            (
+                "occurred_year",
+                self.occurred_year.iter().map(i32::to_string).collect(),
             ),
             ("sector", self.sector.clone()),
             ("event_type", self.event_type.clone()),
@@ -161,7 +167,7 @@ impl Query {
     ) -> SearchResult<()> {
         let bad = |why: &str| SearchError::Query(format!("{name}:{value}: {why}"));
         let value = match name {
-            "fiscal_year" => FiscalYear::parse(value)
+            "fiscal_year" | "occurred_year" => FiscalYear::parse(value)
                 .map_err(|e| bad(&e.to_string()))?
                 .year()
                 .to_string(),
@@ -204,6 +210,7 @@ impl Query {
         let f = &mut self.filters;
         match name {
             "fiscal_year" => f.fiscal_year.push(value.parse().unwrap_or_default()),
+            "occurred_year" => f.occurred_year.push(value.parse().unwrap_or_default()),
             "tlp" => f.tlp.extend(Tlp::parse(&value)),
             "severity" => f.severity.push(value.parse().unwrap_or_default()),
             "org" => f.org.push(OrgId(value.parse().unwrap_or_default())),
@@ -234,6 +241,7 @@ fn resolve(tx: Option<&Taxonomy>, vocab: Vocabulary, value: &str) -> String {
 fn filter_name(name: &str) -> Option<&'static str> {
     Some(match normalize(name).as_str() {
         "fy" | "fiscal_year" | "年度" => "fiscal_year",
+        "occurred" | "occurred_fy" | "発生年度" => "occurred_year",
         "sector" | "分野" => "sector",
         "event" | "event_type" | "事象" => "event_type",
         "cause" | "原因" => "cause",

@@ -10,7 +10,7 @@ use tantivy::schema::{
 
 /// Bumped whenever the schema, the analysis or the audience rules change; an index built by
 /// another version is rebuilt from the store on open.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Handles to every field, looked up once.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,8 @@ pub struct Fields {
     pub title: Field,
     pub body: Field,
     pub fiscal_year: Field,
+    /// 年度 of the incident's occurrence (reports, and cases through their report).
+    pub occurred_year: Field,
     pub sector: Field,
     pub event_type: Field,
     pub cause: Field,
@@ -81,6 +83,7 @@ pub fn build_schema() -> (Schema, Fields) {
         title: b.add_text_field("title", text.clone()),
         body: b.add_text_field("body", text),
         fiscal_year: b.add_text_field("fiscal_year", keyword.clone()),
+        occurred_year: b.add_text_field("occurred_year", keyword.clone()),
         sector: b.add_text_field("sector", keyword.clone()),
         event_type: b.add_text_field("event_type", keyword.clone()),
         cause: b.add_text_field("cause", keyword.clone()),
@@ -102,6 +105,7 @@ impl Fields {
     pub fn by_facet(&self, name: &str) -> Option<Field> {
         Some(match name {
             "fiscal_year" => self.fiscal_year,
+            "occurred_year" => self.occurred_year,
             "sector" => self.sector,
             "event_type" => self.event_type,
             "cause" => self.cause,

@@ -398,6 +398,38 @@ async fn phrases_exclusions_single_characters_and_filters() {
 }
 
 #[tokio::test]
+async fn reports_are_found_by_the_year_they_occurred() {
+    let w = World::new();
+    let a = w.org("op-a", OrgKind::Operator, "railway").await;
+    // Both filed in FY2020; one occurred on 31 March 2020 in Japan (FY2019), one unknown.
+    let filed = at(2020, 5, 10);
+    let known = w
+        .report(a, "発生済み", "障害が起きた。", "green", filed)
+        .await;
+    let unknown = w
+        .report(a, "発生不明", "障害が起きた。", "green", filed)
+        .await;
+    let r = w
+        .store
+        .get_report(kizuki_domain::ids::ReportId(known))
+        .await
+        .unwrap();
+    let mut d = r.details.clone();
+    d.occurred_at = Some(Utc.with_ymd_and_hms(2020, 3, 31, 14, 0, 0).unwrap());
+    w.store
+        .update_report(r.id, r.version, d, None, filed)
+        .await
+        .unwrap();
+    w.sync().await;
+    let v = centre_viewer();
+    assert_eq!(w.ids("障害 fy:2020", &v), vec![known, unknown]);
+    assert_eq!(w.ids("障害 発生年度:2019", &v), vec![known]);
+    assert_eq!(w.ids("障害 発生年度:令和元年度", &v), vec![known]);
+    assert_eq!(w.ids("occurred:2020", &v), Vec::<i64>::new());
+    assert_eq!(w.ids("障害 -発生年度:2019", &v), vec![unknown]);
+}
+
+#[tokio::test]
 async fn the_index_resumes_from_its_last_commit() {
     let mut w = World::new();
     let a = w.org("op-a", OrgKind::Operator, "railway").await;

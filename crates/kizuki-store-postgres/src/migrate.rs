@@ -22,6 +22,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_interviews.sql"),
     // Organisations enabled or not, their contacts, forwarded reports: version 11.
     include_str!("../migrations/0011_org_admin.sql"),
+    // The 年度 of a report's occurrence, beside the one it was filed in: version 12.
+    include_str!("../migrations/0012_occurred_year.sql"),
 ];
 
 /// The schema version this build writes.

@@ -10,8 +10,8 @@ pub(crate) async fn write_report_columns(
     d: &ReportDetails,
 ) -> StoreResult<()> {
     tx.execute(
-        "UPDATE reports SET sector = $2, event_type = $3, severity = $4, tlp = $5, details = $6
-         WHERE id = $1",
+        "UPDATE reports SET sector = $2, event_type = $3, severity = $4, tlp = $5, details = $6,
+         occurred_fy = $7 WHERE id = $1",
         &[
             &id.0,
             &d.sector.as_str(),
@@ -19,6 +19,7 @@ pub(crate) async fn write_report_columns(
             &d.severity.map(|s| i16::from(s.level())),
             &d.tlp.code(),
             &json(d)?,
+            &d.occurred_fiscal_year(),
         ],
     )
     .await
@@ -142,8 +143,8 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
     let row = tx
         .query_one(
             "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
-             fiscal_year, sector, event_type, severity, tlp, details)
-             VALUES ($1, 1, 'new', $2, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             fiscal_year, sector, event_type, severity, tlp, details, occurred_fy)
+             VALUES ($1, 1, 'new', $2, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             &[
                 &report.org_id.0,
                 &at,
@@ -153,6 +154,7 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
                 &d.severity.map(|s| i16::from(s.level())),
                 &d.tlp.code(),
                 &details,
+                &d.occurred_fiscal_year(),
             ],
         )
         .await

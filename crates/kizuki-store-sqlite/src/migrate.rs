@@ -21,6 +21,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_interviews.sql"),
     // Organisations enabled or not, their contacts, forwarded reports: version 11.
     include_str!("../migrations/0011_org_admin.sql"),
+    // The 年度 of a report's occurrence, beside the one it was filed in: version 12.
+    include_str!("../migrations/0012_occurred_year.sql"),
 ];
 
 /// The schema version this build writes.
@@ -52,21 +54,31 @@ mod tests {
 
     use super::*;
 
+    /// A database migrated to `version`, with one operator organisation (id 1).
+    fn at_version(version: usize) -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Connection::open(dir.path().join("k.db")).unwrap();
+        c.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(version).enumerate() {
+            c.execute_batch(sql).unwrap();
+            c.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        }
+        c.execute(
+            "INSERT INTO organisations (id, key, name, kind, sectors, version)
+               VALUES (1, 'op', 'op', 'operator', '[]', 1)",
+            [],
+        )
+        .unwrap();
+        (dir, c)
+    }
+
     /// Version 9 rebuilds the selection tables; a database at version 8 must keep every
     /// selection and member (dropping the old table must not cascade to the members).
     #[test]
     fn version_9_keeps_selections_and_their_members() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut c = Connection::open(dir.path().join("k.db")).unwrap();
-        c.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        for (i, sql) in MIGRATIONS.iter().take(8).enumerate() {
-            c.execute_batch(sql).unwrap();
-            c.pragma_update(None, "user_version", i as i64 + 1).unwrap();
-        }
+        let (_dir, mut c) = at_version(8);
         c.execute_batch(
-            "INSERT INTO organisations (id, key, name, kind, sectors, version)
-               VALUES (1, 'op', 'op', 'operator', '[]', 1);
-             INSERT INTO reports (id, org_id, version, status, reported_at, updated_at,
+            "INSERT INTO reports (id, org_id, version, status, reported_at, updated_at,
                                   fiscal_year, sector, event_type, tlp, details)
                VALUES (1, 1, 1, 'open', 't', 't', 2019, 'railway', 'x', 'amber', '{}'),
                       (2, 1, 1, 'open', 't', 't', 2019, 'railway', 'x', 'amber', '{}');
@@ -130,5 +142,33 @@ mod tests {
             .query_row("SELECT count(*) FROM selection_members", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 1);
+    }
+
+    /// Version 12 fills the 年度 of occurrence of the reports already stored, by the date
+    /// in Japan, and leaves it empty where the occurrence is unknown.
+    #[test]
+    fn version_12_gives_stored_reports_their_year_of_occurrence() {
+        let (_dir, mut c) = at_version(8);
+        c.execute_batch(
+            "INSERT INTO reports (id, org_id, version, status, reported_at, updated_at,
+                                  fiscal_year, sector, event_type, tlp, details)
+               VALUES
+                 (1, 1, 1, 'new', 't', 't', 2020, 'railway', 'x', 'amber',
+                  '{\"occurred_at\":\"2020-03-31T14:30:00Z\"}'),
+                 (2, 1, 1, 'new', 't', 't', 2020, 'railway', 'x', 'amber',
+                  '{\"occurred_at\":\"2020-03-31T15:30:00.123456789Z\"}'),
+                 (3, 1, 1, 'new', 't', 't', 2020, 'railway', 'x', 'amber',
+                  '{\"occurred_at\":null}');",
+        )
+        .unwrap();
+        run(&mut c).unwrap();
+        let years: Vec<Option<i64>> = c
+            .prepare("SELECT occurred_fy FROM reports ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(years, vec![Some(2019), Some(2020), None]);
     }
 }

@@ -96,15 +96,16 @@ pub(crate) fn write_report_columns(
     d: &ReportDetails,
 ) -> StoreResult<()> {
     tx.execute(
-        "UPDATE reports SET sector = ?2, event_type = ?3, severity = ?4, tlp = ?5, details = ?6
-         WHERE id = ?1",
+        "UPDATE reports SET sector = ?2, event_type = ?3, severity = ?4, tlp = ?5, details = ?6,
+         occurred_fy = ?7 WHERE id = ?1",
         params![
             id.0,
             d.sector.as_str(),
             d.event_type.as_str(),
             d.severity.map(|s| s.level()),
             d.tlp.code(),
-            to_json(d).map_err(db_err)?
+            to_json(d).map_err(db_err)?,
+            d.occurred_fiscal_year()
         ],
     )
     .map_err(db_err)?;
@@ -184,8 +185,8 @@ pub(crate) fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreRe
     // clear, so `write_report_columns` would only repeat work here.
     tx.prepare_cached(
         "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
-         fiscal_year, sector, event_type, severity, tlp, details)
-         VALUES (?1, 1, 'new', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         fiscal_year, sector, event_type, severity, tlp, details, occurred_fy)
+         VALUES (?1, 1, 'new', ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -196,7 +197,8 @@ pub(crate) fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreRe
             d.event_type.as_str(),
             d.severity.map(|s| s.level()),
             d.tlp.code(),
-            details
+            details,
+            d.occurred_fiscal_year()
         ])
     })
     .map_err(db_err)?;

@@ -98,6 +98,7 @@ macro_rules! conformance_suite {
             stages_append_in_order,
             report_status_and_history,
             list_filters_and_pages,
+            reports_are_found_by_the_year_they_occurred,
             cases_round_trip_and_conflict,
             surveys_round_trip_and_conflict,
             change_feed_in_commit_order,
@@ -693,6 +694,72 @@ pub async fn list_filters_and_pages(store: DynStore) {
     assert_eq!(p2.total, 3);
     assert_eq!(p2.pages(), 2);
     assert_eq!(ids(p2), vec![r1.id]);
+}
+
+pub async fn reports_are_found_by_the_year_they_occurred(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let filed = Utc.with_ymd_and_hms(2019, 5, 1, 0, 0, 0).unwrap();
+    let occurred = |title: &str, at: Option<DateTime<Utc>>| {
+        let mut d = details(title, "railway");
+        d.occurred_at = at;
+        NewReport {
+            org_id: org.id,
+            details: d,
+            first: first_stage(filed),
+        }
+    };
+    // 23:30 on 31 March and 00:30 on 1 April 2019 in Japan: either side of the 年度 boundary.
+    let last_of_fy18 = Utc.with_ymd_and_hms(2019, 3, 31, 14, 30, 0).unwrap();
+    let first_of_fy19 = Utc.with_ymd_and_hms(2019, 3, 31, 15, 30, 0).unwrap();
+    let r1 = store
+        .create_report(occurred("before", Some(last_of_fy18)))
+        .await
+        .unwrap();
+    let r2 = store
+        .create_report(occurred("after", Some(first_of_fy19)))
+        .await
+        .unwrap();
+    let r3 = store
+        .create_report(occurred("unknown", None))
+        .await
+        .unwrap();
+    let bulk = store
+        .create_reports(vec![occurred("bulk", Some(last_of_fy18))])
+        .await
+        .unwrap();
+    let q = |filed_in: Option<i32>, occurred_in: Option<i32>| {
+        let s = store.clone();
+        async move {
+            let f = ReportFilter {
+                fiscal_year: filed_in,
+                occurred_fiscal_year: occurred_in,
+                ..Default::default()
+            };
+            let mut ids: Vec<ReportId> = s
+                .list_reports(&f, Page::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(q(Some(2019), None).await.len(), 4, "all filed in FY2019");
+    assert_eq!(q(None, Some(2018)).await, vec![r1.id, bulk[0].id]);
+    assert_eq!(q(None, Some(2019)).await, vec![r2.id]);
+    assert_eq!(q(Some(2018), Some(2018)).await, Vec::<ReportId>::new());
+    // An edit moves a report between years, or out of all of them.
+    let mut d = r2.details.clone();
+    d.occurred_at = None;
+    store.update_report(r2.id, 1, d, None, filed).await.unwrap();
+    let mut d = r3.details.clone();
+    d.occurred_at = Some(Utc.with_ymd_and_hms(2020, 1, 10, 0, 0, 0).unwrap());
+    store.update_report(r3.id, 1, d, None, filed).await.unwrap();
+    assert_eq!(q(None, Some(2019)).await, vec![r3.id]);
+    assert_eq!(q(None, Some(2018)).await, vec![r1.id, bulk[0].id]);
 }
 
 pub async fn cases_round_trip_and_conflict(store: DynStore) {

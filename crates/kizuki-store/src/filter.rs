@@ -45,6 +45,9 @@ impl ReportSort {
 pub struct ReportFilter {
     /// 年度 of the date the report was filed (JST).
     pub fiscal_year: Option<i32>,
+    /// 年度 of the date the incident occurred (JST); reports whose occurrence is unknown
+    /// are not in any.
+    pub occurred_fiscal_year: Option<i32>,
     pub sector: Option<String>,
     pub event_type: Option<String>,
     pub cause: Option<String>,

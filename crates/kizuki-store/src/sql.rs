@@ -92,6 +92,9 @@ pub fn report_where(filter: &ReportFilter, d: &dyn Dialect) -> Where {
     if let Some(fy) = filter.fiscal_year {
         wh.push(format!("fiscal_year = {}", b.arg(SqlValue::I32(fy))));
     }
+    if let Some(fy) = filter.occurred_fiscal_year {
+        wh.push(format!("occurred_fy = {}", b.arg(SqlValue::I32(fy))));
+    }
     if let Some(s) = &filter.sector {
         wh.push(format!("sector = {}", b.arg(SqlValue::Text(s.clone()))));
     }

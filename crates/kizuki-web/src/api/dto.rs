@@ -191,12 +191,24 @@ pub struct ReportPageDto {
     pub pages: u64,
 }
 
+/// The date a 年度 filter is taken from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FyBy {
+    #[default]
+    Reported,
+    Occurred,
+}
+
 /// The list's filters; all optional. `fy` accepts 2019, 2019年度 or 令和元年度.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     pub fy: Option<String>,
+    /// Which date `fy` is the 年度 of: `reported` (default) or `occurred`. Reports whose
+    /// occurrence is unknown are in no 年度 of occurrence.
+    pub fy_by: Option<FyBy>,
     pub sector: Option<String>,
     pub event_type: Option<String>,
     pub cause: Option<String>,

@@ -154,8 +154,10 @@ async fn list_reports(
                 .year(),
         ),
     };
+    let by_occurrence = q.fy_by == Some(dto::FyBy::Occurred);
     let filter = ReportFilter {
-        fiscal_year,
+        fiscal_year: fiscal_year.filter(|_| !by_occurrence),
+        occurred_fiscal_year: fiscal_year.filter(|_| by_occurrence),
         sector: q.sector.clone(),
         event_type: q.event_type.clone(),
         cause: q.cause.clone(),

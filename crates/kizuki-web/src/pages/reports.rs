@@ -29,6 +29,8 @@ pub const PAGE_SIZE: u32 = 25;
 #[serde(default)]
 pub struct ListQuery {
     pub fy: String,
+    /// `occurred` to take `fy` as the 年度 of occurrence; anything else, of reporting.
+    pub fy_by: String,
     pub sector: String,
     pub event_type: String,
     pub cause: String,
@@ -59,9 +61,15 @@ impl ListQuery {
                 }
             },
         };
+        let (fiscal_year, occurred_fiscal_year) = if self.fy_by.trim() == "occurred" {
+            (None, fiscal_year)
+        } else {
+            (fiscal_year, None)
+        };
         (
             ReportFilter {
                 fiscal_year,
+                occurred_fiscal_year,
                 sector: opt(&self.sector),
                 event_type: opt(&self.event_type),
                 cause: opt(&self.cause),
@@ -88,6 +96,7 @@ impl ListQuery {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
             ("fy", &q.fy),
+            ("fy_by", &q.fy_by),
             ("sector", &q.sector),
             ("event_type", &q.event_type),
             ("cause", &q.cause),

@@ -128,6 +128,53 @@ async fn reports_create_get_list_update_with_if_match() {
         .api("GET", "/reports?fy=bogus", Some(&rail), &[], None)
         .await;
     assert_eq!(r.status, 422);
+    // Filed this year about something that happened in 令和元年度: either 年度 finds it.
+    let mut old = report_body("API報告（2019年の件）");
+    old["occurred_at"] = json!("2019-05-01T00:00:00Z");
+    let r = srv
+        .api("POST", "/reports", Some(&rail), &[], Some(&old))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let titles = |query: &'static str| {
+        let (srv, rail) = (&srv, &rail);
+        async move {
+            let list = srv.api("GET", query, Some(rail), &[], None).await.json();
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["title"].as_str().unwrap_or_default().to_owned())
+                .collect::<Vec<String>>()
+        }
+    };
+    let late = "API報告（2019年の件）".to_owned();
+    assert!(titles("/reports?fy=2026").await.contains(&late));
+    assert!(
+        titles("/reports?fy=2026&fy_by=reported")
+            .await
+            .contains(&late)
+    );
+    assert!(
+        !titles("/reports?fy=2026&fy_by=occurred")
+            .await
+            .contains(&late)
+    );
+    assert!(
+        titles("/reports?fy=2019&fy_by=occurred")
+            .await
+            .contains(&late)
+    );
+    assert!(!titles("/reports?fy=2019").await.contains(&late));
+    let r = srv
+        .api(
+            "GET",
+            "/reports?fy=2026&fy_by=whenever",
+            Some(&rail),
+            &[],
+            None,
+        )
+        .await;
+    assert!(r.status == 400 || r.status == 422, "{}", r.body);
 
     let mut edited = report_body("API報告（修正）");
     let r = srv.api("PUT", &path, Some(&rail), &[], Some(&edited)).await;

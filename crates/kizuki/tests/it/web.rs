@@ -295,6 +295,41 @@ async fn list_filters_sort_pages_and_csv() {
         !r.body.contains("フィルタ試験"),
         "filed in FY2026, not 令和元年度"
     );
+    // By the date it occurred, the same report is in 令和元年度, and no longer in the year
+    // it was filed; the choice is kept on the form, the next pages and the CSV link.
+    let r = a
+        .get("/reports?fy=%E4%BB%A4%E5%92%8C%E5%85%83%E5%B9%B4%E5%BA%A6&fy_by=occurred")
+        .await;
+    assert!(
+        r.body.contains("フィルタ試験"),
+        "occurred on 令和元年5月1日"
+    );
+    assert!(
+        !r.body.contains("改元後の提供日"),
+        "the survey's reports record no occurrence date, so no 年度 of occurrence"
+    );
+    assert!(
+        r.body.contains("発生日が分からない報告は含まれません"),
+        "and the form says so"
+    );
+    assert!(r.body.contains("<option value=\"occurred\" selected>"));
+    assert!(
+        r.body.contains("fy_by=occurred"),
+        "the CSV link keeps the choice"
+    );
+    let r = a.get("/reports?fy=2026&fy_by=occurred").await;
+    assert!(!r.body.contains("フィルタ試験"));
+    assert!(
+        a.get("/reports?fy=2026")
+            .await
+            .body
+            .contains("フィルタ試験")
+    );
+    let csv = a.get("/reports.csv?fy=2019&fy_by=occurred").await;
+    assert!(
+        csv.body.contains("フィルタ試験"),
+        "the CSV follows the list"
+    );
     let r = a.get("/reports?fy=nonsense").await;
     assert!(r.body.contains("年度として認識できません"));
     let r = a.get("/reports?sector=finance&sort=severity_desc").await;
