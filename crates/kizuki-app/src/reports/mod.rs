@@ -27,6 +27,7 @@ use kizuki_store::{
     HistoryEntry, LinkKind, NewReport, NewStage, Page, Paged, ReportFilter, ReportLink, StoreError,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// One row of the systems part of the form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,6 +460,52 @@ pub async fn list(
 ) -> AppResult<Paged<Report>> {
     let filter = scoped(app, p, filter).await?;
     Ok(app.store.list_reports(&filter, page).await?)
+}
+
+/// Names offered while typing a report's systems and vendors, most used first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NameSuggestions {
+    pub systems: Vec<String>,
+    pub vendors: Vec<String>,
+}
+
+/// The systems and vendors named in the newest reports the principal may read, so the same
+/// shared system is written the same way by every operator (which is what links their
+/// reports) and nobody is offered a name from a report they could not open.
+pub async fn name_suggestions(app: &App, p: &Principal) -> AppResult<NameSuggestions> {
+    const MOST: usize = 200;
+    let filter = scoped(app, p, ReportFilter::default()).await?;
+    let newest = app
+        .store
+        .list_reports(&filter, Page::new(1, Page::MAX_SIZE))
+        .await?;
+    let mut systems: HashMap<&str, usize> = HashMap::new();
+    let mut vendors: HashMap<&str, usize> = HashMap::new();
+    for r in &newest.items {
+        for s in &r.details.systems {
+            *systems.entry(s.name.trim()).or_default() += 1;
+            if let Some(v) = &s.vendor {
+                *vendors.entry(v.trim()).or_default() += 1;
+            }
+        }
+        for v in &r.details.vendors {
+            *vendors.entry(v.trim()).or_default() += 1;
+        }
+    }
+    let ranked = |counts: HashMap<&str, usize>| {
+        let mut names: Vec<(&str, usize)> =
+            counts.into_iter().filter(|(n, _)| !n.is_empty()).collect();
+        names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        names
+            .into_iter()
+            .take(MOST)
+            .map(|(n, _)| n.to_owned())
+            .collect()
+    };
+    Ok(NameSuggestions {
+        systems: ranked(systems),
+        vendors: ranked(vendors),
+    })
 }
 
 /// Every matching report, for export; capped so one request cannot exhaust the server.

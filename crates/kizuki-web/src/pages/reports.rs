@@ -327,15 +327,22 @@ pub fn read_form(f: &FormData) -> ReportForm {
     }
 }
 
+/// The report form (new, on behalf, edit; blank or refused), with the names to offer while
+/// typing systems and vendors.
+async fn form_page(st: &WebState, s: &SignedIn, mut ctx: Value) -> Result<Response, WebError> {
+    ctx["suggest"] = json!(reports::name_suggestions(&st.app, &s.p).await?);
+    render(st, &s.viewer, "reports/form.html", ctx)
+}
+
 pub async fn new_form(State(st): State<WebState>, s: SignedIn) -> Result<Response, WebError> {
     let org = reports::filing_org(&st.app, &s.p).await?;
     let form = ReportForm::blank(org.org.sectors.first(), org.org.region.as_ref());
-    render(
+    form_page(
         &st,
-        &s.viewer,
-        "reports/form.html",
+        &s,
         json!({"mode": "new", "form": form, "errors": {}, "org": org.org.name}),
     )
+    .await
 }
 
 pub async fn create(
@@ -354,13 +361,13 @@ pub async fn create(
         )),
         Err(AppError::Validation(errs)) => {
             let org = reports::filing_org(&st.app, &s.p).await?;
-            let mut res = render(
+            let mut res = form_page(
                 &st,
-                &s.viewer,
-                "reports/form.html",
+                &s,
                 json!({"mode": "new", "form": form, "errors": errors_json(&errs, s.viewer.lang),
                        "org": org.org.name}),
-            )?;
+            )
+            .await?;
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }
@@ -388,12 +395,7 @@ pub async fn behalf_form(State(st): State<WebState>, s: SignedIn) -> Result<Resp
         channel: "phone".into(),
         ..Default::default()
     };
-    render(
-        &st,
-        &s.viewer,
-        "reports/form.html",
-        behalf_ctx(&operators, &form, &received),
-    )
+    form_page(&st, &s, behalf_ctx(&operators, &form, &received)).await
 }
 
 pub async fn behalf_create(
@@ -418,7 +420,7 @@ pub async fn behalf_create(
         Err(AppError::Validation(errs)) => {
             let mut ctx = behalf_ctx(&operators, &form, &received);
             ctx["errors"] = errors_json(&errs, s.viewer.lang);
-            let mut res = render(&st, &s.viewer, "reports/form.html", ctx)?;
+            let mut res = form_page(&st, &s, ctx).await?;
             *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }
@@ -766,14 +768,14 @@ pub async fn edit_form(
 ) -> Result<Response, WebError> {
     let (r, filer) = reports::get_for_edit_named(&st.app, &s.p, ReportId(id)).await?;
     let others = presence(&st, &s, &format!("report:{id}"));
-    render(
+    form_page(
         &st,
-        &s.viewer,
-        "reports/form.html",
+        &s,
         json!({"mode": "edit", "id": id, "version": r.version, "title": r.details.title,
                "form": ReportForm::from_details(&r.details), "errors": {}, "org": filer,
                "presence_key": format!("report:{id}"), "others": others}),
     )
+    .await
 }
 
 pub fn presence(st: &WebState, s: &SignedIn, key: &str) -> Vec<Value> {
@@ -911,7 +913,7 @@ pub async fn update(
     };
     ctx["form"] = json!(form);
     ctx["others"] = json!(presence(&st, &s, &format!("report:{id}")));
-    let mut res = render(&st, &s.viewer, "reports/form.html", ctx)?;
+    let mut res = form_page(&st, &s, ctx).await?;
     *res.status_mut() = status;
     Ok(res)
 }

@@ -935,3 +935,44 @@ async fn static_assets_are_embedded() {
     assert!(js.body.contains("presence"));
     assert_eq!(c.get("/static/nothing.js").await.status, 404);
 }
+
+/// The options of one `<datalist>` on a page.
+fn datalist(body: &str, id: &str) -> Vec<String> {
+    let open = format!("<datalist id=\"{id}\">");
+    let Some(start) = body.find(&open) else {
+        return Vec::new();
+    };
+    let rest = &body[start + open.len()..];
+    let list = &rest[..rest.find("</datalist>").unwrap_or(0)];
+    list.split("<option value=\"")
+        .skip(1)
+        .map(|o| o.split('"').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_report_form_offers_the_systems_and_vendors_its_user_may_read() {
+    let srv = TestApp::demo().await;
+    let mut rail = srv.client(RAIL).await;
+    file_report(&mut rail, "名前の候補").await;
+    let form = rail.get("/reports/new").await;
+    assert_eq!(form.status, 200);
+    let systems = datalist(&form.body, "suggest-systems");
+    assert!(systems.contains(&"共同利用型予約システム".to_owned()), "{systems:?}");
+    assert!(form.body.contains("list=\"suggest-systems\""));
+    let vendors = datalist(&form.body, "suggest-vendors");
+    assert!(vendors.contains(&"システムベンダA".to_owned()), "{vendors:?}");
+    // Another operator is offered what the public 2019 reports name, never the names in the
+    // railway's TLP:AMBER report.
+    let mut fin = srv.client(FINANCE).await;
+    let form = fin.get("/reports/new").await;
+    let systems = datalist(&form.body, "suggest-systems");
+    assert!(systems.contains(&"共同利用型基幹システム".to_owned()), "{systems:?}");
+    assert!(!systems.contains(&"共同利用型予約システム".to_owned()), "{systems:?}");
+    // A refused form keeps offering them.
+    let r = fin
+        .post("/reports/new", "/reports", &[("title", ""), ("sector", "finance")])
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(!datalist(&r.body, "suggest-systems").is_empty());
+}
