@@ -100,6 +100,44 @@ fn lang_of(state: &State) -> Lang {
         .unwrap_or(Lang::Ja)
 }
 
+fn error_field(i18n: &I18n, lang: Lang, key: &str, sections: &[String]) -> String {
+    if sections.iter().any(|s| s == "case") {
+        return crate::pages::cases::field_label(key, lang);
+    }
+    let found = |name: &str| {
+        sections
+            .iter()
+            .map(String::as_str)
+            .chain(["field"])
+            .map(|s| format!("{s}.{name}"))
+            .find(|k| i18n.has(k))
+    };
+    let label = |name: &str| found(name).map(|k| i18n.get(lang, &k).to_owned());
+    let Some((list, rest)) = key.split_once('[') else {
+        let name = key.split('.').next().unwrap_or(key);
+        return label(name).unwrap_or_default();
+    };
+    let Some((index, sub)) = rest.split_once(']') else {
+        return label(list).unwrap_or_default();
+    };
+    let Ok(n) = index.parse::<usize>() else {
+        return label(list).unwrap_or_default();
+    };
+    let row_key = sections.first().map(|s| format!("{s}.row"));
+    let row = match row_key.filter(|k| i18n.has(k)) {
+        Some(k) => i18n.fmt(lang, &k, &[("n", (n + 1).to_string())]),
+        None => match label(list) {
+            Some(l) => format!("{l} {}", n + 1),
+            None => return String::new(),
+        },
+    };
+    let sub = sub.trim_start_matches(['.', '[']).trim_end_matches(']');
+    match label(sub).filter(|_| !sub.is_empty()) {
+        Some(s) => format!("{row}: {s}"),
+        None => row,
+    }
+}
+
 fn vocab(name: &str) -> Option<Vocabulary> {
     Vocabulary::ALL.into_iter().find(|v| v.key() == name)
 }
@@ -145,17 +183,16 @@ impl Views {
                 Ok(i18n.fmt(lang, key, &args))
             },
         );
-        // A form field as the form labels it (`causes[1]` → 原因（複数可）), for error
-        // summaries; a field without a label of its own gives nothing.
-        env.add_function("field_name", move |state: &State, key: &str| -> String {
-            let base = key.split(['[', '.']).next().unwrap_or(key);
-            let k = format!("field.{base}");
-            if i18n.has(&k) {
-                i18n.get(lang_of(state), &k).to_owned()
-            } else {
-                String::new()
-            }
-        });
+        // A refused field named as the form shows it, for the error summary of any form:
+        // `contacts[1].email` → 連絡先 2: メール, looked up in the form's own message
+        // sections, then `field`; the case editor's places through its own labels. Nothing
+        // when the form does not label it, so that no code is shown instead.
+        env.add_function(
+            "error_field",
+            move |state: &State, key: &str, sections: Vec<String>| -> String {
+                error_field(i18n, lang_of(state), key, &sections)
+            },
+        );
         let tx = taxonomy.clone();
         env.add_function(
             "label",

@@ -257,3 +257,100 @@ async fn the_anonymisation_review_names_places_as_the_editor_shows_them() {
     );
     assert!(page.body.contains("date (to the day)"), "{}", page.body);
 }
+
+/// The items of a page's error summary, as text.
+fn summary_items(body: &str) -> Vec<String> {
+    let Some(start) = body.find("<div class=\"err-summary\"") else {
+        return Vec::new();
+    };
+    let summary = &body[start..];
+    let summary = &summary[..summary.find("</div>").unwrap_or(summary.len())];
+    summary
+        .split("<li>")
+        .skip(1)
+        .map(|li| {
+            let li = li.split("</li>").next().unwrap_or_default();
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in li.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn refused_forms_list_their_errors_by_the_labels_the_form_shows() {
+    const RAIL_ADMIN: &str = "admin@railway.example.jp";
+    let srv = TestApp::demo().await;
+    let mut rail = srv.client(RAIL_ADMIN).await;
+    let mut centre = srv.client(ADMIN).await;
+    let refused = [
+        (
+            rail.post(
+                "/org/contacts",
+                "/org/contacts",
+                &[
+                    ("version", "1"),
+                    ("contacts[0][role]", "夜間窓口"),
+                    ("contacts[0][name]", "当直 三郎"),
+                    ("contacts[0][phone]", "電話してね"),
+                ],
+            )
+            .await,
+            "連絡先 1: 電話: ",
+        ),
+        (
+            rail.post(
+                "/org/users",
+                "/org/users",
+                &[
+                    ("email", "not-an-address"),
+                    ("name", "新人 花子"),
+                    ("role", "reporter"),
+                ],
+            )
+            .await,
+            "メールアドレス: ",
+        ),
+        (
+            rail.post(
+                "/org/allowlist",
+                "/org/allowlist",
+                &[("cidr", "300.1.1.1/8")],
+            )
+            .await,
+            "ネットワーク: ",
+        ),
+        (
+            centre
+                .post(
+                    "/admin/orgs",
+                    "/admin/orgs",
+                    &[("name", "北陸ガス株式会社"), ("kind", "operator")],
+                )
+                .await,
+            "分野: ",
+        ),
+    ];
+    for (r, expected) in &refused {
+        assert_eq!(r.status, 422, "{}", r.body);
+        let items = summary_items(&r.body);
+        assert!(
+            items.iter().any(|i| i.starts_with(expected)),
+            "{expected}… in {items:?}"
+        );
+        for item in &items {
+            assert!(
+                !item.contains('[') && !item.contains('_'),
+                "a code in the summary: {item}"
+            );
+        }
+    }
+}

@@ -696,6 +696,10 @@ async fn case_editor_preview_and_conflict() {
     let r = a.post("/cases/1/edit", "/cases/1/edit", &refs).await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("残すべき概要"));
+    assert!(
+        r.body.contains("<li><a href=\"#f-title\">事例名</a>: "),
+        "the summary names the field as the editor labels it"
+    );
 }
 
 /// The value of attribute `name` in an opening tag.
@@ -958,20 +962,36 @@ async fn the_report_form_offers_the_systems_and_vendors_its_user_may_read() {
     let form = rail.get("/reports/new").await;
     assert_eq!(form.status, 200);
     let systems = datalist(&form.body, "suggest-systems");
-    assert!(systems.contains(&"共同利用型予約システム".to_owned()), "{systems:?}");
+    assert!(
+        systems.contains(&"共同利用型予約システム".to_owned()),
+        "{systems:?}"
+    );
     assert!(form.body.contains("list=\"suggest-systems\""));
     let vendors = datalist(&form.body, "suggest-vendors");
-    assert!(vendors.contains(&"システムベンダA".to_owned()), "{vendors:?}");
+    assert!(
+        vendors.contains(&"システムベンダA".to_owned()),
+        "{vendors:?}"
+    );
     // Another operator is offered what the public 2019 reports name, never the names in the
     // railway's TLP:AMBER report.
     let mut fin = srv.client(FINANCE).await;
     let form = fin.get("/reports/new").await;
     let systems = datalist(&form.body, "suggest-systems");
-    assert!(systems.contains(&"共同利用型基幹システム".to_owned()), "{systems:?}");
-    assert!(!systems.contains(&"共同利用型予約システム".to_owned()), "{systems:?}");
+    assert!(
+        systems.contains(&"共同利用型基幹システム".to_owned()),
+        "{systems:?}"
+    );
+    assert!(
+        !systems.contains(&"共同利用型予約システム".to_owned()),
+        "{systems:?}"
+    );
     // A refused form keeps offering them.
     let r = fin
-        .post("/reports/new", "/reports", &[("title", ""), ("sector", "finance")])
+        .post(
+            "/reports/new",
+            "/reports",
+            &[("title", ""), ("sector", "finance")],
+        )
         .await;
     assert_eq!(r.status, 422);
     assert!(!datalist(&r.body, "suggest-systems").is_empty());
