@@ -30,6 +30,18 @@ pub struct Diagram {
     pub svg: String,
     pub width: f64,
     pub height: f64,
+    /// Heights (top to bottom, in user units) at which a horizontal cut crosses no text:
+    /// under the actors, between rows and above the legend. A diagram too tall for one page
+    /// is printed in slices cut there, each at full width, rather than shrunk.
+    pub cuts: Vec<f64>,
+}
+
+impl Diagram {
+    /// The narrowest it may be printed, in millimetres, for its smallest type to stay at 8 pt.
+    pub fn min_print_width_mm(&self) -> f64 {
+        const EIGHT_POINTS_MM: f64 = 8.0 / 72.0 * 25.4;
+        EIGHT_POINTS_MM * self.width / SMALLEST_SIZE
+    }
 }
 
 /// The nominal width of every diagram. Keeping it fixed keeps the font size the same from one
@@ -56,9 +68,10 @@ const ACTOR_LINE: f64 = 21.0;
 const EVENT_SIZE: f64 = 17.0;
 const EVENT_LINE: f64 = 22.0;
 const SMALL_SIZE: f64 = 17.0;
+const SMALLEST_SIZE: f64 = SMALL_SIZE.min(ACTOR_SIZE).min(EVENT_SIZE);
 /// The widest a diagram may grow past [`WIDTH`] to keep its words whole: scaled to the page,
 /// its smallest type still prints at [`MIN_FONT`].
-const MAX_WIDTH: f64 = WIDTH * SMALL_SIZE.min(ACTOR_SIZE).min(EVENT_SIZE) / MIN_FONT;
+const MAX_WIDTH: f64 = WIDTH * SMALLEST_SIZE / MIN_FONT;
 const BADGE_SIZE: f64 = SMALL_SIZE;
 const BADGE_H: f64 = 26.0;
 const CALLOUT_PAD_X: f64 = 8.0;
@@ -97,6 +110,7 @@ pub fn render(case: &CaseContent) -> Diagram {
 
     let mut rows = String::new();
     let mut y = rows_top;
+    let mut cuts = vec![(lanes.header_bottom + rows_top) / 2.0];
     y = divider(
         &mut rows,
         y,
@@ -105,8 +119,10 @@ pub fn render(case: &CaseContent) -> Diagram {
         "事象の経過（何が起きたか）",
     );
     for s in &case.steps {
+        cuts.push(y - ROW_GAP / 2.0);
         y = event_row(&mut rows, &tree, &lanes, EventKind::Step, s, y);
     }
+    cuts.push(y);
     y = divider(
         &mut rows,
         y + 2.0,
@@ -115,10 +131,12 @@ pub fn render(case: &CaseContent) -> Diagram {
         "対処（何をしたか）",
     );
     for s in &case.responses {
+        cuts.push(y - ROW_GAP / 2.0);
         y = event_row(&mut rows, &tree, &lanes, EventKind::Response, s, y);
     }
     let deepest = lanes.nodes.iter().map(|n| n.depth).max().unwrap_or(0);
     let bands_bottom = y + 6.0 + deepest as f64 * 6.0;
+    cuts.push(bands_bottom + 7.0);
 
     // Background first: group boxes, then lifelines, then leaf boxes, then events on top.
     for n in &lanes.nodes {
@@ -172,7 +190,12 @@ pub fn render(case: &CaseContent) -> Diagram {
     );
     svg.push_str(&canvas.body);
     svg.push_str("</svg>\n");
-    Diagram { svg, width, height }
+    Diagram {
+        svg,
+        width,
+        height,
+        cuts,
+    }
 }
 
 #[derive(Default)]

@@ -145,6 +145,10 @@ pub struct DiagramModel {
     /// Size in SVG user units; the renderers keep the aspect ratio.
     pub width: f64,
     pub height: f64,
+    /// Where the picture may be cut into slices when it is too tall for a page.
+    pub cuts: Vec<f64>,
+    /// The narrowest print that keeps its type at 8 pt, in millimetres.
+    pub min_width_mm: f64,
     /// "事例1 概要図"
     pub caption: String,
 }
@@ -348,6 +352,7 @@ impl ReportModel {
 
 fn case_model(c: &CaseContent, cat_label: &dyn Fn(&str) -> String) -> CaseModel {
     let d = diagram::render(c);
+    let min_width_mm = d.min_print_width_mm();
     CaseModel {
         number: c.number,
         heading: format!("事例{} {}", c.number, c.title),
@@ -358,6 +363,8 @@ fn case_model(c: &CaseContent, cat_label: &dyn Fn(&str) -> String) -> CaseModel 
             svg: d.svg,
             width: d.width,
             height: d.height,
+            min_width_mm,
+            cuts: d.cuts,
             caption: format!("事例{} 概要図", c.number),
         },
         sections: c

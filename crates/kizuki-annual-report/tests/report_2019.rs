@@ -773,3 +773,44 @@ fn diagram_labels_never_break_inside_a_word() {
     }
     assert!(broken.is_empty(), "words broken across lines: {broken:#?}");
 }
+
+/// The boxes of an event's callouts and badges, as (top, bottom).
+fn event_rects(svg: &str) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    for class in ["kz-step", "kz-response"] {
+        for chunk in svg.split(&format!("<g class=\"{class}\"")).skip(1) {
+            for rect in chunk.split("<rect ").skip(1) {
+                let tag = rect.split('>').next().unwrap_or_default();
+                let y = num_attr(tag, "y");
+                out.push((y, y + num_attr(tag, "height")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_diagram_may_be_cut_between_rows_without_cutting_text() {
+    let (_, mut cases, _) = load();
+    cases.push(crowded_case());
+    for c in &cases {
+        let d = diagram::render(c);
+        let rows = c.steps.len() + c.responses.len();
+        assert!(d.cuts.len() > rows, "case {}: {:?}", c.number, d.cuts);
+        assert!(d.cuts.windows(2).all(|w| w[0] < w[1]), "{:?}", d.cuts);
+        assert!(d.cuts.iter().all(|y| *y > 0.0 && *y < d.height));
+        let texts = text_boxes(&d.svg).into_iter().map(|b| (b.y0, b.y1, b.text));
+        let rects = event_rects(&d.svg)
+            .into_iter()
+            .map(|(a, b)| (a, b, "a callout or badge".to_owned()));
+        for (top, bottom, what) in texts.chain(rects) {
+            for y in &d.cuts {
+                assert!(
+                    !(top + 0.5 < *y && *y < bottom - 0.5),
+                    "case {}: the cut at {y} crosses {what} ({top}–{bottom})",
+                    c.number
+                );
+            }
+        }
+    }
+}

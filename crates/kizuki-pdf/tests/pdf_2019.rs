@@ -28,6 +28,15 @@ fn load() -> (SurveyContent, Vec<CaseContent>, ReportModel) {
     (data.survey, cases, model)
 }
 
+/// The report of the 2019 survey's first case alone, changed by `change`.
+fn first_case_report(change: impl FnOnce(&mut CaseContent)) -> ReportModel {
+    let (survey, mut cases, _) = load();
+    cases.truncate(1);
+    change(&mut cases[0]);
+    let tx = kizuki_dataset::default_taxonomy().unwrap();
+    ReportModel::build(&survey, &cases, &tx)
+}
+
 fn tool_available(name: &str) -> bool {
     Command::new(name).arg("-v").output().is_ok()
 }
@@ -252,14 +261,10 @@ fn a_step_time_is_in_the_pdf() {
     if rendered().is_none() {
         return;
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/surveys/2019");
-    let tx = kizuki_dataset::default_taxonomy().unwrap();
-    let data = kizuki_dataset::load_survey_dir(&dir, &tx).unwrap();
-    let mut cases: Vec<CaseContent> = data.cases.into_iter().map(|c| c.case).collect();
-    cases.truncate(1);
-    cases[0].steps[0].time = Some("10:30".into());
-    cases[0].responses[0].time = Some("3時間後".into());
-    let model = ReportModel::build(&data.survey, &cases, &tx);
+    let model = first_case_report(|c| {
+        c.steps[0].time = Some("10:30".into());
+        c.responses[0].time = Some("3時間後".into());
+    });
     let pdf = PdfRenderer::new().unwrap().render(&model).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let text = squash(&pdftotext(&pdf, tmp.path(), "timed.pdf"));
@@ -445,4 +450,36 @@ fn the_landscape_layout_opens_each_case_with_its_diagram_at_eight_points_or_more
         .take(10)
         .collect();
     assert!(small.is_empty(), "words under 8 pt: {small:?}");
+}
+
+#[test]
+fn a_diagram_taller_than_a_page_is_printed_in_slices_at_eight_points_or_more() {
+    if rendered().is_none() {
+        return;
+    }
+    // Forty steps: more than twice as tall as wide, which would have to shrink to fit a page.
+    let model = first_case_report(|c| {
+        let first = c.steps[0].clone();
+        c.steps = (1..=40)
+            .map(|n| kizuki_domain::case::Step {
+                number: n,
+                text: format!("第{n}段階の出来事を記録した"),
+                ..first.clone()
+            })
+            .collect();
+    });
+    let d = &model.cases[0].diagram;
+    assert!(d.height > 2.0 * d.width, "{} × {}", d.width, d.height);
+    let pdf = PdfRenderer::new().unwrap().render(&model).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let words = word_sizes(&pdf, tmp.path());
+    let small: Vec<_> = words.iter().filter(|(h, _)| *h < 7.95).take(10).collect();
+    assert!(small.is_empty(), "words under 8 pt: {small:?}");
+    let text = squash(&pdftotext(&pdf, tmp.path(), "tall.pdf"));
+    for n in [1, 20, 40] {
+        assert!(
+            text.contains(&format!("第{n}段階の出来事を記録した")),
+            "step {n}"
+        );
+    }
 }
