@@ -127,4 +127,14 @@ impl ChangeFeed for PgStore {
         })
         .collect()
     }
+
+    async fn count_changes_after(&self, after: i64) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let n: i64 = c
+            .query_one("SELECT COUNT(*) FROM changes WHERE seq > $1", &[&after])
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
 }

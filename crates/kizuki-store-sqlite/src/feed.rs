@@ -122,4 +122,13 @@ impl ChangeFeed for SqliteStore {
         })
         .await
     }
+
+    async fn count_changes_after(&self, after: i64) -> StoreResult<u64> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT COUNT(*) FROM changes WHERE seq > ?1")?
+                .query_row([after], |r| r.get::<_, i64>(0))
+                .map(|n| u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
 }

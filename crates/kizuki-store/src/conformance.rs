@@ -99,6 +99,7 @@ macro_rules! conformance_suite {
             report_status_and_history,
             list_filters_and_pages,
             reports_are_found_by_the_year_they_occurred,
+            the_feed_counts_what_comes_after,
             cases_round_trip_and_conflict,
             surveys_round_trip_and_conflict,
             change_feed_in_commit_order,
@@ -760,6 +761,31 @@ pub async fn reports_are_found_by_the_year_they_occurred(store: DynStore) {
     store.update_report(r3.id, 1, d, None, filed).await.unwrap();
     assert_eq!(q(None, Some(2019)).await, vec![r3.id]);
     assert_eq!(q(None, Some(2018)).await, vec![r1.id, bulk[0].id]);
+}
+
+pub async fn the_feed_counts_what_comes_after(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let all = store.changes_since(0, 100_000).await.unwrap();
+    let head = all.last().map_or(0, |c| c.seq);
+    assert_eq!(
+        store.count_changes_after(0).await.unwrap(),
+        all.len() as u64
+    );
+    assert_eq!(store.count_changes_after(head).await.unwrap(), 0);
+    for n in 0..3 {
+        file(store.as_ref(), org.id, &format!("feed {n}"), t0()).await;
+    }
+    let since = store.changes_since(head, 100_000).await.unwrap();
+    assert!(since.len() >= 3, "{since:?}");
+    assert_eq!(
+        store.count_changes_after(head).await.unwrap(),
+        since.len() as u64
+    );
+    assert_eq!(
+        store.count_changes_after(since[0].seq).await.unwrap(),
+        since.len() as u64 - 1
+    );
+    assert_eq!(store.count_changes_after(i64::MAX).await.unwrap(), 0);
 }
 
 pub async fn cases_round_trip_and_conflict(store: DynStore) {

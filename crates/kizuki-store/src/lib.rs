@@ -676,6 +676,10 @@ pub trait InterviewStore: Send + Sync {
 pub trait ChangeFeed: Send + Sync {
     /// Committed changes after `after`, oldest first, at most `limit`.
     async fn changes_since(&self, after: i64, limit: usize) -> StoreResult<Vec<Change>>;
+
+    /// How many committed changes come after `after`: what a follower has still to take in.
+    /// Counted exactly, without reading them.
+    async fn count_changes_after(&self, after: i64) -> StoreResult<u64>;
 }
 
 /// Publication: pseudonym maps, candidate decisions, sign-off and public snapshots.

@@ -285,6 +285,14 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Stops following the change feed, as a server whose index is catching up after a
+    /// restore: what is written from now on stays out of the index.
+    pub fn pause_search(&mut self) {
+        if let Some(f) = self.follower.take() {
+            f.abort();
+        }
+    }
+
     /// How to make one: SQLite, the clock at [`DEFAULT_START`], seed [`DEFAULT_SEED`], empty.
     pub fn builder() -> Builder {
         Builder {

@@ -29,8 +29,6 @@ const BUCKETS: [f64; 13] = [
 ];
 /// Statuses 100..=599 each have a counter.
 const STATUSES: usize = 500;
-/// The index lag is counted up to this many changes (the gauge then means "at least").
-const LAG_CAP: usize = 10_000;
 
 struct ClassStats {
     by_status: Vec<AtomicU64>,
@@ -467,11 +465,10 @@ async fn render(st: &MetricsState, s: &Sample) -> String {
     let _ = writeln!(out, "kizuki_import_jobs_running {}", st.bulk.running());
 
     if let Some(search) = &st.search {
-        // Changes after the index's committed position, counted up to a cap so a far
-        // behind index cannot make the scrape itself heavy.
+        // Every change after the index's committed position.
         let after = search.index().last_seq();
-        match kizuki_app::ops::health::changes_after(&st.app, after, LAG_CAP).await {
-            Ok(n) => m.set_index_lag(n as u64),
+        match kizuki_app::ops::health::changes_after(&st.app, after).await {
+            Ok(n) => m.set_index_lag(n),
             Err(e) => tracing::debug!(error = %e, "index lag unavailable"),
         }
     }

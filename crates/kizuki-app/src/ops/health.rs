@@ -10,8 +10,8 @@ pub fn pool_status(app: &App) -> Option<PoolStatus> {
     app.store.pool_status()
 }
 
-/// Changes in the store's feed after `seq`, counted up to `cap`, so that a far-behind index
-/// cannot make the count itself heavy.
-pub async fn changes_after(app: &App, seq: i64, cap: usize) -> AppResult<usize> {
-    Ok(app.store.changes_since(seq, cap).await?.len())
+/// Changes in the store's feed after `seq`, all of them: an index far behind after a restore
+/// says how far, counted on the feed's key without reading the changes.
+pub async fn changes_after(app: &App, seq: i64) -> AppResult<u64> {
+    Ok(app.store.count_changes_after(seq).await?)
 }

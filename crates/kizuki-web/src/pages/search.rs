@@ -42,6 +42,16 @@ pub async fn page(
         }
     };
     let results = run(&st, &viewer, query.clone()).await?;
+    // Results miss what the index has not taken in yet; say so, with how much.
+    if let Some(search) = &st.search {
+        let behind =
+            kizuki_app::ops::health::changes_after(&st.app, search.index().last_seq()).await?;
+        if behind > 0 {
+            ctx["behind"] = json!(kizuki_domain::text::thousands(
+                i64::try_from(behind).unwrap_or(i64::MAX)
+            ));
+        }
+    }
     let published = published_slugs(&st, crate::search::LinkFor::of(&viewer)).await?;
     let view = SearchView::of(
         &results,

@@ -305,3 +305,60 @@ async fn the_public_finds_published_snapshots_only() {
         .await;
     assert!(body.contains("id=\"no-hits\""), "{body}");
 }
+
+#[tokio::test]
+async fn an_index_behind_the_store_says_by_exactly_how_much() {
+    use kizuki_domain::report::{ReportInput, StageKind};
+    use kizuki_store::{NewReport, NewStage};
+    let mut srv = TestApp::builder().demo().mfa().search().build().await;
+    // As after a restore: the index stops, and more is written than the count used to stop at.
+    srv.pause_search();
+    let org = srv.org("demo-railway").await;
+    let details = ReportInput {
+        title: "索引に未反映の報告".into(),
+        sector: "railway".into(),
+        event_type: "unavailability".into(),
+        summary: "障害が起きた。".into(),
+        ..Default::default()
+    }
+    .parse(&srv.app.taxonomy)
+    .unwrap();
+    let now = srv.app.clock.now();
+    let batch: Vec<NewReport> = (0..10_050)
+        .map(|_| NewReport {
+            org_id: org.id,
+            details: details.clone(),
+            first: NewStage {
+                kind: StageKind::First,
+                at: now,
+                text: "障害が起きた。".into(),
+                author: None,
+            },
+        })
+        .collect();
+    srv.app.store.create_reports(batch).await.unwrap();
+    let served = srv.serve().await;
+    let scrape = served.anonymous().send("GET", "/metrics", &[], b"").await;
+    assert_eq!(scrape.status, 200);
+    let lag: u64 = scrape
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("kizuki_search_index_lag "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the lag gauge");
+    assert!(lag >= 10_050, "every pending change counted: {lag}");
+    let mut analyst = srv.client(ANALYST).await;
+    let page = analyst.get("/search?q=%E9%9A%9C%E5%AE%B3").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"search-behind\""), "{}", page.body);
+    let shown = kizuki_domain::text::thousands(i64::try_from(lag).unwrap());
+    assert!(
+        page.body.contains(&format!("未反映 {shown} 件")),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("索引に未反映の報告"),
+        "the reports written since are not among the results yet"
+    );
+}
