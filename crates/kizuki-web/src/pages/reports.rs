@@ -321,15 +321,45 @@ pub fn read_form(f: &FormData) -> ReportForm {
                 shared: f.flag(&format!("systems[{i}].shared")),
             })
             .collect(),
-        vendors: f.get("vendors").to_owned(),
+        vendors: vendor_lines(f),
         tlp: f.get("tlp").to_owned(),
         summary: f.get("summary").to_owned(),
     }
 }
 
+/// The vendors as typed, one per box (`vendors[i]`), as the one-per-line text the form model
+/// keeps; a `vendors` text from an older page is read too.
+fn vendor_lines(f: &FormData) -> String {
+    let mut lines: Vec<String> = (0..)
+        .map(|i| format!("vendors[{i}]"))
+        .take_while(|k| f.has(k))
+        .map(|k| f.get(&k).trim().to_owned())
+        .collect();
+    lines.extend(f.get("vendors").lines().map(|l| l.trim().to_owned()));
+    lines.retain(|l| !l.is_empty());
+    lines.join("\n")
+}
+
+/// A box for each vendor and at least two empty ones, so one more can always be typed.
+fn vendor_rows(vendors: &str) -> Vec<&str> {
+    let mut rows: Vec<&str> = vendors
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let want = (rows.len() + 1).max(2);
+    rows.resize(want, "");
+    rows
+}
+
 /// The report form (new, on behalf, edit; blank or refused), with the names to offer while
 /// typing systems and vendors.
 async fn form_page(st: &WebState, s: &SignedIn, mut ctx: Value) -> Result<Response, WebError> {
+    let typed = ctx["form"]["vendors"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    ctx["vendor_rows"] = json!(vendor_rows(&typed));
     ctx["suggest"] = json!(reports::name_suggestions(&st.app, &s.p).await?);
     render(st, &s.viewer, "reports/form.html", ctx)
 }

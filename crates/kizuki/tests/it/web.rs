@@ -1,6 +1,7 @@
 //! The HTML application through the router: every page's happy path and its main failure,
 //! login and CSRF, role and organisation checks, and the no-lost-update conflict page.
 
+use kizuki_domain::ids::ReportId;
 use kizuki_testkit::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, Resp, TestApp};
 
 /// Files a first report as the railway reporter and returns its id.
@@ -984,6 +985,42 @@ async fn the_report_form_offers_the_systems_and_vendors_its_user_may_read() {
     assert!(
         !systems.contains(&"共同利用型予約システム".to_owned()),
         "{systems:?}"
+    );
+    // Vendors are typed one per box, each offered the same names; the edit form gives back a
+    // box per vendor and an empty one.
+    let r = rail
+        .post(
+            "/reports/new",
+            "/reports",
+            &[
+                ("title", "ベンダ二社"),
+                ("sector", "railway"),
+                ("event_type", "unavailability"),
+                ("summary", "二社が関わった。"),
+                ("tlp", "amber"),
+                ("vendors[0]", "システムベンダA"),
+                ("vendors[1]", " 保守会社C "),
+                ("vendors[2]", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let id: i64 = r
+        .header("location")
+        .unwrap()
+        .trim_start_matches("/reports/")
+        .parse()
+        .unwrap();
+    let stored = srv.app.store.get_report(ReportId(id)).await.unwrap();
+    assert_eq!(stored.details.vendors, vec!["システムベンダA", "保守会社C"]);
+    let edit = rail.get(&format!("/reports/{id}/edit")).await;
+    assert!(
+        edit.body
+            .contains("name=\"vendors[1]\" value=\"保守会社C\" list=\"suggest-vendors\"")
+    );
+    assert!(
+        edit.body.contains("name=\"vendors[2]\" value=\"\""),
+        "one empty box"
     );
     // A refused form keeps offering them.
     let r = fin
