@@ -570,11 +570,6 @@ pub struct Classified {
 }
 
 impl Classified {
-    /// e.g. `事象「マルウェア等の感染」から分類`.
-    pub fn evidence_ja(&self, tx: &Taxonomy) -> String {
-        self.evidence(tx, Lang::Ja)
-    }
-
     /// e.g. `事象「マルウェア等の感染」から分類`, or in English `by the event type "Malware …"`.
     pub fn evidence(&self, tx: &Taxonomy, lang: Lang) -> String {
         let (vocab, code, ja, en) = match &self.matched {
@@ -2712,7 +2707,7 @@ mod tests {
             .classify(&code("unavailability"), &[code("ddos")])
             .unwrap();
         assert_eq!(by_cause.category.as_str(), "cyber-attack");
-        assert_eq!(by_cause.evidence_ja(&tx()), "原因「ddosja」から分類");
+        assert_eq!(by_cause.evidence(&tx(), Lang::Ja), "原因「ddosja」から分類");
         assert!(map.classify(&code("nothing"), &[code("unknown")]).is_none());
     }
 

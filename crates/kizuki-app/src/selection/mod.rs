@@ -355,24 +355,20 @@ fn matching_names(d: &ReportDetails) -> BTreeSet<String> {
 // Signals
 // ---------------------------------------------------------------------------------------------
 
-/// A computed score with its evidence in Japanese and in English, the reader's language chosen
-/// when it is shown.
-fn computed(value: u32, ja: String, en: String) -> Signal {
-    Signal::Computed {
-        value: Points::capped(value),
-        evidence: ja,
-        evidence_en: en,
-    }
-}
-
 /// Both languages' sentence from one function of the language.
 fn both(f: impl Fn(Lang) -> String) -> (String, String) {
     (f(Lang::Ja), f(Lang::En))
 }
 
+/// A computed score with its evidence written by `f` in Japanese and in English, the reader's
+/// language chosen when it is shown.
 fn computed_by(value: u32, f: impl Fn(Lang) -> String) -> Signal {
-    let (ja, en) = both(f);
-    computed(value, ja, en)
+    let (evidence, evidence_en) = both(f);
+    Signal::Computed {
+        value: Points::capped(value),
+        evidence,
+        evidence_en,
+    }
 }
 
 /// The list separator of each language.
