@@ -1,8 +1,11 @@
 //! The change feed and record history in PostgreSQL: every write appends to both inside its
-//! own transaction, under a lock that keeps feed numbers in commit order.
+//! own transaction; readers of the feed number the committed changes in publication order.
 
 use crate::*;
 use kizuki_store::prelude::*;
+
+/// Taken only by readers while they publish; writers never wait for it.
+const PUBLISH_LOCK: i64 = 7_245_839;
 
 pub(crate) async fn record_change(
     tx: &Transaction<'_>,
@@ -10,17 +13,36 @@ pub(crate) async fn record_change(
     id: i64,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    // Held until commit: the next writer draws its sequence number only after we are visible.
-    tx.execute("SELECT pg_advisory_xact_lock(7245839)", &[])
-        .await
-        .map_err(pg_err)?;
+    // No number yet: a number drawn now could become visible after a larger one drawn by a
+    // writer that commits first, and a follower past the larger one would skip it.
     tx.execute(
-        "INSERT INTO changes (entity, entity_id, at) VALUES ($1, $2, $3)",
+        "INSERT INTO changes_pending (entity, entity_id, at) VALUES ($1, $2, $3)",
         &[&entity.code(), &id, &at],
     )
     .await
     .map_err(pg_err)?;
     Ok(())
+}
+
+/// Moves every committed pending change into the feed, numbered in the order written. Under
+/// the lock each statement's snapshot starts after the previous publisher committed, and a
+/// change still uncommitted is invisible here, so it can only receive a later number than
+/// everything published so far.
+async fn publish(store: &PgStore) -> StoreResult<()> {
+    let mut c = store.client().await?;
+    let tx = c.transaction().await.map_err(pg_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUBLISH_LOCK])
+        .await
+        .map_err(pg_err)?;
+    tx.execute(
+        "WITH moved AS (DELETE FROM changes_pending RETURNING id, entity, entity_id, at)
+         INSERT INTO changes (entity, entity_id, at)
+         SELECT entity, entity_id, at FROM moved ORDER BY id",
+        &[],
+    )
+    .await
+    .map_err(pg_err)?;
+    tx.commit().await.map_err(pg_err)
 }
 
 /// One row of the history table.
@@ -107,6 +129,7 @@ pub(crate) async fn history(
 impl ChangeFeed for PgStore {
     async fn changes_since(&self, after: i64, limit: usize) -> StoreResult<Vec<Change>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        publish(self).await?;
         let c = self.client().await?;
         c.query(
             "SELECT seq, entity, entity_id, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -129,6 +152,7 @@ impl ChangeFeed for PgStore {
     }
 
     async fn count_changes_after(&self, after: i64) -> StoreResult<u64> {
+        publish(self).await?;
         let c = self.client().await?;
         let n: i64 = c
             .query_one("SELECT COUNT(*) FROM changes WHERE seq > $1", &[&after])

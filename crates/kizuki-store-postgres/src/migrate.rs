@@ -24,6 +24,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_org_admin.sql"),
     // The 年度 of a report's occurrence, beside the one it was filed in: version 12.
     include_str!("../migrations/0012_occurred_year.sql"),
+    // Changes numbered by their readers, and an API token's first use: version 13.
+    include_str!("../migrations/0013_feed_and_token_use.sql"),
 ];
 
 /// The schema version this build writes.

@@ -8,7 +8,8 @@ use crate::{PgStore, pg_err};
 use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
 use kizuki_store::{
-    AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing, StoreError, StoreResult,
+    AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing, SecretSlot, StoreError,
+    StoreResult, StoredSecret,
 };
 
 const AUDIT_COLS: &str = "seq, at, actor, action, target, detail, prev_hash, hash";
@@ -194,7 +195,7 @@ impl SecurityStore for PgStore {
         .map_err(pg_err)?
         .map(|r| MfaRecord {
             user_id: UserId(r.get(0)),
-            secret_base32: r.get(1),
+            secret: r.get(1),
             created_at: r.get(2),
             confirmed_at: r.get(3),
             last_step: r
@@ -203,13 +204,7 @@ impl SecurityStore for PgStore {
         }))
     }
 
-    async fn mfa_begin(
-        &self,
-        user: UserId,
-        secret_base32: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let secret: &str = secret_base32;
+    async fn mfa_begin(&self, user: UserId, secret: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let c = self.client().await?;
         // One statement, so two browsers enrolling at once cannot replace a confirmed secret.
         let n = c
@@ -283,6 +278,61 @@ impl SecurityStore for PgStore {
                 .map_err(pg_err)?;
             Ok(())
         })
+    }
+
+    async fn stored_secrets(&self) -> StoreResult<Vec<StoredSecret>> {
+        let c = self.client().await?;
+        let mut out = Vec::new();
+        for r in c
+            .query("SELECT user_id, secret FROM user_mfa ORDER BY user_id", &[])
+            .await
+            .map_err(pg_err)?
+        {
+            out.push(StoredSecret {
+                slot: SecretSlot::Totp(UserId(r.get(0))),
+                value: r.get::<_, String>(1).into_bytes(),
+            });
+        }
+        for r in c
+            .query(
+                "SELECT name, value FROM instance_secrets ORDER BY name",
+                &[],
+            )
+            .await
+            .map_err(pg_err)?
+        {
+            out.push(StoredSecret {
+                slot: SecretSlot::Instance(r.get(0)),
+                value: r.get(1),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn replace_secret(&self, slot: &SecretSlot, old: &[u8], new: &[u8]) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = match slot {
+            SecretSlot::Totp(user) => {
+                c.execute(
+                    "UPDATE user_mfa SET secret = $3 WHERE user_id = $1 AND secret = $2",
+                    &[
+                        &user.0,
+                        &StoredSecret::text(old)?,
+                        &StoredSecret::text(new)?,
+                    ],
+                )
+                .await
+            }
+            SecretSlot::Instance(name) => {
+                c.execute(
+                    "UPDATE instance_secrets SET value = $3 WHERE name = $1 AND value = $2",
+                    &[name, &old, &new],
+                )
+                .await
+            }
+        }
+        .map_err(pg_err)?;
+        Ok(n == 1)
     }
 
     async fn set_recovery_codes(

@@ -3,7 +3,7 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
-pub(crate) const TOKEN_COLS: &str = "id, user_id, label, created_at, revoked_at";
+pub(crate) const TOKEN_COLS: &str = "id, user_id, label, created_at, revoked_at, first_used_at";
 
 pub(crate) fn token_row(r: &tokio_postgres::Row) -> ApiToken {
     ApiToken {
@@ -12,6 +12,7 @@ pub(crate) fn token_row(r: &tokio_postgres::Row) -> ApiToken {
         label: r.get(2),
         created_at: r.get(3),
         revoked_at: r.get(4),
+        first_used_at: r.get(5),
     }
 }
 
@@ -60,6 +61,18 @@ impl TokenStore for PgStore {
         .iter()
         .map(token_row)
         .collect())
+    }
+
+    async fn note_token_first_use(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE api_tokens SET first_used_at = $2 WHERE id = $1 AND first_used_at IS NULL",
+                &[&id, &at],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n == 1)
     }
 
     async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<ApiToken> {

@@ -111,12 +111,16 @@ fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::backend(e)
 }
 
+/// `secure_delete`: what a write replaces or deletes (a TOTP secret sealed on upgrade, a
+/// value sealed under a dropped key) is zeroed, not left in free space for a copy of the
+/// file to reveal.
 fn configure(c: &Connection) -> rusqlite::Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     c.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = FULL;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;",
     )
 }
 

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use kizuki_domain::ids::{OrgId, ReportId, UserId};
 use kizuki_domain::report::Report;
 use kizuki_store::{
-    AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing, StoreError, StoreResult,
+    AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing, SecretSlot, StoreError,
+    StoreResult, StoredSecret,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -69,7 +70,7 @@ fn insert_audit(tx: &Transaction<'_>, e: &AuditRecord) -> StoreResult<()> {
 fn mfa_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MfaRecord> {
     Ok(MfaRecord {
         user_id: UserId(r.get(0)?),
-        secret_base32: r.get(1)?,
+        secret: r.get(1)?,
         created_at: time_from(&r.get::<_, String>(2)?)?,
         confirmed_at: r
             .get::<_, Option<String>>(3)?
@@ -215,13 +216,7 @@ impl SecurityStore for SqliteStore {
         .await
     }
 
-    async fn mfa_begin(
-        &self,
-        user: UserId,
-        secret_base32: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let secret: &str = secret_base32;
+    async fn mfa_begin(&self, user: UserId, secret: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let secret = secret.to_owned();
         self.write(move |tx| {
             let confirmed: Option<Option<String>> = tx
@@ -296,6 +291,51 @@ impl SecurityStore for SqliteStore {
             tx.execute("DELETE FROM user_mfa WHERE user_id = ?1", [user.0])
                 .map_err(db_err)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn stored_secrets(&self) -> StoreResult<Vec<StoredSecret>> {
+        self.read(|c| {
+            let mut out = Vec::new();
+            let mut st = c.prepare("SELECT user_id, secret FROM user_mfa ORDER BY user_id")?;
+            for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+                let (user, secret) = r?;
+                out.push(StoredSecret {
+                    slot: SecretSlot::Totp(UserId(user)),
+                    value: secret.into_bytes(),
+                });
+            }
+            let mut st = c.prepare("SELECT name, value FROM instance_secrets ORDER BY name")?;
+            for r in st.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })? {
+                let (name, value) = r?;
+                out.push(StoredSecret {
+                    slot: SecretSlot::Instance(name),
+                    value,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn replace_secret(&self, slot: &SecretSlot, old: &[u8], new: &[u8]) -> StoreResult<bool> {
+        let (slot, old, new) = (slot.clone(), old.to_vec(), new.to_vec());
+        self.write(move |tx| {
+            let n = match &slot {
+                SecretSlot::Totp(user) => tx.execute(
+                    "UPDATE user_mfa SET secret = ?3 WHERE user_id = ?1 AND secret = ?2",
+                    params![user.0, StoredSecret::text(&old)?, StoredSecret::text(&new)?],
+                ),
+                SecretSlot::Instance(name) => tx.execute(
+                    "UPDATE instance_secrets SET value = ?3 WHERE name = ?1 AND value = ?2",
+                    params![name, old, new],
+                ),
+            }
+            .map_err(db_err)?;
+            Ok(n == 1)
         })
         .await
     }

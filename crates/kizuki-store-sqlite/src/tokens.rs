@@ -3,7 +3,7 @@
 use crate::*;
 use kizuki_store::prelude::*;
 
-pub(crate) const TOKEN_COLS: &str = "id, user_id, label, created_at, revoked_at";
+pub(crate) const TOKEN_COLS: &str = "id, user_id, label, created_at, revoked_at, first_used_at";
 
 pub(crate) fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
     Ok(ApiToken {
@@ -13,6 +13,10 @@ pub(crate) fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiToken> {
         created_at: time_from(&r.get::<_, String>("created_at")?)?,
         revoked_at: r
             .get::<_, Option<String>>("revoked_at")?
+            .map(|s| time_from(&s))
+            .transpose()?,
+        first_used_at: r
+            .get::<_, Option<String>>("first_used_at")?
             .map(|s| time_from(&s))
             .transpose()?,
     })
@@ -66,6 +70,19 @@ impl TokenStore for SqliteStore {
                 "SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = ?1 ORDER BY id"
             ))?;
             st.query_map([user.0], token_row)?.collect()
+        })
+        .await
+    }
+
+    async fn note_token_first_use(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE api_tokens SET first_used_at = ?2 WHERE id = ?1 AND first_used_at IS NULL",
+                    params![id, time_to(at)],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
         })
         .await
     }

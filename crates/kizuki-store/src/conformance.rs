@@ -40,8 +40,9 @@ pub use publication_check::check_leaves_unapproved_publications_to_the_app;
 mod security;
 pub use security::{
     audit_log_appends_only_in_chain, audit_purge_needs_a_checkpoint,
-    list_visibility_agrees_with_decide, mfa_enrol_confirm_and_step_cas, org_allowlist_is_versioned,
-    recovery_codes_are_single_use, report_sharing_round_trip,
+    kept_secrets_are_listed_and_replaced_only_if_unchanged, list_visibility_agrees_with_decide,
+    mfa_enrol_confirm_and_step_cas, org_allowlist_is_versioned, recovery_codes_are_single_use,
+    report_sharing_round_trip,
 };
 
 // Accounts.
@@ -103,6 +104,7 @@ macro_rules! conformance_suite {
             cases_round_trip_and_conflict,
             surveys_round_trip_and_conflict,
             change_feed_in_commit_order,
+            a_follower_misses_nothing_while_many_write,
             not_found_is_reported,
             fresh_store_checks_clean,
             user_lang_is_remembered,
@@ -116,6 +118,7 @@ macro_rules! conformance_suite {
             audit_log_appends_only_in_chain,
             audit_purge_needs_a_checkpoint,
             mfa_enrol_confirm_and_step_cas,
+            kept_secrets_are_listed_and_replaced_only_if_unchanged,
             recovery_codes_are_single_use,
             org_allowlist_is_versioned,
             report_sharing_round_trip,
@@ -928,6 +931,85 @@ pub async fn change_feed_in_commit_order(store: DynStore) {
     assert_eq!(rest.len(), 1);
 }
 
+/// A follower that polls the feed while eight writers file reports at once must see every
+/// change exactly once, in the same order a later full read gives: a number that became
+/// visible only after a larger one would be skipped by the follower and found by the re-read.
+pub async fn a_follower_misses_nothing_while_many_write(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let start = store
+        .changes_since(0, 100_000)
+        .await
+        .unwrap()
+        .last()
+        .map_or(0, |c| c.seq);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follower = {
+        let (s, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut cursor = start;
+            let mut seen = Vec::new();
+            loop {
+                // Read the flag before polling: a poll that starts after the writers finished
+                // and comes back empty means the feed is drained.
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let batch = s.changes_since(cursor, 17).await.unwrap();
+                for c in &batch {
+                    assert!(c.seq > cursor, "feed went back from {cursor} to {}", c.seq);
+                    cursor = c.seq;
+                    seen.push((c.seq, c.entity, c.id));
+                }
+                if batch.is_empty() {
+                    if finished {
+                        return seen;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let s = store.clone();
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..25 {
+                ids.push(
+                    file(s.as_ref(), org.id, &format!("並行{w}-{i}"), t0())
+                        .await
+                        .id
+                        .0,
+                );
+            }
+            ids
+        }));
+    }
+    let mut filed = Vec::new();
+    for w in writers {
+        filed.extend(w.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = follower.await.unwrap();
+    let reread: Vec<(i64, Entity, i64)> = store
+        .changes_since(start, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| (c.seq, c.entity, c.id))
+        .collect();
+    assert_eq!(seen, reread, "the follower and a later full read disagree");
+    let mut reported: Vec<i64> = seen
+        .iter()
+        .filter(|(_, e, _)| *e == Entity::Report)
+        .map(|(_, _, id)| *id)
+        .collect();
+    reported.sort_unstable();
+    filed.sort_unstable();
+    assert_eq!(
+        reported, filed,
+        "each filed report is one change, seen once"
+    );
+}
+
 pub async fn not_found_is_reported(store: DynStore) {
     assert!(matches!(
         store.get_report(ReportId(1)).await,
@@ -1054,6 +1136,25 @@ pub async fn tokens_round_trip_and_revoke(store: DynStore) {
         })
         .await
         .unwrap();
+    assert_eq!(t2.first_used_at, None);
+    let used = t0() + Duration::minutes(5);
+    assert!(store.note_token_first_use(t2.id, used).await.unwrap());
+    assert!(
+        !store
+            .note_token_first_use(t2.id, used + Duration::minutes(1))
+            .await
+            .unwrap(),
+        "only the first use is the first"
+    );
+    assert_eq!(
+        store
+            .token_by_hash("cc33")
+            .await
+            .unwrap()
+            .unwrap()
+            .first_used_at,
+        Some(used)
+    );
     let later = t0() + Duration::hours(1);
     let r = store.revoke_token(t.id, later).await.unwrap();
     assert_eq!(r.revoked_at, Some(later));

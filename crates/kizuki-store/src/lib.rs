@@ -27,7 +27,9 @@ pub use directory::{Forward, NewForward, OrgContacts, SharingSnapshot};
 pub use error::{Current, StoreError, StoreResult};
 pub use filter::{Page, Paged, ReportFilter, ReportSort};
 // Security.
-pub use security::{AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing};
+pub use security::{
+    AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing, SecretSlot, StoredSecret,
+};
 // Reminders.
 pub use reminders::{
     ReminderChannel, ReminderClaim, ReminderKey, ReminderKind, ReminderRecord, sort_reminders,
@@ -197,6 +199,8 @@ pub struct ApiToken {
     pub label: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the token was first presented; `None` until then.
+    pub first_used_at: Option<DateTime<Utc>>,
 }
 
 impl ApiToken {
@@ -395,6 +399,10 @@ pub trait TokenStore: Send + Sync {
 
     /// Marks the token revoked; revoking twice keeps the first time.
     async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<ApiToken>;
+
+    /// Records the token's first use at `at`; `true` only for the call that recorded it, so of
+    /// two requests racing with a new token exactly one reports the first use.
+    async fn note_token_first_use(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool>;
 }
 
 /// Information reports with their stages, history and links.
@@ -757,12 +765,7 @@ pub trait SecurityStore: Send + Sync {
 
     /// Starts (or restarts) enrolment with a new secret. Refused with
     /// [`StoreError::Invalid`] when the user has a confirmed enrolment (remove it first).
-    async fn mfa_begin(
-        &self,
-        user: UserId,
-        secret_base32: &str,
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn mfa_begin(&self, user: UserId, secret: &str, at: DateTime<Utc>) -> StoreResult<()>;
 
     /// Confirms a pending enrolment with the step of the first accepted code; `false` when
     /// there is nothing pending (already confirmed, or never begun).
@@ -779,6 +782,14 @@ pub trait SecurityStore: Send + Sync {
 
     /// Removes the enrolment and its recovery codes (an admin reset).
     async fn mfa_remove(&self, user: UserId) -> StoreResult<()>;
+
+    /// Every secret the app keeps and reads back: each user's TOTP secret and each instance
+    /// secret, as stored.
+    async fn stored_secrets(&self) -> StoreResult<Vec<StoredSecret>>;
+
+    /// Replaces one kept secret if it still holds `old`; `false` when it changed meanwhile (a
+    /// new enrolment), so re-sealing never overwrites something newer.
+    async fn replace_secret(&self, slot: &SecretSlot, old: &[u8], new: &[u8]) -> StoreResult<bool>;
 
     /// Replaces the user's recovery codes with these hashes.
     async fn set_recovery_codes(

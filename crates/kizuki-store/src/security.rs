@@ -35,12 +35,13 @@ pub struct AuditQuery {
     pub limit: usize,
 }
 
-/// A user's TOTP enrolment. The secret is base32 text; until `confirmed_at` is set the user
-/// has only started enrolling and the secret does not count as a second factor.
+/// A user's TOTP enrolment. Until `confirmed_at` is set the user has only started enrolling
+/// and the secret does not count as a second factor.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MfaRecord {
     pub user_id: UserId,
-    pub secret_base32: String,
+    /// As the app gave it: sealed under the app's key (clear only in databases from before).
+    pub secret: String,
     pub created_at: DateTime<Utc>,
     pub confirmed_at: Option<DateTime<Utc>>,
     /// The TOTP step of the last accepted code, so a code cannot be replayed.
@@ -81,4 +82,37 @@ pub struct OrgAllowlist {
 pub struct ReportSharing {
     pub orgs: Vec<OrgId>,
     pub users: Vec<UserId>,
+}
+
+/// Where the app keeps a secret it must read back (rather than only compare with a hash).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecretSlot {
+    /// `user_mfa.secret`: the user's TOTP secret.
+    Totp(UserId),
+    /// `instance_secrets.value` of this name.
+    Instance(String),
+}
+
+/// One kept secret as stored, for sealing what is still clear and for rotating keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    pub slot: SecretSlot,
+    pub value: Vec<u8>,
+}
+
+impl StoredSecret {
+    /// The bytes for a column that holds text (a TOTP secret); sealed values are ASCII.
+    pub fn text(b: &[u8]) -> crate::StoreResult<String> {
+        String::from_utf8(b.to_vec())
+            .map_err(|_| crate::StoreError::Invalid("user_mfa.secret must be UTF-8 text".into()))
+    }
+}
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSecret")
+            .field("slot", &self.slot)
+            .field("bytes", &self.value.len())
+            .finish_non_exhaustive()
+    }
 }

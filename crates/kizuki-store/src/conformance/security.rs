@@ -145,6 +145,81 @@ pub async fn audit_purge_needs_a_checkpoint(store: DynStore) {
     assert_eq!(store.audit_head().await.unwrap(), Some(cp));
 }
 
+/// The app re-seals kept secrets (on upgrade, on key rotation) by listing them and replacing
+/// each only if it still holds what was read, so a concurrent new enrolment wins.
+pub async fn kept_secrets_are_listed_and_replaced_only_if_unchanged(store: DynStore) {
+    let a = a_user(store.as_ref(), "kept-a").await;
+    let b = a_user(store.as_ref(), "kept-b").await;
+    store
+        .mfa_begin(a.id, "JBSWY3DPEHPK3PXP", t0())
+        .await
+        .unwrap();
+    store
+        .mfa_begin(b.id, "GEZDGNBVGY3TQOJQ", t0())
+        .await
+        .unwrap();
+    let csrf = store.instance_secret("csrf", &[1, 2, 3]).await.unwrap();
+    assert_eq!(csrf, vec![1, 2, 3]);
+
+    let kept = store.stored_secrets().await.unwrap();
+    let slots: Vec<&SecretSlot> = kept.iter().map(|k| &k.slot).collect();
+    assert!(slots.contains(&&SecretSlot::Totp(a.id)), "{slots:?}");
+    assert!(slots.contains(&&SecretSlot::Totp(b.id)), "{slots:?}");
+    assert!(
+        slots.contains(&&SecretSlot::Instance("csrf".into())),
+        "{slots:?}"
+    );
+    let of_a = kept
+        .iter()
+        .find(|k| k.slot == SecretSlot::Totp(a.id))
+        .unwrap();
+    assert_eq!(of_a.value, b"JBSWY3DPEHPK3PXP");
+    assert!(!format!("{of_a:?}").contains("JBSW"), "secret in Debug");
+
+    let slot = SecretSlot::Totp(a.id);
+    assert!(
+        store
+            .replace_secret(&slot, b"JBSWY3DPEHPK3PXP", b"sealed:a")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.mfa(a.id).await.unwrap().unwrap().secret, "sealed:a");
+    // Read before the first replacement: stale, so nothing changes.
+    assert!(
+        !store
+            .replace_secret(&slot, b"JBSWY3DPEHPK3PXP", b"sealed:x")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.mfa(a.id).await.unwrap().unwrap().secret, "sealed:a");
+    // The other user's secret is untouched.
+    assert_eq!(
+        store.mfa(b.id).await.unwrap().unwrap().secret,
+        "GEZDGNBVGY3TQOJQ"
+    );
+
+    let slot = SecretSlot::Instance("csrf".into());
+    assert!(
+        store
+            .replace_secret(&slot, &[1, 2, 3], b"sealed:c")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_secret(&slot, &[1, 2, 3], b"sealed:y")
+            .await
+            .unwrap()
+    );
+    // Once stored, the instance secret is what every node reads, whatever it proposes.
+    assert_eq!(
+        store.instance_secret("csrf", &[9]).await.unwrap(),
+        b"sealed:c".to_vec()
+    );
+    let gone = SecretSlot::Totp(kizuki_domain::ids::UserId(999_999));
+    assert!(!store.replace_secret(&gone, b"x", b"y").await.unwrap());
+}
+
 pub async fn mfa_enrol_confirm_and_step_cas(store: DynStore) {
     let u = a_user(store.as_ref(), "mfa").await;
     assert!(store.mfa(u.id).await.unwrap().is_none());
@@ -158,7 +233,7 @@ pub async fn mfa_enrol_confirm_and_step_cas(store: DynStore) {
         .await
         .unwrap();
     let m = store.mfa(u.id).await.unwrap().unwrap();
-    assert_eq!(m.secret_base32, "GEZDGNBVGY3TQOJQ");
+    assert_eq!(m.secret, "GEZDGNBVGY3TQOJQ");
     assert!(!m.is_confirmed());
     // Steps are not accepted before confirmation.
     assert!(!store.mfa_use_step(u.id, None, 10).await.unwrap());
