@@ -46,6 +46,15 @@ pub fn seeded_rng(seed: u64) -> SharedRng {
     Arc::new(Mutex::new(StdRng::seed_from_u64(seed)))
 }
 
+/// Fills `buf` from `rng`, also before an [`App`] exists (a new key for its secrets).
+pub fn fill_random(rng: &SharedRng, buf: &mut [u8]) {
+    use rand::RngCore;
+    match rng.lock() {
+        Ok(mut r) => r.fill_bytes(buf),
+        Err(p) => p.into_inner().fill_bytes(buf),
+    }
+}
+
 /// What every service needs.
 #[derive(Clone)]
 pub struct App {
@@ -53,6 +62,8 @@ pub struct App {
     pub taxonomy: Arc<Taxonomy>,
     pub clock: Arc<dyn Clock>,
     pub rng: SharedRng,
+    /// Seals the secrets kept in the database under keys kept outside it.
+    pub secrets: Arc<security::sealing::Sealer>,
 }
 
 impl std::fmt::Debug for App {
@@ -66,10 +77,6 @@ impl std::fmt::Debug for App {
 impl App {
     /// Fills `buf` from the injected random source.
     pub fn fill_random(&self, buf: &mut [u8]) {
-        use rand::RngCore;
-        match self.rng.lock() {
-            Ok(mut r) => r.fill_bytes(buf),
-            Err(p) => p.into_inner().fill_bytes(buf),
-        }
+        fill_random(&self.rng, buf);
     }
 }

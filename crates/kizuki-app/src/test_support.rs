@@ -21,6 +21,15 @@ pub(crate) fn as_app(t: &TestApp) -> App {
         taxonomy: t.app.taxonomy.clone(),
         clock: t.app.clock.clone(),
         rng: t.app.rng.clone(),
+        // The test kit's sealer is the other copy's type; the same keys, read across.
+        secrets: std::sync::Arc::new(crate::security::sealing::Sealer::new(
+            crate::security::sealing::KeyRing::parse(
+                &t.app.secrets.ring().render_env(),
+                "the test kit",
+            )
+            .expect("the test kit's key ring reads back"),
+            crate::security::sealing::KeySource::Fixed,
+        )),
     }
 }
 

@@ -327,6 +327,7 @@ impl TestApp {
             taxonomy: Arc::new(kizuki_dataset::default_taxonomy().unwrap()),
             clock: clock.clone() as Arc<dyn Clock>,
             rng: seeded_rng(seed),
+            secrets: test_sealer(),
         };
         let site = Arc::new(Site {
             app: app.clone(),
@@ -494,4 +495,12 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// One key for every test app, whatever its seed: an app reopened over the same database with
+/// another seed opens what the first sealed.
+pub fn test_sealer() -> Arc<kizuki_app::security::sealing::Sealer> {
+    Arc::new(kizuki_app::security::sealing::Sealer::ephemeral(
+        &seeded_rng(0x5EA1),
+    ))
 }

@@ -12,6 +12,7 @@ mod bench_intake;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use kizuki_app::config::{DEFAULT_DATA_DIR, Overrides};
+use kizuki_app::security::sealing::{self, Sealer};
 use kizuki_app::seed::IssuedCredential;
 use kizuki_app::{App, Config, os_rng};
 use kizuki_domain::clock::SystemClock;
@@ -110,6 +111,9 @@ enum Command {
     /// Manage API bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The key sealing the secrets kept in the database (TOTP secrets, the CSRF key).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(crate::audit_cmd::AuditCommand),
@@ -122,6 +126,14 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench_intake::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Seal every kept secret under a new key and drop the old ones. With the key file, the
+    /// file is rewritten (other nodes re-read it); with KIZUKI_SECRETS_KEY, the new value is
+    /// printed for the operator to set on every node.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,6 +338,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(cmd) => token(&db, cmd).await,
+        Command::Secrets(SecretsCommand::Rotate) => rotate_secrets(&db.existing_app().await?).await,
         Command::Audit(cmd) => {
             crate::audit_cmd::run(&db.existing_app().await?, config.audit, cmd).await
         }
@@ -387,6 +400,26 @@ async fn token(db: &Db, cmd: TokenCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn rotate_secrets(app: &App) -> Result<ExitCode> {
+    let r = sealing::rotate(app).await?;
+    println!(
+        "秘密情報 {} 件を新しい鍵 {} で封印し直し、古い鍵 {} を破棄しました / resealed {} secrets under key {}, dropped {}",
+        r.resealed.resealed + r.resealed.current,
+        r.new_id,
+        r.dropped.join(", "),
+        r.resealed.resealed + r.resealed.current,
+        r.new_id,
+        r.dropped.join(", ")
+    );
+    if let Some(v) = r.env_value {
+        println!(
+            "鍵は環境変数から読んでいます。全ノードで次の値に設定してから再起動してください / the keys come from the environment; set this on every node and restart:"
+        );
+        println!("{}={v}", sealing::KEY_ENV);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The process environment as the configuration's `KIZUKI_*` layer sees it.
 #[allow(
     clippy::disallowed_methods,
@@ -394,16 +427,6 @@ async fn token(db: &Db, cmd: TokenCommand) -> Result<ExitCode> {
 )]
 fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
-}
-
-fn app_for(store: DynStore) -> Result<App> {
-    let taxonomy = kizuki_dataset::default_taxonomy()?;
-    Ok(App {
-        store,
-        taxonomy: Arc::new(taxonomy),
-        clock: Arc::new(SystemClock),
-        rng: os_rng(),
-    })
 }
 
 /// Where the records live: the SQLite file in the data dir, or PostgreSQL when a URL is set.
@@ -431,6 +454,21 @@ impl Db {
         Ok(())
     }
 
+    /// The app over `store`, its kept secrets sealed with the key ring from
+    /// `KIZUKI_SECRETS_KEY` or the data dir's key file (made on first use).
+    fn app_for(&self, store: DynStore) -> Result<App> {
+        let taxonomy = kizuki_dataset::default_taxonomy()?;
+        let rng = os_rng();
+        let secrets = Sealer::load(self.dir.root(), &process_env, &rng)?;
+        Ok(App {
+            store,
+            taxonomy: Arc::new(taxonomy),
+            clock: Arc::new(SystemClock),
+            rng,
+            secrets: Arc::new(secrets),
+        })
+    }
+
     async fn connect_pg(url: &str) -> Result<DynStore> {
         let store = kizuki_store_postgres::PgStore::connect(url)
             .await
@@ -441,8 +479,8 @@ impl Db {
     /// An app over the existing database; refuses to create one.
     async fn existing_app(&self) -> Result<App> {
         match &self.url {
-            Some(url) => app_for(Self::connect_pg(url).await?),
-            None => app_for(Arc::new(self.dir.open_existing(self.sqlite)?)),
+            Some(url) => self.app_for(Self::connect_pg(url).await?),
+            None => self.app_for(Arc::new(self.dir.open_existing(self.sqlite)?)),
         }
     }
 
@@ -454,14 +492,14 @@ impl Db {
     ) -> Result<(App, Option<SqliteStore>, Option<Vec<IssuedCredential>>)> {
         let (app, sqlite, fresh) = match &self.url {
             Some(url) => {
-                let app = app_for(Self::connect_pg(url).await?)?;
+                let app = self.app_for(Self::connect_pg(url).await?)?;
                 let fresh = app.store.list_orgs().await?.is_empty();
                 (app, None, fresh)
             }
             None => {
                 let fresh = !self.dir.is_initialised();
                 let store = self.dir.open_with(self.sqlite)?;
-                (app_for(Arc::new(store.clone()))?, Some(store), fresh)
+                (self.app_for(Arc::new(store.clone()))?, Some(store), fresh)
             }
         };
         if !fresh {
@@ -544,6 +582,11 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
         &process_env,
     )?;
     let (app, sqlite, creds) = db.open_or_create(false).await?;
+    // Before serving: seals what an older kizuki kept clear, and refuses to start with a key
+    // that does not open what is stored.
+    sealing::seal_at_start(&app)
+        .await
+        .context("the secrets kept in the database")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Audit retention, at start and then daily.
     tokio::spawn(kizuki_app::security::audit_log::run_retention(

@@ -41,6 +41,12 @@ pub mod actions {
     pub const IP_REFUSED: &str = "auth.ip_refused";
     pub const TOKEN_CREATED: &str = "token.created";
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    /// The first request made with a token.
+    pub const TOKEN_FIRST_USED: &str = "token.first_used";
+    /// Kept secrets sealed under a new key, the old keys dropped.
+    pub const SECRETS_ROTATED: &str = "secrets.rotated";
+    /// Kept secrets found clear (a database from before sealing) and sealed at start-up.
+    pub const SECRETS_SEALED: &str = "secrets.sealed";
     /// A read of a TLP:AMBER, AMBER+STRICT or RED record.
     pub const READ: &str = "record.read";
     /// A change, with before and after in the detail.

@@ -9,7 +9,7 @@ use crate::security::audit_log;
 use crate::security::totp::{self, TotpSecret};
 use kizuki_domain::ids::UserId;
 use kizuki_domain::user::User;
-use kizuki_store::MfaRecord;
+use kizuki_store::{MfaRecord, SecretSlot, StoredSecret};
 
 /// What the enrolment page shows: the secret for typing in and the URI a QR code would hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +32,12 @@ pub async fn begin(app: &App, user: &User) -> AppResult<Enrolment> {
         Some(m) if m.is_confirmed() => {
             return Err(AppError::Forbidden("MFA is already set up".into()));
         }
-        Some(m) => TotpSecret::from_base32(&m.secret_base32)
-            .map_err(|e| AppError::Internal(format!("stored TOTP secret: {e:?}")))?,
+        Some(m) => secret_of(app, &m)?,
         None => {
             let s = TotpSecret::generate(app);
+            let sealed = app.seal_secret(&SecretSlot::Totp(user.id), s.to_base32().as_bytes());
             app.store
-                .mfa_begin(user.id, &s.to_base32(), app.clock.now())
+                .mfa_begin(user.id, &StoredSecret::text(&sealed)?, app.clock.now())
                 .await?;
             s
         }
@@ -57,7 +57,7 @@ pub async fn confirm(app: &App, user: &User, code: &str) -> AppResult<Option<Vec
     if m.is_confirmed() {
         return Ok(None);
     }
-    let secret = secret_of(&m)?;
+    let secret = secret_of(app, &m)?;
     let Ok(step) = totp::verify(&secret, code, app.clock.now(), None) else {
         return Ok(None);
     };
@@ -127,7 +127,7 @@ async fn step_up(app: &App, user: UserId, code: &str) -> AppResult<bool> {
     if !m.is_confirmed() {
         return Ok(false);
     }
-    let secret = secret_of(&m)?;
+    let secret = secret_of(app, &m)?;
     match totp::verify(&secret, code, app.clock.now(), m.last_step) {
         Ok(step) => Ok(app.store.mfa_use_step(user, m.last_step, step).await?),
         Err(_) => Ok(false),
@@ -198,8 +198,14 @@ pub async fn confirm_own(app: &App, user: UserId, code: &str) -> AppResult<Optio
     confirm(app, &user, code).await
 }
 
-fn secret_of(m: &MfaRecord) -> AppResult<TotpSecret> {
-    TotpSecret::from_base32(&m.secret_base32)
+/// The stored secret opened with the app's keys (clear in a database from before sealing).
+fn secret_of(app: &App, m: &MfaRecord) -> AppResult<TotpSecret> {
+    let plain = app
+        .open_secret(&SecretSlot::Totp(m.user_id), m.secret.as_bytes())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let text = String::from_utf8(plain)
+        .map_err(|_| AppError::Internal("stored TOTP secret is not text".into()))?;
+    TotpSecret::from_base32(&text)
         .map_err(|e| AppError::Internal(format!("stored TOTP secret: {e:?}")))
 }
 
@@ -212,7 +218,7 @@ pub async fn verify_login(app: &App, user: UserId, input: &str) -> AppResult<boo
     if !m.is_confirmed() {
         return Ok(false);
     }
-    let secret = secret_of(&m)?;
+    let secret = secret_of(app, &m)?;
     if let Ok(step) = totp::verify(&secret, input, app.clock.now(), m.last_step) {
         return app
             .store

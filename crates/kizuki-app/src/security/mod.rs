@@ -14,6 +14,7 @@ pub mod ip_allowlist;
 pub mod mfa;
 pub mod password;
 pub mod password_policy;
+pub mod sealing;
 pub mod sessions;
 pub mod signin;
 pub mod throttle;

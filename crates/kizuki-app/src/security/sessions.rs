@@ -12,7 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use kizuki_domain::ids::UserId;
 use kizuki_domain::taxonomy::Lang;
-use kizuki_store::{DynStore, SessionKey, SessionRecord, SessionUpdate, StoreError, StoreResult};
+use kizuki_store::{
+    DynStore, SecretSlot, SessionKey, SessionRecord, SessionUpdate, StoreError, StoreResult,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -226,7 +228,14 @@ impl Sessions {
             .get_or_try_init(|| async {
                 let mut candidate = [0u8; SECRET_LEN];
                 self.app.fill_random(&mut candidate);
-                let key = self.store.instance_secret(CSRF_SECRET, &candidate).await?;
+                let slot = SecretSlot::Instance(CSRF_SECRET.to_owned());
+                let sealed = self.app.seal_secret(&slot, &candidate);
+                let stored = self.store.instance_secret(CSRF_SECRET, &sealed).await?;
+                // Whichever node stored first, every node opens the same key.
+                let key = self
+                    .app
+                    .open_secret(&slot, &stored)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
                 if key.is_empty() {
                     return Err(StoreError::Invalid(format!(
                         "instance_secrets.value of {CSRF_SECRET:?} is empty"

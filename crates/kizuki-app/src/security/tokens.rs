@@ -95,11 +95,29 @@ pub async fn authenticate(app: &App, secret: &str) -> AppResult<User> {
     if !token.is_active() {
         return Err(AppError::Unauthenticated);
     }
-    match app.store.get_user(token.user_id).await {
-        Ok(u) if u.active => Ok(u),
-        Ok(_) | Err(StoreError::NotFound { .. }) => Err(AppError::Unauthenticated),
-        Err(e) => Err(e.into()),
+    let user = match app.store.get_user(token.user_id).await {
+        Ok(u) if u.active => u,
+        Ok(_) | Err(StoreError::NotFound { .. }) => return Err(AppError::Unauthenticated),
+        Err(e) => return Err(e.into()),
+    };
+    // A credential's first use is audited like its issue and revocation; later requests see
+    // the time set and cost nothing more.
+    if token.first_used_at.is_none()
+        && app
+            .store
+            .note_token_first_use(token.id, app.clock.now())
+            .await?
+    {
+        super::audit_log::note(
+            app,
+            super::audit::actor_user(user.id),
+            super::audit::actions::TOKEN_FIRST_USED,
+            format!("token:{}", token.id),
+            &serde_json::json!({ "label": token.label }),
+        )
+        .await?;
     }
+    Ok(user)
 }
 
 /// The tokens of the user with `email`.
