@@ -274,6 +274,7 @@ impl Config {
             file.smtp,
             file.webhook,
             file.reminders,
+            data_dir,
             env,
         )
         .map_err(|e| AppError::Refused(format!("{}: {e}", file_path.display())))?;

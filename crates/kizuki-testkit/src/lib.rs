@@ -2,7 +2,8 @@
 //! application on SQLite or in a PostgreSQL schema of its own with a fixed clock and seeded
 //! randomness ([`TestApp`]), one HTTP client that talks to the router in process or to a real
 //! server over a socket ([`Client`]), the built `kizuki` binary ([`bin`]), local mail and
-//! webhook receivers ([`sinks`]) and the environment that says which services exist ([`mod@env`]).
+//! webhook receivers, plain or over TLS with a CA made at test time ([`sinks`], [`tls`]), and
+//! the environment that says which services exist ([`mod@env`]).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,12 +19,14 @@ pub mod pg;
 pub mod server;
 pub mod sinks;
 pub mod store;
+pub mod tls;
 
 pub use app::{Builder, TestApp};
 pub use bin::{Kizuki, Node, TempDataDir, stderr, stdout};
 pub use http::{Client, Resp, Socket};
 pub use pg::PgSchema;
 pub use server::TestServer;
+pub use tls::TestCa;
 
 use chrono::{DateTime, Utc};
 

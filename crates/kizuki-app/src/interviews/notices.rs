@@ -190,8 +190,12 @@ pub async fn run_once(app: &App, cfg: &NotifyConfig, public_url: &str) -> AppRes
             summary.not_claimed += 1;
             continue;
         }
-        let msg = smtp::build_message(&smtp_cfg.from, &n.to, &n.subject, &n.body, now, &token);
-        match smtp::send(smtp_cfg, &n.to, &msg).await {
+        let sent =
+            match smtp::build_message(&smtp_cfg.from, &n.to, &n.subject, &n.body, now, &token) {
+                Ok(msg) => smtp::send(smtp_cfg, &msg).await,
+                Err(e) => Err(e),
+            };
+        match sent {
             Ok(()) => {
                 app.store
                     .notice_sent(&n.key, &token, app.clock.now())

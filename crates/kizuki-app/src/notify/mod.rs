@@ -11,6 +11,7 @@
 pub mod message;
 pub mod plan;
 pub mod smtp;
+pub mod tls;
 pub mod webhook;
 
 use crate::App;
@@ -23,32 +24,72 @@ use kizuki_domain::user::Email;
 use kizuki_store::{Page, ReminderChannel, ReminderClaim, ReminderKey, ReportFilter};
 use plan::{Channels, Planned};
 use serde::Deserialize;
-use smtp::SmtpConfig;
+use smtp::{SmtpAuth, SmtpConfig, SmtpTls};
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-use webhook::{HttpUrl, WebhookConfig};
+use tls::ExtraCa;
+use webhook::{WebhookConfig, WebhookUrl};
 
-/// `[smtp]` in `kizuki.toml`.
-#[derive(Debug, Clone, Deserialize)]
+/// `[smtp]` in `kizuki.toml`; the password may come from `KIZUKI_SMTP_PASSWORD` instead.
+/// `Debug` hides the password.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSection {
     host: String,
-    #[serde(default = "default_smtp_port")]
-    port: u16,
+    /// Default by `tls`: 587, 465 or 25.
+    port: Option<u16>,
+    /// `starttls` (default), `implicit` or `none`.
+    tls: Option<String>,
+    /// With `tls = "none"`: a relay on the internal network, not only on loopback.
+    #[serde(default)]
+    allow_plain: bool,
+    ca_file: Option<PathBuf>,
+    username: Option<String>,
+    password: Option<String>,
     from: String,
     #[serde(default = "yes")]
     enabled: bool,
     helo: Option<String>,
 }
 
+impl std::fmt::Debug for SmtpSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSection")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field(
+                "password",
+                &self.password.as_ref().map(|_| "<set, not shown>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 /// `[webhook]` in `kizuki.toml`; the secret may come from `KIZUKI_WEBHOOK_SECRET` instead.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSection {
     url: String,
     secret: Option<String>,
+    /// Plain `http://` to a loopback or private address.
+    #[serde(default)]
+    allow_http: bool,
+    ca_file: Option<PathBuf>,
     #[serde(default = "yes")]
     enabled: bool,
+}
+
+impl std::fmt::Debug for WebhookSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSection")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<set, not shown>"))
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[reminders]` in `kizuki.toml`: `lead = "6h"`, `every = "5m"`, `overdue_window = "30d"`,
@@ -60,10 +101,6 @@ pub struct RemindersSection {
     every: Option<String>,
     overdue_window: Option<String>,
     max_attempts: Option<u32>,
-}
-
-fn default_smtp_port() -> u16 {
-    25
 }
 
 fn yes() -> bool {
@@ -147,14 +184,137 @@ fn delta(field: &str, s: &str) -> Result<TimeDelta, String> {
     TimeDelta::from_std(d).map_err(|_| format!("{field}: 「{s}」は長すぎます / too long"))
 }
 
+/// `ca_file` for `section`, relative to the data dir, read and checked now.
+fn extra_ca(
+    section: &str,
+    path: Option<&Path>,
+    data_dir: &Path,
+) -> Result<Option<ExtraCa>, String> {
+    path.map(|p| ExtraCa::load(&data_dir.join(p)).map_err(|e| format!("{section}.ca_file: {e}")))
+        .transpose()
+}
+
+/// `[smtp]` checked: an address to send from, a mode with its port, plain SMTP only to an
+/// internal relay, and a password only over TLS.
+fn smtp_config(
+    s: SmtpSection,
+    data_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SmtpConfig, String> {
+    let from = Email::parse(&s.from).map_err(|e| {
+        format!(
+            "smtp.from: 「{}」はメールアドレスとして不正です / not an e-mail address: {e}",
+            s.from
+        )
+    })?;
+    let host = s.host.trim().to_owned();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err("smtp.host: ホスト名を指定してください / give a host name".into());
+    }
+    let helo = s.helo.unwrap_or_else(|| "kizuki".into());
+    if helo.is_empty() || !helo.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(
+            "smtp.helo: 空白を含まない ASCII の名前にしてください / must be ASCII without spaces"
+                .into(),
+        );
+    }
+    let mode = match s.tls.as_deref() {
+        None => SmtpTls::default(),
+        Some(v) => SmtpTls::parse(v).ok_or_else(|| {
+            format!(
+                "smtp.tls: 「{v}」は starttls、implicit、none のいずれかです / must be starttls, implicit or none"
+            )
+        })?,
+    };
+    if mode == SmtpTls::None && !tls::is_loopback(&host) {
+        if !s.allow_plain {
+            return Err(format!(
+                "smtp.tls: 暗号化なし（tls = \"none\"）で送れるのはループバック（localhost、127.0.0.1、::1）の中継だけです。社内ネットワークの中継なら allow_plain = true も指定してください / plain SMTP is for a relay on loopback; for one on the internal network ({host}) also set allow_plain = true"
+            ));
+        }
+        if !tls::is_internal(&host) {
+            return Err(format!(
+                "smtp.allow_plain: 暗号化なしで送れるのは社内アドレス（{}）の中継だけです / plain SMTP only to a private address, not {host}",
+                tls::INTERNAL_HOSTS
+            ));
+        }
+    }
+    let password = env("KIZUKI_SMTP_PASSWORD").or(s.password);
+    let auth = match (s.username, password) {
+        (None, None) => None,
+        (Some(username), Some(password)) if !username.trim().is_empty() => Some(SmtpAuth {
+            username: username.trim().to_owned(),
+            password,
+        }),
+        (Some(_), None) => {
+            return Err(
+                "smtp.password: smtp.username があるのでパスワードを指定してください（または KIZUKI_SMTP_PASSWORD） / give the password (or KIZUKI_SMTP_PASSWORD)"
+                    .into(),
+            );
+        }
+        _ => {
+            return Err(
+                "smtp.username: パスワードがあるので利用者名を指定してください / give the user name the password belongs to"
+                    .into(),
+            );
+        }
+    };
+    if auth.is_some() && mode == SmtpTls::None {
+        return Err(
+            "smtp.username: 暗号化なし（tls = \"none\"）ではパスワードを送りません。starttls か implicit にしてください / no AUTH over plain SMTP; use tls = \"starttls\" or \"implicit\""
+                .into(),
+        );
+    }
+    Ok(SmtpConfig {
+        port: s.port.unwrap_or(mode.default_port()),
+        host,
+        tls: mode,
+        ca: extra_ca("smtp", s.ca_file.as_deref(), data_dir)?,
+        auth,
+        from,
+        helo,
+        timeout: Duration::from_secs(30),
+    })
+}
+
+/// `[webhook]` checked: an https:// URL (or an allowed internal http:// one) and a secret
+/// long enough not to be guessed.
+fn webhook_config(
+    w: WebhookSection,
+    data_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<WebhookConfig, String> {
+    let url = WebhookUrl::parse(&w.url, w.allow_http).map_err(|e| format!("webhook.url: {e}"))?;
+    let secret = env("KIZUKI_WEBHOOK_SECRET")
+        .or(w.secret)
+        .unwrap_or_default();
+    // The secret is what receivers trust; a short one could be guessed.
+    if secret.chars().count() < 16 {
+        return Err(
+            "webhook.secret: 16文字以上の秘密の値を指定してください（または KIZUKI_WEBHOOK_SECRET） / give a secret of at least 16 characters (or KIZUKI_WEBHOOK_SECRET)"
+                .into(),
+        );
+    }
+    Ok(WebhookConfig {
+        url,
+        secret,
+        ca: extra_ca("webhook", w.ca_file.as_deref(), data_dir)?,
+        attempts: 3,
+        backoff: Duration::from_secs(2),
+        timeout: Duration::from_secs(15),
+    })
+}
+
 impl NotifyConfig {
     /// Checks the sections; errors name the section and field (`smtp.from`,
-    /// `webhook.secret`, `reminders.lead`, …), Japanese first.
+    /// `webhook.secret`, `reminders.lead`, …), Japanese first. A relative `ca_file` is
+    /// read from `data_dir`, beside `kizuki.toml`.
     pub fn from_sections(
         public_url: Option<String>,
         smtp: Option<SmtpSection>,
         webhook: Option<WebhookSection>,
         reminders: Option<RemindersSection>,
+        data_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<NotifyConfig, String> {
         let public_url = public_url.or_else(|| env("KIZUKI_PUBLIC_URL"));
@@ -190,55 +350,11 @@ impl NotifyConfig {
             settings.max_attempts = n;
         }
         let smtp = match smtp {
-            Some(s) if s.enabled => {
-                let from = Email::parse(&s.from).map_err(|e| {
-                    format!(
-                        "smtp.from: 「{}」はメールアドレスとして不正です / not an e-mail address: {e}",
-                        s.from
-                    )
-                })?;
-                let host = s.host.trim().to_owned();
-                if host.is_empty() || host.contains(char::is_whitespace) {
-                    return Err("smtp.host: ホスト名を指定してください / give a host name".into());
-                }
-                let helo = s.helo.unwrap_or_else(|| "kizuki".into());
-                if helo.is_empty() || !helo.chars().all(|c| c.is_ascii_graphic()) {
-                    return Err(
-                        "smtp.helo: 空白を含まない ASCII の名前にしてください / must be ASCII without spaces"
-                            .into(),
-                    );
-                }
-                Some(SmtpConfig {
-                    host,
-                    port: s.port,
-                    from,
-                    helo,
-                    timeout: Duration::from_secs(30),
-                })
-            }
+            Some(s) if s.enabled => Some(smtp_config(s, data_dir, env)?),
             _ => None,
         };
         let webhook = match webhook {
-            Some(w) if w.enabled => {
-                let url = HttpUrl::parse(&w.url).map_err(|e| format!("webhook.url: {e}"))?;
-                let secret = env("KIZUKI_WEBHOOK_SECRET")
-                    .or(w.secret)
-                    .unwrap_or_default();
-                // The secret is what receivers trust; a short one could be guessed.
-                if secret.chars().count() < 16 {
-                    return Err(
-                        "webhook.secret: 16文字以上の秘密の値を指定してください（または KIZUKI_WEBHOOK_SECRET） / give a secret of at least 16 characters (or KIZUKI_WEBHOOK_SECRET)"
-                            .into(),
-                    );
-                }
-                Some(WebhookConfig {
-                    url,
-                    secret,
-                    attempts: 3,
-                    backoff: Duration::from_secs(2),
-                    timeout: Duration::from_secs(15),
-                })
-            }
+            Some(w) if w.enabled => Some(webhook_config(w, data_dir, env)?),
             _ => None,
         };
         Ok(NotifyConfig {
@@ -312,10 +428,9 @@ async fn deliver(
                 return Err("SMTP が設定されていません / no SMTP configured".into());
             };
             let text = message::mail_text(p, now, public_url);
-            let msg = smtp::build_message(&smtp.from, &p.to, &text.subject, &text.body, now, token);
-            smtp::send(smtp, &p.to, &msg)
-                .await
-                .map_err(|e| e.to_string())
+            let msg = smtp::build_message(&smtp.from, &p.to, &text.subject, &text.body, now, token)
+                .map_err(|e| e.to_string())?;
+            smtp::send(smtp, &msg).await.map_err(|e| e.to_string())
         }
         ReminderChannel::Webhook => {
             let Some(hook) = &cfg.webhook else {
@@ -486,6 +601,7 @@ pub async fn problems(app: &App, max_attempts: u32) -> AppResult<Vec<kizuki_stor
 
 #[cfg(test)]
 mod tests {
+    use super::smtp::SmtpTls;
     use crate::config::{Config, Overrides};
 
     fn load(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -502,6 +618,7 @@ port = 2525
 from = "kizuki@centre.example.jp"
 [webhook]
 url = "http://127.0.0.1:9000/hooks"
+allow_http = true
 secret = "0123456789abcdef-file"
 [reminders]
 lead = "12h"
@@ -517,6 +634,8 @@ max_attempts = 3
         assert_eq!(n.public_url.as_deref(), Some("https://kizuki.example.jp"));
         let smtp = n.smtp.as_ref().unwrap();
         assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2525));
+        assert_eq!(smtp.tls, SmtpTls::StartTls);
+        assert!(smtp.auth.is_none() && smtp.ca.is_none());
         assert_eq!(smtp.from.as_str(), "kizuki@centre.example.jp");
         let hook = n.webhook.as_ref().unwrap();
         assert_eq!(hook.url.to_string(), "http://127.0.0.1:9000/hooks");
@@ -546,8 +665,20 @@ max_attempts = 3
         let cases = [
             (
                 "url = \"http://127.0.0.1:9000/hooks\"",
-                "url = \"https://hooks.example.jp/\"",
+                "url = \"http://hooks.example.jp/\"",
                 "webhook.url",
+            ),
+            ("allow_http = true", "allow_http = false", "webhook.url"),
+            ("port = 2525", "port = 2525\ntls = \"ssl\"", "smtp.tls"),
+            (
+                "port = 2525",
+                "port = 2525\nca_file = \"missing-ca.pem\"",
+                "smtp.ca_file",
+            ),
+            (
+                "allow_http = true",
+                "allow_http = true\nca_file = \"missing-ca.pem\"",
+                "webhook.ca_file",
             ),
             (
                 "secret = \"0123456789abcdef-file\"",
@@ -577,5 +708,88 @@ max_attempts = 3
             assert!(err.contains(field), "{field}: {err}");
             assert!(err.contains("kizuki.toml"), "{err}");
         }
+    }
+
+    fn smtp(
+        lines: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<super::SmtpConfig, String> {
+        let text = format!("[smtp]\nfrom = \"kizuki@centre.example.jp\"\n{lines}\n");
+        load(&text, env).map(|c| c.notify.smtp.unwrap())
+    }
+
+    #[test]
+    fn smtp_modes_ports_and_plain_only_inside() {
+        let none = &|_: &str| None;
+        let c = smtp("host = \"smtp.example.jp\"", none).unwrap();
+        assert_eq!((c.tls, c.port), (SmtpTls::StartTls, 587));
+        let c = smtp("host = \"smtp.example.jp\"\ntls = \"implicit\"", none).unwrap();
+        assert_eq!((c.tls, c.port), (SmtpTls::Implicit, 465));
+        let c = smtp("host = \"localhost\"\ntls = \"none\"", none).unwrap();
+        assert_eq!((c.tls, c.port), (SmtpTls::None, 25));
+        let c = smtp("host = \"::1\"\ntls = \"none\"\nport = 2525", none).unwrap();
+        assert_eq!(c.port, 2525);
+        // Plain to the internal network only when acknowledged; never to the outside.
+        let e = smtp("host = \"10.0.0.25\"\ntls = \"none\"", none).unwrap_err();
+        assert!(e.contains("smtp.tls") && e.contains("allow_plain"), "{e}");
+        let c = smtp(
+            "host = \"10.0.0.25\"\ntls = \"none\"\nallow_plain = true",
+            none,
+        )
+        .unwrap();
+        assert_eq!(c.tls, SmtpTls::None);
+        let e = smtp(
+            "host = \"smtp.example.jp\"\ntls = \"none\"\nallow_plain = true",
+            none,
+        )
+        .unwrap_err();
+        assert!(e.contains("smtp.allow_plain"), "{e}");
+    }
+
+    #[test]
+    fn smtp_auth_takes_the_password_from_the_environment_and_never_shows_it() {
+        let none = &|_: &str| None;
+        let host = "host = \"smtp.example.jp\"\nusername = \"kizuki\"";
+        let c = smtp(&format!("{host}\npassword = \"file-password\""), none).unwrap();
+        let auth = c.auth.unwrap();
+        assert_eq!(
+            (auth.username.as_str(), auth.password.as_str()),
+            ("kizuki", "file-password")
+        );
+        let env = |k: &str| (k == "KIZUKI_SMTP_PASSWORD").then(|| "env-password".to_owned());
+        let text = format!(
+            "[smtp]\nfrom = \"kizuki@centre.example.jp\"\n{host}\npassword = \"file-password\"\n"
+        );
+        let config = load(&text, &env).unwrap();
+        assert_eq!(
+            config
+                .notify
+                .smtp
+                .as_ref()
+                .unwrap()
+                .auth
+                .as_ref()
+                .unwrap()
+                .password,
+            "env-password"
+        );
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("env-password") && !shown.contains("file-password"),
+            "{shown}"
+        );
+        let e = smtp(host, none).unwrap_err();
+        assert!(
+            e.contains("smtp.password") && e.contains("KIZUKI_SMTP_PASSWORD"),
+            "{e}"
+        );
+        let e = smtp("host = \"smtp.example.jp\"\npassword = \"p\"", none).unwrap_err();
+        assert!(e.contains("smtp.username"), "{e}");
+        let e = smtp(
+            "host = \"127.0.0.1\"\ntls = \"none\"\nusername = \"u\"\npassword = \"p\"",
+            none,
+        )
+        .unwrap_err();
+        assert!(e.contains("smtp.username") && e.contains("tls"), "{e}");
     }
 }

@@ -5,7 +5,7 @@
 //! templates, the e-mails; and what another operator, an oversize or a mislabelled file meet.
 
 use kizuki_app::interviews::notices;
-use kizuki_app::notify::smtp::SmtpConfig;
+use kizuki_app::notify::smtp::{SmtpConfig, SmtpTls};
 use kizuki_app::notify::{NotifyConfig, ReminderSettings};
 use kizuki_domain::user::Email;
 use kizuki_testkit::sinks::smtp_sink;
@@ -837,6 +837,9 @@ async fn the_request_and_late_answers_are_mailed_once() {
         smtp: Some(SmtpConfig {
             host: "127.0.0.1".into(),
             port,
+            tls: SmtpTls::None,
+            ca: None,
+            auth: None,
             from: Email::parse("kizuki@centre.example.jp").unwrap(),
             helo: "test".into(),
             timeout: std::time::Duration::from_secs(5),

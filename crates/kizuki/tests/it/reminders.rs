@@ -1,6 +1,7 @@
 //! Deadline reminders through the real binary: `kizuki serve` with `[smtp]` and
 //! `[webhook]` in `kizuki.toml` mails an overdue 続報 to the operator and the centre and posts
-//! the webhook, once; a restart sends nothing again; `kizuki check` stays clean.
+//! the webhook, once; a restart sends nothing again; `kizuki check` stays clean. The same over
+//! STARTTLS with AUTH and https, trusting a `ca_file` beside `kizuki.toml`.
 
 use crate::{bin, kizuki};
 use chrono::{Duration, Utc};
@@ -11,8 +12,10 @@ use kizuki_domain::user::{Email, NewUser, Role};
 use kizuki_store::prelude::*;
 use kizuki_store::{NewReport, NewStage};
 use kizuki_store_sqlite::datadir::DataDir;
-use kizuki_testkit::sinks::{smtp_sink, webhook_receiver};
-use kizuki_testkit::{TempDataDir, stderr, stdout};
+use kizuki_testkit::sinks::{
+    SinkTls, SmtpSinkOptions, https_webhook_receiver, smtp_sink, smtp_sink_with, webhook_receiver,
+};
+use kizuki_testkit::{Kizuki, TempDataDir, TestCa, stderr, stdout};
 
 /// The webhook secret in the test's `kizuki.toml`.
 const SECRET: &str = "e2e-secret-0123456789";
@@ -88,7 +91,17 @@ async fn seed(dir: &std::path::Path) -> i64 {
 
 /// Runs `kizuki serve` on the data dir until `done` holds or `secs` pass; whether it held.
 async fn serve_until(dir: &std::path::Path, secs: u64, done: impl Fn() -> bool) -> bool {
-    let mut node = bin().serve(dir).await;
+    serve_with_until(&bin(), dir, secs, done).await
+}
+
+/// [`serve_until`] with the binary as `kizuki` sets it up (its environment).
+async fn serve_with_until(
+    kizuki: &Kizuki,
+    dir: &std::path::Path,
+    secs: u64,
+    done: impl Fn() -> bool,
+) -> bool {
+    let mut node = kizuki.serve(dir).await;
     let mut ok = false;
     for _ in 0..secs * 10 {
         if done() {
@@ -115,8 +128,10 @@ async fn serve_sends_overdue_reminders_once() {
         d.path().join("kizuki.toml"),
         format!(
             "public_url = \"https://kizuki.example.jp\"\n\
-             [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nfrom = \"kizuki@centre.example.jp\"\n\
-             [webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nsecret = \"{SECRET}\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"none\"\n\
+             from = \"kizuki@centre.example.jp\"\n\
+             [webhook]\nurl = \"http://127.0.0.1:{hook_port}/hook\"\nallow_http = true\n\
+             secret = \"{SECRET}\"\n\
              [backup]\nevery = \"off\"\n"
         ),
     )
@@ -151,6 +166,61 @@ async fn serve_sends_overdue_reminders_once() {
 
     let o = kizuki(&d.path(), &["check"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sends_reminders_over_starttls_with_auth_and_https() {
+    let d = TempDataDir::new();
+    let o = kizuki(&d.path(), &["init", "--no-demo"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    seed(&d.path()).await;
+    let ca = TestCa::new();
+    ca.write_ca_file(&d.path(), "internal-ca.pem");
+    let (smtp_port, sink) = smtp_sink_with(SmtpSinkOptions {
+        tls: SinkTls::StartTls(ca.clone()),
+        account: Some(("kizuki".into(), "from-the-environment".into())),
+        ..SmtpSinkOptions::default()
+    })
+    .await;
+    let (hook_port, receiver) = https_webhook_receiver(0, &ca).await;
+    // A relative ca_file is read beside kizuki.toml; the password comes from the environment.
+    std::fs::write(
+        d.path().join("kizuki.toml"),
+        format!(
+            "public_url = \"https://kizuki.example.jp\"\n\
+             [smtp]\nhost = \"localhost\"\nport = {smtp_port}\ntls = \"starttls\"\n\
+             ca_file = \"internal-ca.pem\"\nusername = \"kizuki\"\n\
+             from = \"kizuki@centre.example.jp\"\n\
+             [webhook]\nurl = \"https://127.0.0.1:{hook_port}/hook\"\n\
+             ca_file = \"internal-ca.pem\"\nsecret = \"{SECRET}\"\n\
+             [backup]\nevery = \"off\"\n"
+        ),
+    )
+    .unwrap();
+    let kizuki = bin().env("KIZUKI_SMTP_PASSWORD", "from-the-environment");
+    let (mails, hooks) = (&sink.mails, &receiver.hooks);
+    let all_in = || mails.lock().unwrap().len() >= 2 && !hooks.lock().unwrap().is_empty();
+    assert!(
+        serve_with_until(&kizuki, &d.path(), 30, all_in).await,
+        "reminders arrive; logins {:?}, TLS failures {}",
+        sink.logins.lock().unwrap(),
+        sink.tls_failures.lock().unwrap()
+    );
+    let mails = mails.lock().unwrap().clone();
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.tls && m.login.as_deref() == Some("kizuki"))
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject().contains("続報が提出期限を過ぎています"))
+    );
+    let h = hooks.lock().unwrap().clone();
+    assert_eq!(h.len(), 1);
+    assert!(h[0].verify(SECRET), "the https post is signed");
+    assert_eq!(h[0].json()["event"], "deadline.overdue");
 }
 
 /// `kizuki check` judges given-up reminders against `[reminders] max_attempts`, the limit the
