@@ -26,6 +26,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_occurred_year.sql"),
     // Changes numbered by their readers, and an API token's first use: version 13.
     include_str!("../migrations/0013_feed_and_token_use.sql"),
+    // Token buckets shared by every node: version 14.
+    include_str!("../migrations/0014_rate_buckets.sql"),
 ];
 
 /// The schema version this build writes.

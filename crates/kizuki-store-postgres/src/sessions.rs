@@ -155,6 +155,43 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
+    async fn take_shared_token(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+        now_ms: i64,
+    ) -> StoreResult<Option<u64>> {
+        let c = self.client().await?;
+        // Prepared once per connection: every API call of a node on PostgreSQL runs it.
+        let st = c
+            .prepare_cached(
+                "INSERT INTO rate_buckets AS b (key, tokens, at_ms, granted)
+                 VALUES ($1, GREATEST($3::float8 - 1, 0), $4, $3::float8 >= 1)
+                 ON CONFLICT (key) DO UPDATE SET
+                   granted = LEAST($3::float8, b.tokens
+                             + GREATEST(0, $4 - b.at_ms) * $2::float8 / 60000.0) >= 1,
+                   tokens = LEAST($3::float8, b.tokens
+                            + GREATEST(0, $4 - b.at_ms) * $2::float8 / 60000.0)
+                            - CASE WHEN LEAST($3::float8, b.tokens
+                              + GREATEST(0, $4 - b.at_ms) * $2::float8 / 60000.0) >= 1
+                              THEN 1 ELSE 0 END,
+                   at_ms = GREATEST(b.at_ms, $4)
+                 RETURNING granted, tokens",
+            )
+            .await
+            .map_err(pg_err)?;
+        let row = c
+            .query_one(
+                &st,
+                &[&key, &f64::from(per_minute), &f64::from(burst), &now_ms],
+            )
+            .await
+            .map_err(pg_err)?;
+        let (granted, tokens): (bool, f64) = (row.get(0), row.get(1));
+        Ok((!granted).then(|| kizuki_store::millis_until_token(tokens, per_minute)))
+    }
+
     async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
         let c = self.client().await?;
         c.execute(

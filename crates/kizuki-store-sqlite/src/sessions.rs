@@ -181,6 +181,34 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn take_shared_token(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+        now_ms: i64,
+    ) -> StoreResult<Option<u64>> {
+        let key = key.to_owned();
+        let (granted, tokens): (bool, f64) = self
+            .write(move |tx| {
+                tx.query_row(
+                    "INSERT INTO rate_buckets (key, tokens, at_ms, granted)
+                     VALUES (?1, MAX(CAST(?3 AS REAL) - 1.0, 0.0), ?4, ?3 >= 1)
+                     ON CONFLICT (key) DO UPDATE SET
+                       granted = MIN(?3, tokens + MAX(0, ?4 - at_ms) * ?2 / 60000.0) >= 1.0,
+                       tokens = MIN(?3, tokens + MAX(0, ?4 - at_ms) * ?2 / 60000.0)
+                                - (MIN(?3, tokens + MAX(0, ?4 - at_ms) * ?2 / 60000.0) >= 1.0),
+                       at_ms = MAX(at_ms, ?4)
+                     RETURNING granted, tokens",
+                    params![key, per_minute, burst, now_ms],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(db_err)
+            })
+            .await?;
+        Ok((!granted).then(|| kizuki_store::millis_until_token(tokens, per_minute)))
+    }
+
     async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
         self.write(move |tx| {
             let n = tx

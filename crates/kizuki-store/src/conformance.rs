@@ -55,7 +55,7 @@ pub use sessions::{
     concurrent_instance_secret_calls_agree, delete_user_sessions_ends_signed_in_and_pending,
     instance_secret_is_made_once, purge_sessions_removes_idle_and_too_old,
     session_key_is_the_sha256_of_the_id, session_updates_change_only_named_fields,
-    sessions_round_trip,
+    sessions_round_trip, shared_buckets_refill_cap_and_refuse,
 };
 
 // The survey year: dropped cases, reopened selections, cooperation records, editions.
@@ -140,6 +140,7 @@ macro_rules! conformance_suite {
             purge_sessions_removes_idle_and_too_old,
             instance_secret_is_made_once,
             concurrent_instance_secret_calls_agree,
+            shared_buckets_refill_cap_and_refuse,
             // Write throughput.
             create_reports_in_one_batch,
             create_reports_is_all_or_none,

@@ -904,6 +904,16 @@ pub trait ReminderStore: Send + Sync {
     async fn failed_reminders(&self, min_attempts: u32) -> StoreResult<Vec<ReminderRecord>>;
 }
 
+/// Milliseconds until a bucket holding `tokens` and refilled at `per_minute` has a whole one.
+pub fn millis_until_token(tokens: f64, per_minute: u32) -> u64 {
+    if per_minute == 0 {
+        return u64::MAX;
+    }
+    let missing = (1.0 - tokens).max(0.0);
+    // Whole milliseconds, rounded up so the caller never comes back a moment too early.
+    (missing * 60_000.0 / f64::from(per_minute)).ceil() as u64
+}
+
 /// Browser sessions, shared by every node, and instance-wide secrets.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -922,6 +932,19 @@ pub trait SessionStore: Send + Sync {
 
     /// Removes the session; removing one that is not there is not an error.
     async fn delete_session(&self, key: &SessionKey) -> StoreResult<()>;
+
+    /// Takes one token from the bucket `key` that every node shares, refilled at
+    /// `per_minute` and holding at most `burst` (a new bucket starts full), as of `now_ms`
+    /// (milliseconds since the epoch). `None` when a token was taken; otherwise how many
+    /// milliseconds until there is one. One statement, so racing nodes never both take the
+    /// last token.
+    async fn take_shared_token(
+        &self,
+        key: &str,
+        per_minute: u32,
+        burst: u32,
+        now_ms: i64,
+    ) -> StoreResult<Option<u64>>;
 
     /// Removes every session of `user`, signed in or halfway through a login; how many.
     async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64>;

@@ -329,3 +329,86 @@ pub async fn concurrent_instance_secret_calls_agree(store: DynStore) {
         winner
     );
 }
+
+/// A bucket every node shares: full at first, one token per second at 60 a minute, never
+/// more than the burst, and of many takes at one instant exactly the burst succeed.
+pub async fn shared_buckets_refill_cap_and_refuse(store: DynStore) {
+    let t = 1_700_000_000_000_i64;
+    for i in 0..3 {
+        assert_eq!(
+            store.take_shared_token("org:1", 60, 3, t).await.unwrap(),
+            None,
+            "take {i}"
+        );
+    }
+    let wait = store.take_shared_token("org:1", 60, 3, t).await.unwrap();
+    assert_eq!(wait, Some(1000), "an empty bucket waits a whole second");
+    // Another key has its own bucket.
+    assert_eq!(
+        store.take_shared_token("org:2", 60, 3, t).await.unwrap(),
+        None
+    );
+    // Half a second refills half a token: still refused, with half a second to wait.
+    assert_eq!(
+        store
+            .take_shared_token("org:1", 60, 3, t + 500)
+            .await
+            .unwrap(),
+        Some(500)
+    );
+    assert_eq!(
+        store
+            .take_shared_token("org:1", 60, 3, t + 1000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .take_shared_token("org:1", 60, 3, t + 1000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // An hour later the bucket holds the burst, not an hour's worth.
+    let later = t + 3_600_000;
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .take_shared_token("org:1", 60, 3, later)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert!(
+        store
+            .take_shared_token("org:1", 60, 3, later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A clock a moment behind (another node's) neither refills nor breaks the bucket.
+    assert!(
+        store
+            .take_shared_token("org:1", 60, 3, later - 5000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.take_shared_token("org:race", 60, 5, t).await.unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        if task.await.unwrap().is_none() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 5, "of 16 takes at once, exactly the burst succeed");
+}
