@@ -18,6 +18,7 @@ pub mod reports;
 pub mod security;
 pub mod seed;
 pub mod selection;
+pub mod shared_limits;
 pub mod survey;
 
 #[cfg(test)]

@@ -85,6 +85,10 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
     let security = security::Security::new(&app, opts.security.clone());
     // Browser sessions live in the database, shared by every node.
     let sessions = Arc::new(Sessions::new(app.clone()));
+    let mut limits = limits::Limits::new(opts.ops.limits.clone());
+    if kizuki_app::shared_limits::needed(&app) {
+        limits = limits.shared_with(app.clone());
+    }
     let st = WebState {
         security,
         app,
@@ -98,7 +102,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         audit_retention: opts.audit_retention,
         openapi: Arc::new(openapi_json),
         search: opts.search.clone(),
-        limits: Arc::new(limits::Limits::new(opts.ops.limits.clone())),
+        limits: Arc::new(limits),
         bulk: kizuki_app::reports::bulk::BulkQueue::new(kizuki_app::reports::bulk::BulkConfig {
             queue: opts.ops.limits.bulk_queue,
             workers: opts.ops.limits.bulk_workers,

@@ -217,6 +217,9 @@ pub struct Limits {
     /// nobody can aim keys at one shard.
     hasher: RandomState,
     refused: [AtomicU64; 3],
+    /// When set, organisations' buckets are the database's, shared with every other node
+    /// (`kizuki_app::shared_limits`); tokens and users keep this node's.
+    shared: Option<kizuki_app::App>,
 }
 
 impl Limits {
@@ -228,7 +231,34 @@ impl Limits {
             token_org: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
             refused: Default::default(),
+            shared: None,
             config,
+        }
+    }
+
+    /// Organisations' buckets from now on in `app`'s database, shared by every node on it.
+    pub fn shared_with(mut self, app: kizuki_app::App) -> Limits {
+        self.shared = Some(app);
+        self
+    }
+
+    /// One API call charged to `org`: this node's bucket, or the one every node shares.
+    async fn take_org(&self, org: OrgId, now: Instant) -> Result<(), Refusal> {
+        let Some(app) = &self.shared else {
+            return self
+                .org
+                .take(self.org_key(org), now)
+                .map_err(|d| self.refuse(Scope::Org, d));
+        };
+        match kizuki_app::shared_limits::take(app, &format!("org:{}", org.0), self.config.org).await
+        {
+            Ok(taken) => taken.map_err(|d| self.refuse(Scope::Org, d)),
+            // The limit protects the database; when the database cannot answer, the request
+            // meets the same failure on its own a moment later, so it is not refused here.
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate limit unavailable; call let through");
+                Ok(())
+            }
         }
     }
 
@@ -287,7 +317,10 @@ impl Limits {
             token: true,
             org: None,
         };
-        if let Some(org) = self.known_org(tk) {
+        // A shared bucket is charged once the caller is known, with one database round trip.
+        if self.shared.is_none()
+            && let Some(org) = self.known_org(tk)
+        {
             self.org
                 .take(self.org_key(org), now)
                 .map_err(|d| self.refuse(Scope::Org, d))?;
@@ -299,7 +332,7 @@ impl Limits {
     /// One API call by a token of `org`, once authenticated, with what
     /// [`check_token_early`](Self::check_token_early) already charged. The token's own bucket
     /// is asked first, so a token over its limit does not also drain its organisation's.
-    pub fn check_api(
+    pub async fn check_api(
         &self,
         org: OrgId,
         token_secret: &str,
@@ -317,9 +350,7 @@ impl Limits {
         }
         if early.org != Some(org) {
             self.remember_org(tk, org);
-            self.org
-                .take(self.org_key(org), now)
-                .map_err(|d| self.refuse(Scope::Org, d))?;
+            self.take_org(org, now).await?;
         }
         Ok(())
     }
@@ -458,8 +489,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn api_calls_are_charged_to_token_then_org_and_orgs_are_separate() {
+    #[tokio::test]
+    async fn api_calls_are_charged_to_token_then_org_and_orgs_are_separate() {
         let cfg = LimitsConfig {
             org: rate(60, 5),
             token: rate(60, 3),
@@ -471,25 +502,30 @@ mod tests {
         for _ in 0..3 {
             assert!(
                 l.check_api(a, "kzk_one", EarlyCharge::default(), t0)
+                    .await
                     .is_ok()
             );
         }
         let r = l
             .check_api(a, "kzk_one", EarlyCharge::default(), t0)
+            .await
             .unwrap_err();
         assert_eq!(r.scope, Scope::Token);
         assert_eq!(r.retry_after_secs(), 1);
         // A second token of the same organisation has two calls left of the org's five.
         assert!(
             l.check_api(a, "kzk_two", EarlyCharge::default(), t0)
+                .await
                 .is_ok()
         );
         assert!(
             l.check_api(a, "kzk_two", EarlyCharge::default(), t0)
+                .await
                 .is_ok()
         );
         assert_eq!(
             l.check_api(a, "kzk_two", EarlyCharge::default(), t0)
+                .await
                 .unwrap_err()
                 .scope,
             Scope::Org
@@ -497,6 +533,7 @@ mod tests {
         // Another organisation is untouched.
         assert!(
             l.check_api(OrgId(2), "kzk_three", EarlyCharge::default(), t0)
+                .await
                 .is_ok()
         );
         let refused = l.refused();
@@ -504,8 +541,8 @@ mod tests {
         assert_eq!(refused[1], (Scope::Token, 1));
     }
 
-    #[test]
-    fn known_tokens_are_charged_before_authentication_and_only_once() {
+    #[tokio::test]
+    async fn known_tokens_are_charged_before_authentication_and_only_once() {
         let l = Limits::new(LimitsConfig {
             org: rate(60, 100),
             token: rate(60, 3),
@@ -517,21 +554,21 @@ mod tests {
         let e = l.check_token_early("kzk_new", t0).unwrap();
         assert_eq!(e, EarlyCharge::default());
         assert_eq!(l.buckets(), 0);
-        l.check_api(org, "kzk_new", e, t0).unwrap();
+        l.check_api(org, "kzk_new", e, t0).await.unwrap();
         // Seen now: the early check charges the token and its organisation, the later
         // one nothing more, so three calls spend the burst of three exactly.
         for _ in 0..2 {
             let e = l.check_token_early("kzk_new", t0).unwrap();
             assert_eq!(e.org, Some(org));
-            l.check_api(org, "kzk_new", e, t0).unwrap();
+            l.check_api(org, "kzk_new", e, t0).await.unwrap();
         }
         let r = l.check_token_early("kzk_new", t0).unwrap_err();
         assert_eq!(r.scope, Scope::Token);
         assert_eq!(l.refused()[1], (Scope::Token, 1));
     }
 
-    #[test]
-    fn a_spent_organisation_is_refused_early_for_its_known_tokens() {
+    #[tokio::test]
+    async fn a_spent_organisation_is_refused_early_for_its_known_tokens() {
         let l = Limits::new(LimitsConfig {
             org: rate(60, 2),
             token: rate(60, 100),
@@ -540,9 +577,10 @@ mod tests {
         let t0 = Instant::now();
         let org = OrgId(9);
         l.check_api(org, "kzk_a", EarlyCharge::default(), t0)
+            .await
             .unwrap();
         let e = l.check_token_early("kzk_a", t0).unwrap();
-        l.check_api(org, "kzk_a", e, t0).unwrap();
+        l.check_api(org, "kzk_a", e, t0).await.unwrap();
         assert_eq!(
             l.check_token_early("kzk_a", t0).unwrap_err().scope,
             Scope::Org

@@ -73,7 +73,11 @@ impl FromRequestParts<WebState> for ApiUser {
         // The same address throttle and allowlist as the login form.
         let user = signin::with_token(&st.app, &st.security.throttle, secret, addr).await?;
         // Fair limits: charged once the caller is known, to its token and org.
-        if let Err(r) = st.limits.check_api(user.user.org_id, secret, early, now) {
+        if let Err(r) = st
+            .limits
+            .check_api(user.user.org_id, secret, early, now)
+            .await
+        {
             return Err(ApiError(r.held().await));
         }
         Ok(ApiUser(Principal::from_user(&user)))

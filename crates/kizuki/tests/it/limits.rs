@@ -365,3 +365,64 @@ async fn metrics_parse_move_and_are_guarded() {
     );
     assert_eq!(metrics(&c, &[away, right]).await.status, 200);
 }
+
+/// Two nodes on one PostgreSQL database, each with its own buckets in memory: an
+/// organisation's calls spread over both get its burst once in total, not once per node, and
+/// another organisation's bucket is its own.
+#[tokio::test]
+async fn two_nodes_on_postgres_share_an_organisations_limit() {
+    let opts = kizuki_web::WebOptions {
+        ops: limits(|l| {
+            l.org = Rate {
+                per_minute: 1,
+                burst: 8,
+            };
+            // Tokens generous, so only the organisation's limit is tried.
+            l.token = Rate {
+                per_minute: 6000,
+                burst: 1000,
+            };
+        }),
+        ..Default::default()
+    };
+    let Some(builder) = TestApp::builder().seed(11).demo().web(opts).postgres() else {
+        return;
+    };
+    let a = builder.build().await;
+    let b = a.reopen(12).await;
+    let rail = a.token(RAIL).await;
+    let (mut ok, mut refused, mut refused_by_b) = (0, 0, 0);
+    for i in 0..20 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let r = node
+            .api("GET", "/reports?per_page=1", Some(&rail), &[], None)
+            .await;
+        match r.status {
+            200 => ok += 1,
+            429 => {
+                refused += 1;
+                if i % 2 == 1 {
+                    refused_by_b += 1;
+                }
+                assert!(retry_after(&r) >= 1, "{:?}", r.headers);
+            }
+            s => panic!("unexpected {s}: {}", r.body),
+        }
+    }
+    // One node's buckets alone would have let 8 through on each: 16 of the 20.
+    assert_eq!(
+        (ok, refused),
+        (8, 12),
+        "the organisation's burst of 8 holds in total"
+    );
+    assert_eq!(
+        refused_by_b, 6,
+        "the second node refuses too, though it served only 4"
+    );
+    // Another organisation is not held back by the first one's spent bucket.
+    let finance = b.token(FINANCE).await;
+    let r = b
+        .api("GET", "/reports?per_page=1", Some(&finance), &[], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
