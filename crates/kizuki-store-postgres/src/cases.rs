@@ -17,7 +17,7 @@ impl CaseStore for PgStore {
             let number = i32::try_from(content.number)
                 .map_err(|_| StoreError::Invalid("case number too large".into()))?;
             let row = tx
-                .query_one(
+                .cached_query_one(
                     "INSERT INTO cases (survey_year, number, report_id, version, content)
                      VALUES ($1, $2, $3, 1, $4) RETURNING id",
                     &[
@@ -39,7 +39,7 @@ impl CaseStore for PgStore {
                     other => other,
                 })?;
             let id = CaseId(row.get(0));
-            let c = load_case(&*tx, id).await?;
+            let c = load_case(&tx, id).await?;
             record_history(
                 &tx,
                 Revision {
@@ -61,7 +61,7 @@ impl CaseStore for PgStore {
     }
 
     async fn get_case(&self, id: CaseId) -> StoreResult<Case> {
-        load_case(&**self.client().await?, id).await
+        load_case(&self.client().await?, id).await
     }
 
     async fn case_by_number(&self, survey_year: i32, number: u32) -> StoreResult<Option<Case>> {
@@ -69,7 +69,7 @@ impl CaseStore for PgStore {
             return Ok(None);
         };
         let c = self.client().await?;
-        c.query_opt(
+        c.cached_query_opt(
             "SELECT id, survey_year, report_id, version, content FROM cases
              WHERE survey_year = $1 AND number = $2",
             &[&survey_year, &number],
@@ -93,18 +93,18 @@ impl CaseStore for PgStore {
             if v != expected_version {
                 return Err(StoreError::Conflict {
                     entity: "case",
-                    current: Current::Case(Box::new(load_case(&*tx, id).await?)),
+                    current: Current::Case(Box::new(load_case(&tx, id).await?)),
                 });
             }
             let number = i32::try_from(content.number)
                 .map_err(|_| StoreError::Invalid("case number too large".into()))?;
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE cases SET number = $2, content = $3, version = version + 1 WHERE id = $1",
                 &[&id.0, &number, &json(&content)?],
             )
             .await
             .map_err(pg_err)?;
-            let c = load_case(&*tx, id).await?;
+            let c = load_case(&tx, id).await?;
             record_history(
                 &tx,
                 Revision {
@@ -124,7 +124,7 @@ impl CaseStore for PgStore {
 
     async fn list_cases(&self, survey_year: Option<i32>) -> StoreResult<Vec<Case>> {
         let c = self.client().await?;
-        c.query(
+        c.cached_query(
             "SELECT id, survey_year, report_id, version, content FROM cases
              WHERE $1::INTEGER IS NULL OR survey_year = $1
              ORDER BY survey_year IS NULL, survey_year, number, id",
@@ -138,7 +138,7 @@ impl CaseStore for PgStore {
     }
 
     async fn case_history(&self, id: CaseId) -> StoreResult<Vec<HistoryEntry>> {
-        history(&**self.client().await?, Entity::Case, id.0).await
+        history(&self.client().await?, Entity::Case, id.0).await
     }
 
     async fn drop_case(
@@ -150,7 +150,7 @@ impl CaseStore for PgStore {
     ) -> StoreResult<Case> {
         in_tx!(self, |tx| {
             let v = lock_version(&tx, "cases", "id", &id.0, "case", id.to_string()).await?;
-            let cur = load_case(&*tx, id).await?;
+            let cur = load_case(&tx, id).await?;
             if v != expected_version {
                 return Err(StoreError::Conflict {
                     entity: "case",
@@ -160,13 +160,13 @@ impl CaseStore for PgStore {
             if cur.survey_year.is_none() {
                 return Err(StoreError::Invalid(format!("case {id} is in no survey")));
             }
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE cases SET survey_year = NULL, version = version + 1 WHERE id = $1",
                 &[&id.0],
             )
             .await
             .map_err(pg_err)?;
-            let c = load_case(&*tx, id).await?;
+            let c = load_case(&tx, id).await?;
             record_history(
                 &tx,
                 Revision {

@@ -3,6 +3,7 @@
 //! and editions count 1..n, records decode).
 //! Physical integrity is PostgreSQL's own (checksums, WAL); see docs/OPERATIONS.md.
 
+use crate::cached::Cached as _;
 use crate::rows::{load_case, load_report, load_survey};
 use crate::{SCHEMA_VERSION, pg_err};
 use kizuki_domain::ids::{CaseId, ReportId};
@@ -17,10 +18,10 @@ fn problem(what: String, fix: &str) -> Problem {
     }
 }
 
-pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
+pub async fn run(c: &deadpool_postgres::Client) -> StoreResult<Vec<Problem>> {
     let mut out = Vec::new();
     let version: i64 = c
-        .query_opt("SELECT version FROM kizuki_schema", &[])
+        .cached_query_opt("SELECT version FROM kizuki_schema", &[])
         .await
         .map_err(pg_err)?
         .map_or(0, |r| r.get(0));
@@ -34,7 +35,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
     let ids =
         |rows: Vec<tokio_postgres::Row>| -> Vec<i64> { rows.iter().map(|r| r.get(0)).collect() };
     let reports = ids(c
-        .query("SELECT id FROM reports ORDER BY id", &[])
+        .cached_query("SELECT id FROM reports ORDER BY id", &[])
         .await
         .map_err(pg_err)?);
     for id in reports {
@@ -42,7 +43,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
             Err(e) => out.push(problem(format!("report {id} cannot be read: {e}"), RESTORE)),
             Ok(r) => {
                 let causes: Vec<String> = c
-                    .query(
+                    .cached_query(
                         "SELECT cause FROM report_causes WHERE report_id = $1 ORDER BY cause",
                         &[&id],
                     )
@@ -56,7 +57,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
         }
     }
     let cases = ids(c
-        .query("SELECT id FROM cases ORDER BY id", &[])
+        .cached_query("SELECT id FROM cases ORDER BY id", &[])
         .await
         .map_err(pg_err)?);
     for id in cases {
@@ -65,7 +66,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
         }
     }
     let surveys: Vec<i32> = c
-        .query("SELECT fiscal_year FROM surveys ORDER BY fiscal_year", &[])
+        .cached_query("SELECT fiscal_year FROM surveys ORDER BY fiscal_year", &[])
         .await
         .map_err(pg_err)?
         .iter()
@@ -78,7 +79,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
     }
     // The survey year: cooperation histories and editions decode and count 1, 2, 3….
     let cooperating = ids(c
-        .query(
+        .cached_query(
             "SELECT DISTINCT case_id FROM cooperation_records ORDER BY case_id",
             &[],
         )
@@ -94,7 +95,7 @@ pub async fn run(c: &tokio_postgres::Client) -> StoreResult<Vec<Problem>> {
         }
     }
     let published: Vec<i32> = c
-        .query(
+        .cached_query(
             "SELECT DISTINCT survey_year FROM editions ORDER BY survey_year",
             &[],
         )

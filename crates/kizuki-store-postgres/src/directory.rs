@@ -2,6 +2,7 @@
 //! contacts, and forwarded reports. Saving contacts locks the organisation's row first, so
 //! two admins on different nodes take turns and the second sees the version moved.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
@@ -13,7 +14,7 @@ use kizuki_domain::org::{Contact, Organisation};
 use kizuki_store::{Current, Entity, Forward, NewForward, OrgContacts, StoreError, StoreResult};
 
 async fn org_exists(c: &impl deadpool_postgres::GenericClient, org: OrgId) -> StoreResult<()> {
-    c.query_opt("SELECT id FROM organisations WHERE id = $1", &[&org.0])
+    c.cached_query_opt("SELECT id FROM organisations WHERE id = $1", &[&org.0])
         .await
         .map_err(pg_err)?
         .map(|_| ())
@@ -25,7 +26,7 @@ async fn load_contacts(
     org: OrgId,
 ) -> StoreResult<OrgContacts> {
     let row = c
-        .query_opt(
+        .cached_query_opt(
             "SELECT version, body, updated_at, updated_by FROM org_contacts WHERE org_id = $1",
             &[&org.0],
         )
@@ -69,7 +70,7 @@ impl DirectoryStore for PgStore {
         let now = self.now();
         in_tx!(self, |tx| {
             let changed = tx
-                .execute(
+                .cached_execute(
                     "UPDATE organisations SET active = $2, version = version + 1 WHERE id = $1",
                     &[&id.0, &active],
                 )
@@ -79,7 +80,7 @@ impl DirectoryStore for PgStore {
                 return Err(StoreError::not_found("organisation", id));
             }
             crate::feed::record_change(&tx, Entity::Organisation, id.0, now).await?;
-            crate::load_org(&*tx, id).await
+            crate::load_org(&tx, id).await
         })
     }
 
@@ -100,7 +101,7 @@ impl DirectoryStore for PgStore {
         let body = json(&contacts)?;
         in_tx!(self, |tx| {
             let locked = tx
-                .query_opt(
+                .cached_query_opt(
                     "SELECT id FROM organisations WHERE id = $1 FOR UPDATE",
                     &[&org.0],
                 )
@@ -116,7 +117,7 @@ impl DirectoryStore for PgStore {
                     current: Current::Version(current.version),
                 });
             }
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO org_contacts (org_id, version, body, updated_at, updated_by)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (org_id) DO UPDATE SET version = excluded.version,
@@ -139,7 +140,7 @@ impl DirectoryStore for PgStore {
     async fn forward_report(&self, f: NewForward) -> StoreResult<Vec<Forward>> {
         in_tx!(self, |tx| {
             let found = tx
-                .query_opt("SELECT id FROM reports WHERE id = $1", &[&f.report_id.0])
+                .cached_query_opt("SELECT id FROM reports WHERE id = $1", &[&f.report_id.0])
                 .await
                 .map_err(pg_err)?;
             if found.is_none() {
@@ -149,7 +150,7 @@ impl DirectoryStore for PgStore {
             for to in &f.to_orgs {
                 org_exists(&tx, *to).await?;
                 let row = tx
-                    .query_one(
+                    .cached_query_one(
                         &format!(
                             "INSERT INTO report_forwards (report_id, from_org, to_org, by_user, note, at)
                              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {FORWARD_COLS}"
@@ -166,7 +167,7 @@ impl DirectoryStore for PgStore {
 
     async fn report_forwards(&self, report: ReportId) -> StoreResult<Vec<Forward>> {
         let c = self.client().await?;
-        Ok(c.query(
+        Ok(c.cached_query(
             &format!("SELECT {FORWARD_COLS} FROM report_forwards WHERE report_id = $1 ORDER BY id"),
             &[&report.0],
         )
@@ -180,7 +181,7 @@ impl DirectoryStore for PgStore {
     async fn forwards_to(&self, org: OrgId, limit: usize) -> StoreResult<Vec<Forward>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let c = self.client().await?;
-        Ok(c.query(
+        Ok(c.cached_query(
             &format!(
                 "SELECT {FORWARD_COLS} FROM report_forwards WHERE to_org = $1
                      ORDER BY id DESC LIMIT $2"

@@ -15,7 +15,7 @@ pub(crate) async fn record_change(
 ) -> StoreResult<()> {
     // No number yet: a number drawn now could become visible after a larger one drawn by a
     // writer that commits first, and a follower past the larger one would skip it.
-    tx.execute(
+    tx.cached_execute(
         "INSERT INTO changes_pending (entity, entity_id, at) VALUES ($1, $2, $3)",
         &[&entity.code(), &id, &at],
     )
@@ -31,10 +31,10 @@ pub(crate) async fn record_change(
 async fn publish(store: &PgStore) -> StoreResult<()> {
     let mut c = store.client().await?;
     let tx = c.transaction().await.map_err(pg_err)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUBLISH_LOCK])
+    tx.cached_execute("SELECT pg_advisory_xact_lock($1)", &[&PUBLISH_LOCK])
         .await
         .map_err(pg_err)?;
-    tx.execute(
+    tx.cached_execute(
         "WITH moved AS (DELETE FROM changes_pending RETURNING id, entity, entity_id, at)
          INSERT INTO changes (entity, entity_id, at)
          SELECT entity, entity_id, at FROM moved ORDER BY id",
@@ -60,7 +60,7 @@ pub(crate) async fn record_history<T: serde::Serialize>(
     tx: &Transaction<'_>,
     r: Revision<'_, T>,
 ) -> StoreResult<()> {
-    tx.execute(
+    tx.cached_execute(
         "INSERT INTO history (entity, entity_id, version, at, user_id, action, snapshot)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
@@ -101,11 +101,11 @@ pub(crate) async fn lock_version(
 }
 
 pub(crate) async fn history(
-    c: &tokio_postgres::Client,
+    c: &deadpool_postgres::Client,
     entity: Entity,
     id: i64,
 ) -> StoreResult<Vec<HistoryEntry>> {
-    c.query(
+    c.cached_query(
         "SELECT version, at, user_id, action, snapshot FROM history
          WHERE entity = $1 AND entity_id = $2 ORDER BY version",
         &[&entity.code(), &id],
@@ -131,7 +131,7 @@ impl ChangeFeed for PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         publish(self).await?;
         let c = self.client().await?;
-        c.query(
+        c.cached_query(
             "SELECT seq, entity, entity_id, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[&after, &limit],
         )
@@ -155,7 +155,7 @@ impl ChangeFeed for PgStore {
         publish(self).await?;
         let c = self.client().await?;
         let n: i64 = c
-            .query_one("SELECT COUNT(*) FROM changes WHERE seq > $1", &[&after])
+            .cached_query_one("SELECT COUNT(*) FROM changes WHERE seq > $1", &[&after])
             .await
             .map_err(pg_err)?
             .get(0);

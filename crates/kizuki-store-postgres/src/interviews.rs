@@ -5,12 +5,14 @@
 //! take turns; the notice claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE` statement, as
 //! the reminders' is, so of several nodes exactly one sees a row affected.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
 use crate::rows::{from_json, json};
 use crate::{PgStore, pg_err};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::Transaction;
 use kizuki_domain::ids::{CaseId, InterviewId, UserId};
 use kizuki_domain::interview::{InterviewBody, Part};
@@ -18,7 +20,7 @@ use kizuki_store::{
     AnswerState, Attachment, Current, Interview, NewAttachment, NewQuestion, NoticeClaim,
     NoticeKey, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError, StoreResult,
 };
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 fn bad(column: &str, value: &str) -> StoreError {
     StoreError::Invalid(format!("unexpected value {value:?} in {column}"))
@@ -42,7 +44,7 @@ fn interview_row(r: &Row) -> StoreResult<Interview> {
 }
 
 async fn load_interview<C: GenericClient + Sync>(c: &C, id: InterviewId) -> StoreResult<Interview> {
-    c.query_opt(
+    c.cached_query_opt(
         &format!("SELECT {INTERVIEW_COLS} FROM interviews WHERE id = $1"),
         &[&id.0],
     )
@@ -56,7 +58,7 @@ async fn load_interview<C: GenericClient + Sync>(c: &C, id: InterviewId) -> Stor
 /// Locks the interview row for the rest of the transaction and returns its version, so
 /// version checks and question numbering see no other writer in between.
 async fn lock_interview(tx: &Transaction<'_>, id: InterviewId) -> StoreResult<i64> {
-    tx.query_opt(
+    tx.cached_query_opt(
         "SELECT version FROM interviews WHERE id = $1 FOR UPDATE",
         &[&id.0],
     )
@@ -98,7 +100,7 @@ async fn insert_questions(
     questions: &[NewQuestion],
 ) -> StoreResult<Vec<Question>> {
     let last: i32 = tx
-        .query_one(
+        .cached_query_one(
             "SELECT COALESCE(MAX(position), 0) FROM interview_questions WHERE interview_id = $1",
             &[&interview.0],
         )
@@ -168,7 +170,7 @@ fn template_row(r: &Row) -> QuestionTemplate {
 /// The category's template version, 0 when none is stored, its row locked if there is one.
 async fn template_version(tx: &Transaction<'_>, category: &str) -> StoreResult<i64> {
     Ok(tx
-        .query_opt(
+        .cached_query_opt(
             "SELECT version FROM question_templates WHERE category = $1 FOR UPDATE",
             &[&category],
         )
@@ -207,12 +209,12 @@ impl InterviewStore for PgStore {
         let body = json(&body)?;
         in_tx!(self, |tx| {
             // Said as what it is, before the foreign key would refuse it as merely invalid.
-            tx.query_opt("SELECT 1 FROM cases WHERE id = $1", &[&case.0])
+            tx.cached_query_opt("SELECT 1 FROM cases WHERE id = $1", &[&case.0])
                 .await
                 .map_err(pg_err)?
                 .ok_or_else(|| StoreError::not_found("case", case))?;
             let row = tx
-                .query_one(
+                .cached_query_one(
                     &format!(
                         "INSERT INTO interviews (case_id, version, body, created_by, created_at,
                            updated_by, updated_at) VALUES ($1, 1, $2, $3, $4, $3, $4)
@@ -230,13 +232,13 @@ impl InterviewStore for PgStore {
     }
 
     async fn get_interview(&self, id: InterviewId) -> StoreResult<Interview> {
-        load_interview(&**self.client().await?, id).await
+        load_interview(&self.client().await?, id).await
     }
 
     async fn list_interviews(&self, case: Option<CaseId>) -> StoreResult<Vec<Interview>> {
         self.client()
             .await?
-            .query(
+            .cached_query(
                 &format!(
                     "SELECT {INTERVIEW_COLS} FROM interviews
                      WHERE $1::BIGINT IS NULL OR case_id = $1 ORDER BY id"
@@ -268,7 +270,7 @@ impl InterviewStore for PgStore {
                 });
             }
             let row = tx
-                .query_one(
+                .cached_query_one(
                     &format!(
                         "UPDATE interviews SET body = $2, version = version + 1,
                            updated_by = $3, updated_at = $4
@@ -296,7 +298,7 @@ impl InterviewStore for PgStore {
     async fn questions(&self, id: InterviewId) -> StoreResult<Vec<Question>> {
         self.client()
             .await?
-            .query(
+            .cached_query(
                 &format!(
                     "SELECT {QUESTION_COLS} FROM interview_questions WHERE interview_id = $1
                      ORDER BY position"
@@ -313,7 +315,7 @@ impl InterviewStore for PgStore {
     async fn save_answer(&self, a: SaveAnswer) -> StoreResult<Question> {
         in_tx!(self, |tx| {
             let row = tx
-                .query_opt(
+                .cached_query_opt(
                     "SELECT version, state FROM interview_questions WHERE id = $1 FOR UPDATE",
                     &[&a.question],
                 )
@@ -341,7 +343,7 @@ impl InterviewStore for PgStore {
                 AnswerState::Draft
             };
             let row = tx
-                .query_one(
+                .cached_query_one(
                     &format!(
                         "UPDATE interview_questions SET answer = $2, state = $3,
                            version = version + 1, answered_by = $4, answered_at = $5
@@ -360,7 +362,7 @@ impl InterviewStore for PgStore {
             .map_err(|_| StoreError::Invalid("attachment too large".into()))?;
         in_tx!(self, |tx| {
             // Said as what it is, before the foreign key would refuse it as merely invalid.
-            tx.query_opt(
+            tx.cached_query_opt(
                 "SELECT 1 FROM interviews WHERE id = $1",
                 &[&a.interview_id.0],
             )
@@ -368,7 +370,7 @@ impl InterviewStore for PgStore {
             .map_err(pg_err)?
             .ok_or_else(|| StoreError::not_found("interview", a.interview_id))?;
             let row = tx
-                .query_one(
+                .cached_query_one(
                     &format!(
                         "INSERT INTO interview_attachments (interview_id, filename, media_type,
                            size, sha256, content, uploaded_by, uploaded_at)
@@ -395,7 +397,7 @@ impl InterviewStore for PgStore {
     async fn attachments(&self, id: InterviewId) -> StoreResult<Vec<Attachment>> {
         self.client()
             .await?
-            .query(
+            .cached_query(
                 &format!(
                     "SELECT {ATTACHMENT_COLS} FROM interview_attachments WHERE interview_id = $1
                      ORDER BY id"
@@ -413,7 +415,7 @@ impl InterviewStore for PgStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .cached_query_opt(
                 &format!(
                     "SELECT {ATTACHMENT_COLS}, content FROM interview_attachments WHERE id = $1"
                 ),
@@ -429,7 +431,7 @@ impl InterviewStore for PgStore {
         Ok(self
             .client()
             .await?
-            .query_opt(
+            .cached_query_opt(
                 &format!("SELECT {TEMPLATE_COLS} FROM question_templates WHERE category = $1"),
                 &[&category],
             )
@@ -459,7 +461,7 @@ impl InterviewStore for PgStore {
             let row = if current == 0 {
                 // No row to lock yet: of two first saves, the second waits on the key and then
                 // inserts nothing.
-                tx.query_opt(
+                tx.cached_query_opt(
                     &format!(
                         "INSERT INTO question_templates ({TEMPLATE_COLS})
                          VALUES ($1, $2, 1, $3, $4)
@@ -470,7 +472,7 @@ impl InterviewStore for PgStore {
                 .await
                 .map_err(pg_err)?
             } else {
-                tx.query_opt(
+                tx.cached_query_opt(
                     &format!(
                         "UPDATE question_templates SET body = $2, version = version + 1,
                            updated_by = $3, updated_at = $4
@@ -495,7 +497,7 @@ impl InterviewStore for PgStore {
         let n = self
             .client()
             .await?
-            .execute(
+            .cached_execute(
                 "INSERT INTO interview_notices (interview_id, subject, token, attempts,
                    claimed_at, lease_until) VALUES ($1, $2, $3, 1, $4, $5)
                  ON CONFLICT (interview_id, subject) DO UPDATE SET
@@ -527,7 +529,7 @@ impl InterviewStore for PgStore {
         let n = self
             .client()
             .await?
-            .execute(
+            .cached_execute(
                 "UPDATE interview_notices SET sent_at = $4, last_error = NULL
                  WHERE interview_id = $1 AND subject = $2 AND token = $3 AND sent_at IS NULL",
                 &[&key.interview.0, &key.subject, &token, &at],
@@ -546,7 +548,7 @@ impl InterviewStore for PgStore {
     ) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .cached_execute(
                 "UPDATE interview_notices SET lease_until = $4, last_error = $5
                  WHERE interview_id = $1 AND subject = $2 AND token = $3 AND sent_at IS NULL",
                 &[&key.interview.0, &key.subject, &token, &retry_at, &error],
@@ -560,7 +562,7 @@ impl InterviewStore for PgStore {
         let mut v = self
             .client()
             .await?
-            .query(
+            .cached_query(
                 &format!("SELECT {NOTICE_COLS} FROM interview_notices WHERE interview_id = $1"),
                 &[&id.0],
             )

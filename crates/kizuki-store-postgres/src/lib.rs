@@ -23,6 +23,7 @@ macro_rules! in_tx {
     }};
 }
 
+mod cached;
 mod cases;
 mod check;
 mod directory;
@@ -69,6 +70,7 @@ use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 
 // The change-feed helpers every entity module shares.
+pub(crate) use cached::Cached;
 use feed::*;
 
 pub use migrate::SCHEMA_VERSION;
@@ -211,6 +213,6 @@ impl Store for PgStore {
     }
 
     async fn check(&self) -> StoreResult<Vec<Problem>> {
-        check::run(&**self.client().await?).await
+        check::run(&self.client().await?).await
     }
 }

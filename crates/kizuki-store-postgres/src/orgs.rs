@@ -9,7 +9,7 @@ impl OrgStore for PgStore {
         let now = self.now();
         in_tx!(self, |tx| {
             let row = tx
-                .query_one(
+                .cached_query_one(
                     "INSERT INTO organisations (key, name, kind, sectors, region, version)
                      VALUES ($1, $2, $3, $4, $5, 1) RETURNING id",
                     &[
@@ -24,17 +24,17 @@ impl OrgStore for PgStore {
                 .map_err(pg_err)?;
             let id: i64 = row.get(0);
             record_change(&tx, Entity::Organisation, id, now).await?;
-            load_org(&*tx, OrgId(id)).await
+            load_org(&tx, OrgId(id)).await
         })
     }
 
     async fn get_org(&self, id: OrgId) -> StoreResult<Organisation> {
-        load_org(&**self.client().await?, id).await
+        load_org(&self.client().await?, id).await
     }
 
     async fn org_by_key(&self, key: &str) -> StoreResult<Option<Organisation>> {
         let c = self.client().await?;
-        c.query_opt(
+        c.cached_query_opt(
             &format!("SELECT {ORG_COLS} FROM organisations WHERE key = $1"),
             &[&key],
         )
@@ -46,7 +46,7 @@ impl OrgStore for PgStore {
 
     async fn list_orgs(&self) -> StoreResult<Vec<Organisation>> {
         let c = self.client().await?;
-        c.query(
+        c.cached_query(
             &format!("SELECT {ORG_COLS} FROM organisations ORDER BY id"),
             &[],
         )
@@ -77,10 +77,10 @@ impl OrgStore for PgStore {
             if v != expected_version {
                 return Err(StoreError::Conflict {
                     entity: "organisation",
-                    current: Current::Organisation(Box::new(load_org(&*tx, id).await?)),
+                    current: Current::Organisation(Box::new(load_org(&tx, id).await?)),
                 });
             }
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE organisations SET key = $2, name = $3, kind = $4, sectors = $5,
                  region = $6, version = version + 1 WHERE id = $1",
                 &[
@@ -95,7 +95,7 @@ impl OrgStore for PgStore {
             .await
             .map_err(pg_err)?;
             record_change(&tx, Entity::Organisation, id.0, now).await?;
-            load_org(&*tx, id).await
+            load_org(&tx, id).await
         })
     }
 }

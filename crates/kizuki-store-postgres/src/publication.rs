@@ -2,12 +2,14 @@
 //! history and the published snapshots. Writes lock the case row first, so two nodes
 //! appending to one sign-off see the same conflict one node would.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
 use crate::rows::{from_json, json, load_case};
 use crate::{PgStore, pg_err};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::Transaction;
 use kizuki_domain::anonymise::{Decision, Disclosed, PseudonymMap};
 use kizuki_domain::case::CaseContent;
@@ -16,7 +18,7 @@ use kizuki_domain::signoff::{Action, Transition};
 use kizuki_store::{
     Current, DecisionRow, Publication, StoreError, StoreResult, StoredMap, check_snapshot,
 };
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 const PUB_COLS: &str =
     "case_id, survey_year, number, fingerprint, content, html, published_at, published_by";
@@ -42,7 +44,7 @@ fn number_param(n: u32) -> StoreResult<i32> {
 
 async fn load_map<C: GenericClient + Sync>(c: &C, case: CaseId) -> StoreResult<StoredMap> {
     let row = c
-        .query_opt(
+        .cached_query_opt(
             "SELECT version, entries, disclosed FROM pseudonym_maps WHERE case_id = $1",
             &[&case.0],
         )
@@ -69,7 +71,7 @@ async fn load_map<C: GenericClient + Sync>(c: &C, case: CaseId) -> StoreResult<S
 
 /// Locks the case row for the rest of the transaction (and checks that it exists).
 async fn lock_case(tx: &Transaction<'_>, case: CaseId) -> StoreResult<Option<i32>> {
-    tx.query_opt(
+    tx.cached_query_opt(
         "SELECT survey_year FROM cases WHERE id = $1 FOR UPDATE",
         &[&case.0],
     )
@@ -83,7 +85,7 @@ async fn lock_case(tx: &Transaction<'_>, case: CaseId) -> StoreResult<Option<i32
 impl PublicationStore for PgStore {
     async fn pseudonym_map(&self, case: CaseId) -> StoreResult<kizuki_store::StoredMap> {
         let client = self.client().await?;
-        load_map(&**client, case).await
+        load_map(&client, case).await
     }
 
     async fn set_pseudonym_map(
@@ -97,7 +99,7 @@ impl PublicationStore for PgStore {
     ) -> StoreResult<kizuki_store::StoredMap> {
         in_tx!(self, |tx| {
             lock_case(&tx, case).await?;
-            let current = load_map(&*tx, case).await?;
+            let current = load_map(&tx, case).await?;
             if current.version != expected_version {
                 return Err(StoreError::Conflict {
                     entity: "pseudonym map",
@@ -105,7 +107,7 @@ impl PublicationStore for PgStore {
                 });
             }
             let version = current.version + 1;
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO pseudonym_maps (case_id, version, entries, disclosed, by_user, at)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (case_id) DO UPDATE SET version = excluded.version,
@@ -136,7 +138,7 @@ impl PublicationStore for PgStore {
     ) -> StoreResult<Vec<kizuki_store::DecisionRow>> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .cached_query(
                 "SELECT candidate_id, decision, value, by_user, at FROM candidate_decisions
                  WHERE case_id = $1 ORDER BY candidate_id COLLATE \"C\"",
                 &[&case.0],
@@ -172,7 +174,7 @@ impl PublicationStore for PgStore {
             lock_case(&tx, case).await?;
             match decision {
                 None => {
-                    tx.execute(
+                    tx.cached_execute(
                         "DELETE FROM candidate_decisions WHERE case_id = $1 AND candidate_id = $2",
                         &[&case.0, &candidate],
                     )
@@ -180,7 +182,7 @@ impl PublicationStore for PgStore {
                     .map_err(pg_err)?;
                 }
                 Some(d) => {
-                    tx.execute(
+                    tx.cached_execute(
                         "INSERT INTO candidate_decisions
                            (case_id, candidate_id, decision, value, by_user, at)
                          VALUES ($1, $2, $3, $4, $5, $6)
@@ -203,7 +205,7 @@ impl PublicationStore for PgStore {
     ) -> StoreResult<Vec<kizuki_domain::signoff::Transition>> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .cached_query(
                 "SELECT body FROM signoff_transitions WHERE case_id = $1 ORDER BY seq",
                 &[&case.0],
             )
@@ -225,7 +227,7 @@ impl PublicationStore for PgStore {
         in_tx!(self, |tx| {
             let survey_year = lock_case(&tx, case).await?;
             let len: i64 = tx
-                .query_one(
+                .cached_query_one(
                     "SELECT COUNT(*) FROM signoff_transitions WHERE case_id = $1",
                     &[&case.0],
                 )
@@ -238,7 +240,7 @@ impl PublicationStore for PgStore {
                     current: Current::Version(len),
                 });
             }
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO signoff_transitions
                    (case_id, seq, from_state, to_state, action, by_user, at, body)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -259,7 +261,7 @@ impl PublicationStore for PgStore {
             crate::record_change(&tx, kizuki_store::Entity::Case, case.0, t.at).await?;
             match (&t.action, snapshot) {
                 (Action::Publish { fingerprint }, Some(snap)) => {
-                    tx.execute(
+                    tx.cached_execute(
                         &format!(
                             "INSERT INTO publications ({PUB_COLS})
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -284,7 +286,7 @@ impl PublicationStore for PgStore {
                     .map_err(pg_err)?;
                 }
                 (Action::Withdraw { .. }, _) => {
-                    tx.execute("DELETE FROM publications WHERE case_id = $1", &[&case.0])
+                    tx.cached_execute("DELETE FROM publications WHERE case_id = $1", &[&case.0])
                         .await
                         .map_err(pg_err)?;
                 }
@@ -301,7 +303,7 @@ impl PublicationStore for PgStore {
     ) -> StoreResult<Option<kizuki_store::Publication>> {
         let client = self.client().await?;
         client
-            .query_opt(
+            .cached_query_opt(
                 &format!(
                     "SELECT {PUB_COLS} FROM publications WHERE survey_year = $1 AND number = $2"
                 ),
@@ -319,7 +321,7 @@ impl PublicationStore for PgStore {
     ) -> StoreResult<Vec<kizuki_store::Publication>> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .cached_query(
                 &format!(
                     "SELECT {PUB_COLS} FROM publications
                      WHERE $1::INTEGER IS NULL OR survey_year = $1

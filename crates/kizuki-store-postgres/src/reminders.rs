@@ -3,6 +3,7 @@
 //! and then either update (if the `WHERE` still holds) or do nothing, so of several nodes
 //! exactly one sees a row affected.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
@@ -58,7 +59,7 @@ impl ReminderStore for PgStore {
         let n = self
             .client()
             .await?
-            .execute(
+            .cached_execute(
                 "INSERT INTO reminders (report_id, stage, kind, channel, token, attempts,
                    claimed_at, lease_until) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
                  ON CONFLICT (report_id, stage, kind, channel) DO UPDATE SET
@@ -91,7 +92,7 @@ impl ReminderStore for PgStore {
         let n = self
             .client()
             .await?
-            .execute(
+            .cached_execute(
                 "UPDATE reminders SET sent_at = $6, last_error = NULL WHERE report_id = $1
                    AND stage = $2 AND kind = $3 AND channel = $4 AND token = $5
                    AND sent_at IS NULL",
@@ -118,7 +119,7 @@ impl ReminderStore for PgStore {
     ) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .cached_execute(
                 "UPDATE reminders SET lease_until = $6, last_error = $7 WHERE report_id = $1
                    AND stage = $2 AND kind = $3 AND channel = $4 AND token = $5
                    AND sent_at IS NULL",
@@ -144,7 +145,7 @@ impl ReminderStore for PgStore {
         let v = self
             .client()
             .await?
-            .query(
+            .cached_query(
                 &format!("SELECT {COLS} FROM reminders WHERE report_id = $1"),
                 &[&report.0],
             )
@@ -161,7 +162,7 @@ impl ReminderStore for PgStore {
         let v = self
             .client()
             .await?
-            .query(
+            .cached_query(
                 &format!(
                     "SELECT {COLS} FROM reminders WHERE sent_at IS NULL AND attempts >= $1
                        AND last_error IS NOT NULL"

@@ -9,7 +9,7 @@ pub(crate) async fn write_report_columns(
     id: ReportId,
     d: &ReportDetails,
 ) -> StoreResult<()> {
-    tx.execute(
+    tx.cached_execute(
         "UPDATE reports SET sector = $2, event_type = $3, severity = $4, tlp = $5, details = $6,
          occurred_fy = $7 WHERE id = $1",
         &[
@@ -24,11 +24,11 @@ pub(crate) async fn write_report_columns(
     )
     .await
     .map_err(pg_err)?;
-    tx.execute("DELETE FROM report_causes WHERE report_id = $1", &[&id.0])
+    tx.cached_execute("DELETE FROM report_causes WHERE report_id = $1", &[&id.0])
         .await
         .map_err(pg_err)?;
     for cause in &d.causes {
-        tx.execute(
+        tx.cached_execute(
             "INSERT INTO report_causes (report_id, cause) VALUES ($1, $2)
              ON CONFLICT DO NOTHING",
             &[&id.0, &cause.as_str()],
@@ -46,13 +46,13 @@ pub(crate) async fn bump_report(
     by: Option<UserId>,
     action: &str,
 ) -> StoreResult<Report> {
-    tx.execute(
+    tx.cached_execute(
         "UPDATE reports SET version = version + 1, updated_at = $2 WHERE id = $1",
         &[&id.0, &at],
     )
     .await
     .map_err(pg_err)?;
-    let r = load_report(&**tx, id).await?;
+    let r = load_report(tx, id).await?;
     record_history(
         tx,
         Revision {
@@ -70,7 +70,7 @@ pub(crate) async fn bump_report(
 }
 
 pub(crate) async fn report_conflict(tx: &Transaction<'_>, id: ReportId) -> StoreError {
-    match load_report(&**tx, id).await {
+    match load_report(tx, id).await {
         Ok(cur) => StoreError::Conflict {
             entity: "report",
             current: Current::Report(Box::new(cur)),
@@ -98,7 +98,7 @@ pub(crate) async fn insert_stage(
     seq: i32,
     s: &NewStage,
 ) -> StoreResult<()> {
-    tx.execute(
+    tx.cached_execute(
         "INSERT INTO report_stages (report_id, seq, kind, at, text, author)
          VALUES ($1, $2, $3, $4, $5, $6)",
         &[
@@ -141,7 +141,7 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
     // All columns in one insert, and the result built here instead of read back: each
     // statement is a round trip, which is what limits intake.
     let row = tx
-        .query_one(
+        .cached_query_one(
             "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
              fiscal_year, sector, event_type, severity, tlp, details, occurred_fy)
              VALUES ($1, 1, 'new', $2, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -162,7 +162,7 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
     let id = ReportId(row.get(0));
     if !d.causes.is_empty() {
         let causes: Vec<&str> = d.causes.iter().map(Code::as_str).collect();
-        tx.execute(
+        tx.cached_execute(
             "INSERT INTO report_causes (report_id, cause) SELECT $1, unnest($2::text[])
              ON CONFLICT DO NOTHING",
             &[&id.0, &causes],
@@ -218,14 +218,14 @@ impl ReportStore for PgStore {
             for id in [link.from, link.to] {
                 lock_version(&tx, "reports", "id", &id.0, "report", id.to_string()).await?;
             }
-            tx.execute(
+            tx.cached_execute(
                 "DELETE FROM report_links WHERE (from_id = $1 AND to_id = $2)
                  OR (from_id = $2 AND to_id = $1)",
                 &[&link.from.0, &link.to.0],
             )
             .await
             .map_err(pg_err)?;
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO report_links (from_id, to_id, kind, at, by_user)
                  VALUES ($1, $2, $3, $4, $5)",
                 &[
@@ -247,7 +247,7 @@ impl ReportStore for PgStore {
         let now = self.now();
         in_tx!(self, |tx| {
             let n = tx
-                .execute(
+                .cached_execute(
                     "DELETE FROM report_links WHERE (from_id = $1 AND to_id = $2)
                      OR (from_id = $2 AND to_id = $1)",
                     &[&a.0, &b.0],
@@ -264,7 +264,7 @@ impl ReportStore for PgStore {
 
     async fn report_links(&self, id: ReportId) -> StoreResult<Vec<ReportLink>> {
         let c = self.client().await?;
-        c.query(
+        c.cached_query(
             "SELECT from_id, to_id, kind, at, by_user FROM report_links
              WHERE from_id = $1 OR to_id = $1 ORDER BY at, from_id, to_id",
             &[&id.0],
@@ -304,7 +304,7 @@ impl ReportStore for PgStore {
     }
 
     async fn get_report(&self, id: ReportId) -> StoreResult<Report> {
-        load_report(&**self.client().await?, id).await
+        load_report(&self.client().await?, id).await
     }
 
     async fn update_report(
@@ -332,7 +332,7 @@ impl ReportStore for PgStore {
     ) -> StoreResult<Report> {
         in_tx!(self, |tx| {
             check_report_version(&tx, id, expected_version).await?;
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE reports SET status = $2 WHERE id = $1",
                 &[&id.0, &status.code()],
             )
@@ -346,7 +346,7 @@ impl ReportStore for PgStore {
         in_tx!(self, |tx| {
             lock_version(&tx, "reports", "id", &id.0, "report", id.to_string()).await?;
             let next: i32 = tx
-                .query_one(
+                .cached_query_one(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_stages WHERE report_id = $1",
                     &[&id.0],
                 )
@@ -405,7 +405,7 @@ impl ReportStore for PgStore {
             .collect();
         let mut items = Vec::with_capacity(ids.len());
         for id in ids {
-            items.push(load_report(&**c, ReportId(id)).await?);
+            items.push(load_report(&c, ReportId(id)).await?);
         }
         Ok(Paged {
             items,
@@ -415,7 +415,7 @@ impl ReportStore for PgStore {
     }
 
     async fn report_history(&self, id: ReportId) -> StoreResult<Vec<HistoryEntry>> {
-        history(&**self.client().await?, Entity::Report, id.0).await
+        history(&self.client().await?, Entity::Report, id.0).await
     }
 }
 

@@ -1,6 +1,8 @@
 //! Reading records back from rows, usable inside and outside transactions.
 
+use crate::cached::Cached as _;
 use crate::pg_err;
+use deadpool_postgres::GenericClient;
 use kizuki_domain::case::Case;
 use kizuki_domain::ids::{CaseId, OrgId, ReportId, UserId};
 use kizuki_domain::org::{NewOrganisation, OrgKind, Organisation};
@@ -9,7 +11,7 @@ use kizuki_domain::survey::Survey;
 use kizuki_domain::taxonomy::{Code, Lang};
 use kizuki_domain::user::{Email, NewUser, Role, User};
 use kizuki_store::{StoreError, StoreResult};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 pub const USER_COLS: &str = "id, org_id, email, display_name, role, lang, active, version";
 pub const ORG_COLS: &str = "id, key, name, kind, sectors, region, version, active";
@@ -63,7 +65,7 @@ pub fn user_row(r: &Row) -> StoreResult<User> {
 }
 
 pub async fn load_org<C: GenericClient + Sync>(c: &C, id: OrgId) -> StoreResult<Organisation> {
-    c.query_opt(
+    c.cached_query_opt(
         &format!("SELECT {ORG_COLS} FROM organisations WHERE id = $1"),
         &[&id.0],
     )
@@ -76,7 +78,7 @@ pub async fn load_org<C: GenericClient + Sync>(c: &C, id: OrgId) -> StoreResult<
 
 pub async fn load_report<C: GenericClient + Sync>(c: &C, id: ReportId) -> StoreResult<Report> {
     let row = c
-        .query_opt(
+        .cached_query_opt(
             "SELECT org_id, version, status, reported_at, updated_at, details,
                     (SELECT MIN(id) FROM cases WHERE report_id = reports.id) AS case_id
              FROM reports WHERE id = $1",
@@ -88,7 +90,7 @@ pub async fn load_report<C: GenericClient + Sync>(c: &C, id: ReportId) -> StoreR
     let status: String = row.get("status");
     let details: String = row.get("details");
     let stages = c
-        .query(
+        .cached_query(
             "SELECT seq, kind, at, text, author FROM report_stages
              WHERE report_id = $1 ORDER BY seq",
             &[&id.0],
@@ -132,7 +134,7 @@ pub fn case_row(r: &Row) -> StoreResult<Case> {
 }
 
 pub async fn load_case<C: GenericClient + Sync>(c: &C, id: CaseId) -> StoreResult<Case> {
-    c.query_opt(
+    c.cached_query_opt(
         "SELECT id, survey_year, report_id, version, content FROM cases WHERE id = $1",
         &[&id.0],
     )
@@ -145,7 +147,7 @@ pub async fn load_case<C: GenericClient + Sync>(c: &C, id: CaseId) -> StoreResul
 
 pub async fn load_survey<C: GenericClient + Sync>(c: &C, fy: i32) -> StoreResult<Survey> {
     let row = c
-        .query_opt(
+        .cached_query_opt(
             "SELECT version, content FROM surveys WHERE fiscal_year = $1",
             &[&fy],
         )

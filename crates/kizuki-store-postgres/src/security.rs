@@ -1,6 +1,7 @@
 //! PostgreSQL side of the security records: audit log, MFA, recovery codes, IP
 //! allowlists and report sharing.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
@@ -46,7 +47,7 @@ async fn insert_audit(
     c: &impl deadpool_postgres::GenericClient,
     e: &AuditRecord,
 ) -> StoreResult<()> {
-    c.execute(
+    c.cached_execute(
         &format!("INSERT INTO audit_log ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
         &[
             &to_sql(e.seq),
@@ -68,28 +69,24 @@ async fn load_allowlist(
     c: &impl deadpool_postgres::GenericClient,
     org: OrgId,
 ) -> StoreResult<OrgAllowlist> {
-    let exists = c
-        .query_opt("SELECT id FROM organisations WHERE id = $1", &[&org.0])
-        .await
-        .map_err(pg_err)?;
-    if exists.is_none() {
-        return Err(StoreError::not_found("organisation", org));
-    }
+    // One statement: every API call and login asks for it.
     let row = c
-        .query_opt(
-            "SELECT entries, version, updated_at, updated_by FROM org_allowlists
-             WHERE org_id = $1",
+        .cached_query_opt(
+            "SELECT a.entries, a.version, a.updated_at, a.updated_by
+             FROM organisations o LEFT JOIN org_allowlists a ON a.org_id = o.id
+             WHERE o.id = $1",
             &[&org.0],
         )
         .await
-        .map_err(pg_err)?;
-    Ok(match row {
-        Some(r) => OrgAllowlist {
+        .map_err(pg_err)?
+        .ok_or_else(|| StoreError::not_found("organisation", org))?;
+    Ok(match row.get::<_, Option<String>>(0) {
+        Some(entries) => OrgAllowlist {
             org_id: org,
-            entries: r.get(0),
-            version: r.get(1),
-            updated_at: Some(r.get(2)),
-            updated_by: r.get::<_, Option<i64>>(3).map(UserId),
+            entries,
+            version: row.get(1),
+            updated_at: row.get(2),
+            updated_by: row.get::<_, Option<i64>>(3).map(UserId),
         },
         None => OrgAllowlist {
             org_id: org,
@@ -102,7 +99,7 @@ async fn load_allowlist(
 }
 
 async fn report_exists(c: &impl deadpool_postgres::GenericClient, id: ReportId) -> StoreResult<()> {
-    c.query_opt("SELECT id FROM reports WHERE id = $1", &[&id.0])
+    c.cached_query_opt("SELECT id FROM reports WHERE id = $1", &[&id.0])
         .await
         .map_err(pg_err)?
         .map(|_| ())
@@ -113,7 +110,7 @@ async fn report_exists(c: &impl deadpool_postgres::GenericClient, id: ReportId) 
 impl SecurityStore for PgStore {
     async fn audit_head(&self) -> StoreResult<Option<kizuki_store::AuditRecord>> {
         let c = self.client().await?;
-        Ok(c.query_opt(
+        Ok(c.cached_query_opt(
             &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
             &[],
         )
@@ -134,7 +131,7 @@ impl SecurityStore for PgStore {
     ) -> StoreResult<Vec<kizuki_store::AuditRecord>> {
         let c = self.client().await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(c.query(
+        Ok(c.cached_query(
             &format!("SELECT {AUDIT_COLS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"),
             &[&to_sql(from_seq), &limit],
         )
@@ -153,7 +150,7 @@ impl SecurityStore for PgStore {
         let c = self.client().await?;
         let limit = i64::try_from(q.limit.max(1)).unwrap_or(i64::MAX);
         let before = q.before_seq.map(to_sql);
-        Ok(c.query(
+        Ok(c.cached_query(
             &format!(
                 "SELECT {AUDIT_COLS} FROM audit_log
                      WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2)
@@ -177,7 +174,7 @@ impl SecurityStore for PgStore {
         in_tx!(self, |tx| {
             insert_audit(&tx, &checkpoint).await?;
             // The delete trigger refuses any entry the checkpoint does not cover.
-            tx.execute("DELETE FROM audit_log WHERE seq <= $1", &[&to_sql(through)])
+            tx.cached_execute("DELETE FROM audit_log WHERE seq <= $1", &[&to_sql(through)])
                 .await
                 .map_err(pg_err)?;
             Ok(())
@@ -186,7 +183,7 @@ impl SecurityStore for PgStore {
 
     async fn mfa(&self, user: UserId) -> StoreResult<Option<kizuki_store::MfaRecord>> {
         let c = self.client().await?;
-        Ok(c.query_opt(
+        Ok(c.cached_query_opt(
             "SELECT user_id, secret, created_at, confirmed_at, last_step FROM user_mfa
                  WHERE user_id = $1",
             &[&user.0],
@@ -208,7 +205,7 @@ impl SecurityStore for PgStore {
         let c = self.client().await?;
         // One statement, so two browsers enrolling at once cannot replace a confirmed secret.
         let n = c
-            .execute(
+            .cached_execute(
                 "INSERT INTO user_mfa (user_id, secret, created_at) VALUES ($1, $2, $3)
                  ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
                      created_at = excluded.created_at, confirmed_at = NULL, last_step = NULL
@@ -228,7 +225,7 @@ impl SecurityStore for PgStore {
     async fn mfa_confirm(&self, user: UserId, step: u64, at: DateTime<Utc>) -> StoreResult<bool> {
         let c = self.client().await?;
         let n = c
-            .execute(
+            .cached_execute(
                 "UPDATE user_mfa SET confirmed_at = $2, last_step = $3
                  WHERE user_id = $1 AND confirmed_at IS NULL",
                 &[&user.0, &at, &to_sql(step)],
@@ -248,7 +245,7 @@ impl SecurityStore for PgStore {
         let step = to_sql(step);
         let n = match expected_last {
             Some(last) => {
-                c.execute(
+                c.cached_execute(
                     "UPDATE user_mfa SET last_step = $3
                      WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step = $2 AND $3 > $2",
                     &[&user.0, &to_sql(last), &step],
@@ -256,7 +253,7 @@ impl SecurityStore for PgStore {
                 .await
             }
             None => {
-                c.execute(
+                c.cached_execute(
                     "UPDATE user_mfa SET last_step = $2
                      WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step IS NULL",
                     &[&user.0, &step],
@@ -270,10 +267,10 @@ impl SecurityStore for PgStore {
 
     async fn mfa_remove(&self, user: UserId) -> StoreResult<()> {
         in_tx!(self, |tx| {
-            tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
+            tx.cached_execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
                 .await
                 .map_err(pg_err)?;
-            tx.execute("DELETE FROM user_mfa WHERE user_id = $1", &[&user.0])
+            tx.cached_execute("DELETE FROM user_mfa WHERE user_id = $1", &[&user.0])
                 .await
                 .map_err(pg_err)?;
             Ok(())
@@ -284,7 +281,7 @@ impl SecurityStore for PgStore {
         let c = self.client().await?;
         let mut out = Vec::new();
         for r in c
-            .query("SELECT user_id, secret FROM user_mfa ORDER BY user_id", &[])
+            .cached_query("SELECT user_id, secret FROM user_mfa ORDER BY user_id", &[])
             .await
             .map_err(pg_err)?
         {
@@ -294,7 +291,7 @@ impl SecurityStore for PgStore {
             });
         }
         for r in c
-            .query(
+            .cached_query(
                 "SELECT name, value FROM instance_secrets ORDER BY name",
                 &[],
             )
@@ -313,7 +310,7 @@ impl SecurityStore for PgStore {
         let c = self.client().await?;
         let n = match slot {
             SecretSlot::Totp(user) => {
-                c.execute(
+                c.cached_execute(
                     "UPDATE user_mfa SET secret = $3 WHERE user_id = $1 AND secret = $2",
                     &[
                         &user.0,
@@ -324,7 +321,7 @@ impl SecurityStore for PgStore {
                 .await
             }
             SecretSlot::Instance(name) => {
-                c.execute(
+                c.cached_execute(
                     "UPDATE instance_secrets SET value = $3 WHERE name = $1 AND value = $2",
                     &[name, &old, &new],
                 )
@@ -342,11 +339,11 @@ impl SecurityStore for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         in_tx!(self, |tx| {
-            tx.execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
+            tx.cached_execute("DELETE FROM recovery_codes WHERE user_id = $1", &[&user.0])
                 .await
                 .map_err(pg_err)?;
             for h in hashes {
-                tx.execute(
+                tx.cached_execute(
                     "INSERT INTO recovery_codes (user_id, hash, created_at) VALUES ($1, $2, $3)
                      ON CONFLICT DO NOTHING",
                     &[&user.0, h, &at],
@@ -366,7 +363,7 @@ impl SecurityStore for PgStore {
     ) -> StoreResult<bool> {
         let c = self.client().await?;
         let n = c
-            .execute(
+            .cached_execute(
                 "UPDATE recovery_codes SET used_at = $3
                  WHERE user_id = $1 AND hash = $2 AND used_at IS NULL",
                 &[&user.0, &hash, &at],
@@ -379,7 +376,7 @@ impl SecurityStore for PgStore {
     async fn recovery_codes_left(&self, user: UserId) -> StoreResult<usize> {
         let c = self.client().await?;
         let n: i64 = c
-            .query_one(
+            .cached_query_one(
                 "SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
                 &[&user.0],
             )
@@ -404,7 +401,7 @@ impl SecurityStore for PgStore {
     ) -> StoreResult<kizuki_store::OrgAllowlist> {
         in_tx!(self, |tx| {
             // Lock the organisation row so two editors on different nodes serialise here.
-            tx.execute(
+            tx.cached_execute(
                 "SELECT id FROM organisations WHERE id = $1 FOR UPDATE",
                 &[&org.0],
             )
@@ -417,7 +414,7 @@ impl SecurityStore for PgStore {
                     current.version
                 )));
             }
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO org_allowlists (org_id, entries, version, updated_at, updated_by)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (org_id) DO UPDATE SET entries = excluded.entries,
@@ -443,7 +440,7 @@ impl SecurityStore for PgStore {
         let c = self.client().await?;
         report_exists(&c, id).await?;
         let orgs = c
-            .query(
+            .cached_query(
                 "SELECT org_id FROM report_shares WHERE report_id = $1 ORDER BY org_id",
                 &[&id.0],
             )
@@ -453,7 +450,7 @@ impl SecurityStore for PgStore {
             .map(|r| OrgId(r.get(0)))
             .collect();
         let users = c
-            .query(
+            .cached_query(
                 "SELECT user_id FROM report_recipients WHERE report_id = $1 ORDER BY user_id",
                 &[&id.0],
             )
@@ -489,17 +486,17 @@ impl SecurityStore for PgStore {
                     .await?;
                 }
             }
-            tx.execute("DELETE FROM report_shares WHERE report_id = $1", &[&id.0])
+            tx.cached_execute("DELETE FROM report_shares WHERE report_id = $1", &[&id.0])
                 .await
                 .map_err(pg_err)?;
-            tx.execute(
+            tx.cached_execute(
                 "DELETE FROM report_recipients WHERE report_id = $1",
                 &[&id.0],
             )
             .await
             .map_err(pg_err)?;
             for o in &sharing.orgs {
-                tx.execute(
+                tx.cached_execute(
                     "INSERT INTO report_shares (report_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                     &[&id.0, &o.0],
                 )
@@ -507,7 +504,7 @@ impl SecurityStore for PgStore {
                 .map_err(pg_err)?;
             }
             for u in &sharing.users {
-                tx.execute(
+                tx.cached_execute(
                     "INSERT INTO report_recipients (report_id, user_id) VALUES ($1, $2)
                      ON CONFLICT DO NOTHING",
                     &[&id.0, &u.0],
@@ -515,13 +512,13 @@ impl SecurityStore for PgStore {
                 .await
                 .map_err(pg_err)?;
             }
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE reports SET version = version + 1, updated_at = $2 WHERE id = $1",
                 &[&id.0, &at],
             )
             .await
             .map_err(pg_err)?;
-            let r = crate::load_report(&*tx, id).await?;
+            let r = crate::load_report(&tx, id).await?;
             // The history row also puts the report in the change feed: sharing changes who
             // may find it, so the search index must hear of it.
             crate::feed::record_history(

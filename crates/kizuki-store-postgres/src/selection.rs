@@ -2,18 +2,20 @@
 //! members, and confirmation, which creates the survey's case drafts in the same transaction
 //! with the selection row locked, so two nodes cannot confirm twice.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
 use super::{PgStore, Revision, pg_err, record_change, record_history};
 use crate::rows::{json, load_case};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use kizuki_domain::ids::{CaseId, ReportId, UserId};
 use kizuki_store::{
     Entity, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoreError, StoreResult,
     StoredSelection,
 };
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 const OVERRIDE_COLS: &str = "survey_year, report_id, key, value, reason, by_user, at";
 
@@ -51,7 +53,7 @@ fn selection_row(r: &Row) -> StoreResult<StoredSelection> {
 }
 
 async fn members<C: GenericClient + Sync>(c: &C, id: i64) -> StoreResult<Vec<SelectionMember>> {
-    Ok(c.query(
+    Ok(c.cached_query(
         "SELECT report_id, chosen, rank, category, case_id FROM selection_members
              WHERE selection_id = $1 ORDER BY rank, report_id",
         &[&id],
@@ -85,7 +87,7 @@ async fn load<C: GenericClient + Sync>(c: &C, id: i64, lock: bool) -> StoreResul
 }
 
 async fn survey_exists<C: GenericClient + Sync>(c: &C, fy: i32) -> StoreResult<()> {
-    c.query_opt("SELECT 1 FROM surveys WHERE fiscal_year = $1", &[&fy])
+    c.cached_query_opt("SELECT 1 FROM surveys WHERE fiscal_year = $1", &[&fy])
         .await
         .map_err(pg_err)?
         .map(|_| ())
@@ -103,13 +105,13 @@ impl SelectionStore for PgStore {
         o: kizuki_store::ScoreOverrideRecord,
     ) -> StoreResult<kizuki_store::ScoreOverrideRecord> {
         let c = self.client().await?;
-        survey_exists(&**c, o.survey_year).await?;
-        c.query_opt("SELECT 1 FROM reports WHERE id = $1", &[&o.report_id.0])
+        survey_exists(&c, o.survey_year).await?;
+        c.cached_query_opt("SELECT 1 FROM reports WHERE id = $1", &[&o.report_id.0])
             .await
             .map_err(pg_err)?
             .ok_or_else(|| StoreError::not_found("report", o.report_id))?;
         let row = c
-            .query_one(
+            .cached_query_one(
                 &format!(
                     "INSERT INTO selection_overrides ({OVERRIDE_COLS})
                      VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -140,7 +142,7 @@ impl SelectionStore for PgStore {
         key: &str,
     ) -> StoreResult<()> {
         let c = self.client().await?;
-        c.execute(
+        c.cached_execute(
             "DELETE FROM selection_overrides
              WHERE survey_year = $1 AND report_id = $2 AND key = $3",
             &[&survey_year, &report_id.0, &key],
@@ -155,7 +157,7 @@ impl SelectionStore for PgStore {
         survey_year: i32,
     ) -> StoreResult<Vec<kizuki_store::ScoreOverrideRecord>> {
         let c = self.client().await?;
-        Ok(c.query(
+        Ok(c.cached_query(
             &format!(
                 "SELECT {OVERRIDE_COLS} FROM selection_overrides WHERE survey_year = $1
                      ORDER BY report_id, key"
@@ -174,9 +176,9 @@ impl SelectionStore for PgStore {
         s: kizuki_store::NewSelection,
     ) -> StoreResult<kizuki_store::StoredSelection> {
         in_tx!(self, |tx| {
-            survey_exists(&*tx, s.survey_year).await?;
+            survey_exists(&tx, s.survey_year).await?;
             let row = tx
-                .query_one(
+                .cached_query_one(
                     "INSERT INTO selections (survey_year, version, status, snapshot, created_by,
                                              created_at)
                      VALUES ($1, 1, 'draft', $2, $3, $4) RETURNING id",
@@ -186,7 +188,7 @@ impl SelectionStore for PgStore {
                 .map_err(pg_err)?;
             let id: i64 = row.get(0);
             for m in &s.members {
-                tx.execute(
+                tx.cached_execute(
                     "INSERT INTO selection_members
                        (selection_id, report_id, chosen, rank, category, case_id)
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -202,7 +204,7 @@ impl SelectionStore for PgStore {
                 .await
                 .map_err(pg_err)?;
             }
-            let out = load(&*tx, id, false).await?;
+            let out = load(&tx, id, false).await?;
             record_history(
                 &tx,
                 Revision {
@@ -226,7 +228,7 @@ impl SelectionStore for PgStore {
     ) -> StoreResult<Vec<kizuki_store::StoredSelection>> {
         let c = self.client().await?;
         let rows = c
-            .query(
+            .cached_query(
                 &format!(
                     "SELECT {SELECTION_COLS} FROM selections WHERE survey_year = $1
                      ORDER BY id DESC"
@@ -238,7 +240,7 @@ impl SelectionStore for PgStore {
         let mut out = Vec::new();
         for r in &rows {
             let mut s = selection_row(r)?;
-            s.members = members(&**c, s.id).await?;
+            s.members = members(&c, s.id).await?;
             out.push(s);
         }
         Ok(out)
@@ -246,7 +248,7 @@ impl SelectionStore for PgStore {
 
     async fn get_selection(&self, id: i64) -> StoreResult<kizuki_store::StoredSelection> {
         let c = self.client().await?;
-        load(&**c, id, false).await
+        load(&c, id, false).await
     }
 
     async fn confirmed_selection(
@@ -255,14 +257,14 @@ impl SelectionStore for PgStore {
     ) -> StoreResult<Option<kizuki_store::StoredSelection>> {
         let c = self.client().await?;
         let row = c
-            .query_opt(
+            .cached_query_opt(
                 "SELECT id FROM selections WHERE survey_year = $1 AND status = 'confirmed'",
                 &[&survey_year],
             )
             .await
             .map_err(pg_err)?;
         match row {
-            Some(r) => Ok(Some(load(&**c, r.get(0), false).await?)),
+            Some(r) => Ok(Some(load(&c, r.get(0), false).await?)),
             None => Ok(None),
         }
     }
@@ -276,12 +278,12 @@ impl SelectionStore for PgStore {
         drafts: Vec<kizuki_store::CaseDraft>,
     ) -> StoreResult<kizuki_store::StoredSelection> {
         in_tx!(self, |tx| {
-            let cur = load(&*tx, id, true)
+            let cur = load(&tx, id, true)
                 .await?
                 .checked(expected_version, SelectionStatus::Draft)?;
             let fy = cur.survey_year;
             if let Some(other) = tx
-                .query_opt(
+                .cached_query_opt(
                     "SELECT id FROM selections WHERE survey_year = $1 AND status = 'confirmed'",
                     &[&fy],
                 )
@@ -307,7 +309,7 @@ impl SelectionStore for PgStore {
                 let number = i32::try_from(d.content.number)
                     .map_err(|_| StoreError::Invalid("case number too large".into()))?;
                 let row = tx
-                    .query_one(
+                    .cached_query_one(
                         "INSERT INTO cases (survey_year, number, report_id, version, content)
                          VALUES ($1, $2, $3, 1, $4) RETURNING id",
                         &[&fy, &number, &d.report_id.0, &json(&d.content)?],
@@ -320,7 +322,7 @@ impl SelectionStore for PgStore {
                         other => other,
                     })?;
                 let case_id = CaseId(row.get(0));
-                let c = load_case(&*tx, case_id).await?;
+                let c = load_case(&tx, case_id).await?;
                 record_history(
                     &tx,
                     Revision {
@@ -338,7 +340,7 @@ impl SelectionStore for PgStore {
             }
             // Every chosen member gets the survey's case for its report: the draft just made,
             // or the one it already had.
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE selection_members SET case_id = (
                      SELECT id FROM cases WHERE cases.survey_year = $2
                        AND cases.report_id = selection_members.report_id
@@ -348,7 +350,7 @@ impl SelectionStore for PgStore {
             )
             .await
             .map_err(pg_err)?;
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE selections SET status = 'confirmed', version = version + 1,
                                        confirmed_by = $2, confirmed_at = $3
                  WHERE id = $1",
@@ -356,7 +358,7 @@ impl SelectionStore for PgStore {
             )
             .await
             .map_err(pg_err)?;
-            let out = load(&*tx, id, false).await?;
+            let out = load(&tx, id, false).await?;
             record_history(
                 &tx,
                 Revision {
@@ -383,18 +385,18 @@ impl SelectionStore for PgStore {
     ) -> StoreResult<kizuki_store::StoredSelection> {
         in_tx!(self, |tx| {
             // Locked, so a reopen and a confirm of the survey on two nodes take turns.
-            load(&*tx, id, true)
+            load(&tx, id, true)
                 .await?
                 .checked(expected_version, SelectionStatus::Confirmed)?;
             // Who confirmed it and when stay: the reopened selection is the record of a
             // decision that was made and then taken back.
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE selections SET status = 'reopened', version = version + 1 WHERE id = $1",
                 &[&id],
             )
             .await
             .map_err(pg_err)?;
-            let out = load(&*tx, id, false).await?;
+            let out = load(&tx, id, false).await?;
             record_history(
                 &tx,
                 Revision {

@@ -1,6 +1,7 @@
 //! PostgreSQL side of browser sessions in the database (migration 0008): rows keyed by the
 //! SHA-256 of the session id, so every node on the database sees every session.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
@@ -51,7 +52,7 @@ impl SessionStore for PgStore {
         let v: &SessionRecord = session;
         let c = self.client().await?;
         let p = v.pending.as_ref();
-        c.execute(
+        c.cached_execute(
             &format!(
                 "INSERT INTO sessions (key, {COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             ),
@@ -78,7 +79,7 @@ impl SessionStore for PgStore {
         key: &kizuki_store::SessionKey,
     ) -> StoreResult<Option<kizuki_store::SessionRecord>> {
         let c = self.client().await?;
-        c.query_opt(
+        c.cached_query_opt(
             &format!("SELECT {COLS} FROM sessions WHERE key = $1"),
             &[&key.as_str()],
         )
@@ -100,7 +101,7 @@ impl SessionStore for PgStore {
         // requests changing different fields of one session at once do not undo each other.
         let p = u.pending.as_ref().and_then(Option::as_ref);
         let n = c
-            .execute(
+            .cached_execute(
                 "UPDATE sessions SET
                      lang = CASE WHEN $2 THEN $3 ELSE lang END,
                      seen_at = CASE WHEN $4 THEN $5 ELSE seen_at END,
@@ -135,7 +136,7 @@ impl SessionStore for PgStore {
         let c = self.client().await?;
         // The row lock makes a second request at the same moment wait and then read the cleared
         // notice, so it is shown once.
-        Ok(c.query_opt(
+        Ok(c.cached_query_opt(
             "UPDATE sessions s SET flash = NULL
              FROM (SELECT key, flash FROM sessions WHERE key = $1 FOR UPDATE) old
              WHERE s.key = old.key
@@ -149,7 +150,7 @@ impl SessionStore for PgStore {
 
     async fn delete_session(&self, key: &kizuki_store::SessionKey) -> StoreResult<()> {
         let c = self.client().await?;
-        c.execute("DELETE FROM sessions WHERE key = $1", &[&key.as_str()])
+        c.cached_execute("DELETE FROM sessions WHERE key = $1", &[&key.as_str()])
             .await
             .map_err(pg_err)?;
         Ok(())
@@ -163,9 +164,8 @@ impl SessionStore for PgStore {
         now_ms: i64,
     ) -> StoreResult<Option<u64>> {
         let c = self.client().await?;
-        // Prepared once per connection: every API call of a node on PostgreSQL runs it.
-        let st = c
-            .prepare_cached(
+        let row = c
+            .cached_query_one(
                 "INSERT INTO rate_buckets AS b (key, tokens, at_ms, granted)
                  VALUES ($1, GREATEST($3::float8 - 1, 0), $4, $3::float8 >= 1)
                  ON CONFLICT (key) DO UPDATE SET
@@ -178,12 +178,6 @@ impl SessionStore for PgStore {
                               THEN 1 ELSE 0 END,
                    at_ms = GREATEST(b.at_ms, $4)
                  RETURNING granted, tokens",
-            )
-            .await
-            .map_err(pg_err)?;
-        let row = c
-            .query_one(
-                &st,
                 &[&key, &f64::from(per_minute), &f64::from(burst), &now_ms],
             )
             .await
@@ -194,7 +188,7 @@ impl SessionStore for PgStore {
 
     async fn delete_user_sessions(&self, user: UserId) -> StoreResult<u64> {
         let c = self.client().await?;
-        c.execute(
+        c.cached_execute(
             "DELETE FROM sessions WHERE user_id = $1 OR pending_user = $1",
             &[&user.0],
         )
@@ -208,7 +202,7 @@ impl SessionStore for PgStore {
         created_before: DateTime<Utc>,
     ) -> StoreResult<u64> {
         let c = self.client().await?;
-        c.execute(
+        c.cached_execute(
             "DELETE FROM sessions WHERE seen_at < $1 OR created_at < $2",
             &[&seen_before, &created_before],
         )
@@ -220,14 +214,14 @@ impl SessionStore for PgStore {
         let c = self.client().await?;
         // Two statements, not one: after waiting for a racing node's insert, `DO NOTHING` leaves
         // a statement whose snapshot predates that row; the separate read sees it committed.
-        c.execute(
+        c.cached_execute(
             "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
             &[&name, &candidate],
         )
         .await
         .map_err(pg_err)?;
         let row = c
-            .query_one(
+            .cached_query_one(
                 "SELECT value FROM instance_secrets WHERE name = $1",
                 &[&name],
             )

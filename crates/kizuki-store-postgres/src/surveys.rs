@@ -9,7 +9,7 @@ impl SurveyStore for PgStore {
         let now = self.now();
         in_tx!(self, |tx| {
             let fy = content.fiscal_year.year();
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO surveys (fiscal_year, version, content) VALUES ($1, 1, $2)",
                 &[&fy, &json(&content)?],
             )
@@ -21,12 +21,12 @@ impl SurveyStore for PgStore {
                 other => other,
             })?;
             record_change(&tx, Entity::Survey, fy.into(), now).await?;
-            load_survey(&*tx, fy).await
+            load_survey(&tx, fy).await
         })
     }
 
     async fn get_survey(&self, fiscal_year: i32) -> StoreResult<Survey> {
-        load_survey(&**self.client().await?, fiscal_year).await
+        load_survey(&self.client().await?, fiscal_year).await
     }
 
     async fn update_survey(
@@ -42,29 +42,29 @@ impl SurveyStore for PgStore {
             if v != expected_version {
                 return Err(StoreError::Conflict {
                     entity: "survey",
-                    current: Current::Survey(Box::new(load_survey(&*tx, fy).await?)),
+                    current: Current::Survey(Box::new(load_survey(&tx, fy).await?)),
                 });
             }
-            tx.execute(
+            tx.cached_execute(
                 "UPDATE surveys SET content = $2, version = version + 1 WHERE fiscal_year = $1",
                 &[&fy, &json(&content)?],
             )
             .await
             .map_err(pg_err)?;
             record_change(&tx, Entity::Survey, fy.into(), now).await?;
-            load_survey(&*tx, fy).await
+            load_survey(&tx, fy).await
         })
     }
 
     async fn list_surveys(&self) -> StoreResult<Vec<Survey>> {
         let c = self.client().await?;
         let rows = c
-            .query("SELECT fiscal_year FROM surveys ORDER BY fiscal_year", &[])
+            .cached_query("SELECT fiscal_year FROM surveys ORDER BY fiscal_year", &[])
             .await
             .map_err(pg_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            out.push(load_survey(&**c, r.get(0)).await?);
+            out.push(load_survey(&c, r.get(0)).await?);
         }
         Ok(out)
     }

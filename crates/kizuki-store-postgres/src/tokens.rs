@@ -21,7 +21,7 @@ impl TokenStore for PgStore {
     async fn create_token(&self, token: NewToken) -> StoreResult<ApiToken> {
         let c = self.client().await?;
         let row = c
-            .query_one(
+            .cached_query_one(
                 &format!(
                     "INSERT INTO api_tokens (user_id, label, hash, created_at)
                      VALUES ($1, $2, $3, $4) RETURNING {TOKEN_COLS}"
@@ -41,7 +41,7 @@ impl TokenStore for PgStore {
 
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
         let c = self.client().await?;
-        Ok(c.query_opt(
+        Ok(c.cached_query_opt(
             &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE hash = $1"),
             &[&hash],
         )
@@ -52,7 +52,7 @@ impl TokenStore for PgStore {
 
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
         let c = self.client().await?;
-        Ok(c.query(
+        Ok(c.cached_query(
             &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id"),
             &[&user.0],
         )
@@ -66,7 +66,7 @@ impl TokenStore for PgStore {
     async fn note_token_first_use(&self, id: i64, at: DateTime<Utc>) -> StoreResult<bool> {
         let c = self.client().await?;
         let n = c
-            .execute(
+            .cached_execute(
                 "UPDATE api_tokens SET first_used_at = $2 WHERE id = $1 AND first_used_at IS NULL",
                 &[&id, &at],
             )
@@ -77,13 +77,13 @@ impl TokenStore for PgStore {
 
     async fn revoke_token(&self, id: i64, at: DateTime<Utc>) -> StoreResult<ApiToken> {
         let c = self.client().await?;
-        c.execute(
+        c.cached_execute(
             "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             &[&id, &at],
         )
         .await
         .map_err(pg_err)?;
-        c.query_opt(
+        c.cached_query_opt(
             &format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = $1"),
             &[&id],
         )

@@ -38,7 +38,7 @@ impl UserStore for PgStore {
         let now = self.now();
         in_tx!(self, |tx| {
             let row = tx
-                .query_one(
+                .cached_query_one(
                     &format!(
                         "INSERT INTO users (org_id, email, display_name, role, lang,
                          password_hash, active, version)
@@ -63,7 +63,7 @@ impl UserStore for PgStore {
 
     async fn get_user(&self, id: UserId) -> StoreResult<User> {
         let c = self.client().await?;
-        c.query_opt(
+        c.cached_query_opt(
             &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
             &[&id.0],
         )
@@ -76,7 +76,7 @@ impl UserStore for PgStore {
 
     async fn credentials(&self, email: &Email) -> StoreResult<Option<Credentials>> {
         let c = self.client().await?;
-        c.query_opt(
+        c.cached_query_opt(
             &format!("SELECT {USER_COLS}, password_hash FROM users WHERE email = $1"),
             &[&email.as_str()],
         )
@@ -93,7 +93,7 @@ impl UserStore for PgStore {
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
         let c = self.client().await?;
-        c.query(&format!("SELECT {USER_COLS} FROM users ORDER BY id"), &[])
+        c.cached_query(&format!("SELECT {USER_COLS} FROM users ORDER BY id"), &[])
             .await
             .map_err(pg_err)?
             .iter()
@@ -104,7 +104,7 @@ impl UserStore for PgStore {
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<()> {
         let c = self.client().await?;
         let n = c
-            .execute(
+            .cached_execute(
                 "UPDATE users SET password_hash = $2, version = version + 1 WHERE id = $1",
                 &[&id.0, &password_hash],
             )
@@ -141,7 +141,7 @@ impl UserStore for PgStore {
     ) -> StoreResult<()> {
         in_tx!(self, |tx| {
             let n = tx
-                .execute(
+                .cached_execute(
                     "UPDATE users SET password_hash = $2, version = version + 1 WHERE id = $1",
                     &[&id.0, &password_hash],
                 )
@@ -150,7 +150,7 @@ impl UserStore for PgStore {
             if n == 0 {
                 return Err(StoreError::not_found("user", id));
             }
-            tx.execute(
+            tx.cached_execute(
                 "INSERT INTO user_password_state (user_id, must_change, changed_at)
                  VALUES ($1, $2, $3)
                  ON CONFLICT (user_id) DO UPDATE
@@ -165,7 +165,7 @@ impl UserStore for PgStore {
 
     async fn password_state(&self, id: UserId) -> StoreResult<kizuki_store::PasswordState> {
         let c = self.client().await?;
-        Ok(c.query_opt(
+        Ok(c.cached_query_opt(
             "SELECT must_change, changed_at FROM user_password_state WHERE user_id = $1",
             &[&id.0],
         )

@@ -4,17 +4,19 @@
 //! turns: of two appends that saw the same count one conflicts, and no two editions of a year
 //! get the same number.
 
+use crate::cached::Cached as _;
 use async_trait::async_trait;
 use kizuki_store::prelude::*;
 
 use crate::{PgStore, pg_err};
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::Transaction;
 use kizuki_domain::ids::{CaseId, UserId};
 use kizuki_store::{
     CooperationRecord, CooperationStatus, Current, Edition, NewCooperation, NewEdition, StoreError,
     StoreResult,
 };
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 const COOPERATION_COLS: &str = "case_id, seq, status, on_date, contact, reason, by_user, at";
 
@@ -44,7 +46,7 @@ pub(crate) async fn cooperation_history<C: GenericClient + Sync>(
     c: &C,
     case: CaseId,
 ) -> StoreResult<Vec<CooperationRecord>> {
-    c.query(
+    c.cached_query(
         &format!(
             "SELECT {COOPERATION_COLS} FROM cooperation_records WHERE case_id = $1 ORDER BY seq"
         ),
@@ -73,7 +75,7 @@ pub(crate) async fn editions<C: GenericClient + Sync>(
     c: &C,
     survey_year: i32,
 ) -> StoreResult<Vec<Edition>> {
-    c.query(
+    c.cached_query(
         &format!("SELECT {EDITION_COLS} FROM editions WHERE survey_year = $1 ORDER BY number"),
         &[&survey_year],
     )
@@ -111,7 +113,7 @@ impl YearStore for PgStore {
             )
             .await?;
             let n: i64 = tx
-                .query_one(
+                .cached_query_one(
                     "SELECT COUNT(*) FROM cooperation_records WHERE case_id = $1",
                     &[&c.case_id.0],
                 )
@@ -127,7 +129,7 @@ impl YearStore for PgStore {
             let seq = i32::try_from(n + 1)
                 .map_err(|_| StoreError::Invalid("cooperation history is full".into()))?;
             let row = tx
-                .query_one(
+                .cached_query_one(
                     &format!(
                         "INSERT INTO cooperation_records ({COOPERATION_COLS})
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -151,7 +153,7 @@ impl YearStore for PgStore {
     }
 
     async fn cooperation_history(&self, case: CaseId) -> StoreResult<Vec<CooperationRecord>> {
-        cooperation_history(&**self.client().await?, case).await
+        cooperation_history(&self.client().await?, case).await
     }
 
     async fn publish_edition(&self, e: NewEdition) -> StoreResult<Edition> {
@@ -165,7 +167,7 @@ impl YearStore for PgStore {
             .await?;
             // Read after the lock: every earlier publish of the year has committed by now.
             let row = tx
-                .query_one(
+                .cached_query_one(
                     &format!(
                         "INSERT INTO editions ({EDITION_COLS})
                          SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, $4
@@ -181,7 +183,7 @@ impl YearStore for PgStore {
     }
 
     async fn editions(&self, survey_year: i32) -> StoreResult<Vec<Edition>> {
-        editions(&**self.client().await?, survey_year).await
+        editions(&self.client().await?, survey_year).await
     }
 
     async fn edition(&self, survey_year: i32, number: u32) -> StoreResult<Edition> {
@@ -190,7 +192,7 @@ impl YearStore for PgStore {
             return Err(missing());
         };
         let c = self.client().await?;
-        c.query_opt(
+        c.cached_query_opt(
             &format!("SELECT {EDITION_COLS} FROM editions WHERE survey_year = $1 AND number = $2"),
             &[&survey_year, &n],
         )
