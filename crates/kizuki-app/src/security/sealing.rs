@@ -415,6 +415,9 @@ fn write_ring(path: &Path, ring: &KeyRing) -> Result<(), SealError> {
         path: path.to_owned(),
         source,
     };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
     let tmp = path.with_extension("key.new");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -21,7 +21,14 @@ async fn two_nodes_share_reports_search_and_conflicts() {
     // Made and migrated here, so the nodes start on a database that is ready; every session
     // of theirs uses the schema, so the test shares the server with others without seeing them.
     drop(schema.store().await);
-    let kz = bin().env("KIZUKI_DATABASE_URL", &schema.url_in_schema());
+    // Every node seals and opens the secrets kept in the database with the same key: here from
+    // the environment, as a deployment of several nodes gives it.
+    let ring = kizuki_app::security::sealing::KeyRing::new(
+        kizuki_app::security::sealing::Key::generate(&kizuki_app::seeded_rng(2)),
+    );
+    let kz = bin()
+        .env("KIZUKI_DATABASE_URL", &schema.url_in_schema())
+        .env(kizuki_app::security::sealing::KEY_ENV, &ring.render_env());
     let (da, db) = (TempDataDir::new(), TempDataDir::new());
     let o = kz.run(&da.path(), &["init"]);
     assert!(o.status.success(), "{}", stderr(&o));
