@@ -214,13 +214,19 @@ mod tests {
         ));
         let entries = super::super::audit_log::all_entries(&app).await.unwrap();
         let by_me = super::super::audit::actor_user(me.user_id);
+        let actions: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.target == format!("token:{}", mine_t.id) && e.actor == by_me)
+            .map(|e| e.action.as_str())
+            .collect();
         assert_eq!(
-            entries
-                .iter()
-                .filter(|e| e.target == format!("token:{}", mine_t.id) && e.actor == by_me)
-                .count(),
-            2,
-            "issued and revoked by the user themself"
+            actions,
+            vec![
+                super::super::audit::actions::TOKEN_CREATED,
+                super::super::audit::actions::TOKEN_FIRST_USED,
+                super::super::audit::actions::TOKEN_REVOKED
+            ],
+            "issued, first used (once, though used twice) and revoked, each by the user themself"
         );
     }
 }
