@@ -60,22 +60,18 @@ pub(crate) async fn record_history<T: serde::Serialize>(
     tx: &Transaction<'_>,
     r: Revision<'_, T>,
 ) -> StoreResult<()> {
-    tx.cached_execute(
+    let (snapshot, by, code) = (json(r.snapshot)?, r.by.map(|u| u.0), r.entity.code());
+    let params: [&(dyn ToSql + Sync); 7] =
+        [&code, &r.id, &r.version, &r.at, &by, &r.action, &snapshot];
+    let history = tx.cached_execute(
         "INSERT INTO history (entity, entity_id, version, at, user_id, action, snapshot)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &r.entity.code(),
-            &r.id,
-            &r.version,
-            &r.at,
-            &r.by.map(|u| u.0),
-            &r.action,
-            &json(r.snapshot)?,
-        ],
-    )
-    .await
-    .map_err(pg_err)?;
-    record_change(tx, r.entity, r.id, r.at).await
+        &params,
+    );
+    // Both inserts go out pipelined: one round trip.
+    let (history, change) = tokio::join!(history, record_change(tx, r.entity, r.id, r.at));
+    history.map_err(pg_err)?;
+    change
 }
 
 /// Locks the row and compares its version with the one the caller edited.

@@ -160,17 +160,6 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
         .await
         .map_err(pg_err)?;
     let id = ReportId(row.get(0));
-    if !d.causes.is_empty() {
-        let causes: Vec<&str> = d.causes.iter().map(Code::as_str).collect();
-        tx.cached_execute(
-            "INSERT INTO report_causes (report_id, cause) SELECT $1, unnest($2::text[])
-             ON CONFLICT DO NOTHING",
-            &[&id.0, &causes],
-        )
-        .await
-        .map_err(pg_err)?;
-    }
-    insert_stage(tx, id, 1, &report.first).await?;
     let stored_at = as_stored(at);
     let r = Report {
         id,
@@ -189,7 +178,7 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
         }],
         case_id: None,
     };
-    record_history(
+    let filed = record_history(
         tx,
         Revision {
             entity: Entity::Report,
@@ -200,8 +189,28 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
             action: "create",
             snapshot: &r,
         },
-    )
-    .await?;
+    );
+    let causes = async {
+        if d.causes.is_empty() {
+            return Ok(());
+        }
+        let causes: Vec<&str> = d.causes.iter().map(Code::as_str).collect();
+        tx.cached_execute(
+            "INSERT INTO report_causes (report_id, cause) SELECT $1, unnest($2::text[])
+             ON CONFLICT DO NOTHING",
+            &[&id.0, &causes],
+        )
+        .await
+        .map(|_| ())
+        .map_err(pg_err)
+    };
+    // Polled together, the inserts that only need the id go out pipelined on the connection:
+    // one round trip for all of them instead of one each.
+    let (causes, stage, filed) =
+        tokio::join!(causes, insert_stage(tx, id, 1, &report.first), filed);
+    causes?;
+    stage?;
+    filed?;
     Ok(r)
 }
 
