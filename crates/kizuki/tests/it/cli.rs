@@ -1,5 +1,5 @@
 //! The `kizuki` command as a user runs it: dates, init, check, backup and restore, survey
-//! import and export.
+//! import and export, the secrets key.
 
 use crate::kizuki;
 use kizuki_store_sqlite::datadir::DB_FILE;
@@ -327,4 +327,63 @@ fn survey_new_copies_a_year_and_refuses_an_open_one() {
     assert!(o.status.success(), "{}", stderr(&o));
     let toml = std::fs::read_to_string(out_dir.path().join("survey.toml")).unwrap();
     assert!(toml.contains("fiscal_year = 2020"), "{toml}");
+}
+
+/// The ids in a key ring file, first (sealing) first.
+fn key_ids(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split(':').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn init_makes_an_owner_only_key_and_rotate_replaces_it() {
+    use kizuki_app::security::sealing::{KEY_ENV, KEY_FILE};
+    let d = TempDataDir::new();
+    assert!(kizuki(&d.path(), &["init"]).status.success());
+    let key = d.path().join(KEY_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the key file is the owner's alone");
+    }
+    let before = key_ids(&key);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let o = kizuki(&d.path(), &["secrets", "rotate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = key_ids(&key);
+    assert_eq!(after.len(), 1, "the old key is dropped: {after:?}");
+    assert_ne!(after, before);
+    assert!(stdout(&o).contains(&after[0]), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&before[0]),
+        "names the dropped key: {}",
+        stdout(&o)
+    );
+    let o = kizuki(&d.path(), &["check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Keys from the environment: the file is left alone and the new value is printed.
+    let ring = format!("{}:{}", "envkey1", "A".repeat(43) + "=");
+    let o = crate::bin()
+        .env(KEY_ENV, &ring)
+        .run(&d.path(), &["secrets", "rotate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("{KEY_ENV}=")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(key_ids(&key), after, "the key file is not the source here");
+    // A key ring that does not read is refused with the line.
+    let o = crate::bin()
+        .env(KEY_ENV, "not-a-key")
+        .run(&d.path(), &["check"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains(KEY_ENV), "{}", stderr(&o));
 }
