@@ -26,6 +26,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// A kept secret that does not open, or a key ring that does not read.
+    #[error(transparent)]
+    Sealing(#[from] crate::security::sealing::SealError),
     #[error("{0}")]
     Internal(String),
 }

@@ -200,9 +200,7 @@ pub async fn confirm_own(app: &App, user: UserId, code: &str) -> AppResult<Optio
 
 /// The stored secret opened with the app's keys (clear in a database from before sealing).
 fn secret_of(app: &App, m: &MfaRecord) -> AppResult<TotpSecret> {
-    let plain = app
-        .open_secret(&SecretSlot::Totp(m.user_id), m.secret.as_bytes())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let plain = app.open_secret(&SecretSlot::Totp(m.user_id), m.secret.as_bytes())?;
     let text = String::from_utf8(plain)
         .map_err(|_| AppError::Internal("stored TOTP secret is not text".into()))?;
     TotpSecret::from_base32(&text)

@@ -74,7 +74,7 @@ impl Key {
         let mut id = [0u8; 4];
         fill_random(rng, &mut id);
         Key {
-            id: hex::encode(id),
+            id: super::hex(id),
             bytes,
         }
     }
@@ -460,10 +460,7 @@ pub struct Resealed {
 pub async fn reseal_all(app: &App) -> crate::error::AppResult<Resealed> {
     let mut out = Resealed::default();
     for kept in app.store.stored_secrets().await? {
-        let opened = app
-            .secrets
-            .open(&kept.slot, &kept.value)
-            .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+        let opened = app.secrets.open(&kept.slot, &kept.value)?;
         if !opened.stale {
             out.current += 1;
             continue;
@@ -511,16 +508,15 @@ pub struct Rotated {
 /// both is written first, so a crash part-way leaves every value openable and running the
 /// rotation again finishes it.
 pub async fn rotate(app: &App) -> crate::error::AppResult<Rotated> {
-    let io = |e: SealError| crate::error::AppError::Internal(e.to_string());
     let old = app.secrets.ring();
     let key = Key::generate(&app.rng);
     let new_id = key.id.clone();
     let both = old.with_first(key);
-    app.secrets.persist(&both).map_err(io)?;
+    app.secrets.persist(&both)?;
     app.secrets.set_ring(both.clone());
     let resealed = reseal_all(app).await?;
     let last = both.only_current();
-    let rewritten = app.secrets.persist(&last).map_err(io)?;
+    let rewritten = app.secrets.persist(&last)?;
     app.secrets.set_ring(last.clone());
     let dropped: Vec<String> = old.ids().into_iter().map(str::to_owned).collect();
     crate::security::audit_log::note(

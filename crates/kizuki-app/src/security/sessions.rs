@@ -235,7 +235,7 @@ impl Sessions {
                 let key = self
                     .app
                     .open_secret(&slot, &stored)
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    .map_err(StoreError::backend)?;
                 if key.is_empty() {
                     return Err(StoreError::Invalid(format!(
                         "instance_secrets.value of {CSRF_SECRET:?} is empty"

@@ -120,6 +120,7 @@ impl WebError {
                 AppError::Store(StoreError::Backend(_))
                 | AppError::Dataset(_)
                 | AppError::Io { .. }
+                | AppError::Sealing(_)
                 | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             WebError::NeedLogin { .. } => (StatusCode::UNAUTHORIZED, "unauthenticated"),
