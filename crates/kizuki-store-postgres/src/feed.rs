@@ -29,20 +29,20 @@ pub(crate) async fn record_change(
 /// change still uncommitted is invisible here, so it can only receive a later number than
 /// everything published so far.
 async fn publish(store: &PgStore) -> StoreResult<()> {
-    let mut c = store.client().await?;
-    let tx = c.transaction().await.map_err(pg_err)?;
-    tx.cached_execute("SELECT pg_advisory_xact_lock($1)", &[&PUBLISH_LOCK])
+    // Two statements in one simple query: one round trip, run as one implicit transaction
+    // (the lock is held to its end, an error rolls back both), and the second statement,
+    // read committed, takes its snapshot only once the first holds the lock.
+    store
+        .client()
+        .await?
+        .batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock({PUBLISH_LOCK});
+             WITH moved AS (DELETE FROM changes_pending RETURNING id, entity, entity_id, at)
+             INSERT INTO changes (entity, entity_id, at)
+             SELECT entity, entity_id, at FROM moved ORDER BY id"
+        ))
         .await
-        .map_err(pg_err)?;
-    tx.cached_execute(
-        "WITH moved AS (DELETE FROM changes_pending RETURNING id, entity, entity_id, at)
-         INSERT INTO changes (entity, entity_id, at)
-         SELECT entity, entity_id, at FROM moved ORDER BY id",
-        &[],
-    )
-    .await
-    .map_err(pg_err)?;
-    tx.commit().await.map_err(pg_err)
+        .map_err(pg_err)
 }
 
 /// One row of the history table.

@@ -60,11 +60,11 @@ use kizuki_domain::user::{Email, NewUser, User};
 use kizuki_store::prelude::*;
 use kizuki_store::{
     ApiToken, Change, Credentials, Current, Entity, HistoryEntry, LinkKind, NewReport, NewStage,
-    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, StoreError, StoreResult,
+    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, StoreError, StoreResult, TokenHolder,
 };
 use rows::{
-    ORG_COLS, USER_COLS, case_row, json, load_case, load_org, load_report, load_survey, org_row,
-    user_row,
+    ORG_COLS, USER_COLS, case_row, json, load_case, load_org, load_report, load_reports,
+    load_survey, org_row, user_row,
 };
 use std::sync::Arc;
 use tokio_postgres::types::ToSql;

@@ -130,39 +130,23 @@ pub(crate) fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// Inserts one report with its first stage, history entry and change-feed entry.
-pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> StoreResult<Report> {
+/// Inserts one report with its first stage, causes, history entry and change-feed entry in
+/// one statement, so a filing outside a transaction is atomic on its own and costs one round
+/// trip: intake on PostgreSQL is bound by round trips, not by the work of each insert.
+pub(crate) async fn insert_report<C: deadpool_postgres::GenericClient + Sync>(
+    c: &C,
+    report: &NewReport,
+) -> StoreResult<Report> {
     let at = report.first.at;
     let day = jst_date(at);
     // Dates before 1873 have no 年度; they cannot be filed, so any number will do.
     let fy = FiscalYear::of(day).map_or(day.year(), FiscalYear::year);
     let d = &report.details;
     let details = json(d)?;
-    // All columns in one insert, and the result built here instead of read back: each
-    // statement is a round trip, which is what limits intake.
-    let row = tx
-        .cached_query_one(
-            "INSERT INTO reports (org_id, version, status, reported_at, updated_at,
-             fiscal_year, sector, event_type, severity, tlp, details, occurred_fy)
-             VALUES ($1, 1, 'new', $2, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            &[
-                &report.org_id.0,
-                &at,
-                &fy,
-                &d.sector.as_str(),
-                &d.event_type.as_str(),
-                &d.severity.map(|s| i16::from(s.level())),
-                &d.tlp.code(),
-                &details,
-                &d.occurred_fiscal_year(),
-            ],
-        )
-        .await
-        .map_err(pg_err)?;
-    let id = ReportId(row.get(0));
     let stored_at = as_stored(at);
-    let r = Report {
-        id,
+    // The result is built here instead of read back; its id is filled in once known.
+    let mut r = Report {
+        id: ReportId(0),
         version: 1,
         org_id: report.org_id,
         status: ReportStatus::New,
@@ -178,39 +162,50 @@ pub(crate) async fn insert_report(tx: &Transaction<'_>, report: &NewReport) -> S
         }],
         case_id: None,
     };
-    let filed = record_history(
-        tx,
-        Revision {
-            entity: Entity::Report,
-            id: id.0,
-            version: 1,
-            at,
-            by: report.first.author,
-            action: "create",
-            snapshot: &r,
-        },
-    );
-    let causes = async {
-        if d.causes.is_empty() {
-            return Ok(());
-        }
-        let causes: Vec<&str> = d.causes.iter().map(Code::as_str).collect();
-        tx.cached_execute(
-            "INSERT INTO report_causes (report_id, cause) SELECT $1, unnest($2::text[])
-             ON CONFLICT DO NOTHING",
-            &[&id.0, &causes],
+    // The history snapshot is the report as serialised, whose first member is the id the
+    // insert draws: the statement puts the id in front of the rest of the text.
+    let snapshot = json(&r)?;
+    let rest = snapshot
+        .strip_prefix(r#"{"id":0"#)
+        .ok_or_else(|| StoreError::Invalid("a report's snapshot must begin with its id".into()))?;
+    let causes: Vec<&str> = d.causes.iter().map(Code::as_str).collect();
+    let author = report.first.author.map(|u| u.0);
+    let row = c
+        .cached_query_one(
+            r#"WITH r AS (
+                 INSERT INTO reports (org_id, version, status, reported_at, updated_at,
+                   fiscal_year, sector, event_type, severity, tlp, details, occurred_fy)
+                 VALUES ($1, 1, 'new', $2, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id),
+               s AS (INSERT INTO report_stages (report_id, seq, kind, at, text, author)
+                 SELECT id, 1, $10, $2, $11, $12 FROM r),
+               c AS (INSERT INTO report_causes (report_id, cause)
+                 SELECT DISTINCT r.id, x FROM r, unnest($13::text[]) AS x),
+               h AS (INSERT INTO history (entity, entity_id, version, at, user_id, action,
+                   snapshot)
+                 SELECT 'report', id, 1, $2, $12, 'create', '{"id":' || id || $14 FROM r),
+               p AS (INSERT INTO changes_pending (entity, entity_id, at)
+                 SELECT 'report', id, $2 FROM r)
+             SELECT id FROM r"#,
+            &[
+                &report.org_id.0,
+                &at,
+                &fy,
+                &d.sector.as_str(),
+                &d.event_type.as_str(),
+                &d.severity.map(|s| i16::from(s.level())),
+                &d.tlp.code(),
+                &details,
+                &d.occurred_fiscal_year(),
+                &report.first.kind.code(),
+                &report.first.text,
+                &author,
+                &causes,
+                &rest,
+            ],
         )
         .await
-        .map(|_| ())
-        .map_err(pg_err)
-    };
-    // Polled together, the inserts that only need the id go out pipelined on the connection:
-    // one round trip for all of them instead of one each.
-    let (causes, stage, filed) =
-        tokio::join!(causes, insert_stage(tx, id, 1, &report.first), filed);
-    causes?;
-    stage?;
-    filed?;
+        .map_err(pg_err)?;
+    r.id = ReportId(row.get(0));
     Ok(r)
 }
 
@@ -296,7 +291,7 @@ impl ReportStore for PgStore {
     }
 
     async fn create_report(&self, report: NewReport) -> StoreResult<Report> {
-        in_tx!(self, |tx| { insert_report(&tx, &report).await })
+        insert_report(&self.client().await?, &report).await
     }
 
     async fn create_reports(&self, reports: Vec<NewReport>) -> StoreResult<Vec<Report>> {
@@ -314,6 +309,10 @@ impl ReportStore for PgStore {
 
     async fn get_report(&self, id: ReportId) -> StoreResult<Report> {
         load_report(&self.client().await?, id).await
+    }
+
+    async fn get_reports(&self, ids: &[ReportId]) -> StoreResult<Vec<Report>> {
+        load_reports(&self.client().await?, ids).await
     }
 
     async fn update_report(

@@ -77,49 +77,66 @@ pub async fn load_org<C: GenericClient + Sync>(c: &C, id: OrgId) -> StoreResult<
 }
 
 pub async fn load_report<C: GenericClient + Sync>(c: &C, id: ReportId) -> StoreResult<Report> {
-    let row = c
-        .cached_query_opt(
-            "SELECT org_id, version, status, reported_at, updated_at, details,
-                    (SELECT MIN(id) FROM cases WHERE report_id = reports.id) AS case_id
-             FROM reports WHERE id = $1",
-            &[&id.0],
-        )
-        .await
-        .map_err(pg_err)?
-        .ok_or_else(|| StoreError::not_found("report", id))?;
-    let status: String = row.get("status");
-    let details: String = row.get("details");
-    let stages = c
-        .cached_query(
-            "SELECT seq, kind, at, text, author FROM report_stages
-             WHERE report_id = $1 ORDER BY seq",
-            &[&id.0],
-        )
-        .await
-        .map_err(pg_err)?
-        .iter()
-        .map(|r| {
-            let kind: String = r.get(1);
-            Ok(Stage {
-                seq: u32::try_from(r.get::<_, i32>(0)).map_err(|_| bad("report_stages.seq", ""))?,
+    load_reports(c, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::not_found("report", id))
+}
+
+/// The reports with these ids that exist, in id order, in two statements sent together
+/// whatever their number: the search index reads every new report this way.
+pub async fn load_reports<C: GenericClient + Sync>(
+    c: &C,
+    ids: &[ReportId],
+) -> StoreResult<Vec<Report>> {
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
+    let reports = c.cached_query(
+        "SELECT id, org_id, version, status, reported_at, updated_at, details,
+                (SELECT MIN(id) FROM cases WHERE report_id = reports.id) AS case_id
+         FROM reports WHERE id = ANY($1) ORDER BY id",
+        &params,
+    );
+    let stages = c.cached_query(
+        "SELECT report_id, seq, kind, at, text, author FROM report_stages
+         WHERE report_id = ANY($1) ORDER BY report_id, seq",
+        &params,
+    );
+    let (reports, stages) = tokio::join!(reports, stages);
+    let mut stages = stages.map_err(pg_err)?.into_iter().peekable();
+    let mut out = Vec::new();
+    for row in reports.map_err(pg_err)? {
+        let id: i64 = row.get("id");
+        let mut own = Vec::new();
+        // Both lists are in id order, so each report's stages are the next run of rows.
+        while let Some(r) = stages.next_if(|r| r.get::<_, i64>(0) <= id) {
+            if r.get::<_, i64>(0) < id {
+                continue;
+            }
+            let kind: String = r.get(2);
+            own.push(Stage {
+                seq: u32::try_from(r.get::<_, i32>(1)).map_err(|_| bad("report_stages.seq", ""))?,
                 kind: StageKind::parse(&kind).ok_or_else(|| bad("report_stages.kind", &kind))?,
-                at: r.get(2),
-                text: r.get(3),
-                author: r.get::<_, Option<i64>>(4).map(UserId),
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Report {
-        id,
-        version: row.get("version"),
-        org_id: OrgId(row.get("org_id")),
-        status: ReportStatus::parse(&status).ok_or_else(|| bad("reports.status", &status))?,
-        reported_at: row.get("reported_at"),
-        updated_at: row.get("updated_at"),
-        details: from_json("reports.details", &details)?,
-        stages,
-        case_id: row.get::<_, Option<i64>>("case_id").map(CaseId),
-    })
+                at: r.get(3),
+                text: r.get(4),
+                author: r.get::<_, Option<i64>>(5).map(UserId),
+            });
+        }
+        let status: String = row.get("status");
+        let details: String = row.get("details");
+        out.push(Report {
+            id: ReportId(id),
+            version: row.get("version"),
+            org_id: OrgId(row.get("org_id")),
+            status: ReportStatus::parse(&status).ok_or_else(|| bad("reports.status", &status))?,
+            reported_at: row.get("reported_at"),
+            updated_at: row.get("updated_at"),
+            details: from_json("reports.details", &details)?,
+            stages: own,
+            case_id: row.get::<_, Option<i64>>("case_id").map(CaseId),
+        });
+    }
+    Ok(out)
 }
 
 pub fn case_row(r: &Row) -> StoreResult<Case> {

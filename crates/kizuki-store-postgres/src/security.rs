@@ -12,6 +12,7 @@ use kizuki_store::{
     AuditQuery, AuditRecord, MfaRecord, OrgAllowlist, ReportSharing, SecretSlot, StoreError,
     StoreResult, StoredSecret,
 };
+use tokio_postgres::types::ToSql;
 
 const AUDIT_COLS: &str = "seq, at, actor, action, target, detail, prev_hash, hash";
 
@@ -69,33 +70,88 @@ async fn load_allowlist(
     c: &impl deadpool_postgres::GenericClient,
     org: OrgId,
 ) -> StoreResult<OrgAllowlist> {
-    // One statement: every API call and login asks for it.
+    allowlist_where(c, "$1", &org.0)
+        .await?
+        .ok_or_else(|| StoreError::not_found("organisation", org))
+}
+
+/// The allowlist of the organisation whose id `org_expr` gives (an SQL expression of the one
+/// parameter `key`); `None` when there is no such organisation. One statement: every API
+/// call and login asks for it.
+pub(crate) async fn allowlist_where(
+    c: &impl deadpool_postgres::GenericClient,
+    org_expr: &str,
+    key: &(dyn ToSql + Sync),
+) -> StoreResult<Option<OrgAllowlist>> {
     let row = c
         .cached_query_opt(
-            "SELECT a.entries, a.version, a.updated_at, a.updated_by
-             FROM organisations o LEFT JOIN org_allowlists a ON a.org_id = o.id
-             WHERE o.id = $1",
-            &[&org.0],
+            &format!(
+                "SELECT o.id, a.entries, a.version, a.updated_at, a.updated_by
+                 FROM organisations o LEFT JOIN org_allowlists a ON a.org_id = o.id
+                 WHERE o.id = {org_expr}"
+            ),
+            &[key],
         )
         .await
-        .map_err(pg_err)?
-        .ok_or_else(|| StoreError::not_found("organisation", org))?;
-    Ok(match row.get::<_, Option<String>>(0) {
-        Some(entries) => OrgAllowlist {
-            org_id: org,
-            entries,
-            version: row.get(1),
-            updated_at: row.get(2),
-            updated_by: row.get::<_, Option<i64>>(3).map(UserId),
-        },
-        None => OrgAllowlist {
-            org_id: org,
-            entries: String::new(),
-            version: 0,
-            updated_at: None,
-            updated_by: None,
-        },
-    })
+        .map_err(pg_err)?;
+    Ok(row.map(|row| {
+        let org_id = OrgId(row.get(0));
+        match row.get::<_, Option<String>>(1) {
+            Some(entries) => OrgAllowlist {
+                org_id,
+                entries,
+                version: row.get(2),
+                updated_at: row.get(3),
+                updated_by: row.get::<_, Option<i64>>(4).map(UserId),
+            },
+            None => OrgAllowlist {
+                org_id,
+                entries: String::new(),
+                version: 0,
+                updated_at: None,
+                updated_by: None,
+            },
+        }
+    }))
+}
+
+/// The organisations and people each report is shared with, in the order asked; two
+/// statements sent together whatever the number of reports.
+async fn sharing_of(
+    c: &impl deadpool_postgres::GenericClient,
+    reports: &[ReportId],
+) -> StoreResult<Vec<ReportSharing>> {
+    let ids: Vec<i64> = reports.iter().map(|r| r.0).collect();
+    let params: [&(dyn ToSql + Sync); 1] = [&ids];
+    let orgs = c.cached_query(
+        "SELECT report_id, org_id FROM report_shares WHERE report_id = ANY($1)
+         ORDER BY report_id, org_id",
+        &params,
+    );
+    let users = c.cached_query(
+        "SELECT report_id, user_id FROM report_recipients WHERE report_id = ANY($1)
+         ORDER BY report_id, user_id",
+        &params,
+    );
+    let (orgs, users) = tokio::join!(orgs, users);
+    let mut by_id: std::collections::HashMap<i64, ReportSharing> = ids
+        .iter()
+        .map(|id| (*id, ReportSharing::default()))
+        .collect();
+    for r in orgs.map_err(pg_err)? {
+        if let Some(s) = by_id.get_mut(&r.get::<_, i64>(0)) {
+            s.orgs.push(OrgId(r.get(1)));
+        }
+    }
+    for r in users.map_err(pg_err)? {
+        if let Some(s) = by_id.get_mut(&r.get::<_, i64>(0)) {
+            s.users.push(UserId(r.get(1)));
+        }
+    }
+    Ok(ids
+        .iter()
+        .map(|id| by_id.get(id).cloned().unwrap_or_default())
+        .collect())
 }
 
 async fn report_exists(c: &impl deadpool_postgres::GenericClient, id: ReportId) -> StoreResult<()> {
@@ -436,30 +492,16 @@ impl SecurityStore for PgStore {
     }
 
     async fn report_sharing(&self, report: ReportId) -> StoreResult<kizuki_store::ReportSharing> {
-        let id: ReportId = report;
         let c = self.client().await?;
-        report_exists(&c, id).await?;
-        let orgs = c
-            .cached_query(
-                "SELECT org_id FROM report_shares WHERE report_id = $1 ORDER BY org_id",
-                &[&id.0],
-            )
-            .await
-            .map_err(pg_err)?
-            .iter()
-            .map(|r| OrgId(r.get(0)))
-            .collect();
-        let users = c
-            .cached_query(
-                "SELECT user_id FROM report_recipients WHERE report_id = $1 ORDER BY user_id",
-                &[&id.0],
-            )
-            .await
-            .map_err(pg_err)?
-            .iter()
-            .map(|r| UserId(r.get(0)))
-            .collect();
-        Ok(ReportSharing { orgs, users })
+        report_exists(&c, report).await?;
+        Ok(sharing_of(&c, &[report]).await?.pop().unwrap_or_default())
+    }
+
+    async fn reports_sharing(
+        &self,
+        reports: &[ReportId],
+    ) -> StoreResult<Vec<kizuki_store::ReportSharing>> {
+        sharing_of(&self.client().await?, reports).await
     }
 
     async fn set_report_sharing(

@@ -50,6 +50,41 @@ impl TokenStore for PgStore {
         .map(|r| token_row(&r)))
     }
 
+    async fn token_holder(&self, hash: &str) -> StoreResult<Option<TokenHolder>> {
+        let c = self.client().await?;
+        // Four statements keyed by the hash alone, so they go out pipelined: one round trip.
+        let params: [&(dyn ToSql + Sync); 1] = [&hash];
+        let token_sql = format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE hash = $1");
+        let user_sql = format!(
+            "SELECT {USER_COLS} FROM users
+             WHERE id = (SELECT user_id FROM api_tokens WHERE hash = $1)"
+        );
+        let holder_org = "(SELECT u.org_id FROM api_tokens t JOIN users u ON u.id = t.user_id
+                           WHERE t.hash = $1)";
+        let org_sql = format!("SELECT {ORG_COLS} FROM organisations WHERE id = {holder_org}");
+        let token = c.cached_query_opt(&token_sql, &params);
+        let user = c.cached_query_opt(&user_sql, &params);
+        let org = c.cached_query_opt(&org_sql, &params);
+        let allowlist = crate::security::allowlist_where(&c, holder_org, &hash);
+        let (token, user, org, allowlist) = tokio::join!(token, user, org, allowlist);
+        let (Some(token), Some(user), Some(org)) = (
+            token.map_err(pg_err)?,
+            user.map_err(pg_err)?,
+            org.map_err(pg_err)?,
+        ) else {
+            return Ok(None);
+        };
+        let Some(allowlist) = allowlist? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenHolder {
+            token: token_row(&token),
+            user: user_row(&user)?,
+            org: org_row(&org)?,
+            allowlist,
+        }))
+    }
+
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
         let c = self.client().await?;
         Ok(c.cached_query(

@@ -41,7 +41,7 @@ use kizuki_domain::user::{Email, NewUser, Role, User};
 use kizuki_store::prelude::*;
 use kizuki_store::{
     ApiToken, Change, Credentials, Current, Entity, HistoryEntry, LinkKind, NewReport, NewStage,
-    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, StoreError, StoreResult,
+    NewToken, Page, Paged, Problem, ReportFilter, ReportLink, StoreError, StoreResult, TokenHolder,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use std::path::{Path, PathBuf};

@@ -324,6 +324,24 @@ impl ReportStore for SqliteStore {
         self.read_store(move |c| load_report(c, id)).await
     }
 
+    async fn get_reports(&self, ids: &[ReportId]) -> StoreResult<Vec<Report>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        self.read_store(move |c| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                match load_report(c, id) {
+                    Ok(r) => out.push(r),
+                    Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn update_report(
         &self,
         id: ReportId,

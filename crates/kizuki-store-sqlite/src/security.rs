@@ -82,7 +82,7 @@ fn mfa_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MfaRecord> {
     })
 }
 
-fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowlist> {
+pub(crate) fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowlist> {
     // Cached statement: every API call reads the allowlist, so preparing it once matters.
     let row = c
         .prepare_cached(
@@ -108,6 +108,27 @@ fn load_allowlist(c: &rusqlite::Connection, org: OrgId) -> StoreResult<OrgAllowl
         updated_at: None,
         updated_by: None,
     }))
+}
+
+/// The organisations and people a report is shared with, none for an unknown report.
+fn sharing_of(c: &rusqlite::Connection, id: ReportId) -> StoreResult<ReportSharing> {
+    let orgs = c
+        .prepare_cached("SELECT org_id FROM report_shares WHERE report_id = ?1 ORDER BY org_id")
+        .and_then(|mut st| {
+            st.query_map([id.0], |r| r.get(0).map(OrgId))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db_err)?;
+    let users = c
+        .prepare_cached(
+            "SELECT user_id FROM report_recipients WHERE report_id = ?1 ORDER BY user_id",
+        )
+        .and_then(|mut st| {
+            st.query_map([id.0], |r| r.get(0).map(UserId))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db_err)?;
+    Ok(ReportSharing { orgs, users })
 }
 
 pub(crate) fn org_exists(c: &rusqlite::Connection, org: OrgId) -> StoreResult<()> {
@@ -445,25 +466,18 @@ impl SecurityStore for SqliteStore {
         let id: ReportId = report;
         self.read_store(move |c| {
             crate::reports::report_exists(c, id)?;
-            let orgs = c
-                .prepare("SELECT org_id FROM report_shares WHERE report_id = ?1 ORDER BY org_id")
-                .and_then(|mut st| {
-                    st.query_map([id.0], |r| r.get(0).map(OrgId))?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .map_err(db_err)?;
-            let users = c
-                .prepare(
-                    "SELECT user_id FROM report_recipients WHERE report_id = ?1 ORDER BY user_id",
-                )
-                .and_then(|mut st| {
-                    st.query_map([id.0], |r| r.get(0).map(UserId))?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .map_err(db_err)?;
-            Ok(ReportSharing { orgs, users })
+            sharing_of(c, id)
         })
         .await
+    }
+
+    async fn reports_sharing(
+        &self,
+        reports: &[ReportId],
+    ) -> StoreResult<Vec<kizuki_store::ReportSharing>> {
+        let ids = reports.to_vec();
+        self.read_store(move |c| ids.into_iter().map(|id| sharing_of(c, id)).collect())
+            .await
     }
 
     async fn set_report_sharing(

@@ -64,6 +64,48 @@ impl TokenStore for SqliteStore {
         .await
     }
 
+    async fn token_holder(&self, hash: &str) -> StoreResult<Option<TokenHolder>> {
+        let hash = hash.to_owned();
+        // One trip to a reader connection for all four.
+        self.read_store(move |c| {
+            let token = c
+                .prepare_cached(&format!(
+                    "SELECT {TOKEN_COLS} FROM api_tokens WHERE hash = ?1"
+                ))
+                .and_then(|mut st| st.query_row([hash], token_row).optional())
+                .map_err(db_err)?;
+            let Some(token) = token else {
+                return Ok(None);
+            };
+            let user = c
+                .prepare_cached(&format!(
+                    "SELECT {} FROM users WHERE id = ?1",
+                    crate::users::USER_COLS
+                ))
+                .and_then(|mut st| {
+                    st.query_row([token.user_id.0], crate::users::user_row)
+                        .optional()
+                })
+                .map_err(db_err)?;
+            let Some(user) = user else {
+                return Ok(None);
+            };
+            let org = match crate::orgs::load_org(c, user.user.org_id) {
+                Ok(o) => o,
+                Err(StoreError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let allowlist = crate::security::load_allowlist(c, org.id)?;
+            Ok(Some(TokenHolder {
+                token,
+                user,
+                org,
+                allowlist,
+            }))
+        })
+        .await
+    }
+
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>> {
         self.read(move |c| {
             let mut st = c.prepare(&format!(

@@ -110,6 +110,8 @@ macro_rules! conformance_suite {
             user_lang_is_remembered,
             user_role_is_changed,
             tokens_round_trip_and_revoke,
+            token_holder_is_token_user_org_and_allowlist,
+            many_reports_read_at_once,
             report_links_round_trip,
             // Selection.
             selection_overrides_round_trip,
@@ -1099,6 +1101,97 @@ pub async fn user_role_is_changed(store: DynStore) {
         store.set_user_role(UserId(987_654), Role::Editor).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+pub async fn token_holder_is_token_user_org_and_allowlist(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    let u = a_user(store.as_ref(), org.id, "holder@example.jp").await;
+    let t = store
+        .create_token(NewToken {
+            user_id: u.id,
+            label: "holder".into(),
+            hash: "dd44".into(),
+            at: t0(),
+        })
+        .await
+        .unwrap();
+    assert!(store.token_holder("ee55").await.unwrap().is_none());
+    let h = store.token_holder("dd44").await.unwrap().unwrap();
+    assert_eq!(h.token, t);
+    assert_eq!(h.user, u);
+    assert_eq!(h.org, store.get_org(org.id).await.unwrap());
+    assert_eq!(h.allowlist, store.org_allowlist(org.id).await.unwrap());
+    assert_eq!(h.allowlist.entries, "", "no allowlist yet");
+    store
+        .set_org_allowlist(org.id, 0, "192.0.2.0/24", Some(u.id), t0())
+        .await
+        .unwrap();
+    let h = store.token_holder("dd44").await.unwrap().unwrap();
+    assert_eq!(h.allowlist.entries, "192.0.2.0/24");
+    assert_eq!(h.allowlist.org_id, org.id);
+    // The caller judges revoked tokens and inactive users: they are still given back.
+    store.set_user_active(u.id, false).await.unwrap();
+    store.revoke_token(t.id, t0()).await.unwrap();
+    let h = store.token_holder("dd44").await.unwrap().unwrap();
+    assert!(!h.user.active);
+    assert!(!h.token.is_active());
+}
+
+pub async fn many_reports_read_at_once(store: DynStore) {
+    let org = an_org(store.as_ref()).await;
+    assert!(store.get_reports(&[]).await.unwrap().is_empty());
+    let mut made = Vec::new();
+    for (i, title) in ["一", "二", "三"].into_iter().enumerate() {
+        let mut d = details(title, "railway");
+        if i == 1 {
+            d.causes.clear();
+        }
+        let r = store
+            .create_report(NewReport {
+                org_id: org.id,
+                details: d,
+                first: first_stage(t0() + Duration::minutes(i as i64)),
+            })
+            .await
+            .unwrap();
+        made.push(r);
+    }
+    let r = store
+        .add_stage(
+            made[2].id,
+            NewStage {
+                kind: StageKind::FollowUp,
+                at: t0() + Duration::hours(1),
+                text: "続報".into(),
+                author: None,
+            },
+        )
+        .await
+        .unwrap();
+    made[2] = r;
+    let missing = ReportId(made[2].id.0 + 1000);
+    // Asked out of order, with a repeat and an id that has no report.
+    let ids = [made[2].id, missing, made[0].id, made[1].id, made[0].id];
+    let got = store.get_reports(&ids).await.unwrap();
+    assert_eq!(got, made, "the existing reports once each, in id order");
+    for r in &made {
+        assert_eq!(store.get_report(r.id).await.unwrap(), *r);
+        // The first history entry is the report as filed, under its own id.
+        let first = &store.report_history(r.id).await.unwrap()[0];
+        assert_eq!(first.action, "create");
+        let own_id = format!("{{\"id\":{},\"version\":1,", r.id.0);
+        assert!(first.snapshot.starts_with(&own_id), "{}", first.snapshot);
+        assert!(
+            first.snapshot.contains(&r.details.title),
+            "{}",
+            first.snapshot
+        );
+        assert!(
+            first.snapshot.contains("第一報です。"),
+            "{}",
+            first.snapshot
+        );
+    }
 }
 
 pub async fn tokens_round_trip_and_revoke(store: DynStore) {

@@ -203,6 +203,15 @@ pub struct ApiToken {
     pub first_used_at: Option<DateTime<Utc>>,
 }
 
+/// A bearer token and everything an API call checks about who holds it.
+#[derive(Debug, Clone)]
+pub struct TokenHolder {
+    pub token: ApiToken,
+    pub user: User,
+    pub org: Organisation,
+    pub allowlist: OrgAllowlist,
+}
+
 impl ApiToken {
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
@@ -395,6 +404,11 @@ pub trait TokenStore: Send + Sync {
     /// The token with this hash, revoked or not (the caller decides what a revoked one means).
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
 
+    /// The token with this hash together with its user, the user's organisation and that
+    /// organisation's allowlist, revoked or inactive or not: every API call needs all four,
+    /// so they are read at once.
+    async fn token_holder(&self, hash: &str) -> StoreResult<Option<TokenHolder>>;
+
     async fn list_tokens(&self, user: UserId) -> StoreResult<Vec<ApiToken>>;
 
     /// Marks the token revoked; revoking twice keeps the first time.
@@ -416,6 +430,10 @@ pub trait ReportStore: Send + Sync {
     async fn create_reports(&self, reports: Vec<NewReport>) -> StoreResult<Vec<Report>>;
 
     async fn get_report(&self, id: ReportId) -> StoreResult<Report>;
+
+    /// The reports with these ids that exist, in id order; an id with no report is left
+    /// out. For readers of many reports at once (the search index following the feed).
+    async fn get_reports(&self, ids: &[ReportId]) -> StoreResult<Vec<Report>>;
 
     async fn update_report(
         &self,
@@ -824,6 +842,10 @@ pub trait SecurityStore: Send + Sync {
     ) -> StoreResult<OrgAllowlist>;
 
     async fn report_sharing(&self, report: ReportId) -> StoreResult<ReportSharing>;
+
+    /// The sharing of each of these reports, in the order asked (an id with no report has
+    /// none): what the search index reads for a batch of new reports.
+    async fn reports_sharing(&self, reports: &[ReportId]) -> StoreResult<Vec<ReportSharing>>;
 
     /// Replaces the report's sharing lists as a new version of the report (history action
     /// `share`, its snapshot the report with its sharing), checked against
