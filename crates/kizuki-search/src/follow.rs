@@ -31,6 +31,9 @@ const FEED_BATCH: usize = 2_000;
 const COMMIT_EVERY_DOCS: u64 = 50_000;
 /// Concurrent reads from the store while fetching a batch.
 const FETCH_LANES: usize = 4;
+/// The fewest reports a lane reads: a lane's reads cost a round trip whatever their number,
+/// so a small batch is read by one lane.
+const LANE_MIN: usize = 250;
 
 /// Applies every change after the index's last position. Returns the progress made.
 /// `progress` is called after every batch.
@@ -132,31 +135,41 @@ async fn fetch(
     let mut groups = Vec::new();
     let ids: Vec<i64> = reports.into_iter().collect();
     let mut lanes = tokio::task::JoinSet::new();
-    let per_lane = ids.len().div_ceil(FETCH_LANES).max(1);
+    let per_lane = ids.len().div_ceil(FETCH_LANES).max(LANE_MIN);
     for chunk in ids.chunks(per_lane) {
         let chunk = chunk.to_vec();
         let store = store.clone();
         lanes.spawn(async move {
+            let ids: Vec<ReportId> = chunk.iter().copied().map(ReportId).collect();
+            let found = store.get_reports(&ids).await?;
+            // Sharing only widens AMBER (organisations) and RED (people); the other labels
+            // need no read.
+            let shared: Vec<ReportId> = found
+                .iter()
+                .filter(|r| matches!(r.details.tlp, Tlp::Amber | Tlp::Red))
+                .map(|r| r.id)
+                .collect();
+            let sharing: std::collections::HashMap<ReportId, _> = shared
+                .iter()
+                .copied()
+                .zip(store.reports_sharing(&shared).await?)
+                .collect();
+            let mut found = found.into_iter().peekable();
             let mut out = Vec::with_capacity(chunk.len());
+            // Both are in id order: an id the store did not return has no report any more.
             for id in chunk {
-                match store.get_report(ReportId(id)).await {
-                    Ok(r) => {
-                        let doc = IndexDoc::from_report(&r);
-                        // Sharing only widens AMBER (organisations) and RED (people); skip
-                        // the read for the other labels, which are most reports.
-                        let doc = if matches!(r.details.tlp, Tlp::Amber | Tlp::Red) {
-                            let sh = store.report_sharing(r.id).await?;
-                            doc.with_sharing(&sh.orgs, &sh.users)
-                        } else {
-                            doc
-                        };
-                        out.push((id, Some((r.case_id, doc))));
-                    }
-                    Err(StoreError::NotFound { .. }) => out.push((id, None)),
-                    Err(e) => return Err(e),
-                }
+                let Some(r) = found.next_if(|r| r.id.0 == id) else {
+                    out.push((id, None));
+                    continue;
+                };
+                let doc = IndexDoc::from_report(&r);
+                let doc = match sharing.get(&r.id) {
+                    Some(sh) => doc.with_sharing(&sh.orgs, &sh.users),
+                    None => doc,
+                };
+                out.push((id, Some((r.case_id, doc))));
             }
-            Ok(out)
+            Ok::<_, StoreError>(out)
         });
     }
     let mut fetched = Vec::with_capacity(ids.len());
