@@ -758,14 +758,19 @@ pub async fn allowlist_permits(
     org: kizuki_domain::ids::OrgId,
     addr: std::net::IpAddr,
 ) -> AppResult<bool> {
-    let stored = app.store.org_allowlist(org).await?;
+    Ok(stored_allowlist_permits(
+        &app.store.org_allowlist(org).await?,
+        addr,
+    ))
+}
+
+/// Whether a stored allowlist lets `addr` in: an empty list lets everyone in, one that no
+/// longer parses nobody.
+pub fn stored_allowlist_permits(stored: &OrgAllowlist, addr: std::net::IpAddr) -> bool {
     if stored.entries.trim().is_empty() {
-        return Ok(true);
+        return true;
     }
-    Ok(match Allowlist::parse(&stored.entries) {
-        Ok(list) => list.permits(addr),
-        Err(_) => false,
-    })
+    Allowlist::parse(&stored.entries).is_ok_and(|list| list.permits(addr))
 }
 
 fn parse_cidr(text: &str) -> AppResult<Cidr> {

@@ -9,10 +9,10 @@ use kizuki_domain::access::{
 };
 use kizuki_domain::case::Case;
 use kizuki_domain::ids::{OrgId, UserId};
-use kizuki_domain::org::OrgKind;
+use kizuki_domain::org::{OrgKind, Organisation};
 use kizuki_domain::report::Report;
 use kizuki_domain::signoff::{SignOff, SignOffState};
-use kizuki_domain::taxonomy::Lang;
+use kizuki_domain::taxonomy::{Code, Lang};
 use kizuki_domain::user::{Email, Role, User};
 use kizuki_store::StoreError;
 
@@ -25,6 +25,30 @@ pub struct Principal {
     pub lang: Lang,
     pub display_name: String,
     pub email: String,
+    /// The organisation, when it was read together with the user for this request; access
+    /// decisions then need not read it again. `None` where only the user was read.
+    pub org: Option<OrgFacts>,
+}
+
+/// What access decisions need to know of a principal's organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgFacts {
+    pub kind: OrgKind,
+    /// The sectors it oversees: a ministry's own, none for anyone else.
+    pub oversees: Vec<Code>,
+}
+
+impl OrgFacts {
+    pub fn of(org: &Organisation) -> OrgFacts {
+        OrgFacts {
+            kind: org.org.kind,
+            oversees: if org.org.kind == OrgKind::Ministry {
+                org.org.sectors.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
 }
 
 impl Principal {
@@ -36,7 +60,17 @@ impl Principal {
             lang: u.user.lang,
             display_name: u.user.display_name.clone(),
             email: u.user.email.as_str().to_owned(),
+            org: None,
         }
+    }
+
+    /// The principal of `u`, carrying what was read of its organisation `org` alongside.
+    pub fn with_org(u: &User, org: &Organisation) -> Principal {
+        let mut p = Principal::from_user(u);
+        if org.id == p.org_id {
+            p.org = Some(OrgFacts::of(org));
+        }
+        p
     }
 
     /// Staff of an operator: they file reports for their own organisation.
@@ -130,18 +164,16 @@ pub async fn set_lang(app: &App, p: &Principal, lang: Lang) -> AppResult<Princip
 /// overseen sectors and an organisation's kind take effect at once; a role that does not fit
 /// its organisation's kind yields a member `access::decide` denies everything.
 pub async fn viewer(app: &App, p: &Principal) -> AppResult<Viewer> {
-    let org = app.store.get_org(p.org_id).await?;
-    let oversees = if org.org.kind == OrgKind::Ministry {
-        org.org.sectors.clone()
-    } else {
-        Vec::new()
+    let org = match &p.org {
+        Some(known) => known.clone(),
+        None => OrgFacts::of(&app.store.get_org(p.org_id).await?),
     };
     Ok(Viewer::Member(Member {
         user_id: p.user_id,
         role: p.role,
         org_id: p.org_id,
-        org_kind: org.org.kind,
-        oversees,
+        org_kind: org.kind,
+        oversees: org.oversees,
     }))
 }
 

@@ -394,6 +394,7 @@ mod tests {
             lang: Lang::Ja,
             display_name: "試験".into(),
             email: format!("u{user}@example.jp"),
+            org: None,
         }
     }
 

@@ -6,6 +6,7 @@
 use super::audit::{self, actions};
 use super::throttle::{Locked, LoginThrottle};
 use crate::App;
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use kizuki_domain::ids::UserId;
 use kizuki_domain::user::User;
@@ -83,7 +84,8 @@ pub async fn with_password(
         }
         Err(e) => return Err(e),
     };
-    if !address_allowed(app, &user, addr, &detail).await? {
+    let permitted = crate::accounts::allowlist_permits(app, user.user.org_id, addr).await?;
+    if !address_allowed(app, &user, permitted, &detail).await? {
         return Ok(PasswordOutcome::AddressRefused);
     }
     let enrolled = crate::security::mfa::is_enrolled(app, user.id).await?;
@@ -153,13 +155,13 @@ pub async fn with_token(
     throttle: &LoginThrottle,
     secret: &str,
     addr: IpAddr,
-) -> AppResult<User> {
+) -> AppResult<Principal> {
     let key = format!("token@{addr}");
     if throttle.check(&key, addr).is_err() {
         return Err(AppError::Unauthenticated);
     }
-    let user = match crate::security::tokens::authenticate(app, secret).await {
-        Ok(u) => u,
+    let holder = match crate::security::tokens::authenticate(app, secret).await {
+        Ok(h) => h,
         Err(AppError::Unauthenticated) => {
             let _ = throttle.record_failure(&key, addr);
             return Err(AppError::Unauthenticated);
@@ -167,22 +169,23 @@ pub async fn with_token(
         Err(e) => return Err(e),
     };
     let detail = json!({"addr": addr.to_string(), "via": "token"});
-    if !address_allowed(app, &user, addr, &detail).await? {
+    let permitted = crate::accounts::stored_allowlist_permits(&holder.allowlist, addr);
+    if !address_allowed(app, &holder.user, permitted, &detail).await? {
         return Err(AppError::Forbidden(format!(
             "this organisation's accounts may not be used from {addr}"
         )));
     }
-    Ok(user)
+    Ok(Principal::with_org(&holder.user, &holder.org))
 }
 
-/// Whether the user's organisation allows `addr`; a refusal is audited.
+/// Passes on whether the user's organisation allows the address; a refusal is audited.
 async fn address_allowed(
     app: &App,
     user: &User,
-    addr: IpAddr,
+    permitted: bool,
     detail: &serde_json::Value,
 ) -> AppResult<bool> {
-    if crate::accounts::allowlist_permits(app, user.user.org_id, addr).await? {
+    if permitted {
         return Ok(true);
     }
     crate::security::audit_log::note(

@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use blake2::{Blake2s256, Digest};
 use kizuki_domain::user::{Email, User};
-use kizuki_store::{ApiToken, NewToken, StoreError};
+use kizuki_store::{ApiToken, NewToken, StoreError, TokenHolder};
 
 /// What every token starts with, so a leaked one is easy to recognise in logs and scanners.
 pub const PREFIX: &str = "kzk_";
@@ -83,23 +83,20 @@ pub(crate) async fn issue(
 /// What a token's label may hold.
 const MAX_LABEL: usize = 100;
 
-/// The active user a bearer secret belongs to; any failure is [`AppError::Unauthenticated`].
-pub async fn authenticate(app: &App, secret: &str) -> AppResult<User> {
+/// The active user a bearer secret belongs to, with the user's organisation and its
+/// allowlist; any failure is [`AppError::Unauthenticated`].
+pub async fn authenticate(app: &App, secret: &str) -> AppResult<TokenHolder> {
     let secret = secret.trim();
     if !secret.starts_with(PREFIX) {
         return Err(AppError::Unauthenticated);
     }
-    let Some(token) = app.store.token_by_hash(&hash(secret)).await? else {
+    let Some(holder) = app.store.token_holder(&hash(secret)).await? else {
         return Err(AppError::Unauthenticated);
     };
-    if !token.is_active() {
+    let (token, user) = (&holder.token, &holder.user);
+    if !token.is_active() || !user.active {
         return Err(AppError::Unauthenticated);
     }
-    let user = match app.store.get_user(token.user_id).await {
-        Ok(u) if u.active => u,
-        Ok(_) | Err(StoreError::NotFound { .. }) => return Err(AppError::Unauthenticated),
-        Err(e) => return Err(e.into()),
-    };
     // A credential's first use is audited like its issue and revocation; later requests see
     // the time set and cost nothing more.
     if token.first_used_at.is_none()
@@ -117,7 +114,7 @@ pub async fn authenticate(app: &App, secret: &str) -> AppResult<User> {
         )
         .await?;
     }
-    Ok(user)
+    Ok(holder)
 }
 
 /// The tokens of the user with `email`.
@@ -191,13 +188,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_token_brings_its_organisation_for_access_decisions() {
+        let (app, _t) = crate::test_support::demo(13).await;
+        let me = crate::test_support::operator_principal(&app).await;
+        assert_eq!(me.org, None, "a principal read from the user alone");
+        let (_, secret) = create_own(&app, &me, "ci").await.unwrap();
+        let throttle = crate::security::throttle::LoginThrottle::new(
+            crate::security::throttle::ThrottleConfig::default(),
+            app.clock.clone(),
+        );
+        let addr = std::net::IpAddr::from([192, 0, 2, 7]);
+        let p = crate::security::signin::with_token(&app, &throttle, &secret, addr)
+            .await
+            .unwrap();
+        let org = app.store.get_org(me.org_id).await.unwrap();
+        assert_eq!(p.org, Some(crate::auth::OrgFacts::of(&org)));
+        assert_eq!(
+            Principal {
+                org: None,
+                ..p.clone()
+            },
+            me
+        );
+        // Facts of another organisation are never attached.
+        let other = app.store.list_orgs().await.unwrap();
+        let other = other.iter().find(|o| o.id != me.org_id).unwrap();
+        let user = app.store.get_user(me.user_id).await.unwrap();
+        assert_eq!(Principal::with_org(&user, other).org, None);
+        // The allowlist read with the token is the one enforced.
+        let mine = crate::accounts::allowlist_permits(&app, me.org_id, addr)
+            .await
+            .unwrap();
+        assert!(mine);
+        app.store
+            .set_org_allowlist(me.org_id, 0, "198.51.100.0/24", None, app.clock.now())
+            .await
+            .unwrap();
+        assert!(matches!(
+            crate::security::signin::with_token(&app, &throttle, &secret, addr).await,
+            Err(AppError::Forbidden(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn a_user_manages_their_own_tokens_and_no_one_elses() {
         let (app, _t) = crate::test_support::demo(12).await;
         let me = crate::test_support::operator_principal(&app).await;
         let other = crate::test_support::analyst_principal(&app).await;
         let (mine_t, secret) = create_own(&app, &me, " 監視スクリプト ").await.unwrap();
         assert_eq!(mine_t.label, "監視スクリプト");
-        assert_eq!(authenticate(&app, &secret).await.unwrap().id, me.user_id);
+        assert_eq!(
+            authenticate(&app, &secret).await.unwrap().user.id,
+            me.user_id
+        );
         assert_eq!(mine(&app, &me).await.unwrap().len(), 1);
         assert!(mine(&app, &other).await.unwrap().is_empty());
         assert!(matches!(

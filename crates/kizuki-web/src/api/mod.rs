@@ -71,16 +71,12 @@ impl FromRequestParts<WebState> for ApiUser {
             Err(r) => return Err(ApiError(r.held().await)),
         };
         // The same address throttle and allowlist as the login form.
-        let user = signin::with_token(&st.app, &st.security.throttle, secret, addr).await?;
+        let p = signin::with_token(&st.app, &st.security.throttle, secret, addr).await?;
         // Fair limits: charged once the caller is known, to its token and org.
-        if let Err(r) = st
-            .limits
-            .check_api(user.user.org_id, secret, early, now)
-            .await
-        {
+        if let Err(r) = st.limits.check_api(p.org_id, secret, early, now).await {
             return Err(ApiError(r.held().await));
         }
-        Ok(ApiUser(Principal::from_user(&user)))
+        Ok(ApiUser(p))
     }
 }
 
