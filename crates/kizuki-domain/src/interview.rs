@@ -7,10 +7,10 @@ use crate::anonymise::text_fields;
 use crate::case::{CaseContent, SECTION_HEADINGS};
 use crate::error::{FieldError, ValidationErrors, text};
 use crate::ids::UserId;
+use crate::text::bigrams;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use unicode_normalization::UnicodeNormalization;
 
 /// Where the interview takes place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -618,17 +618,6 @@ fn sentences(s: &str) -> impl Iterator<Item = &str> {
     s.split_inclusive(['。', '！', '？', '!', '?', '\n'])
         .map(str::trim)
         .filter(|t| !t.is_empty())
-}
-
-/// Character bigrams of the text folded (NFKC, lower case) with spaces and punctuation left
-/// out, so 「 障害を 検知 した」 and 「障害を検知した。」 match.
-fn bigrams(s: &str) -> HashSet<(char, char)> {
-    let chars: Vec<char> = s
-        .nfkc()
-        .flat_map(char::to_lowercase)
-        .filter(|c| c.is_alphanumeric())
-        .collect();
-    chars.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// Below this many bigrams a sentence or statement is too short to tell use from chance.

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fiscal;
 pub mod ids;
 pub mod interview;
+pub mod lessons;
 pub mod org;
 pub mod report;
 pub mod selection;

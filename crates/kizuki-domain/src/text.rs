@@ -49,6 +49,19 @@ pub fn thousands(n: i64) -> String {
     out
 }
 
+/// Character bigrams of the text folded (NFKC, lower case) with spaces and punctuation left
+/// out, so 「 障害を 検知 した」 and 「障害を検知した。」 match: the measure of shared wording
+/// wherever two texts are compared.
+pub fn bigrams(s: &str) -> std::collections::HashSet<(char, char)> {
+    use unicode_normalization::UnicodeNormalization as _;
+    let chars: Vec<char> = s
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    chars.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,7 @@ mod directory;
 mod feed;
 // Interviews with the operators of selected cases.
 mod interviews;
+mod lessons;
 mod migrate;
 mod orgs;
 mod publication;

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_feed_and_token_use.sql"),
     // Token buckets shared by every node: version 14.
     include_str!("../migrations/0014_rate_buckets.sql"),
+    include_str!("../migrations/0015_lesson_themes.sql"),
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,7 @@ mod feed;
 mod group;
 // Interviews with the operators of selected cases.
 mod interviews;
+mod lessons;
 mod migrate;
 mod orgs;
 mod publication;

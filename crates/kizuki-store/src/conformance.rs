@@ -68,9 +68,13 @@ pub use year::{
 
 // Organisations enabled or not, their contacts, forwarded reports.
 mod directory;
+mod lessons;
 pub use directory::{
     contacts_are_versioned, forwards_are_kept_per_report_and_recipient,
     orgs_are_disabled_and_enabled_as_versions,
+};
+pub use lessons::{
+    lesson_tags_change_only_from_what_was_seen, lesson_themes_are_versioned_and_ordered,
 };
 
 // Interviews with the operators of selected cases.
@@ -167,7 +171,10 @@ macro_rules! conformance_suite {
             // The directory beyond accounts.
             orgs_are_disabled_and_enabled_as_versions,
             contacts_are_versioned,
-            forwards_are_kept_per_report_and_recipient
+            forwards_are_kept_per_report_and_recipient,
+            // Lesson themes.
+            lesson_themes_are_versioned_and_ordered,
+            lesson_tags_change_only_from_what_was_seen
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {

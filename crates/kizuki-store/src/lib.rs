@@ -11,6 +11,8 @@ mod error;
 mod filter;
 // Interviews with the operators of selected cases.
 mod interviews;
+// Lesson themes and the lessons tagged with them.
+mod lessons;
 // Security.
 mod security;
 // Reminders.
@@ -38,6 +40,9 @@ pub use selection::{
     CaseDraft, NewSelection, ScoreOverrideRecord, SelectionMember, SelectionStatus, StoredSelection,
 };
 // Cooperation records and published editions of a survey year.
+pub use lessons::{
+    LessonTag, StoredTheme, ThemeWrite, tag_changes, theme_of_key, theme_set, theme_write,
+};
 pub use year::{CooperationRecord, CooperationStatus, Edition, NewCooperation, NewEdition};
 // Interviews with the operators of selected cases.
 pub use interviews::{
@@ -891,6 +896,39 @@ pub trait DirectoryStore: Send + Sync {
     async fn forwards_to(&self, org: OrgId, limit: usize) -> StoreResult<Vec<Forward>>;
 }
 
+/// Lesson themes and the tags linking lessons to them.
+#[async_trait]
+pub trait LessonStore: Send + Sync {
+    /// Every theme, retired ones too, by position then key.
+    async fn list_themes(&self) -> StoreResult<Vec<StoredTheme>>;
+
+    /// Adds a theme (`expected_version` 0; [`StoreError::Duplicate`] if the key is taken, at
+    /// the end of the list) or replaces one still at `expected_version` (otherwise
+    /// [`StoreError::Conflict`] with the current version).
+    async fn save_theme(
+        &self,
+        theme: &kizuki_domain::lessons::Theme,
+        expected_version: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<StoredTheme>;
+
+    /// Every tag, or those of one lesson, by lesson then theme.
+    async fn lesson_tags(&self, lesson: Option<&str>) -> StoreResult<Vec<LessonTag>>;
+
+    /// Makes `themes` the lesson's themes if its themes are still `expected` (as a set);
+    /// otherwise [`StoreError::Conflict`] and nothing changes. Tags kept keep their time and
+    /// author. An unknown theme is [`StoreError::NotFound`].
+    async fn set_lesson_themes(
+        &self,
+        lesson: &str,
+        expected: &[String],
+        themes: &[String],
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<LessonTag>>;
+}
+
 /// Stage-deadline reminders, each claimed once across nodes.
 #[async_trait]
 pub trait ReminderStore: Send + Sync {
@@ -1006,6 +1044,7 @@ pub trait Store:
     + YearStore
     + InterviewStore
     + DirectoryStore
+    + LessonStore
     + Send
     + Sync
     + 'static
@@ -1036,9 +1075,9 @@ pub type DynStore = Arc<dyn Store>;
 /// The entity stores, for callers of [`Store`]'s methods: `use kizuki_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CaseStore, ChangeFeed, DirectoryStore, InterviewStore, OrgStore, PublicationStore,
-        ReminderStore, ReportStore, SecurityStore, SelectionStore, SessionStore, Store,
-        SurveyStore, TokenStore, UserStore, YearStore,
+        CaseStore, ChangeFeed, DirectoryStore, InterviewStore, LessonStore, OrgStore,
+        PublicationStore, ReminderStore, ReportStore, SecurityStore, SelectionStore, SessionStore,
+        Store, SurveyStore, TokenStore, UserStore, YearStore,
     };
 }
 
