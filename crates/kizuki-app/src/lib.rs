@@ -10,6 +10,7 @@ pub mod error;
 pub mod imports;
 // Interviews with the operators of selected cases.
 pub mod interviews;
+pub mod lessons;
 pub mod notify;
 pub mod ops;
 pub mod presence;

@@ -88,6 +88,8 @@ pub async fn seed_demo(app: &App) -> AppResult<DemoOutcome> {
     let editor = crate::publication::loaded_year_editor(app).await?;
     let at = crate::publication::loaded_year_published_at(year);
     crate::publication::year::publish_dated(app, &editor, year, at).await?;
+    // The lesson themes, with the 2019 lessons under theirs.
+    crate::lessons::seed(app, &kizuki_dataset::default_themes()?).await?;
     Ok(DemoOutcome {
         credentials,
         survey,

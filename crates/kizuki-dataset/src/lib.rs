@@ -6,12 +6,14 @@
 
 mod error;
 mod survey;
+mod themes;
 
 pub use error::DatasetError;
 pub use survey::{
     AnalystScore, CaseFile, ReportSeed, SurveyData, load_survey_dir, parse_survey_files,
     survey_files, write_survey_dir,
 };
+pub use themes::{SeedLesson, SeedTag, ThemeSeed, default_themes, parse_themes};
 
 use kizuki_domain::org::NewOrganisation;
 use kizuki_domain::taxonomy::{RawTaxonomy, Taxonomy};

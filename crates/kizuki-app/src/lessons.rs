@@ -1,0 +1,789 @@
+//! The lessons catalog: lesson themes kept by the centre's editors, lessons of cases and
+//! survey years tagged with them, suggestions for tagging, and one page per theme with every
+//! lesson the viewer may read across years.
+
+use crate::auth::{self, Principal};
+use crate::error::{AppError, AppResult};
+use crate::security::{audit, audit_log};
+use crate::{App, survey::cases};
+use kizuki_domain::access::{Action, Viewer};
+use kizuki_domain::case::Case;
+use kizuki_domain::lessons::{LessonRef, Suggestion, Theme, ThemeInput, ThemeKey, suggest};
+use kizuki_domain::survey::Survey;
+use kizuki_domain::taxonomy::Code;
+use kizuki_domain::user::Role;
+use kizuki_store::{StoreError, StoredTheme};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// A theme with the number of lessons under it that the viewer may read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThemeSummary {
+    pub stored: StoredTheme,
+    pub case_lessons: usize,
+    pub common_lessons: usize,
+}
+
+/// A case's lesson in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseLesson {
+    pub lesson: String,
+    pub case_id: i64,
+    pub survey_year: Option<i32>,
+    pub case_number: u32,
+    pub case_title: String,
+    pub category: Code,
+    /// The sector of the report the case was written from, when the viewer may read that
+    /// report.
+    pub sector: Option<Code>,
+    pub title: String,
+    pub text: String,
+    /// Every theme of the lesson, this one included.
+    pub themes: Vec<String>,
+}
+
+/// A survey year's common lesson in the catalog, with the cases it draws on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct YearLesson {
+    pub lesson: String,
+    pub year: i32,
+    pub number: u32,
+    pub category: Code,
+    pub title: String,
+    pub text: String,
+    /// The cases it cites, by number within its survey, with their titles where the viewer
+    /// may read them.
+    pub cases: Vec<(u32, Option<String>)>,
+    pub themes: Vec<String>,
+}
+
+/// What the catalog page of a theme may be narrowed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogFilter {
+    pub sector: Option<String>,
+    pub category: Option<String>,
+    pub year: Option<i32>,
+}
+
+/// One theme's page: its lessons across cases and years.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThemeCatalog {
+    pub theme: StoredTheme,
+    pub case_lessons: Vec<CaseLesson>,
+    pub common_lessons: Vec<YearLesson>,
+    /// The survey years with a lesson under this theme, newest first (for the filter).
+    pub years: Vec<i32>,
+}
+
+/// A lesson as it stands, for the tagging form.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaggedLesson {
+    pub lesson: String,
+    pub title: String,
+    pub text: String,
+    pub themes: Vec<String>,
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// Every theme, retired ones last, each with the lessons the principal may read.
+pub async fn themes(app: &App, p: &Principal) -> AppResult<Vec<ThemeSummary>> {
+    themes_as(app, &auth::viewer(app, p).await?).await
+}
+
+/// Every theme, as [`themes`], for any viewer (the public portal passes `Viewer::Public`).
+pub async fn themes_as(app: &App, v: &Viewer) -> AppResult<Vec<ThemeSummary>> {
+    let readable = Readable::load(app, v).await?;
+    let tags = app.store.lesson_tags(None).await?;
+    let mut out: Vec<ThemeSummary> = app
+        .store
+        .list_themes()
+        .await?
+        .into_iter()
+        .map(|stored| ThemeSummary {
+            stored,
+            case_lessons: 0,
+            common_lessons: 0,
+        })
+        .collect();
+    for t in &tags {
+        let Some(s) = out
+            .iter_mut()
+            .find(|s| s.stored.theme.key.as_str() == t.theme)
+        else {
+            continue;
+        };
+        match LessonRef::parse(&t.lesson) {
+            Ok(r @ LessonRef::Case { .. }) if readable.case_lesson(r).is_some() => {
+                s.case_lessons += 1;
+            }
+            Ok(r @ LessonRef::Common { .. }) if readable.common_lesson(r).is_some() => {
+                s.common_lessons += 1;
+            }
+            _ => {}
+        }
+    }
+    out.sort_by_key(|s| s.stored.theme.retired);
+    Ok(out)
+}
+
+/// One theme, for its edit form; editors only.
+pub async fn theme(app: &App, p: &Principal, key: &str) -> AppResult<StoredTheme> {
+    p.require(&[Role::Editor])?;
+    find_theme(app, key).await
+}
+
+async fn find_theme(app: &App, key: &str) -> AppResult<StoredTheme> {
+    app.store
+        .list_themes()
+        .await?
+        .into_iter()
+        .find(|t| t.theme.key.as_str() == key)
+        .ok_or_else(|| StoreError::not_found("theme", key).into())
+}
+
+/// Adds a theme (`expected_version` 0) or saves an edit of one; the centre's editors keep
+/// the list. Audited with the theme before and after.
+pub async fn save_theme(
+    app: &App,
+    p: &Principal,
+    input: &ThemeInput,
+    expected_version: i64,
+) -> AppResult<StoredTheme> {
+    p.require(&[Role::Editor])?;
+    let theme = input.parse()?;
+    let before = if expected_version == 0 {
+        None
+    } else {
+        Some(find_theme(app, theme.key.as_str()).await?.theme)
+    };
+    let saved = app
+        .store
+        .save_theme(&theme, expected_version, Some(p.user_id), app.clock.now())
+        .await?;
+    audit_log::note(
+        app,
+        audit::actor_user(p.user_id),
+        audit::actions::CHANGE,
+        format!("theme:{}", theme.key),
+        &serde_json::json!({"before": before, "after": saved.theme}),
+    )
+    .await?;
+    Ok(saved)
+}
+
+/// A lesson with its themes and the themes its wording suggests; the centre's analysts and
+/// editors tag lessons.
+pub async fn lesson_for_tagging(app: &App, p: &Principal, lesson: &str) -> AppResult<TaggedLesson> {
+    p.require_analyst()?;
+    let r = LessonRef::parse(lesson)?;
+    let readable = Readable::load(app, &auth::viewer(app, p).await?).await?;
+    let (title, text) = readable
+        .lesson_text(r)
+        .ok_or_else(|| StoreError::not_found("lesson", r))?;
+    let themes: Vec<Theme> = app
+        .store
+        .list_themes()
+        .await?
+        .into_iter()
+        .map(|t| t.theme)
+        .collect();
+    let current: Vec<String> = app
+        .store
+        .lesson_tags(Some(&r.key()))
+        .await?
+        .into_iter()
+        .map(|t| t.theme)
+        .collect();
+    let suggestions = suggest(&themes, &format!("{title}\n{text}"))
+        .into_iter()
+        .filter(|s| !current.iter().any(|c| c == s.key.as_str()))
+        .collect();
+    Ok(TaggedLesson {
+        lesson: r.key(),
+        title,
+        text,
+        themes: current,
+        suggestions,
+    })
+}
+
+/// Makes `themes` the lesson's themes, if they are still `expected` (what the editor saw):
+/// otherwise a conflict, and nothing changes. A retired theme may be kept but not added.
+/// Audited with the themes before and after.
+pub async fn tag(
+    app: &App,
+    p: &Principal,
+    lesson: &str,
+    expected: &[String],
+    themes: &[String],
+) -> AppResult<Vec<String>> {
+    p.require_analyst()?;
+    let r = LessonRef::parse(lesson)?;
+    let readable = Readable::load(app, &auth::viewer(app, p).await?).await?;
+    if readable.lesson_text(r).is_none() {
+        return Err(StoreError::not_found("lesson", r).into());
+    }
+    let known = app.store.list_themes().await?;
+    for (i, k) in themes.iter().enumerate() {
+        let key = ThemeKey::parse(k).map_err(|e| e.within(&format!("themes[{i}]")))?;
+        match known.iter().find(|t| t.theme.key == key) {
+            None => {
+                return Err(kizuki_domain::FieldError::new(
+                    format!("themes[{i}]"),
+                    kizuki_domain::FieldErrorKind::UnknownCode { code: k.clone() },
+                )
+                .into());
+            }
+            Some(t) if t.theme.retired && !expected.contains(k) => {
+                return Err(kizuki_domain::FieldError::invalid(
+                    format!("themes[{i}]"),
+                    "this theme is retired and takes no new lessons",
+                )
+                .into());
+            }
+            Some(_) => {}
+        }
+    }
+    let saved = app
+        .store
+        .set_lesson_themes(&r.key(), expected, themes, Some(p.user_id), app.clock.now())
+        .await?;
+    let after: Vec<String> = saved.into_iter().map(|t| t.theme).collect();
+    audit_log::note(
+        app,
+        audit::actor_user(p.user_id),
+        audit::actions::CHANGE,
+        format!("lesson:{}", r.key()),
+        &serde_json::json!({"before": expected, "after": after}),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// One theme's lessons that the principal may read, narrowed by `filter`.
+pub async fn catalog(
+    app: &App,
+    p: &Principal,
+    key: &str,
+    filter: &CatalogFilter,
+) -> AppResult<ThemeCatalog> {
+    catalog_as(app, &auth::viewer(app, p).await?, key, filter).await
+}
+
+/// One theme's lessons, as [`catalog`], for any viewer (the public portal passes
+/// `Viewer::Public` and sees published cases and published years only).
+pub async fn catalog_as(
+    app: &App,
+    v: &Viewer,
+    key: &str,
+    filter: &CatalogFilter,
+) -> AppResult<ThemeCatalog> {
+    let theme = find_theme(app, key).await?;
+    let readable = Readable::load(app, v).await?;
+    let tags = app.store.lesson_tags(None).await?;
+    let mut by_lesson: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in tags {
+        by_lesson.entry(t.lesson).or_default().push(t.theme);
+    }
+    let mut case_lessons = Vec::new();
+    let mut common_lessons = Vec::new();
+    let mut years = Vec::new();
+    for (lesson, themes) in by_lesson {
+        if !themes.iter().any(|t| t == key) {
+            continue;
+        }
+        match LessonRef::parse(&lesson) {
+            Ok(r @ LessonRef::Case { index, .. }) => {
+                let Some(c) = readable.case_lesson(r) else {
+                    continue;
+                };
+                let Some(l) = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| c.content.lessons.get(i))
+                else {
+                    continue;
+                };
+                years.extend(c.survey_year);
+                let row = CaseLesson {
+                    lesson,
+                    case_id: c.id.0,
+                    survey_year: c.survey_year,
+                    case_number: c.content.number,
+                    case_title: c.content.title.clone(),
+                    category: c.content.category.clone(),
+                    sector: readable.sectors.get(&c.id.0).cloned(),
+                    title: l.title.clone(),
+                    text: l.text.clone(),
+                    themes,
+                };
+                if filter.admits(row.survey_year, &row.category, row.sector.as_ref()) {
+                    case_lessons.push(row);
+                }
+            }
+            Ok(r @ LessonRef::Common { year, index }) => {
+                let Some(s) = readable.common_lesson(r) else {
+                    continue;
+                };
+                let Some(l) = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| s.content.common_lessons.get(i))
+                else {
+                    continue;
+                };
+                years.push(year);
+                // A common lesson has no sector of its own: a sector filter keeps it when one
+                // of its cases is of that sector.
+                let sectors: Vec<&Code> = l
+                    .cases
+                    .iter()
+                    .filter_map(|n| readable.case_by_number(year, *n))
+                    .filter_map(|c| readable.sectors.get(&c.id.0))
+                    .collect();
+                let admitted = filter.admits(Some(year), &l.category, None)
+                    && filter
+                        .sector
+                        .as_deref()
+                        .is_none_or(|s| sectors.iter().any(|c| c.as_str() == s));
+                if admitted {
+                    common_lessons.push(YearLesson {
+                        lesson,
+                        year,
+                        number: index + 1,
+                        category: l.category.clone(),
+                        title: l.title.clone(),
+                        text: l.text.clone(),
+                        cases: l
+                            .cases
+                            .iter()
+                            .map(|n| {
+                                (
+                                    *n,
+                                    readable
+                                        .case_by_number(year, *n)
+                                        .map(|c| c.content.title.clone()),
+                                )
+                            })
+                            .collect(),
+                        themes,
+                    });
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    case_lessons.sort_by(|a, b| {
+        b.survey_year
+            .cmp(&a.survey_year)
+            .then(a.case_number.cmp(&b.case_number))
+            .then(a.lesson.cmp(&b.lesson))
+    });
+    common_lessons.sort_by(|a, b| b.year.cmp(&a.year).then(a.number.cmp(&b.number)));
+    years.sort_unstable_by(|a, b| b.cmp(a));
+    years.dedup();
+    Ok(ThemeCatalog {
+        theme,
+        case_lessons,
+        common_lessons,
+        years,
+    })
+}
+
+impl CatalogFilter {
+    fn admits(&self, year: Option<i32>, category: &Code, sector: Option<&Code>) -> bool {
+        self.year.is_none_or(|y| year == Some(y))
+            && self
+                .category
+                .as_deref()
+                .is_none_or(|c| c == category.as_str())
+            && self
+                .sector
+                .as_deref()
+                .is_none_or(|s| sector.is_some_and(|own| own.as_str() == s))
+    }
+}
+
+/// The cases and surveys a viewer may read, read once per request, with the sectors of the
+/// cases whose reports the viewer may read too.
+struct Readable {
+    cases: HashMap<i64, Case>,
+    surveys: HashMap<i32, Survey>,
+    sectors: HashMap<i64, Code>,
+}
+
+impl Readable {
+    async fn load(app: &App, v: &Viewer) -> AppResult<Readable> {
+        let cases: HashMap<i64, Case> = cases::list_as(app, v, None)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.0, c))
+            .collect();
+        let surveys = cases::surveys_as(app, v)
+            .await?
+            .into_iter()
+            .map(|s| (s.content.fiscal_year.year(), s))
+            .collect();
+        let mut sectors = HashMap::new();
+        if !v.is_public() {
+            for c in cases.values() {
+                let Some(rid) = c.report_id else { continue };
+                let r = match app.store.get_report(rid).await {
+                    Ok(r) => r,
+                    Err(StoreError::NotFound { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                if auth::decide_report_as(app, v, &r, Action::Read)
+                    .await?
+                    .is_allowed()
+                {
+                    sectors.insert(c.id.0, r.details.sector.clone());
+                }
+            }
+        }
+        Ok(Readable {
+            cases,
+            surveys,
+            sectors,
+        })
+    }
+
+    fn case_lesson(&self, r: LessonRef) -> Option<&Case> {
+        let LessonRef::Case { case, index } = r else {
+            return None;
+        };
+        self.cases
+            .get(&case.0)
+            .filter(|c| usize::try_from(index).is_ok_and(|i| i < c.content.lessons.len()))
+    }
+
+    fn common_lesson(&self, r: LessonRef) -> Option<&Survey> {
+        let LessonRef::Common { year, index } = r else {
+            return None;
+        };
+        self.surveys
+            .get(&year)
+            .filter(|s| usize::try_from(index).is_ok_and(|i| i < s.content.common_lessons.len()))
+    }
+
+    fn case_by_number(&self, year: i32, number: u32) -> Option<&Case> {
+        self.cases
+            .values()
+            .find(|c| c.survey_year == Some(year) && c.content.number == number)
+    }
+
+    /// A lesson's title and text (a common lesson's title may be empty).
+    fn lesson_text(&self, r: LessonRef) -> Option<(String, String)> {
+        match r {
+            LessonRef::Case { index, .. } => {
+                let c = self.case_lesson(r)?;
+                let l = c.content.lessons.get(usize::try_from(index).ok()?)?;
+                Some((l.title.clone(), l.text.clone()))
+            }
+            LessonRef::Common { index, .. } => {
+                let s = self.common_lesson(r)?;
+                let l = s.content.common_lessons.get(usize::try_from(index).ok()?)?;
+                Some((l.title.clone(), l.text.clone()))
+            }
+        }
+    }
+}
+
+/// Loads the shipped themes and the tags of a loaded survey year into a store that has no
+/// theme yet (a new installation); does nothing otherwise. A seed tag whose case or lesson
+/// is not found is an error: the file and the survey disagree.
+pub async fn seed(app: &App, seed: &kizuki_dataset::ThemeSeed) -> AppResult<usize> {
+    if !app.store.list_themes().await?.is_empty() {
+        return Ok(0);
+    }
+    let at = app.clock.now();
+    for t in &seed.themes {
+        app.store.save_theme(t, 0, None, at).await?;
+    }
+    let mut tagged = 0;
+    for t in &seed.tags {
+        let lesson = match &t.lesson {
+            kizuki_dataset::SeedLesson::Common { number } => {
+                let s = app.store.get_survey(t.year).await?;
+                let index = number - 1;
+                if usize::try_from(index).map_or(true, |i| i >= s.content.common_lessons.len()) {
+                    return Err(AppError::Refused(format!(
+                        "themes file: {} has no common lesson {number}",
+                        t.year
+                    )));
+                }
+                LessonRef::Common {
+                    year: t.year,
+                    index,
+                }
+            }
+            kizuki_dataset::SeedLesson::Case { number, title } => {
+                let c = app
+                    .store
+                    .case_by_number(t.year, *number)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Refused(format!("themes file: {} has no case {number}", t.year))
+                    })?;
+                let index = c
+                    .content
+                    .lessons
+                    .iter()
+                    .position(|l| l.title == *title)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .ok_or_else(|| {
+                        AppError::Refused(format!(
+                            "themes file: case {number} of {} has no lesson 「{title}」",
+                            t.year
+                        ))
+                    })?;
+                LessonRef::Case { case: c.id, index }
+            }
+        };
+        let key = lesson.key();
+        let current: Vec<String> = app
+            .store
+            .lesson_tags(Some(&key))
+            .await?
+            .into_iter()
+            .map(|t| t.theme)
+            .collect();
+        let mut wanted = current.clone();
+        wanted.extend(t.themes.iter().cloned());
+        app.store
+            .set_lesson_themes(&key, &current, &wanted, None, at)
+            .await?;
+        tagged += 1;
+    }
+    Ok(tagged)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::test_support::{analyst_principal, demo, operator_principal, principal};
+
+    fn keys(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    #[tokio::test]
+    async fn the_2019_common_lessons_sit_under_their_themes_with_their_cases() {
+        let (app, _t) = demo(41).await;
+        let analyst = analyst_principal(&app).await;
+        let all = themes(&app, &analyst).await.unwrap();
+        assert_eq!(all.len(), 11);
+        let common: usize = all.iter().map(|s| s.common_lessons).sum();
+        assert_eq!(
+            common, 9,
+            "six common lessons, three of them under two or three themes"
+        );
+        let cat = catalog(
+            &app,
+            &analyst,
+            "delegation-of-authority",
+            &CatalogFilter::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(cat.years, [2019]);
+        assert_eq!(cat.common_lessons.len(), 1);
+        let c = &cat.common_lessons[0];
+        assert_eq!((c.year, c.number), (2019, 1));
+        let cited: Vec<u32> = c.cases.iter().map(|(n, _)| *n).collect();
+        assert_eq!(cited, [1, 3, 4]);
+        assert!(c.cases.iter().all(|(_, title)| title.is_some()));
+        let from_cases: Vec<(u32, &str)> = cat
+            .case_lessons
+            .iter()
+            .map(|l| (l.case_number, l.title.as_str()))
+            .collect();
+        assert_eq!(
+            from_cases,
+            [
+                (1, "非常時に備えた権限移譲"),
+                (3, "緊急時の連絡体制整備"),
+                (4, "障害発生時の迅速な判断")
+            ]
+        );
+        // The centre sees where each case's report came from.
+        assert!(cat.case_lessons.iter().all(|l| l.sector.is_some()));
+
+        // The 2019 cases and year are published: the public sees the same lessons, without
+        // the sectors of reports it may not read.
+        let public = catalog_as(
+            &app,
+            &Viewer::Public,
+            "delegation-of-authority",
+            &CatalogFilter::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(public.common_lessons, cat.common_lessons);
+        assert_eq!(public.case_lessons.len(), 3);
+        assert!(public.case_lessons.iter().all(|l| l.sector.is_none()));
+        assert!(matches!(
+            catalog(&app, &analyst, "nothing", &CatalogFilter::default()).await,
+            Err(AppError::Store(StoreError::NotFound { .. }))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_catalog_narrows_by_category_year_and_sector() {
+        let (app, _t) = demo(42).await;
+        let analyst = analyst_principal(&app).await;
+        let all = catalog(&app, &analyst, "log-retention", &CatalogFilter::default())
+            .await
+            .unwrap();
+        let numbers: Vec<u32> = all.case_lessons.iter().map(|l| l.case_number).collect();
+        assert_eq!(numbers, [6, 7, 7]);
+        let f = |category: Option<&str>, year: Option<i32>, sector: Option<&str>| CatalogFilter {
+            category: category.map(str::to_owned),
+            year,
+            sector: sector.map(str::to_owned),
+        };
+        let none = catalog(
+            &app,
+            &analyst,
+            "log-retention",
+            &f(Some("system-failure"), None, None),
+        )
+        .await
+        .unwrap();
+        assert!(none.case_lessons.is_empty() && none.common_lessons.is_empty());
+        let later = catalog(&app, &analyst, "log-retention", &f(None, Some(2020), None))
+            .await
+            .unwrap();
+        assert!(later.case_lessons.is_empty() && later.common_lessons.is_empty());
+        let sector = all.case_lessons[0].sector.clone().unwrap();
+        let by_sector = catalog(
+            &app,
+            &analyst,
+            "log-retention",
+            &f(None, None, Some(sector.as_str())),
+        )
+        .await
+        .unwrap();
+        assert!(!by_sector.case_lessons.is_empty());
+        assert!(
+            by_sector
+                .case_lessons
+                .iter()
+                .all(|l| l.sector.as_ref() == Some(&sector))
+        );
+        let nowhere = catalog(
+            &app,
+            &analyst,
+            "log-retention",
+            &f(None, None, Some("space")),
+        )
+        .await
+        .unwrap();
+        assert!(nowhere.case_lessons.is_empty() && nowhere.common_lessons.is_empty());
+    }
+
+    #[tokio::test]
+    async fn tagging_starts_from_what_was_seen_and_is_the_centres() {
+        let (app, _t) = demo(43).await;
+        let analyst = analyst_principal(&app).await;
+        let case4 = app.store.case_by_number(2019, 4).await.unwrap().unwrap();
+        let lesson = LessonRef::Case {
+            case: case4.id,
+            index: 2,
+        }
+        .key();
+        let seen = lesson_for_tagging(&app, &analyst, &lesson).await.unwrap();
+        assert_eq!(seen.title, "排他制御の確実な実施");
+        assert_eq!(keys(&seen.themes), ["exclusive-control"]);
+        assert!(
+            seen.suggestions
+                .iter()
+                .all(|s| s.key.as_str() != "exclusive-control"),
+            "a theme already given is not suggested again"
+        );
+        let after = tag(&app, &analyst, &lesson, &seen.themes, &[])
+            .await
+            .unwrap();
+        assert!(after.is_empty());
+        let again = lesson_for_tagging(&app, &analyst, &lesson).await.unwrap();
+        assert_eq!(
+            again.suggestions.first().map(|s| s.key.as_str()),
+            Some("exclusive-control"),
+            "the wording suggests the theme: {:?}",
+            again.suggestions
+        );
+        // A second editor who still saw the old themes is refused, and nothing changes.
+        assert!(matches!(
+            tag(&app, &analyst, &lesson, &seen.themes, &["mfa".to_owned()]).await,
+            Err(AppError::Store(StoreError::Conflict { .. }))
+        ));
+        match tag(&app, &analyst, &lesson, &[], &["no-such".to_owned()]).await {
+            Err(AppError::Validation(e)) => assert!(e.for_field("themes[0]").is_some()),
+            other => panic!("{other:?}"),
+        }
+        let operator = operator_principal(&app).await;
+        assert!(matches!(
+            tag(&app, &operator, &lesson, &[], &["mfa".to_owned()]).await,
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(
+            tag(&app, &analyst, "case:999999:0", &[], &["mfa".to_owned()]).await,
+            Err(AppError::Store(StoreError::NotFound { .. }))
+        ));
+        let entries = crate::security::audit_log::all_entries(&app).await.unwrap();
+        let target = format!("lesson:{lesson}");
+        assert_eq!(entries.iter().filter(|e| e.target == target).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn editors_keep_the_theme_list_and_retired_themes_take_no_new_lessons() {
+        let (app, _t) = demo(44).await;
+        let editor = principal(&app, "editor@centre.example.jp").await;
+        let analyst = analyst_principal(&app).await;
+        let input = ThemeInput {
+            key: "supply-chain".into(),
+            name_ja: "サプライチェーン".into(),
+            name_en: "Supply chain".into(),
+            keywords: "取引先、部品".into(),
+            ..ThemeInput::default()
+        };
+        assert!(matches!(
+            save_theme(&app, &analyst, &input, 0).await,
+            Err(AppError::Forbidden(_))
+        ));
+        let saved = save_theme(&app, &editor, &input, 0).await.unwrap();
+        assert_eq!(saved.version, 1);
+        let bad = ThemeInput {
+            name_ja: String::new(),
+            ..input.clone()
+        };
+        match save_theme(&app, &editor, &bad, 1).await {
+            Err(AppError::Validation(e)) => assert!(e.for_field("name_ja").is_some()),
+            other => panic!("{other:?}"),
+        }
+        let retire = ThemeInput {
+            retired: true,
+            ..input.clone()
+        };
+        save_theme(&app, &editor, &retire, 1).await.unwrap();
+        assert!(matches!(
+            save_theme(&app, &editor, &retire, 1).await,
+            Err(AppError::Store(StoreError::Conflict { .. }))
+        ));
+        let listed = themes(&app, &analyst).await.unwrap();
+        assert_eq!(
+            listed.last().map(|s| s.stored.theme.key.as_str()),
+            Some("supply-chain"),
+            "retired themes come last"
+        );
+        let case1 = app.store.case_by_number(2019, 1).await.unwrap().unwrap();
+        let lesson = LessonRef::Case {
+            case: case1.id,
+            index: 0,
+        }
+        .key();
+        match tag(&app, &analyst, &lesson, &[], &["supply-chain".to_owned()]).await {
+            Err(AppError::Validation(e)) => assert!(e.for_field("themes[0]").is_some()),
+            other => panic!("{other:?}"),
+        }
+    }
+}
