@@ -85,6 +85,138 @@ pub struct TaggedLesson {
     pub suggestions: Vec<Suggestion>,
 }
 
+/// Why a case's lesson is shown beside a report: what the report shares with the report the
+/// case was written from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Why {
+    pub same_sector: bool,
+    pub same_event_type: bool,
+    pub shared_causes: Vec<Code>,
+    /// Systems of the same name, named only when the viewer may read the case's report.
+    pub shared_systems: Vec<String>,
+}
+
+impl Why {
+    fn weight(&self) -> usize {
+        usize::from(self.same_sector)
+            + 2 * usize::from(self.same_event_type)
+            + 2 * self.shared_causes.len()
+            + 4 * self.shared_systems.len()
+    }
+}
+
+/// A tagged lesson that applies to a report, with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applying {
+    pub lesson: CaseLesson,
+    pub why: Why,
+}
+
+/// The most lessons shown beside one report.
+const MAX_APPLYING: usize = 8;
+
+/// The tagged lessons of cases the principal may read whose source report shares the
+/// report's sector, event type, causes or systems, best match first, each with why. The
+/// case written from this report itself is left out. System names count only where the
+/// principal may read the case's source report; the classification codes of a case the
+/// principal may read are shown as they are on the case's own page.
+pub async fn applying(
+    app: &App,
+    p: &Principal,
+    report: &kizuki_domain::report::Report,
+) -> AppResult<Vec<Applying>> {
+    let v = auth::viewer(app, p).await?;
+    let readable = Readable::load(app, &v).await?;
+    let mut by_lesson: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in app.store.lesson_tags(None).await? {
+        by_lesson.entry(t.lesson).or_default().push(t.theme);
+    }
+    let mut sources: HashMap<i64, kizuki_domain::report::Report> = HashMap::new();
+    let mut out = Vec::new();
+    let d = &report.details;
+    for (lesson, themes) in by_lesson {
+        let Ok(r @ LessonRef::Case { case, index }) = LessonRef::parse(&lesson) else {
+            continue;
+        };
+        let Some(c) = readable.case_lesson(r) else {
+            continue;
+        };
+        let Some(source_id) = c.report_id.filter(|id| *id != report.id) else {
+            continue;
+        };
+        if let std::collections::hash_map::Entry::Vacant(e) = sources.entry(source_id.0) {
+            match app.store.get_report(source_id).await {
+                Ok(s) => {
+                    e.insert(s);
+                }
+                Err(StoreError::NotFound { .. }) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let Some(src) = sources.get(&source_id.0) else {
+            continue;
+        };
+        let s = &src.details;
+        let sees_source = readable.sectors.contains_key(&case.0);
+        let why = Why {
+            same_sector: s.sector == d.sector,
+            same_event_type: s.event_type == d.event_type,
+            shared_causes: d
+                .causes
+                .iter()
+                .filter(|x| s.causes.contains(x))
+                .cloned()
+                .collect(),
+            shared_systems: if sees_source {
+                d.systems
+                    .iter()
+                    .filter(|x| {
+                        s.systems
+                            .iter()
+                            .any(|y| y.name.trim().eq_ignore_ascii_case(x.name.trim()))
+                    })
+                    .map(|x| x.name.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        };
+        if why.weight() == 0 {
+            continue;
+        }
+        let Some(l) = usize::try_from(index)
+            .ok()
+            .and_then(|i| c.content.lessons.get(i))
+        else {
+            continue;
+        };
+        out.push(Applying {
+            lesson: CaseLesson {
+                lesson,
+                case_id: c.id.0,
+                survey_year: c.survey_year,
+                case_number: c.content.number,
+                case_title: c.content.title.clone(),
+                category: c.content.category.clone(),
+                sector: readable.sectors.get(&c.id.0).cloned(),
+                title: l.title.clone(),
+                text: l.text.clone(),
+                themes,
+            },
+            why,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.why
+            .weight()
+            .cmp(&a.why.weight())
+            .then(b.lesson.survey_year.cmp(&a.lesson.survey_year))
+            .then(a.lesson.lesson.cmp(&b.lesson.lesson))
+    });
+    out.truncate(MAX_APPLYING);
+    Ok(out)
+}
+
 /// Every theme, retired ones last, each with the lessons the principal may read.
 pub async fn themes(app: &App, p: &Principal) -> AppResult<Vec<ThemeSummary>> {
     themes_as(app, &auth::viewer(app, p).await?).await
@@ -126,9 +258,21 @@ pub async fn themes_as(app: &App, v: &Viewer) -> AppResult<Vec<ThemeSummary>> {
     Ok(out)
 }
 
+/// Refuses anyone but the centre's editors, who keep the theme list; decided before a body
+/// is read.
+pub fn may_edit_themes(p: &Principal) -> AppResult<()> {
+    p.require(&[Role::Editor])
+}
+
+/// Refuses anyone but the centre's analysts and editors, who tag lessons; decided before a
+/// body is read.
+pub fn may_tag(p: &Principal) -> AppResult<()> {
+    p.require_analyst()
+}
+
 /// One theme, for its edit form; editors only.
 pub async fn theme(app: &App, p: &Principal, key: &str) -> AppResult<StoredTheme> {
-    p.require(&[Role::Editor])?;
+    may_edit_themes(p)?;
     find_theme(app, key).await
 }
 
@@ -149,7 +293,7 @@ pub async fn save_theme(
     input: &ThemeInput,
     expected_version: i64,
 ) -> AppResult<StoredTheme> {
-    p.require(&[Role::Editor])?;
+    may_edit_themes(p)?;
     let theme = input.parse()?;
     let before = if expected_version == 0 {
         None
@@ -174,7 +318,7 @@ pub async fn save_theme(
 /// A lesson with its themes and the themes its wording suggests; the centre's analysts and
 /// editors tag lessons.
 pub async fn lesson_for_tagging(app: &App, p: &Principal, lesson: &str) -> AppResult<TaggedLesson> {
-    p.require_analyst()?;
+    may_tag(p)?;
     let r = LessonRef::parse(lesson)?;
     let readable = Readable::load(app, &auth::viewer(app, p).await?).await?;
     let (title, text) = readable
@@ -217,7 +361,7 @@ pub async fn tag(
     expected: &[String],
     themes: &[String],
 ) -> AppResult<Vec<String>> {
-    p.require_analyst()?;
+    may_tag(p)?;
     let r = LessonRef::parse(lesson)?;
     let readable = Readable::load(app, &auth::viewer(app, p).await?).await?;
     if readable.lesson_text(r).is_none() {
@@ -389,6 +533,16 @@ pub async fn catalog_as(
 }
 
 impl CatalogFilter {
+    /// The filter as a form or query string gives it: blank text filters nothing.
+    pub fn from_text(sector: &str, category: &str, year: Option<i32>) -> CatalogFilter {
+        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        CatalogFilter {
+            sector: some(sector),
+            category: some(category),
+            year,
+        }
+    }
+
     fn admits(&self, year: Option<i32>, category: &Code, sector: Option<&Code>) -> bool {
         self.year.is_none_or(|y| year == Some(y))
             && self
@@ -625,6 +779,65 @@ mod tests {
             catalog(&app, &analyst, "nothing", &CatalogFilter::default()).await,
             Err(AppError::Store(StoreError::NotFound { .. }))
         ));
+    }
+
+    #[tokio::test]
+    async fn tagged_lessons_apply_to_reports_like_their_cases_with_the_reason() {
+        let (app, _t) = demo(45).await;
+        let analyst = analyst_principal(&app).await;
+        let case4 = app.store.case_by_number(2019, 4).await.unwrap().unwrap();
+        let source = app
+            .store
+            .get_report(case4.report_id.unwrap())
+            .await
+            .unwrap();
+        let s = &source.details;
+        let mut input = crate::test_support::sample_input();
+        input.sector = "medical".into();
+        input.event_type = s.event_type.0.clone();
+        input.causes = s.causes.iter().take(1).map(|c| c.0.clone()).collect();
+        let new =
+            crate::test_support::file(&app, "demo-railway", "2020-02-01T10:00:00+09:00", input)
+                .await;
+        let shown = applying(&app, &analyst, &new).await.unwrap();
+        let of_case4: Vec<&Applying> = shown
+            .iter()
+            .filter(|a| a.lesson.case_id == case4.id.0)
+            .collect();
+        assert!(!of_case4.is_empty(), "{shown:?}");
+        for a in &of_case4 {
+            assert!(a.why.same_event_type, "{a:?}");
+            assert_eq!(a.why.shared_causes.len(), usize::from(!s.causes.is_empty()));
+            assert!(!a.lesson.themes.is_empty(), "only tagged lessons");
+        }
+        // Best match first.
+        assert!(
+            shown
+                .windows(2)
+                .all(|w| w[0].why.weight() >= w[1].why.weight())
+        );
+        // Untagged, case 4's lessons no longer apply.
+        for (i, _) in case4.content.lessons.iter().enumerate() {
+            let key = LessonRef::Case {
+                case: case4.id,
+                index: u32::try_from(i).unwrap(),
+            }
+            .key();
+            let now: Vec<String> = app
+                .store
+                .lesson_tags(Some(&key))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.theme)
+                .collect();
+            tag(&app, &analyst, &key, &now, &[]).await.unwrap();
+        }
+        let shown = applying(&app, &analyst, &new).await.unwrap();
+        assert!(shown.iter().all(|a| a.lesson.case_id != case4.id.0));
+        // The case written from a report is not shown beside that report.
+        let own = applying(&app, &analyst, &source).await.unwrap();
+        assert!(own.iter().all(|a| a.lesson.case_id != case4.id.0));
     }
 
     #[tokio::test]

@@ -234,6 +234,8 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/public/report.css", get(publication::report_css))
         .route("/public/cases/{file}", get(publication::case))
         .route("/public/surveys/{file}", get(publication::survey))
+        .route("/public/lessons", get(pages::lessons::public_themes))
+        .route("/public/lessons/{key}", get(pages::lessons::public_theme))
         .route("/surveys", get(cases::surveys))
         .route(
             "/surveys/new",
@@ -338,6 +340,20 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             post(pages::interviews::template_save),
         )
         .route("/lessons", get(cases::lessons))
+        .route("/lessons/themes", get(pages::lessons::themes))
+        .route(
+            "/lessons/themes/new",
+            get(pages::lessons::new_form).post(pages::lessons::create),
+        )
+        .route("/lessons/themes/{key}", get(pages::lessons::theme))
+        .route(
+            "/lessons/themes/{key}/edit",
+            get(pages::lessons::edit_form).post(pages::lessons::update),
+        )
+        .route(
+            "/lessons/tag/{lesson}",
+            get(pages::lessons::tag_form).post(pages::lessons::tag_save),
+        )
         .route("/presence", post(cases::presence))
         // Search.
         .route("/search", get(pages::search::page))

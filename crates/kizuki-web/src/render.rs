@@ -81,6 +81,11 @@ templates!(
     "admin_org_edit.html",
     "contacts.html",
     "forwarded.html",
+    // The lessons catalog.
+    "lessons/themes.html",
+    "lessons/theme.html",
+    "lessons/theme_form.html",
+    "lessons/tag.html",
 );
 
 pub struct Views {

@@ -65,6 +65,8 @@ pub enum RouteClass {
     /// One organisation's points of contact, read: its own members, the centre, and the
     /// ministry overseeing its sector; anyone else is told it does not exist.
     ContactsRead,
+    /// Add and edit lesson themes (the centre's editors).
+    ThemeEdit,
 }
 
 /// One route: method, path as registered (axum syntax), class.
@@ -142,6 +144,8 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/public/report.css", Public),
         r("GET", "/public/cases/{file}", Public),
         r("GET", "/public/surveys/{file}", Public),
+        r("GET", "/public/lessons", Public),
+        r("GET", "/public/lessons/{key}", Public),
         r("GET", "/audit", AuditLog),
         r("GET", "/audit/export", AuditLog),
         r("GET", "/reports", Member),
@@ -221,6 +225,14 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/interview-templates", CaseWrite),
         r("POST", "/interview-templates/{category}", TemplateEdit),
         r("GET", "/lessons", Member),
+        r("GET", "/lessons/themes", Member),
+        r("GET", "/lessons/themes/new", ThemeEdit),
+        r("POST", "/lessons/themes/new", ThemeEdit),
+        r("GET", "/lessons/themes/{key}", Member),
+        r("GET", "/lessons/themes/{key}/edit", ThemeEdit),
+        r("POST", "/lessons/themes/{key}/edit", ThemeEdit),
+        r("GET", "/lessons/tag/{lesson}", CaseWrite),
+        r("POST", "/lessons/tag/{lesson}", CaseWrite),
         r("POST", "/presence", Member),
         // Search: results and counts come only from what the viewer may read.
         r("GET", "/search", Member),
@@ -255,6 +267,12 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("PUT", "/api/v1/users/{id}/role", OrgManage),
         r("GET", "/api/v1/orgs/{id}/allowlist", OrgManage),
         r("POST", "/api/v1/orgs/{id}/allowlist", OrgManage),
+        r("GET", "/api/v1/lesson-themes", Member),
+        r("POST", "/api/v1/lesson-themes", ThemeEdit),
+        r("GET", "/api/v1/lesson-themes/{key}", Member),
+        r("PUT", "/api/v1/lesson-themes/{key}", ThemeEdit),
+        r("GET", "/api/v1/lessons/{lesson}/themes", CaseWrite),
+        r("PUT", "/api/v1/lessons/{lesson}/themes", CaseWrite),
         r("GET", "/api/v1/orgs/{id}/tokens", OrgManage),
         r("POST", "/api/v1/orgs/{id}/tokens", OrgManage),
         r("POST", "/api/v1/tokens/{id}/revoke", OrgManage),

@@ -23,6 +23,8 @@ pub mod interviews;
 pub mod directory;
 // Organisations, accounts, allowlists, tokens and the audit export.
 pub mod admin;
+// The lessons catalog: themes and tagged lessons.
+pub mod lessons;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -585,6 +587,12 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::list_tokens, admin::issue_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::export_audit))
+        .routes(routes!(lessons::list_themes, lessons::add_theme))
+        .routes(routes!(lessons::get_theme, lessons::put_theme))
+        .routes(routes!(
+            lessons::get_lesson_themes,
+            lessons::put_lesson_themes
+        ))
         .routes(routes!(list_cases))
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys, surveys::open_survey))

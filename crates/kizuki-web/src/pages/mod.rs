@@ -12,6 +12,8 @@ pub mod deadlines;
 pub mod forwarding;
 // Interviews with the operators of selected cases.
 pub mod interviews;
+// The lessons catalog: themes and tagged lessons.
+pub mod lessons;
 pub mod mfa;
 // An organisation's administration.
 pub mod org;

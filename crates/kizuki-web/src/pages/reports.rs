@@ -533,6 +533,8 @@ struct DetailFields {
 struct DetailPage {
     /// Similar past cases and reports with their lessons (`null` without a search index).
     similar: Value,
+    /// Tagged lessons of cases like this report, each with why it is shown.
+    applying: Vec<kizuki_app::lessons::Applying>,
     r: ReportRow,
     /// What is due when, from the configured stage deadlines.
     schedule: Value,
@@ -603,6 +605,7 @@ async fn detail_page(
     let d = &r.details;
     Ok(DetailPage {
         similar: similar_json(st, s, r).await,
+        applying: kizuki_app::lessons::applying(&st.app, &s.p, r).await?,
         r: report_row(st, r, &orgs),
         schedule: super::deadlines::schedule_json(st, r),
         d: DetailFields {

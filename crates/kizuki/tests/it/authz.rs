@@ -464,6 +464,7 @@ fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
         RouteClass::InterviewAnswer => matches!(role, Reporter | OperatorAdmin),
         RouteClass::InterviewConsent => matches!(role, Analyst | Editor | OperatorAdmin),
         RouteClass::TemplateEdit => role == Editor,
+        RouteClass::ThemeEdit => role == Editor,
         RouteClass::OrgManage => matches!(role, OperatorAdmin | Admin),
         // The railway's contacts (the organisation these routes are tried on): its own staff,
         // the ministry overseeing railways, and the centre.
@@ -530,6 +531,8 @@ async fn every_other_route_by_role() {
             .replace("{category}", "system-failure")
             .replace("{year}", "2019")
             .replace("{format}", "html")
+            .replace("{key}", "mfa")
+            .replace("{lesson}", "common:2019:0")
             .replace("{name}", "style.css")
             .replace(
                 "{file}",

@@ -24,6 +24,8 @@ mod http;
 // Interviews with the operators of selected cases.
 mod interviews;
 // Fair limits and metrics.
+// The lessons catalog: themes and tagged lessons.
+mod lessons;
 mod limits;
 // Filing on an operator's behalf.
 mod on_behalf;
