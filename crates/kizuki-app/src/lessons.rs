@@ -135,7 +135,7 @@ pub async fn applying(
     let mut out = Vec::new();
     let d = &report.details;
     for (lesson, themes) in by_lesson {
-        let Ok(r @ LessonRef::Case { case, index }) = LessonRef::parse(&lesson) else {
+        let Ok(r @ LessonRef::Case { case, .. }) = LessonRef::parse(&lesson) else {
             continue;
         };
         let Some(c) = readable.case_lesson(r) else {
@@ -184,27 +184,10 @@ pub async fn applying(
         if why.weight() == 0 {
             continue;
         }
-        let Some(l) = usize::try_from(index)
-            .ok()
-            .and_then(|i| c.content.lessons.get(i))
-        else {
+        let Some(row) = readable.case_lesson_row(r, lesson, themes) else {
             continue;
         };
-        out.push(Applying {
-            lesson: CaseLesson {
-                lesson,
-                case_id: c.id.0,
-                survey_year: c.survey_year,
-                case_number: c.content.number,
-                case_title: c.content.title.clone(),
-                category: c.content.category.clone(),
-                sector: readable.sectors.get(&c.id.0).cloned(),
-                title: l.title.clone(),
-                text: l.text.clone(),
-                themes,
-            },
-            why,
-        });
+        out.push(Applying { lesson: row, why });
     }
     out.sort_by(|a, b| {
         b.why
@@ -437,29 +420,11 @@ pub async fn catalog_as(
             continue;
         }
         match LessonRef::parse(&lesson) {
-            Ok(r @ LessonRef::Case { index, .. }) => {
-                let Some(c) = readable.case_lesson(r) else {
+            Ok(r @ LessonRef::Case { .. }) => {
+                let Some(row) = readable.case_lesson_row(r, lesson, themes) else {
                     continue;
                 };
-                let Some(l) = usize::try_from(index)
-                    .ok()
-                    .and_then(|i| c.content.lessons.get(i))
-                else {
-                    continue;
-                };
-                years.extend(c.survey_year);
-                let row = CaseLesson {
-                    lesson,
-                    case_id: c.id.0,
-                    survey_year: c.survey_year,
-                    case_number: c.content.number,
-                    case_title: c.content.title.clone(),
-                    category: c.content.category.clone(),
-                    sector: readable.sectors.get(&c.id.0).cloned(),
-                    title: l.title.clone(),
-                    text: l.text.clone(),
-                    themes,
-                };
+                years.extend(row.survey_year);
                 if filter.admits(row.survey_year, &row.category, row.sector.as_ref()) {
                     case_lessons.push(row);
                 }
@@ -607,6 +572,32 @@ impl Readable {
         self.cases
             .get(&case.0)
             .filter(|c| usize::try_from(index).is_ok_and(|i| i < c.content.lessons.len()))
+    }
+
+    /// A readable case's lesson as the catalog and a report page show it.
+    fn case_lesson_row(
+        &self,
+        r: LessonRef,
+        lesson: String,
+        themes: Vec<String>,
+    ) -> Option<CaseLesson> {
+        let LessonRef::Case { index, .. } = r else {
+            return None;
+        };
+        let c = self.case_lesson(r)?;
+        let l = c.content.lessons.get(usize::try_from(index).ok()?)?;
+        Some(CaseLesson {
+            lesson,
+            case_id: c.id.0,
+            survey_year: c.survey_year,
+            case_number: c.content.number,
+            case_title: c.content.title.clone(),
+            category: c.content.category.clone(),
+            sector: self.sectors.get(&c.id.0).cloned(),
+            title: l.title.clone(),
+            text: l.text.clone(),
+            themes,
+        })
     }
 
     fn common_lesson(&self, r: LessonRef) -> Option<&Survey> {
