@@ -85,12 +85,12 @@ pub struct TaggedLesson {
     pub suggestions: Vec<Suggestion>,
 }
 
-/// Why a case's lesson is shown beside a report: what the report shares with the report the
-/// case was written from.
+/// Why a case's lesson is shown beside a report or on an operator's dashboard: what the
+/// report (or the organisation's reports) shares with the report the case was written from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Why {
-    pub same_sector: bool,
-    pub same_event_type: bool,
+    pub same_sector: Option<Code>,
+    pub same_event_type: Option<Code>,
     pub shared_causes: Vec<Code>,
     /// Systems of the same name, named only when the viewer may read the case's report.
     pub shared_systems: Vec<String>,
@@ -98,22 +98,89 @@ pub struct Why {
 
 impl Why {
     fn weight(&self) -> usize {
-        usize::from(self.same_sector)
-            + 2 * usize::from(self.same_event_type)
+        usize::from(self.same_sector.is_some())
+            + 2 * usize::from(self.same_event_type.is_some())
             + 2 * self.shared_causes.len()
             + 4 * self.shared_systems.len()
     }
 }
 
-/// A tagged lesson that applies to a report, with the reason.
+/// A tagged lesson that applies, with the reason.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applying {
     pub lesson: CaseLesson,
     pub why: Why,
 }
 
-/// The most lessons shown beside one report.
+/// The most lessons shown beside one report or on a dashboard.
 const MAX_APPLYING: usize = 8;
+/// How many of an organisation's latest reports describe it for the dashboard's lessons.
+const PROFILE_REPORTS: u32 = 50;
+
+/// What lessons are matched against: one report, or an organisation and its latest reports.
+#[derive(Debug, Clone, Default)]
+struct Profile {
+    /// The report itself, whose own case is not shown beside it.
+    report: Option<kizuki_domain::ids::ReportId>,
+    sectors: Vec<Code>,
+    event_types: Vec<Code>,
+    causes: Vec<Code>,
+    systems: Vec<String>,
+}
+
+impl Profile {
+    fn add(&mut self, d: &kizuki_domain::report::ReportDetails) {
+        let push = |v: &mut Vec<Code>, c: &Code| {
+            if !v.contains(c) {
+                v.push(c.clone());
+            }
+        };
+        push(&mut self.sectors, &d.sector);
+        push(&mut self.event_types, &d.event_type);
+        for c in &d.causes {
+            push(&mut self.causes, c);
+        }
+        for s in &d.systems {
+            let name = s.name.trim();
+            if !name.is_empty() && !self.systems.iter().any(|x| x.eq_ignore_ascii_case(name)) {
+                self.systems.push(name.to_owned());
+            }
+        }
+    }
+
+    fn why(&self, source: &kizuki_domain::report::ReportDetails, names: bool) -> Why {
+        Why {
+            same_sector: self
+                .sectors
+                .contains(&source.sector)
+                .then(|| source.sector.clone()),
+            same_event_type: self
+                .event_types
+                .contains(&source.event_type)
+                .then(|| source.event_type.clone()),
+            shared_causes: source
+                .causes
+                .iter()
+                .filter(|c| self.causes.contains(c))
+                .cloned()
+                .collect(),
+            shared_systems: if names {
+                self.systems
+                    .iter()
+                    .filter(|x| {
+                        source
+                            .systems
+                            .iter()
+                            .any(|y| y.name.trim().eq_ignore_ascii_case(x))
+                    })
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
 
 /// The tagged lessons of cases the principal may read whose source report shares the
 /// report's sector, event type, causes or systems, best match first, each with why. The
@@ -125,6 +192,46 @@ pub async fn applying(
     p: &Principal,
     report: &kizuki_domain::report::Report,
 ) -> AppResult<Vec<Applying>> {
+    let mut profile = Profile {
+        report: Some(report.id),
+        ..Profile::default()
+    };
+    profile.add(&report.details);
+    matching(app, p, &profile).await
+}
+
+/// For an operator's dashboard: the tagged lessons whose cases are like its organisation (its
+/// sectors) and its latest reports (their event types, causes and systems), with why. Empty
+/// for anyone but an operator's staff.
+pub async fn for_organisation(app: &App, p: &Principal) -> AppResult<Vec<Applying>> {
+    if !p.is_operator() {
+        return Ok(Vec::new());
+    }
+    let org = app.store.get_org(p.org_id).await?;
+    let mut profile = Profile::default();
+    for s in &org.org.sectors {
+        if !profile.sectors.contains(s) {
+            profile.sectors.push(s.clone());
+        }
+    }
+    let own = crate::reports::list(
+        app,
+        p,
+        kizuki_store::ReportFilter {
+            org_id: Some(p.org_id),
+            sort: kizuki_store::ReportSort::UpdatedDesc,
+            ..kizuki_store::ReportFilter::default()
+        },
+        kizuki_store::Page::new(1, PROFILE_REPORTS),
+    )
+    .await?;
+    for r in &own.items {
+        profile.add(&r.details);
+    }
+    matching(app, p, &profile).await
+}
+
+async fn matching(app: &App, p: &Principal, profile: &Profile) -> AppResult<Vec<Applying>> {
     let v = auth::viewer(app, p).await?;
     let readable = Readable::load(app, &v).await?;
     let mut by_lesson: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -133,7 +240,6 @@ pub async fn applying(
     }
     let mut sources: HashMap<i64, kizuki_domain::report::Report> = HashMap::new();
     let mut out = Vec::new();
-    let d = &report.details;
     for (lesson, themes) in by_lesson {
         let Ok(r @ LessonRef::Case { case, .. }) = LessonRef::parse(&lesson) else {
             continue;
@@ -141,7 +247,7 @@ pub async fn applying(
         let Some(c) = readable.case_lesson(r) else {
             continue;
         };
-        let Some(source_id) = c.report_id.filter(|id| *id != report.id) else {
+        let Some(source_id) = c.report_id.filter(|id| Some(*id) != profile.report) else {
             continue;
         };
         if let std::collections::hash_map::Entry::Vacant(e) = sources.entry(source_id.0) {
@@ -156,31 +262,7 @@ pub async fn applying(
         let Some(src) = sources.get(&source_id.0) else {
             continue;
         };
-        let s = &src.details;
-        let sees_source = readable.sectors.contains_key(&case.0);
-        let why = Why {
-            same_sector: s.sector == d.sector,
-            same_event_type: s.event_type == d.event_type,
-            shared_causes: d
-                .causes
-                .iter()
-                .filter(|x| s.causes.contains(x))
-                .cloned()
-                .collect(),
-            shared_systems: if sees_source {
-                d.systems
-                    .iter()
-                    .filter(|x| {
-                        s.systems
-                            .iter()
-                            .any(|y| y.name.trim().eq_ignore_ascii_case(x.name.trim()))
-                    })
-                    .map(|x| x.name.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            },
-        };
+        let why = profile.why(&src.details, readable.sectors.contains_key(&case.0));
         if why.weight() == 0 {
             continue;
         }
@@ -797,7 +879,7 @@ mod tests {
             .collect();
         assert!(!of_case4.is_empty(), "{shown:?}");
         for a in &of_case4 {
-            assert!(a.why.same_event_type, "{a:?}");
+            assert_eq!(a.why.same_event_type.as_ref(), Some(&s.event_type), "{a:?}");
             assert_eq!(a.why.shared_causes.len(), usize::from(!s.causes.is_empty()));
             assert!(!a.lesson.themes.is_empty(), "only tagged lessons");
         }

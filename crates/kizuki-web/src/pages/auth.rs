@@ -148,6 +148,8 @@ async fn dashboard(st: &WebState, v: &Viewer, p: &auth::Principal) -> Result<Res
                             "open": i.open_questions}))
             .collect::<Vec<_>>()
     );
+    // Lessons of cases like this operator and its latest reports, with why.
+    ctx["applying"] = json!(kizuki_app::lessons::for_organisation(app, p).await?);
     render(st, v, "dashboard.html", ctx)
 }
 

@@ -307,3 +307,34 @@ async fn a_tagged_lesson_appears_on_a_matching_report_page_with_the_reason() {
     let page = c.get(&format!("/reports/{id}")).await;
     assert!(!page.body.contains(&format!("id=\"applying-{key}\"")));
 }
+
+#[tokio::test]
+async fn an_operators_dashboard_lists_lessons_of_cases_like_it_with_the_reason() {
+    let srv = TestApp::demo().await;
+    let mut rail = srv.client(RAIL).await;
+    let home = rail.get("/").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    let section = home
+        .body
+        .split("id=\"lessons-for-you\"")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .unwrap_or_else(|| panic!("no lessons on the dashboard: {}", home.body));
+    // The railway operator's sector is that of the first 2019 case's report.
+    let case1 = srv
+        .app
+        .store
+        .case_by_number(2019, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        section.contains(&format!("href=\"/cases/{}\"", case1.id.0)),
+        "{section}"
+    );
+    assert!(section.contains("同じ分野（鉄道）"), "{section}");
+    // The centre's staff have no such list.
+    let mut analyst = srv.client(ANALYST).await;
+    let home = analyst.get("/").await;
+    assert!(!home.body.contains("id=\"lessons-for-you\""));
+}
