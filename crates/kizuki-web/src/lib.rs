@@ -346,6 +346,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
             get(pages::lessons::new_form).post(pages::lessons::create),
         )
         .route("/lessons/themes/{key}", get(pages::lessons::theme))
+        .route("/lessons/themes/{key}/csv", get(pages::lessons::theme_csv))
         .route(
             "/lessons/themes/{key}/edit",
             get(pages::lessons::edit_form).post(pages::lessons::update),

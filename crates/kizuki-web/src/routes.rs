@@ -229,6 +229,7 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("GET", "/lessons/themes/new", ThemeEdit),
         r("POST", "/lessons/themes/new", ThemeEdit),
         r("GET", "/lessons/themes/{key}", Member),
+        r("GET", "/lessons/themes/{key}/csv", Member),
         r("GET", "/lessons/themes/{key}/edit", ThemeEdit),
         r("POST", "/lessons/themes/{key}/edit", ThemeEdit),
         r("GET", "/lessons/tag/{lesson}", CaseWrite),

@@ -10,7 +10,7 @@ use crate::session::{Posted, SignedIn, Viewer};
 use crate::state::WebState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use kizuki_app::AppError;
 use kizuki_app::lessons::{self, CatalogFilter, ThemeCatalog, ThemeSummary};
 use kizuki_domain::access::Viewer as Access;
@@ -72,6 +72,107 @@ pub async fn theme(
         "lessons/theme.html",
         catalog_view(&c, &q, false),
     )
+}
+
+/// `/lessons/themes/{key}/csv`: the theme's lessons as the page shows them (same filters), as
+/// CSV in UTF-8 with a byte-order mark so Excel reads the Japanese; the export is audited.
+pub async fn theme_csv(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(key): Path<String>,
+    Query(q): Query<CatalogQuery>,
+) -> Result<Response, WebError> {
+    let c = lessons::catalog(&st.app, &s.p, &key, &q.filter()).await?;
+    let lessons: Vec<&str> = c
+        .common_lessons
+        .iter()
+        .map(|l| l.lesson.as_str())
+        .chain(c.case_lessons.iter().map(|l| l.lesson.as_str()))
+        .collect();
+    kizuki_app::security::audit_log::note(
+        &st.app,
+        kizuki_app::security::audit::actor_user(s.p.user_id),
+        kizuki_app::security::audit::actions::EXPORT,
+        format!("theme:{key}.csv"),
+        &json!({"lessons": lessons}),
+    )
+    .await?;
+    let lang = s.viewer.lang;
+    let cat = crate::i18n::catalogue();
+    let tx = &st.app.taxonomy;
+    let label = |v: kizuki_domain::taxonomy::Vocabulary, c: &str| tx.label(v, c, lang).to_owned();
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "lessons.csv_kind",
+            "field.fy",
+            "lessons.csv_case",
+            "case.category",
+            "field.sector",
+            "lessons.csv_title",
+            "lessons.csv_text",
+            "lessons.themes",
+        ]
+        .iter()
+        .map(|k| cat.get(lang, k).to_owned())
+        .collect(),
+    ];
+    for l in &c.common_lessons {
+        let cases: Vec<String> = l.cases.iter().map(|(n, _)| n.to_string()).collect();
+        rows.push(vec![
+            cat.get(lang, "lessons.common_lessons").to_owned(),
+            l.year.to_string(),
+            cases.join("・"),
+            label(
+                kizuki_domain::taxonomy::Vocabulary::CaseCategory,
+                l.category.as_str(),
+            ),
+            String::new(),
+            l.title.clone(),
+            l.text.clone(),
+            l.themes.join("・"),
+        ]);
+    }
+    for l in &c.case_lessons {
+        rows.push(vec![
+            cat.get(lang, "lessons.case_lessons").to_owned(),
+            l.survey_year.map(|y| y.to_string()).unwrap_or_default(),
+            format!("{} {}", l.case_number, l.case_title),
+            label(
+                kizuki_domain::taxonomy::Vocabulary::CaseCategory,
+                l.category.as_str(),
+            ),
+            l.sector
+                .as_ref()
+                .map(|c| label(kizuki_domain::taxonomy::Vocabulary::Sector, c.as_str()))
+                .unwrap_or_default(),
+            l.title.clone(),
+            l.text.clone(),
+            l.themes.join("・"),
+        ]);
+    }
+    let mut body = String::from("\u{feff}");
+    for r in rows {
+        let cells: Vec<String> = r.iter().map(|c| super::reports::csv_cell(c)).collect();
+        body.push_str(&cells.join(","));
+        body.push_str("\r\n");
+    }
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"kizuki-lessons-{}.csv\"",
+                    c.theme.theme.key
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `/public/lessons`: the themes, counting published lessons only.

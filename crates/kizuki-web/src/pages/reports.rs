@@ -182,7 +182,7 @@ struct ListPage {
 /// One CSV cell. A text a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`,
 /// tab or carriage return: operators type titles and summaries) is prefixed with `'`, so the
 /// centre's spreadsheet shows it as text instead of running it.
-fn csv_cell(s: &str) -> String {
+pub(crate) fn csv_cell(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -338,3 +338,47 @@ async fn an_operators_dashboard_lists_lessons_of_cases_like_it_with_the_reason()
     let home = analyst.get("/").await;
     assert!(!home.body.contains("id=\"lessons-for-you\""));
 }
+
+#[tokio::test]
+async fn a_themes_lessons_export_as_csv_with_the_pages_filters() {
+    let srv = TestApp::demo().await;
+    let mut analyst = srv.client(ANALYST).await;
+    let r = analyst.get("/lessons/themes/log-retention/csv").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        r.body.starts_with('\u{feff}'),
+        "a byte-order mark for Excel"
+    );
+    let lines: Vec<&str> = r.body.trim_end().split("\r\n").collect();
+    assert!(
+        lines[0].contains("見出し") && lines[0].contains("本文"),
+        "{}",
+        lines[0]
+    );
+    // One common lesson (5) and three case lessons (cases 6 and 7).
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("クラウド型メールサービスのログ保存期間の検討"))
+    );
+    let filtered = analyst
+        .get("/lessons/themes/log-retention/csv?category=system-failure")
+        .await;
+    assert_eq!(
+        filtered.body.trim_end().split("\r\n").count(),
+        1,
+        "the header alone"
+    );
+    let entries = kizuki_app::security::audit_log::all_entries(&srv.app)
+        .await
+        .unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == "record.export" && e.target == "theme:log-retention.csv")
+            .count(),
+        2
+    );
+}
