@@ -3,7 +3,7 @@
 //! lesson the viewer may read across years.
 
 use crate::auth::{self, Principal};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::security::{audit, audit_log};
 use crate::{App, survey::cases};
 use kizuki_domain::access::{Action, Viewer};
@@ -714,56 +714,35 @@ impl Readable {
     }
 }
 
-/// Loads the shipped themes and the tags of a loaded survey year into a store that has no
-/// theme yet (a new installation); does nothing otherwise. A seed tag whose case or lesson
-/// is not found is an error: the file and the survey disagree.
-pub async fn seed(app: &App, seed: &kizuki_dataset::ThemeSeed) -> AppResult<usize> {
+/// What seeding the themes did: the lessons tagged, and the seed tags left out because their
+/// survey, case or lesson is not in this store (named, for the log).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seeded {
+    pub tagged: usize,
+    pub skipped: Vec<String>,
+}
+
+/// Loads the shipped themes and the tags of the loaded survey years into a store that has no
+/// theme yet (a new installation, or one from before themes); does nothing otherwise. A seed
+/// tag whose survey, case or lesson is not here is left out and named in the result.
+pub async fn seed(app: &App, seed: &kizuki_dataset::ThemeSeed) -> AppResult<Seeded> {
+    let mut out = Seeded::default();
     if !app.store.list_themes().await?.is_empty() {
-        return Ok(0);
+        return Ok(out);
     }
     let at = app.clock.now();
     for t in &seed.themes {
-        app.store.save_theme(t, 0, None, at).await?;
+        match app.store.save_theme(t, 0, None, at).await {
+            Ok(_) => {}
+            // Another node starting at the same time is seeding: it finishes the job.
+            Err(StoreError::Duplicate { .. }) => return Ok(out),
+            Err(e) => return Err(e.into()),
+        }
     }
-    let mut tagged = 0;
     for t in &seed.tags {
-        let lesson = match &t.lesson {
-            kizuki_dataset::SeedLesson::Common { number } => {
-                let s = app.store.get_survey(t.year).await?;
-                let index = number - 1;
-                if usize::try_from(index).map_or(true, |i| i >= s.content.common_lessons.len()) {
-                    return Err(AppError::Refused(format!(
-                        "themes file: {} has no common lesson {number}",
-                        t.year
-                    )));
-                }
-                LessonRef::Common {
-                    year: t.year,
-                    index,
-                }
-            }
-            kizuki_dataset::SeedLesson::Case { number, title } => {
-                let c = app
-                    .store
-                    .case_by_number(t.year, *number)
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::Refused(format!("themes file: {} has no case {number}", t.year))
-                    })?;
-                let index = c
-                    .content
-                    .lessons
-                    .iter()
-                    .position(|l| l.title == *title)
-                    .and_then(|i| u32::try_from(i).ok())
-                    .ok_or_else(|| {
-                        AppError::Refused(format!(
-                            "themes file: case {number} of {} has no lesson 「{title}」",
-                            t.year
-                        ))
-                    })?;
-                LessonRef::Case { case: c.id, index }
-            }
+        let Some(lesson) = seed_lesson(app, t).await? else {
+            out.skipped.push(format!("{} {:?}", t.year, t.lesson));
+            continue;
         };
         let key = lesson.key();
         let current: Vec<String> = app
@@ -778,15 +757,57 @@ pub async fn seed(app: &App, seed: &kizuki_dataset::ThemeSeed) -> AppResult<usiz
         app.store
             .set_lesson_themes(&key, &current, &wanted, None, at)
             .await?;
-        tagged += 1;
+        out.tagged += 1;
     }
-    Ok(tagged)
+    Ok(out)
+}
+
+/// The lesson a seed tag names, if its survey, case and lesson are in the store.
+async fn seed_lesson(app: &App, t: &kizuki_dataset::SeedTag) -> AppResult<Option<LessonRef>> {
+    Ok(match &t.lesson {
+        kizuki_dataset::SeedLesson::Common { number } => {
+            let s = match app.store.get_survey(t.year).await {
+                Ok(s) => s,
+                Err(StoreError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let index = number.saturating_sub(1);
+            usize::try_from(index)
+                .is_ok_and(|i| i < s.content.common_lessons.len())
+                .then_some(LessonRef::Common {
+                    year: t.year,
+                    index,
+                })
+        }
+        kizuki_dataset::SeedLesson::Case { number, title } => {
+            let Some(c) = app.store.case_by_number(t.year, *number).await? else {
+                return Ok(None);
+            };
+            c.content
+                .lessons
+                .iter()
+                .position(|l| l.title == *title)
+                .and_then(|i| u32::try_from(i).ok())
+                .map(|index| LessonRef::Case { case: c.id, index })
+        }
+    })
+}
+
+/// At start-up: the shipped themes for a store that has none yet (one from before themes),
+/// with the tags of whichever of their survey years it holds; left-out tags are logged.
+pub async fn ensure_themes(app: &App) -> AppResult<()> {
+    let done = seed(app, &kizuki_dataset::default_themes()?).await?;
+    if !done.skipped.is_empty() {
+        tracing::warn!(skipped = ?done.skipped, "lesson themes: seed tags whose lesson is not here");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+    use crate::error::AppError;
     use crate::test_support::{analyst_principal, demo, operator_principal, principal};
 
     fn keys(v: &[String]) -> Vec<&str> {
@@ -911,6 +932,58 @@ mod tests {
         // The case written from a report is not shown beside that report.
         let own = applying(&app, &analyst, &source).await.unwrap();
         assert!(own.iter().all(|a| a.lesson.case_id != case4.id.0));
+    }
+
+    #[tokio::test]
+    async fn seeding_skips_lessons_this_store_lacks_and_runs_once() {
+        let (app, _t) = demo(46).await;
+        // A file naming a year and a lesson this store does not have.
+        let text = r#"
+[[theme]]
+key = "only"
+name_ja = "唯一"
+name_en = "Only"
+
+[[tag]]
+year = 2030
+common = 1
+themes = ["only"]
+
+[[tag]]
+year = 2019
+case = 1
+lesson = "ない教訓"
+themes = ["only"]
+
+[[tag]]
+year = 2019
+common = 2
+themes = ["only"]
+"#;
+        let file = kizuki_dataset::parse_themes("t.toml", text).unwrap();
+        // The demo already has themes: nothing happens.
+        assert_eq!(seed(&app, &file).await.unwrap(), Seeded::default());
+        // A store with the 2019 survey but no themes (from before them).
+        let fresh = crate::test_support::empty("2020-02-01T09:00:00+09:00", 47).await;
+        let dir = kizuki_dataset::default_demo(&fresh.0.taxonomy).unwrap();
+        crate::seed::ensure_directory(&fresh.0, &dir).await.unwrap();
+        let files: Vec<(String, String)> = kizuki_dataset::SURVEY_2019
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect();
+        let data = kizuki_dataset::parse_survey_files(&files, &fresh.0.taxonomy).unwrap();
+        crate::survey::import_survey(&fresh.0, &data).await.unwrap();
+        let done = seed(&fresh.0, &file).await.unwrap();
+        assert_eq!(done.tagged, 1);
+        assert_eq!(done.skipped.len(), 2, "{:?}", done.skipped);
+        let tags = fresh.0.store.lesson_tags(None).await.unwrap();
+        let got: Vec<(&str, &str)> = tags
+            .iter()
+            .map(|t| (t.lesson.as_str(), t.theme.as_str()))
+            .collect();
+        assert_eq!(got, [("common:2019:1", "only")]);
+        // Once themes exist, seeding again does nothing.
+        assert_eq!(seed(&fresh.0, &file).await.unwrap(), Seeded::default());
     }
 
     #[tokio::test]

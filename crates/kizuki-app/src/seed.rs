@@ -1,7 +1,7 @@
 //! Seeding a new data dir: the demo directory (organisations and users with one-time random
 //! passwords) and the 2019 survey, so `cargo run --release` opens on real content.
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::survey::{ImportSummary, import_survey};
 use crate::{App, security::password};
 use kizuki_dataset::{DemoDirectory, SURVEY_2019, default_demo, parse_survey_files};
@@ -89,7 +89,14 @@ pub async fn seed_demo(app: &App) -> AppResult<DemoOutcome> {
     let at = crate::publication::loaded_year_published_at(year);
     crate::publication::year::publish_dated(app, &editor, year, at).await?;
     // The lesson themes, with the 2019 lessons under theirs.
-    crate::lessons::seed(app, &kizuki_dataset::default_themes()?).await?;
+    let themes = crate::lessons::seed(app, &kizuki_dataset::default_themes()?).await?;
+    // The shipped file and the shipped survey must agree.
+    if !themes.skipped.is_empty() {
+        return Err(AppError::Refused(format!(
+            "data/lessons/themes.toml names lessons the 2019 survey lacks: {:?}",
+            themes.skipped
+        )));
+    }
     Ok(DemoOutcome {
         credentials,
         survey,

@@ -587,6 +587,10 @@ async fn serve(db: &Db, args: ServeArgs) -> Result<ExitCode> {
     sealing::seal_at_start(&app)
         .await
         .context("the secrets kept in the database")?;
+    // A database from before lesson themes gets the shipped ones.
+    kizuki_app::lessons::ensure_themes(&app)
+        .await
+        .context("the lesson themes")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Audit retention, at start and then daily.
     tokio::spawn(kizuki_app::security::audit_log::run_retention(
