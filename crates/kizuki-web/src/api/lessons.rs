@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 #[utoipa::path(
     get, path = "/lesson-themes", tag = "lessons",
     responses(
-        (status = 200, description = "Every theme (retired ones last), each with its version and the number of case and common lessons under it that the caller may read", body = Object),
+        (status = 200, description = "`themes`: every theme (retired ones last), each with its version and the number of case and common lessons under it that the caller may read", body = Object),
     ),
     security(("bearer" = []))
 )]
@@ -27,7 +27,7 @@ pub async fn list_themes(
     ApiUser(p): ApiUser,
 ) -> Result<Response, ApiError> {
     let v = lessons::themes(&st.app, &p).await?;
-    Ok((StatusCode::OK, Json(v)).into_response())
+    Ok((StatusCode::OK, Json(serde_json::json!({ "themes": v }))).into_response())
 }
 
 /// A theme, new or edited.

@@ -81,6 +81,17 @@ async fn the_2019_common_lessons_appear_under_their_themes_with_their_cases() {
         .collect();
     assert_eq!(cited, [1, 3, 4]);
     let r = srv
+        .api("GET", "/lesson-themes", Some(&token), &[], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let themes = r.json()["themes"].as_array().unwrap().clone();
+    assert_eq!(themes.len(), 11);
+    assert_eq!(
+        themes[0]["stored"]["theme"]["key"],
+        "delegation-of-authority"
+    );
+    assert_eq!(themes[0]["common_lessons"], 1);
+    let r = srv
         .api("GET", "/lesson-themes/nothing", Some(&token), &[], None)
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
