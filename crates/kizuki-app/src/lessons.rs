@@ -233,7 +233,7 @@ pub async fn for_organisation(app: &App, p: &Principal) -> AppResult<Vec<Applyin
 
 async fn matching(app: &App, p: &Principal, profile: &Profile) -> AppResult<Vec<Applying>> {
     let v = auth::viewer(app, p).await?;
-    let readable = Readable::load(app, &v).await?;
+    let readable = Readable::load(app, &v, true).await?;
     let mut by_lesson: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in app.store.lesson_tags(None).await? {
         by_lesson.entry(t.lesson).or_default().push(t.theme);
@@ -289,7 +289,7 @@ pub async fn themes(app: &App, p: &Principal) -> AppResult<Vec<ThemeSummary>> {
 
 /// Every theme, as [`themes`], for any viewer (the public portal passes `Viewer::Public`).
 pub async fn themes_as(app: &App, v: &Viewer) -> AppResult<Vec<ThemeSummary>> {
-    let readable = Readable::load(app, v).await?;
+    let readable = Readable::load(app, v, false).await?;
     let tags = app.store.lesson_tags(None).await?;
     let mut out: Vec<ThemeSummary> = app
         .store
@@ -385,7 +385,7 @@ pub async fn save_theme(
 pub async fn lesson_for_tagging(app: &App, p: &Principal, lesson: &str) -> AppResult<TaggedLesson> {
     may_tag(p)?;
     let r = LessonRef::parse(lesson)?;
-    let readable = Readable::load(app, &auth::viewer(app, p).await?).await?;
+    let readable = Readable::load(app, &auth::viewer(app, p).await?, false).await?;
     let (title, text) = readable
         .lesson_text(r)
         .ok_or_else(|| StoreError::not_found("lesson", r))?;
@@ -428,7 +428,7 @@ pub async fn tag(
 ) -> AppResult<Vec<String>> {
     may_tag(p)?;
     let r = LessonRef::parse(lesson)?;
-    let readable = Readable::load(app, &auth::viewer(app, p).await?).await?;
+    let readable = Readable::load(app, &auth::viewer(app, p).await?, false).await?;
     if readable.lesson_text(r).is_none() {
         return Err(StoreError::not_found("lesson", r).into());
     }
@@ -488,7 +488,7 @@ pub async fn catalog_as(
     filter: &CatalogFilter,
 ) -> AppResult<ThemeCatalog> {
     let theme = find_theme(app, key).await?;
-    let readable = Readable::load(app, v).await?;
+    let readable = Readable::load(app, v, true).await?;
     let tags = app.store.lesson_tags(None).await?;
     let mut by_lesson: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for t in tags {
@@ -612,7 +612,9 @@ struct Readable {
 }
 
 impl Readable {
-    async fn load(app: &App, v: &Viewer) -> AppResult<Readable> {
+    /// `sectors`: also read each case's source report for its sector (the catalog and the
+    /// matching need them; counting and tagging do not).
+    async fn load(app: &App, v: &Viewer, sectors: bool) -> AppResult<Readable> {
         let cases: HashMap<i64, Case> = cases::list_as(app, v, None)
             .await?
             .into_iter()
@@ -623,8 +625,9 @@ impl Readable {
             .into_iter()
             .map(|s| (s.content.fiscal_year.year(), s))
             .collect();
+        let wanted = sectors;
         let mut sectors = HashMap::new();
-        if !v.is_public() {
+        if wanted && !v.is_public() {
             for c in cases.values() {
                 let Some(rid) = c.report_id else { continue };
                 let r = match app.store.get_report(rid).await {

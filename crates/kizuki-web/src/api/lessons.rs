@@ -135,7 +135,7 @@ pub async fn get_theme(
         (status = 200, description = "Saved; the theme as stored, its version moved on", body = Object),
         (status = 403, description = "Not one of the centre's editors", body = ApiErrorBody),
         (status = 404, description = "No such theme", body = ApiErrorBody),
-        (status = 409, description = "Changed since `version`: the current version is in the error", body = ApiErrorBody),
+        (status = 409, description = "Changed since `version` (the current version is in the error), or `version` left out for a theme that exists", body = ApiErrorBody),
         (status = 422, description = "A field at fault, or a body key other than the path's", body = ApiErrorBody),
     ),
     security(("bearer" = []))
@@ -157,7 +157,9 @@ pub async fn put_theme(
             .into(),
         );
     }
-    let version = b.version.max(1);
+    // Version 0 (left out) against a stored theme is refused as a duplicate, never a save
+    // over whatever is stored now.
+    let version = b.version;
     let saved = lessons::save_theme(&st.app, &p, &b.input(), version).await?;
     Ok((StatusCode::OK, Json(saved)).into_response())
 }

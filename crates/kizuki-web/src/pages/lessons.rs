@@ -313,7 +313,8 @@ pub async fn update(
     Path(key): Path<String>,
     Posted(f): Posted,
 ) -> Result<Response, WebError> {
-    let version = f.i64("version").unwrap_or(0).max(1);
+    // A post without its version is refused, never saved over whatever is stored now.
+    let version = f.i64("version").unwrap_or(0);
     save_theme(&st, &s, posted_theme(&f, Some(&key)), version).await
 }
 
