@@ -38,3 +38,7 @@ id_type!(
     /// An interview (ヒアリング) with the operator of a selected case.
     InterviewId
 );
+id_type!(
+    /// An operator's follow-up item for one countermeasure of a case.
+    FollowUpId
+);

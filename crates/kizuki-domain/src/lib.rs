@@ -4,6 +4,7 @@
 //! wherever they live) and get back parsed, validated types or errors that name the field.
 
 pub mod access;
+pub mod adoption;
 pub mod anonymise;
 pub mod case;
 pub mod clock;

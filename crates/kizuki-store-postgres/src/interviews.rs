@@ -18,7 +18,7 @@ use kizuki_domain::ids::{CaseId, InterviewId, UserId};
 use kizuki_domain::interview::{InterviewBody, Part};
 use kizuki_store::{
     AnswerState, Attachment, Current, Interview, NewAttachment, NewQuestion, NoticeClaim,
-    NoticeKey, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError, StoreResult,
+    NoticeKey, NoticeOf, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError, StoreResult,
 };
 use tokio_postgres::Row;
 
@@ -179,17 +179,18 @@ async fn template_version(tx: &Transaction<'_>, category: &str) -> StoreResult<i
         .map_or(0, |r| r.get(0)))
 }
 
-const NOTICE_COLS: &str = "interview_id, subject, attempts, lease_until, sent_at, last_error";
+/// The columns of a notice row after the one naming its record.
+const NOTICE_COLS: &str = "subject, attempts, lease_until, sent_at, last_error";
 
-fn notice_row(r: &Row) -> StoreResult<NoticeRecord> {
+fn notice_row(of: NoticeOf, r: &Row) -> StoreResult<NoticeRecord> {
     let attempts: i32 = r.get(2);
     Ok(NoticeRecord {
         key: NoticeKey {
-            interview: InterviewId(r.get(0)),
+            of: of.with_id(r.get(0)),
             subject: r.get(1),
         },
         attempts: u32::try_from(attempts)
-            .map_err(|_| bad("interview_notices.attempts", &attempts.to_string()))?,
+            .map_err(|_| bad("notices.attempts", &attempts.to_string()))?,
         lease_until: r.get(3),
         sent_at: r.get(4),
         last_error: r.get(5),
@@ -494,20 +495,23 @@ impl InterviewStore for PgStore {
     async fn claim_notice(&self, claim: &NoticeClaim) -> StoreResult<bool> {
         let c = claim;
         let max = i32::try_from(c.max_attempts).unwrap_or(i32::MAX);
+        let (table, col) = c.key.of.table();
         let n = self
             .client()
             .await?
             .cached_execute(
-                "INSERT INTO interview_notices (interview_id, subject, token, attempts,
-                   claimed_at, lease_until) VALUES ($1, $2, $3, 1, $4, $5)
-                 ON CONFLICT (interview_id, subject) DO UPDATE SET
-                   token = excluded.token, attempts = interview_notices.attempts + 1,
-                   claimed_at = excluded.claimed_at, lease_until = excluded.lease_until
-                 WHERE interview_notices.sent_at IS NULL
-                   AND interview_notices.lease_until <= $4
-                   AND interview_notices.attempts < $6",
+                &format!(
+                    "INSERT INTO {table} ({col}, subject, token, attempts,
+                       claimed_at, lease_until) VALUES ($1, $2, $3, 1, $4, $5)
+                     ON CONFLICT ({col}, subject) DO UPDATE SET
+                       token = excluded.token, attempts = {table}.attempts + 1,
+                       claimed_at = excluded.claimed_at, lease_until = excluded.lease_until
+                     WHERE {table}.sent_at IS NULL
+                       AND {table}.lease_until <= $4
+                       AND {table}.attempts < $6"
+                ),
                 &[
-                    &c.key.interview.0,
+                    &c.key.of.id(),
                     &c.key.subject,
                     &c.token,
                     &c.now,
@@ -526,13 +530,16 @@ impl InterviewStore for PgStore {
         token: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let (table, col) = key.of.table();
         let n = self
             .client()
             .await?
             .cached_execute(
-                "UPDATE interview_notices SET sent_at = $4, last_error = NULL
-                 WHERE interview_id = $1 AND subject = $2 AND token = $3 AND sent_at IS NULL",
-                &[&key.interview.0, &key.subject, &token, &at],
+                &format!(
+                    "UPDATE {table} SET sent_at = $4, last_error = NULL
+                     WHERE {col} = $1 AND subject = $2 AND token = $3 AND sent_at IS NULL"
+                ),
+                &[&key.of.id(), &key.subject, &token, &at],
             )
             .await
             .map_err(pg_err)?;
@@ -546,30 +553,34 @@ impl InterviewStore for PgStore {
         retry_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()> {
+        let (table, col) = key.of.table();
         self.client()
             .await?
             .cached_execute(
-                "UPDATE interview_notices SET lease_until = $4, last_error = $5
-                 WHERE interview_id = $1 AND subject = $2 AND token = $3 AND sent_at IS NULL",
-                &[&key.interview.0, &key.subject, &token, &retry_at, &error],
+                &format!(
+                    "UPDATE {table} SET lease_until = $4, last_error = $5
+                     WHERE {col} = $1 AND subject = $2 AND token = $3 AND sent_at IS NULL"
+                ),
+                &[&key.of.id(), &key.subject, &token, &retry_at, &error],
             )
             .await
             .map_err(pg_err)?;
         Ok(())
     }
 
-    async fn notices(&self, id: InterviewId) -> StoreResult<Vec<NoticeRecord>> {
+    async fn notices(&self, of: NoticeOf) -> StoreResult<Vec<NoticeRecord>> {
+        let (table, col) = of.table();
         let mut v = self
             .client()
             .await?
             .cached_query(
-                &format!("SELECT {NOTICE_COLS} FROM interview_notices WHERE interview_id = $1"),
-                &[&id.0],
+                &format!("SELECT {col}, {NOTICE_COLS} FROM {table} WHERE {col} = $1"),
+                &[&of.id()],
             )
             .await
             .map_err(pg_err)?
             .iter()
-            .map(notice_row)
+            .map(|r| notice_row(of, r))
             .collect::<StoreResult<Vec<_>>>()?;
         // Sorted here rather than by the database, whose collation may ignore punctuation:
         // by subject as bytes, as in SQLite.

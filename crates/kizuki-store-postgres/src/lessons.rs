@@ -7,10 +7,14 @@ use crate::rows::{from_json, json};
 use crate::{PgStore, pg_err};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kizuki_domain::ids::UserId;
-use kizuki_domain::lessons::Theme;
+use kizuki_domain::adoption::{Assessment, FollowUp, Standing};
+use kizuki_domain::ids::{CaseId, FollowUpId, OrgId, UserId};
+use kizuki_domain::lessons::{Theme, ThemeKey};
 use kizuki_store::prelude::*;
-use kizuki_store::{LessonTag, StoreError, StoreResult, StoredTheme};
+use kizuki_store::{
+    AssessmentRecord, LessonTag, NewFollowUp, StoreError, StoreResult, StoredFollowUp,
+    StoredTheme,
+};
 
 const THEME_COLS: &str = "key, position, version, body, updated_at, updated_by";
 
@@ -62,6 +66,98 @@ async fn load_tags(
         by: r.get::<_, Option<i64>>(3).map(UserId),
     })
     .collect())
+}
+
+const ASSESSMENT_COLS: &str = "id, org_id, theme, standing, note, at, by_user";
+
+fn assessment(r: &tokio_postgres::Row) -> StoreResult<AssessmentRecord> {
+    let bad = |what: &str, v: &str| StoreError::Invalid(format!("self_assessments.{what}: {v:?}"));
+    let theme: String = r.get(2);
+    let standing: String = r.get(3);
+    Ok(AssessmentRecord {
+        id: r.get(0),
+        org: OrgId(r.get(1)),
+        assessment: Assessment {
+            theme: ThemeKey::parse(&theme).map_err(|_| bad("theme", &theme))?,
+            standing: Standing::parse(&standing).ok_or_else(|| bad("standing", &standing))?,
+            note: r.get(4),
+        },
+        at: r.get(5),
+        by: r.get::<_, Option<i64>>(6).map(UserId),
+    })
+}
+
+async fn load_assessments(
+    c: &impl deadpool_postgres::GenericClient,
+    sql_where: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<AssessmentRecord>> {
+    c.cached_query(
+        &format!("SELECT {ASSESSMENT_COLS} FROM self_assessments s WHERE {sql_where}"),
+        params,
+    )
+    .await
+    .map_err(pg_err)?
+    .iter()
+    .map(assessment)
+    .collect()
+}
+
+const FOLLOWUP_COLS: &str = "id, org_id, case_id, measure, version, body, created_at, created_by,
+                             updated_at, updated_by";
+
+fn followup(r: &tokio_postgres::Row) -> StoreResult<StoredFollowUp> {
+    let measure: i32 = r.get(3);
+    let body: String = r.get(5);
+    Ok(StoredFollowUp {
+        id: FollowUpId(r.get(0)),
+        org: OrgId(r.get(1)),
+        case: CaseId(r.get(2)),
+        measure: u32::try_from(measure)
+            .map_err(|_| StoreError::Invalid(format!("followups.measure: {measure}")))?,
+        version: r.get(4),
+        item: from_json("followups.body", &body)?,
+        created_at: r.get(6),
+        created_by: r.get::<_, Option<i64>>(7).map(UserId),
+        updated_at: r.get(8),
+        updated_by: r.get::<_, Option<i64>>(9).map(UserId),
+    })
+}
+
+async fn load_followups(
+    c: &impl deadpool_postgres::GenericClient,
+    sql_where: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<StoredFollowUp>> {
+    c.cached_query(
+        &format!(
+            "SELECT {FOLLOWUP_COLS} FROM followups WHERE {sql_where}
+             ORDER BY case_id, measure, org_id"
+        ),
+        params,
+    )
+    .await
+    .map_err(pg_err)?
+    .iter()
+    .map(followup)
+    .collect()
+}
+
+async fn one_followup(
+    c: &impl deadpool_postgres::GenericClient,
+    id: FollowUpId,
+    lock: bool,
+) -> StoreResult<StoredFollowUp> {
+    let sql = format!(
+        "SELECT {FOLLOWUP_COLS} FROM followups WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    c.cached_query_opt(&sql, &[&id.0])
+        .await
+        .map_err(pg_err)?
+        .map(|r| followup(&r))
+        .transpose()?
+        .ok_or_else(|| StoreError::not_found("follow-up", id))
 }
 
 #[async_trait]
@@ -169,5 +265,138 @@ impl LessonStore for PgStore {
             }
             load_tags(&tx, Some(lesson)).await
         })
+    }
+
+    async fn record_assessment(
+        &self,
+        org: OrgId,
+        answer: &Assessment,
+        expected: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AssessmentRecord> {
+        let theme = answer.theme.as_str();
+        let by = by.map(|u| u.0);
+        in_tx!(self, |tx| {
+            // Answers of one organisation on one theme take turns, so the second of two
+            // answers from the same starting point sees the first and is refused.
+            tx.cached_execute(
+                "SELECT pg_advisory_xact_lock(hashtext('assessment:' || $1::text || ':' || $2))",
+                &[&org.0.to_string(), &theme],
+            )
+            .await
+            .map_err(pg_err)?;
+            if load_theme(&tx, theme, false).await?.is_none() {
+                return Err(StoreError::not_found("theme", theme));
+            }
+            let latest: Option<i64> = tx
+                .cached_query_one(
+                    "SELECT MAX(id) FROM self_assessments WHERE org_id = $1 AND theme = $2",
+                    &[&org.0, &theme],
+                )
+                .await
+                .map_err(pg_err)?
+                .get(0);
+            kizuki_store::assessment_conflict(latest, expected)?;
+            let id: i64 = tx
+                .cached_query_one(
+                    "INSERT INTO self_assessments (org_id, theme, standing, note, at, by_user)
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    &[&org.0, &theme, &answer.standing.code(), &answer.note, &at, &by],
+                )
+                .await
+                .map_err(pg_err)?
+                .get(0);
+            load_assessments(&tx, "id = $1", &[&id])
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::not_found("self-assessment", id))
+        })
+    }
+
+    async fn current_assessments(&self, org: Option<OrgId>) -> StoreResult<Vec<AssessmentRecord>> {
+        load_assessments(
+            &self.client().await?,
+            "($1::bigint IS NULL OR org_id = $1) AND id = (SELECT MAX(id) FROM self_assessments l
+             WHERE l.org_id = s.org_id AND l.theme = s.theme) ORDER BY org_id, theme COLLATE \"C\"",
+            &[&org.map(|o| o.0)],
+        )
+        .await
+    }
+
+    async fn assessment_history(
+        &self,
+        org: OrgId,
+        theme: &str,
+    ) -> StoreResult<Vec<AssessmentRecord>> {
+        load_assessments(
+            &self.client().await?,
+            "org_id = $1 AND theme = $2 ORDER BY id DESC",
+            &[&org.0, &theme],
+        )
+        .await
+    }
+
+    async fn create_followup(&self, new: &NewFollowUp) -> StoreResult<StoredFollowUp> {
+        let body = json(&new.item)?;
+        let measure = i32::try_from(new.measure)
+            .map_err(|_| StoreError::Invalid(format!("measure {}", new.measure)))?;
+        let c = self.client().await?;
+        let id: i64 = c
+            .cached_query_one(
+                "INSERT INTO followups (org_id, case_id, measure, version, body, created_at,
+                   created_by, updated_at, updated_by)
+                 VALUES ($1, $2, $3, 1, $4, $5, $6, $5, $6) RETURNING id",
+                &[&new.org.0, &new.case.0, &measure, &body, &new.at, &new.by.0],
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        one_followup(&c, FollowUpId(id), false).await
+    }
+
+    async fn get_followup(&self, id: FollowUpId) -> StoreResult<StoredFollowUp> {
+        one_followup(&self.client().await?, id, false).await
+    }
+
+    async fn update_followup(
+        &self,
+        id: FollowUpId,
+        expected_version: i64,
+        item: &FollowUp,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<StoredFollowUp> {
+        let body = json(item)?;
+        in_tx!(self, |tx| {
+            let now = one_followup(&tx, id, true).await?;
+            if now.version != expected_version {
+                return Err(StoreError::Conflict {
+                    entity: "follow-up",
+                    current: kizuki_store::Current::Version(now.version),
+                });
+            }
+            tx.cached_execute(
+                "UPDATE followups SET version = version + 1, body = $2, updated_at = $3,
+                   updated_by = $4 WHERE id = $1",
+                &[&id.0, &body, &at, &by.0],
+            )
+            .await
+            .map_err(pg_err)?;
+            one_followup(&tx, id, false).await
+        })
+    }
+
+    async fn list_followups(
+        &self,
+        org: Option<OrgId>,
+        case: Option<CaseId>,
+    ) -> StoreResult<Vec<StoredFollowUp>> {
+        load_followups(
+            &self.client().await?,
+            "($1::bigint IS NULL OR org_id = $1) AND ($2::bigint IS NULL OR case_id = $2)",
+            &[&org.map(|o| o.0), &case.map(|c| c.0)],
+        )
+        .await
     }
 }

@@ -16,7 +16,7 @@ use kizuki_domain::ids::{CaseId, InterviewId, UserId};
 use kizuki_domain::interview::{InterviewBody, Part};
 use kizuki_store::{
     AnswerState, Attachment, Current, Interview, NewAttachment, NewQuestion, NoticeClaim,
-    NoticeKey, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError, StoreResult,
+    NoticeKey, NoticeOf, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError, StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -191,12 +191,13 @@ fn load_template(c: &Connection, category: &str) -> rusqlite::Result<Option<Ques
     .optional()
 }
 
-const NOTICE_COLS: &str = "interview_id, subject, attempts, lease_until, sent_at, last_error";
+/// The columns of a notice row after the one naming its record.
+const NOTICE_COLS: &str = "subject, attempts, lease_until, sent_at, last_error";
 
-fn notice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoticeRecord> {
+fn notice_row(of: NoticeOf, r: &rusqlite::Row<'_>) -> rusqlite::Result<NoticeRecord> {
     Ok(NoticeRecord {
         key: NoticeKey {
-            interview: InterviewId(r.get(0)?),
+            of: of.with_id(r.get(0)?),
             subject: r.get(1)?,
         },
         attempts: r.get(2)?,
@@ -442,19 +443,22 @@ impl InterviewStore for SqliteStore {
 
     async fn claim_notice(&self, claim: &NoticeClaim) -> StoreResult<bool> {
         let c: NoticeClaim = claim.clone();
+        let (table, col) = c.key.of.table();
         self.write(move |tx| {
             let n = tx
                 .execute(
-                    "INSERT INTO interview_notices (interview_id, subject, token, attempts, \
-                     claimed_at, lease_until) VALUES (?1, ?2, ?3, 1, ?4, ?5) \
-                     ON CONFLICT (interview_id, subject) DO UPDATE SET \
-                     token = excluded.token, attempts = interview_notices.attempts + 1, \
-                     claimed_at = excluded.claimed_at, lease_until = excluded.lease_until \
-                     WHERE interview_notices.sent_at IS NULL \
-                     AND interview_notices.lease_until <= ?4 \
-                     AND interview_notices.attempts < ?6",
+                    &format!(
+                        "INSERT INTO {table} ({col}, subject, token, attempts, \
+                         claimed_at, lease_until) VALUES (?1, ?2, ?3, 1, ?4, ?5) \
+                         ON CONFLICT ({col}, subject) DO UPDATE SET \
+                         token = excluded.token, attempts = {table}.attempts + 1, \
+                         claimed_at = excluded.claimed_at, lease_until = excluded.lease_until \
+                         WHERE {table}.sent_at IS NULL \
+                         AND {table}.lease_until <= ?4 \
+                         AND {table}.attempts < ?6"
+                    ),
                     params![
-                        c.key.interview.0,
+                        c.key.of.id(),
                         c.key.subject,
                         c.token,
                         time_to(c.now),
@@ -476,13 +480,16 @@ impl InterviewStore for SqliteStore {
     ) -> StoreResult<bool> {
         let key = key.clone();
         let token = token.to_owned();
+        let (table, col) = key.of.table();
         self.write(move |tx| {
             let n = tx
                 .execute(
-                    "UPDATE interview_notices SET sent_at = ?4, last_error = NULL \
-                     WHERE interview_id = ?1 AND subject = ?2 AND token = ?3 \
-                     AND sent_at IS NULL",
-                    params![key.interview.0, key.subject, token, time_to(at)],
+                    &format!(
+                        "UPDATE {table} SET sent_at = ?4, last_error = NULL \
+                         WHERE {col} = ?1 AND subject = ?2 AND token = ?3 \
+                         AND sent_at IS NULL"
+                    ),
+                    params![key.of.id(), key.subject, token, time_to(at)],
                 )
                 .map_err(db_err)?;
             Ok(n == 1)
@@ -500,12 +507,15 @@ impl InterviewStore for SqliteStore {
         let key = key.clone();
         let token = token.to_owned();
         let error = error.to_owned();
+        let (table, col) = key.of.table();
         self.write(move |tx| {
             tx.execute(
-                "UPDATE interview_notices SET lease_until = ?4, last_error = ?5 \
-                 WHERE interview_id = ?1 AND subject = ?2 AND token = ?3 AND sent_at IS NULL",
+                &format!(
+                    "UPDATE {table} SET lease_until = ?4, last_error = ?5 \
+                     WHERE {col} = ?1 AND subject = ?2 AND token = ?3 AND sent_at IS NULL"
+                ),
                 params![
-                    key.interview.0,
+                    key.of.id(),
                     key.subject,
                     token,
                     time_to(retry_at),
@@ -518,13 +528,14 @@ impl InterviewStore for SqliteStore {
         .await
     }
 
-    async fn notices(&self, id: InterviewId) -> StoreResult<Vec<NoticeRecord>> {
+    async fn notices(&self, of: NoticeOf) -> StoreResult<Vec<NoticeRecord>> {
+        let (table, col) = of.table();
         let mut v = self
             .read(move |c| {
                 let mut st = c.prepare_cached(&format!(
-                    "SELECT {NOTICE_COLS} FROM interview_notices WHERE interview_id = ?1"
+                    "SELECT {col}, {NOTICE_COLS} FROM {table} WHERE {col} = ?1"
                 ))?;
-                st.query_map([id.0], notice_row)?
+                st.query_map([of.id()], |r| notice_row(of, r))?
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;

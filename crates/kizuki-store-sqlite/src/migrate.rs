@@ -28,6 +28,8 @@ const MIGRATIONS: &[&str] = &[
     // Token buckets shared by every node: version 14.
     include_str!("../migrations/0014_rate_buckets.sql"),
     include_str!("../migrations/0015_lesson_themes.sql"),
+    // Self-assessments and countermeasure follow-up: version 16.
+    include_str!("../migrations/0016_adoption.sql"),
 ];
 
 /// The schema version this build writes.

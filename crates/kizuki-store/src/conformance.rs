@@ -74,7 +74,8 @@ pub use directory::{
     orgs_are_disabled_and_enabled_as_versions,
 };
 pub use lessons::{
-    lesson_tags_change_only_from_what_was_seen, lesson_themes_are_versioned_and_ordered,
+    followups_are_one_per_measure_and_versioned, lesson_tags_change_only_from_what_was_seen,
+    lesson_themes_are_versioned_and_ordered, self_assessments_keep_history_and_refuse_stale_answers,
 };
 
 // Interviews with the operators of selected cases.
@@ -174,7 +175,10 @@ macro_rules! conformance_suite {
             forwards_are_kept_per_report_and_recipient,
             // Lesson themes.
             lesson_themes_are_versioned_and_ordered,
-            lesson_tags_change_only_from_what_was_seen
+            lesson_tags_change_only_from_what_was_seen,
+            // Self-assessments and countermeasure follow-up.
+            self_assessments_keep_history_and_refuse_stale_answers,
+            followups_are_one_per_measure_and_versioned
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {

@@ -135,12 +135,48 @@ pub struct QuestionTemplate {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What makes an interview notice one notice: the interview and what it is about
-/// (`request-3` for the request sent at version 3, `due_soon-2020-02-10`, …).
+/// What makes a notice one notice: what it is about (an interview, a follow-up item) and
+/// its subject (`request-3` for an interview request sent at version 3,
+/// `due_soon-2020-02-10`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NoticeKey {
-    pub interview: InterviewId,
+    pub of: NoticeOf,
     pub subject: String,
+}
+
+/// The record a notice belongs to. Each kind keeps its notices in its own table, whose rows
+/// go with the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum NoticeOf {
+    Interview(InterviewId),
+    FollowUp(kizuki_domain::ids::FollowUpId),
+}
+
+impl NoticeOf {
+    /// The table holding this kind's notices and the column naming the record: fixed names,
+    /// safe to put into SQL text.
+    pub fn table(self) -> (&'static str, &'static str) {
+        match self {
+            NoticeOf::Interview(_) => ("interview_notices", "interview_id"),
+            NoticeOf::FollowUp(_) => ("followup_notices", "item_id"),
+        }
+    }
+
+    /// The record's id.
+    pub fn id(self) -> i64 {
+        match self {
+            NoticeOf::Interview(i) => i.0,
+            NoticeOf::FollowUp(f) => f.0,
+        }
+    }
+
+    /// The same kind of record with id `id`, as read back from its table.
+    pub fn with_id(self, id: i64) -> NoticeOf {
+        match self {
+            NoticeOf::Interview(_) => NoticeOf::Interview(InterviewId(id)),
+            NoticeOf::FollowUp(_) => NoticeOf::FollowUp(kizuki_domain::ids::FollowUpId(id)),
+        }
+    }
 }
 
 /// A request to claim a notice, with the same lease rules as a stage-deadline reminder

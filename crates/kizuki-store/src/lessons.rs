@@ -2,7 +2,8 @@
 //! a survey year's common lesson to its themes.
 
 use chrono::{DateTime, Utc};
-use kizuki_domain::ids::UserId;
+use kizuki_domain::adoption::{Assessment, FollowUp};
+use kizuki_domain::ids::{CaseId, FollowUpId, OrgId, UserId};
 use kizuki_domain::lessons::Theme;
 use serde::{Deserialize, Serialize};
 
@@ -90,5 +91,57 @@ pub fn theme_of_key(key: &str, theme: Theme) -> crate::StoreResult<Theme> {
             "lesson_themes.body of {key} names {}",
             theme.key
         )))
+    }
+}
+
+/// One self-assessment answer as recorded. Answers are never changed: a new answer is a new
+/// record, so an organisation's history on a theme is its records newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessmentRecord {
+    pub id: i64,
+    pub org: OrgId,
+    pub assessment: Assessment,
+    pub at: DateTime<Utc>,
+    pub by: Option<UserId>,
+}
+
+/// A new follow-up item of an operator for the `measure`-th countermeasure (from 0) of a
+/// case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFollowUp {
+    pub org: OrgId,
+    pub case: CaseId,
+    pub measure: u32,
+    pub item: FollowUp,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// A follow-up item as stored, with its version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFollowUp {
+    pub id: FollowUpId,
+    pub org: OrgId,
+    pub case: CaseId,
+    pub measure: u32,
+    pub version: i64,
+    pub item: FollowUp,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<UserId>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<UserId>,
+}
+
+/// The conflict when an answer was recorded since the one the editor started from
+/// (`expected`, 0 for none): the latest record's id is the version shown.
+pub fn assessment_conflict(latest: Option<i64>, expected: i64) -> crate::StoreResult<()> {
+    let latest = latest.unwrap_or(0);
+    if latest == expected {
+        Ok(())
+    } else {
+        Err(crate::StoreError::Conflict {
+            entity: "self-assessment",
+            current: crate::Current::Version(latest),
+        })
     }
 }

@@ -41,13 +41,14 @@ pub use selection::{
 };
 // Cooperation records and published editions of a survey year.
 pub use lessons::{
-    LessonTag, StoredTheme, ThemeWrite, tag_changes, theme_of_key, theme_set, theme_write,
+    AssessmentRecord, LessonTag, NewFollowUp, StoredFollowUp, StoredTheme, ThemeWrite,
+    assessment_conflict, tag_changes, theme_of_key, theme_set, theme_write,
 };
 pub use year::{CooperationRecord, CooperationStatus, Edition, NewCooperation, NewEdition};
 // Interviews with the operators of selected cases.
 pub use interviews::{
     AnswerState, Attachment, Interview, NewAttachment, NewQuestion, NoticeClaim, NoticeKey,
-    NoticeRecord, Question, QuestionTemplate, SaveAnswer,
+    NoticeOf, NoticeRecord, Question, QuestionTemplate, SaveAnswer,
 };
 // Browser sessions in the database (shared by every node).
 pub use sessions::{PendingLogin, SessionKey, SessionRecord, SessionUpdate};
@@ -698,8 +699,8 @@ pub trait InterviewStore: Send + Sync {
         error: &str,
     ) -> StoreResult<()>;
 
-    /// The notices recorded for an interview, by subject.
-    async fn notices(&self, id: kizuki_domain::ids::InterviewId) -> StoreResult<Vec<NoticeRecord>>;
+    /// The notices recorded for a record (an interview, a follow-up item), by subject.
+    async fn notices(&self, of: NoticeOf) -> StoreResult<Vec<NoticeRecord>>;
 }
 
 /// The change feed every write appends to, which search indexes follow.
@@ -927,6 +928,51 @@ pub trait LessonStore: Send + Sync {
         by: Option<UserId>,
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<LessonTag>>;
+
+    /// Records an organisation's answer on a theme if its latest answer there is still the
+    /// record `expected` (0: none yet); otherwise [`StoreError::Conflict`] with the latest
+    /// record's id. An unknown theme is [`StoreError::NotFound`].
+    async fn record_assessment(
+        &self,
+        org: OrgId,
+        answer: &kizuki_domain::adoption::Assessment,
+        expected: i64,
+        by: Option<UserId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AssessmentRecord>;
+
+    /// The latest answer of each organisation (or of one) on each theme, by organisation then
+    /// theme.
+    async fn current_assessments(&self, org: Option<OrgId>) -> StoreResult<Vec<AssessmentRecord>>;
+
+    /// Every answer of an organisation on a theme, newest first.
+    async fn assessment_history(&self, org: OrgId, theme: &str)
+    -> StoreResult<Vec<AssessmentRecord>>;
+
+    /// Adds a follow-up item (version 1); [`StoreError::Duplicate`] if the organisation
+    /// already follows that countermeasure of the case.
+    async fn create_followup(&self, new: &NewFollowUp) -> StoreResult<StoredFollowUp>;
+
+    async fn get_followup(&self, id: kizuki_domain::ids::FollowUpId) -> StoreResult<StoredFollowUp>;
+
+    /// Replaces an item still at `expected_version`; otherwise [`StoreError::Conflict`] with
+    /// the current version.
+    async fn update_followup(
+        &self,
+        id: kizuki_domain::ids::FollowUpId,
+        expected_version: i64,
+        item: &kizuki_domain::adoption::FollowUp,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<StoredFollowUp>;
+
+    /// The items of one organisation, of one case, of both or of all, by case, measure and
+    /// organisation.
+    async fn list_followups(
+        &self,
+        org: Option<OrgId>,
+        case: Option<CaseId>,
+    ) -> StoreResult<Vec<StoredFollowUp>>;
 }
 
 /// Stage-deadline reminders, each claimed once across nodes.

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use kizuki_domain::clock::jst;
 use kizuki_domain::interview::Status;
 use kizuki_domain::user::{Email, Role, User};
-use kizuki_store::{AnswerState, Interview, NoticeClaim, NoticeKey};
+use kizuki_store::{AnswerState, Interview, NoticeClaim, NoticeKey, NoticeOf};
 use std::collections::BTreeMap;
 
 /// One e-mail to send about an interview.
@@ -75,7 +75,7 @@ pub fn plan(
             .collect();
         out.push(Notice {
             key: NoticeKey {
-                interview: i.id,
+                of: NoticeOf::Interview(i.id),
                 subject: format!("request-{}", r.round),
             },
             to: recipients(users, org, true),
@@ -107,7 +107,7 @@ pub fn plan(
         };
         out.push(Notice {
             key: NoticeKey {
-                interview: i.id,
+                of: NoticeOf::Interview(i.id),
                 subject: format!("{kind}-{day}"),
             },
             to: recipients(users, org, false),
@@ -123,14 +123,13 @@ pub fn plan(
 
 /// One pass over the interviews: plan, claim, send, record. Nothing happens without SMTP.
 pub async fn run_once(app: &App, cfg: &NotifyConfig, public_url: &str) -> AppResult<RunSummary> {
-    let mut summary = RunSummary::default();
-    let Some(smtp_cfg) = &cfg.smtp else {
-        return Ok(summary);
-    };
+    if cfg.smtp.is_none() {
+        return Ok(RunSummary::default());
+    }
     let settings = &cfg.reminders;
     let interviews = app.store.list_interviews(None).await?;
     if interviews.is_empty() {
-        return Ok(summary);
+        return Ok(RunSummary::default());
     }
     let users = app.store.list_users().await?;
     let mut planned = Vec::new();
@@ -162,10 +161,30 @@ pub async fn run_once(app: &App, cfg: &NotifyConfig, public_url: &str) -> AppRes
             public_url,
         ));
     }
-    // Sent, given up or held: nothing to claim now.
-    let mut settled: BTreeMap<NoticeKey, u32> = BTreeMap::new();
+    let mut records = Vec::new();
     for i in &interviews {
-        for rec in app.store.notices(i.id).await? {
+        records.extend(app.store.notices(NoticeOf::Interview(i.id)).await?);
+    }
+    send_all(app, cfg, planned, &records).await
+}
+
+/// Claims, sends and records each planned notice that `records` (what the store holds of
+/// them) does not show as sent, given up or held. Store errors end the pass; a failed
+/// delivery is handed back for a later one.
+pub(crate) async fn send_all(
+    app: &App,
+    cfg: &NotifyConfig,
+    mut planned: Vec<Notice>,
+    records: &[kizuki_store::NoticeRecord],
+) -> AppResult<RunSummary> {
+    let mut summary = RunSummary::default();
+    let Some(smtp_cfg) = &cfg.smtp else {
+        return Ok(summary);
+    };
+    let settings = &cfg.reminders;
+    let mut settled: BTreeMap<NoticeKey, u32> = BTreeMap::new();
+    for rec in records {
+        {
             if rec.sent_at.is_some()
                 || rec.attempts >= settings.max_attempts
                 || rec.lease_until > app.clock.now()
@@ -201,13 +220,13 @@ pub async fn run_once(app: &App, cfg: &NotifyConfig, public_url: &str) -> AppRes
                     .notice_sent(&n.key, &token, app.clock.now())
                     .await?;
                 summary.sent += 1;
-                tracing::info!(interview = %n.key.interview, subject = %n.key.subject, "interview notice sent");
+                tracing::info!(of = ?n.key.of, subject = %n.key.subject, "notice sent");
             }
             Err(e) => {
                 summary.failed += 1;
                 let retry_at = app.clock.now() + settings.retry;
-                tracing::warn!(interview = %n.key.interview, subject = %n.key.subject,
-                    error = %e, "interview notice not delivered; will retry");
+                tracing::warn!(of = ?n.key.of, subject = %n.key.subject,
+                    error = %e, "notice not delivered; will retry");
                 app.store
                     .release_notice(&n.key, &token, retry_at, &e.to_string())
                     .await?;

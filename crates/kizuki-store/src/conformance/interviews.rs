@@ -662,7 +662,7 @@ pub async fn question_templates_are_versioned(store: DynStore) {
 
 fn notice(interview: InterviewId, subject: &str) -> NoticeKey {
     NoticeKey {
-        interview,
+        of: NoticeOf::Interview(interview),
         subject: subject.to_owned(),
     }
 }
@@ -716,7 +716,7 @@ pub async fn interview_notices_are_claimed_once(store: DynStore) {
             .unwrap(),
         "not before the retry time"
     );
-    let released = store.notices(iv.id).await.unwrap();
+    let released = store.notices(NoticeOf::Interview(iv.id)).await.unwrap();
     assert_eq!(released.len(), 1);
     assert_eq!(released[0].lease_until, retry);
     assert_eq!(
@@ -784,7 +784,7 @@ pub async fn interview_notices_are_claimed_once(store: DynStore) {
         "three attempts were allowed"
     );
 
-    let all = store.notices(iv.id).await.unwrap();
+    let all = store.notices(NoticeOf::Interview(iv.id)).await.unwrap();
     assert_eq!(
         all,
         vec![
@@ -809,7 +809,7 @@ pub async fn interview_notices_are_claimed_once(store: DynStore) {
         .create_interview(case, body(centre, operator), Vec::new(), centre, t0())
         .await
         .unwrap();
-    assert!(store.notices(other.id).await.unwrap().is_empty());
+    assert!(store.notices(NoticeOf::Interview(other.id)).await.unwrap().is_empty());
     // The same subject of another interview is another notice.
     assert!(
         store
@@ -854,7 +854,7 @@ pub async fn concurrent_notice_claims_one_wins(store: DynStore) {
         }
     }
     assert_eq!(won, 1, "exactly one node may send");
-    let rec = store.notices(iv.id).await.unwrap();
+    let rec = store.notices(NoticeOf::Interview(iv.id)).await.unwrap();
     assert_eq!(rec.len(), 1);
     assert_eq!(rec[0].attempts, 1);
 }
