@@ -341,7 +341,7 @@ pub async fn theme(app: &App, p: &Principal, key: &str) -> AppResult<StoredTheme
     find_theme(app, key).await
 }
 
-async fn find_theme(app: &App, key: &str) -> AppResult<StoredTheme> {
+pub(crate) async fn find_theme(app: &App, key: &str) -> AppResult<StoredTheme> {
     app.store
         .list_themes()
         .await?

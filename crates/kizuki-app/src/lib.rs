@@ -2,11 +2,13 @@
 //! and below the transport. Callers hand in an [`App`] (store, taxonomy, clock, randomness).
 
 pub mod accounts;
+pub mod adoption;
 pub mod auth;
 pub mod config;
 // An organisation's own administration: its users.
 pub mod directory;
 pub mod error;
+pub mod followups;
 pub mod imports;
 // Interviews with the operators of selected cases.
 pub mod interviews;

@@ -171,9 +171,8 @@ pub fn adoption(
                 let n = |s: Standing| counts.and_then(|c| c.get(&s)).copied().unwrap_or(0);
                 cell.counts = Standing::ALL.into_iter().map(|s| (s, n(s))).collect();
                 let applies = answered - n(Standing::NotApplicable);
-                cell.in_place_percent = (applies > 0).then(|| {
-                    u32::try_from(n(Standing::InPlace) * 100 / applies).unwrap_or(100)
-                });
+                cell.in_place_percent = (applies > 0)
+                    .then(|| u32::try_from(n(Standing::InPlace) * 100 / applies).unwrap_or(100));
             }
             out.push(cell);
         }

@@ -18,7 +18,8 @@ use kizuki_domain::ids::{CaseId, InterviewId, UserId};
 use kizuki_domain::interview::{InterviewBody, Part};
 use kizuki_store::{
     AnswerState, Attachment, Current, Interview, NewAttachment, NewQuestion, NoticeClaim,
-    NoticeKey, NoticeOf, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError, StoreResult,
+    NoticeKey, NoticeOf, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError,
+    StoreResult,
 };
 use tokio_postgres::Row;
 

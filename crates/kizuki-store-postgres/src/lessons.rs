@@ -12,8 +12,7 @@ use kizuki_domain::ids::{CaseId, FollowUpId, OrgId, UserId};
 use kizuki_domain::lessons::{Theme, ThemeKey};
 use kizuki_store::prelude::*;
 use kizuki_store::{
-    AssessmentRecord, LessonTag, NewFollowUp, StoreError, StoreResult, StoredFollowUp,
-    StoredTheme,
+    AssessmentRecord, LessonTag, NewFollowUp, StoreError, StoreResult, StoredFollowUp, StoredTheme,
 };
 
 const THEME_COLS: &str = "key, position, version, body, updated_at, updated_by";
@@ -302,7 +301,14 @@ impl LessonStore for PgStore {
                 .cached_query_one(
                     "INSERT INTO self_assessments (org_id, theme, standing, note, at, by_user)
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                    &[&org.0, &theme, &answer.standing.code(), &answer.note, &at, &by],
+                    &[
+                        &org.0,
+                        &theme,
+                        &answer.standing.code(),
+                        &answer.note,
+                        &at,
+                        &by,
+                    ],
                 )
                 .await
                 .map_err(pg_err)?

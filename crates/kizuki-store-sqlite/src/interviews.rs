@@ -16,7 +16,8 @@ use kizuki_domain::ids::{CaseId, InterviewId, UserId};
 use kizuki_domain::interview::{InterviewBody, Part};
 use kizuki_store::{
     AnswerState, Attachment, Current, Interview, NewAttachment, NewQuestion, NoticeClaim,
-    NoticeKey, NoticeOf, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError, StoreResult,
+    NoticeKey, NoticeOf, NoticeRecord, Question, QuestionTemplate, SaveAnswer, StoreError,
+    StoreResult,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -514,13 +515,7 @@ impl InterviewStore for SqliteStore {
                     "UPDATE {table} SET lease_until = ?4, last_error = ?5 \
                      WHERE {col} = ?1 AND subject = ?2 AND token = ?3 AND sent_at IS NULL"
                 ),
-                params![
-                    key.of.id(),
-                    key.subject,
-                    token,
-                    time_to(retry_at),
-                    error
-                ],
+                params![key.of.id(), key.subject, token, time_to(retry_at), error],
             )
             .map_err(db_err)?;
             Ok(())

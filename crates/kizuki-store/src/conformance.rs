@@ -75,7 +75,8 @@ pub use directory::{
 };
 pub use lessons::{
     followups_are_one_per_measure_and_versioned, lesson_tags_change_only_from_what_was_seen,
-    lesson_themes_are_versioned_and_ordered, self_assessments_keep_history_and_refuse_stale_answers,
+    lesson_themes_are_versioned_and_ordered,
+    self_assessments_keep_history_and_refuse_stale_answers,
 };
 
 // Interviews with the operators of selected cases.

@@ -946,14 +946,18 @@ pub trait LessonStore: Send + Sync {
     async fn current_assessments(&self, org: Option<OrgId>) -> StoreResult<Vec<AssessmentRecord>>;
 
     /// Every answer of an organisation on a theme, newest first.
-    async fn assessment_history(&self, org: OrgId, theme: &str)
-    -> StoreResult<Vec<AssessmentRecord>>;
+    async fn assessment_history(
+        &self,
+        org: OrgId,
+        theme: &str,
+    ) -> StoreResult<Vec<AssessmentRecord>>;
 
     /// Adds a follow-up item (version 1); [`StoreError::Duplicate`] if the organisation
     /// already follows that countermeasure of the case.
     async fn create_followup(&self, new: &NewFollowUp) -> StoreResult<StoredFollowUp>;
 
-    async fn get_followup(&self, id: kizuki_domain::ids::FollowUpId) -> StoreResult<StoredFollowUp>;
+    async fn get_followup(&self, id: kizuki_domain::ids::FollowUpId)
+    -> StoreResult<StoredFollowUp>;
 
     /// Replaces an item still at `expected_version`; otherwise [`StoreError::Conflict`] with
     /// the current version.

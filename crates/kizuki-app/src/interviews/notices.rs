@@ -24,7 +24,7 @@ pub struct Notice {
 }
 
 /// The end of a due day, Japan time: a question due on the 10th is late from the 11th.
-fn end_of(day: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn end_of(day: NaiveDate) -> DateTime<Utc> {
     let midnight = day
         .succ_opt()
         .unwrap_or(day)
@@ -32,7 +32,11 @@ fn end_of(day: NaiveDate) -> DateTime<Utc> {
     (midnight - TimeDelta::seconds(i64::from(jst().local_minus_utc()))).and_utc()
 }
 
-fn recipients(users: &[User], org: kizuki_domain::ids::OrgId, admins_only: bool) -> Vec<Email> {
+pub(crate) fn recipients(
+    users: &[User],
+    org: kizuki_domain::ids::OrgId,
+    admins_only: bool,
+) -> Vec<Email> {
     let mut v: Vec<Email> = users
         .iter()
         .filter(|u| u.active && u.user.org_id == org)

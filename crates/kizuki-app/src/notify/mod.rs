@@ -567,6 +567,12 @@ pub async fn run_loop(
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "interview notice run failed"),
         }
+        // So do countermeasure follow-up items' due dates.
+        match crate::followups::run_once(&app, &cfg, &public_url).await {
+            Ok(s) if s.planned > 0 => tracing::info!(?s, "follow-up reminder run"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "follow-up reminder run failed"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(cfg.reminders.every) => {}
             _ = shutdown.changed() => return,

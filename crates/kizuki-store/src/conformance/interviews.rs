@@ -809,7 +809,13 @@ pub async fn interview_notices_are_claimed_once(store: DynStore) {
         .create_interview(case, body(centre, operator), Vec::new(), centre, t0())
         .await
         .unwrap();
-    assert!(store.notices(NoticeOf::Interview(other.id)).await.unwrap().is_empty());
+    assert!(
+        store
+            .notices(NoticeOf::Interview(other.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The same subject of another interview is another notice.
     assert!(
         store

@@ -236,9 +236,18 @@ pub async fn self_assessments_keep_history_and_refuse_stale_answers(store: DynSt
         .unwrap();
     // Each organisation's answers are its own: b's first answer did not conflict with a's.
     let unknown = store
-        .record_assessment(a.id, &answer("no-such", Standing::InPlace, ""), 0, None, t0())
+        .record_assessment(
+            a.id,
+            &answer("no-such", Standing::InPlace, ""),
+            0,
+            None,
+            t0(),
+        )
         .await;
-    assert!(matches!(unknown, Err(StoreError::NotFound { .. })), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound { .. })),
+        "{unknown:?}"
+    );
 
     let history = store.assessment_history(a.id, "mfa").await.unwrap();
     let standings: Vec<Standing> = history.iter().map(|r| r.assessment.standing).collect();
@@ -305,7 +314,10 @@ pub async fn followups_are_one_per_measure_and_versioned(store: DynStore) {
     let twice = store
         .create_followup(&new(a.id, case1.id, 0, user.id))
         .await;
-    assert!(matches!(twice, Err(StoreError::Duplicate { .. })), "{twice:?}");
+    assert!(
+        matches!(twice, Err(StoreError::Duplicate { .. })),
+        "{twice:?}"
+    );
     // Another organisation may follow the same countermeasure, and a may follow another.
     let y = store
         .create_followup(&new(b.id, case1.id, 0, other.id))
@@ -331,13 +343,22 @@ pub async fn followups_are_one_per_measure_and_versioned(store: DynStore) {
     assert_eq!(x2.created_at, t0());
     let stale = store.update_followup(x.id, 1, &done, user.id, later).await;
     assert!(
-        matches!(stale, Err(StoreError::Conflict { current: Current::Version(2), .. })),
+        matches!(
+            stale,
+            Err(StoreError::Conflict {
+                current: Current::Version(2),
+                ..
+            })
+        ),
         "{stale:?}"
     );
     let missing = store
         .get_followup(kizuki_domain::ids::FollowUpId(x.id.0 + 1000))
         .await;
-    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
 
     let ids = |v: Vec<StoredFollowUp>| v.into_iter().map(|f| f.id).collect::<Vec<_>>();
     assert_eq!(
@@ -353,7 +374,10 @@ pub async fn followups_are_one_per_measure_and_versioned(store: DynStore) {
         [x.id.min(y.id), x.id.max(y.id)]
     );
     assert_eq!(
-        ids(store.list_followups(Some(b.id), Some(case2.id)).await.unwrap()),
+        ids(store
+            .list_followups(Some(b.id), Some(case2.id))
+            .await
+            .unwrap()),
         []
     );
 
@@ -376,5 +400,11 @@ pub async fn followups_are_one_per_measure_and_versioned(store: DynStore) {
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].key, key);
     assert_eq!(recorded[0].sent_at, Some(t0()));
-    assert!(store.notices(NoticeOf::FollowUp(x.id)).await.unwrap().is_empty());
+    assert!(
+        store
+            .notices(NoticeOf::FollowUp(x.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
