@@ -55,6 +55,19 @@ fn may_answer(p: &Principal, org: OrgId) -> bool {
     p.role == Role::OperatorAdmin && p.org_id == org
 }
 
+/// Refuses anyone but the organisation's administrators before an answer is read: "not
+/// found" to those who may not read the answers either, "forbidden" to its other readers.
+pub async fn require_answerer(app: &App, p: &Principal, org: OrgId) -> AppResult<()> {
+    readable_org(app, p, org).await?;
+    if may_answer(p, org) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "only the organisation's administrators answer its self-assessment".into(),
+        ))
+    }
+}
+
 /// An organisation's answers per theme.
 pub async fn self_assessment(app: &App, p: &Principal, org: OrgId) -> AppResult<SelfAssessment> {
     let o = readable_org(app, p, org).await?;
@@ -109,12 +122,7 @@ pub async fn answer(
     input: &AssessmentInput,
     expected: i64,
 ) -> AppResult<AssessmentRecord> {
-    readable_org(app, p, org).await?;
-    if !may_answer(p, org) {
-        return Err(AppError::Forbidden(
-            "only the organisation's administrators answer its self-assessment".into(),
-        ));
-    }
+    require_answerer(app, p, org).await?;
     let a = input.parse()?;
     let theme = crate::lessons::find_theme(app, a.theme.as_str())
         .await
@@ -160,6 +168,8 @@ pub struct AdoptionView {
     /// True when figures from fewer than [`MIN_ORGS_SHOWN`] organisations are withheld from
     /// this viewer (everyone but the centre).
     pub suppression_applies: bool,
+    /// True when some cell is withheld, so the page says why.
+    pub any_suppressed: bool,
     pub min_orgs: usize,
 }
 
@@ -168,10 +178,6 @@ impl AdoptionView {
         self.cells
             .iter()
             .find(|c| &c.sector == sector && c.theme == theme)
-    }
-
-    pub fn any_suppressed(&self) -> bool {
-        self.cells.iter().any(|c| c.suppressed)
     }
 }
 
@@ -247,8 +253,10 @@ pub async fn adoption(app: &App, p: &Principal, sector: Option<&str>) -> AppResu
         }
     }
     let whole = p.is_centre();
+    let cells = figures(&answers, &per_sector, &keys, whole);
     Ok(AdoptionView {
-        cells: figures(&answers, &per_sector, &keys, whole),
+        any_suppressed: cells.iter().any(|c| c.suppressed),
+        cells,
         sectors: per_sector.into_keys().collect(),
         themes,
         suppression_applies: !whole,

@@ -80,6 +80,35 @@ fn may_follow(p: &Principal) -> bool {
     p.is_operator()
 }
 
+/// Refuses anyone but an operator's staff, who keep follow-up items; decided before a body is
+/// read.
+pub fn require_keeper(p: &Principal) -> AppResult<()> {
+    if may_follow(p) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "follow-up items are kept by operators".into(),
+        ))
+    }
+}
+
+/// The item, if the principal may edit it (its organisation's staff): "not found" to those
+/// who may not read it, "forbidden" to the centre.
+pub async fn require_editable(
+    app: &App,
+    p: &Principal,
+    id: FollowUpId,
+) -> AppResult<StoredFollowUp> {
+    let item = readable(app, p, id).await?;
+    if may_follow(p) && item.org == p.org_id {
+        Ok(item)
+    } else {
+        Err(AppError::Forbidden(
+            "only the organisation keeps its follow-up items".into(),
+        ))
+    }
+}
+
 /// The item, if the principal may read it: its organisation's members and the centre.
 async fn readable(app: &App, p: &Principal, id: FollowUpId) -> AppResult<StoredFollowUp> {
     let not_found = || AppError::from(StoreError::not_found("follow-up", id));
@@ -157,11 +186,7 @@ pub async fn create(
     measure: u32,
     input: &FollowUpInput,
 ) -> AppResult<StoredFollowUp> {
-    if !may_follow(p) {
-        return Err(AppError::Forbidden(
-            "follow-up items are kept by operators".into(),
-        ));
-    }
+    require_keeper(p)?;
     let c = cases::get(app, p, case).await?;
     let text = usize::try_from(measure)
         .ok()
@@ -199,12 +224,7 @@ pub async fn update(
     expected_version: i64,
     input: &FollowUpInput,
 ) -> AppResult<StoredFollowUp> {
-    let before = readable(app, p, id).await?;
-    if !(may_follow(p) && before.org == p.org_id) {
-        return Err(AppError::Forbidden(
-            "only the organisation keeps its follow-up items".into(),
-        ));
-    }
+    let before = require_editable(app, p, id).await?;
     let item = input.parse(&before.item.measure)?;
     let saved = app
         .store
@@ -223,11 +243,7 @@ pub async fn update(
 
 /// The principal's organisation's items, open ones first by due date.
 pub async fn mine(app: &App, p: &Principal) -> AppResult<Vec<Item>> {
-    if !p.is_operator() {
-        return Err(AppError::Forbidden(
-            "follow-up items are kept by operators".into(),
-        ));
-    }
+    require_keeper(p)?;
     let mut out = Vec::new();
     for f in app.store.list_followups(Some(p.org_id), None).await? {
         out.push(with_case(app, f).await?);

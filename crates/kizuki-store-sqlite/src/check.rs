@@ -109,3 +109,25 @@ pub fn run(c: &Connection) -> StoreResult<Vec<Problem>> {
     // store does not report it a second time.
     Ok(out)
 }
+
+/// Whether `e`, or an error it was caused by, is SQLite saying the file is damaged or is not
+/// a database: what `kizuki check` answers with "restore a backup" even when the database
+/// cannot be opened at all.
+pub fn is_corruption(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(rusqlite::Error::SqliteFailure(f, _)) = err.downcast_ref::<rusqlite::Error>()
+            && matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            )
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// What `kizuki check` tells the operator when damage keeps the database from opening.
+pub const RESTORE_ADVICE: &str = RESTORE;

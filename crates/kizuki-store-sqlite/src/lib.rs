@@ -51,6 +51,7 @@ use std::sync::{Arc, Mutex};
 // The row helpers each entity module shares with the others.
 use {cases::*, feed::*, reports::*, surveys::*};
 
+pub use check::{RESTORE_ADVICE, is_corruption};
 pub use group::SqliteOptions;
 pub use migrate::SCHEMA_VERSION;
 

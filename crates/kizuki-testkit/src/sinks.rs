@@ -507,3 +507,25 @@ where
     });
     port
 }
+
+/// Notification settings that deliver through the SMTP sink on `port` (plain, no login),
+/// with links to `https://kizuki.example.jp` and the default reminder timings.
+pub fn notify_through(port: u16) -> kizuki_app::notify::NotifyConfig {
+    use kizuki_app::notify::smtp::{SmtpConfig, SmtpTls};
+    kizuki_app::notify::NotifyConfig {
+        public_url: Some("https://kizuki.example.jp".into()),
+        smtp: Some(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: SmtpTls::None,
+            ca: None,
+            auth: None,
+            from: kizuki_domain::user::Email::parse("kizuki@centre.example.jp")
+                .unwrap_or_else(|e| panic!("sender: {e}")),
+            helo: "test".into(),
+            timeout: std::time::Duration::from_secs(5),
+        }),
+        webhook: None,
+        reminders: kizuki_app::notify::ReminderSettings::default(),
+    }
+}

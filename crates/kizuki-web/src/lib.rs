@@ -17,6 +17,7 @@ pub mod search;
 pub mod security;
 pub mod session;
 pub mod state;
+pub mod tables;
 
 use axum::Router;
 use axum::extract::Path;
@@ -347,6 +348,27 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         )
         .route("/lessons/themes/{key}", get(pages::lessons::theme))
         .route("/lessons/themes/{key}/csv", get(pages::lessons::theme_csv))
+        .route(
+            "/lessons/themes/{key}/xlsx",
+            get(pages::lessons::theme_xlsx),
+        )
+        .route("/lessons/adoption", get(pages::adoption::figures))
+        .route("/lessons/adoption/csv", get(pages::adoption::figures_csv))
+        .route("/lessons/adoption/xlsx", get(pages::adoption::figures_xlsx))
+        .route(
+            "/orgs/{id}/assessment",
+            get(pages::adoption::assessment).post(pages::adoption::answer),
+        )
+        .route("/orgs/{id}/assessment/{key}", get(pages::adoption::history))
+        .route("/followups", get(pages::adoption::list))
+        .route(
+            "/cases/{id}/followups",
+            get(pages::adoption::case_measures).post(pages::adoption::create),
+        )
+        .route(
+            "/followups/{id}",
+            get(pages::adoption::item).post(pages::adoption::update),
+        )
         .route(
             "/lessons/themes/{key}/edit",
             get(pages::lessons::edit_form).post(pages::lessons::update),

@@ -86,6 +86,12 @@ templates!(
     "lessons/theme.html",
     "lessons/theme_form.html",
     "lessons/tag.html",
+    "lessons/assessment.html",
+    "lessons/assessment_history.html",
+    "lessons/adoption.html",
+    "lessons/followups.html",
+    "lessons/case_followups.html",
+    "lessons/followup.html",
 );
 
 pub struct Views {

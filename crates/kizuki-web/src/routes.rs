@@ -67,6 +67,19 @@ pub enum RouteClass {
     ContactsRead,
     /// Add and edit lesson themes (the centre's editors).
     ThemeEdit,
+    /// An operator's self-assessment, read: its own staff and the centre; anyone else is
+    /// told it does not exist.
+    Assessment,
+    /// Answer an operator's self-assessment (its administrator).
+    AssessmentAnswer,
+    /// The follow-up pages: an operator's own items, or the centre's analysts' and editors'
+    /// view of completion.
+    FollowUps,
+    /// One follow-up item, read: its organisation's staff and the centre; anyone else is told
+    /// it does not exist.
+    FollowUpRead,
+    /// Make or edit a follow-up item (an operator's staff, for their own organisation).
+    FollowUpKeep,
 }
 
 /// One route: method, path as registered (axum syntax), class.
@@ -234,6 +247,18 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("POST", "/lessons/themes/{key}/edit", ThemeEdit),
         r("GET", "/lessons/tag/{lesson}", CaseWrite),
         r("POST", "/lessons/tag/{lesson}", CaseWrite),
+        r("GET", "/lessons/themes/{key}/xlsx", Member),
+        r("GET", "/lessons/adoption", Member),
+        r("GET", "/lessons/adoption/csv", Member),
+        r("GET", "/lessons/adoption/xlsx", Member),
+        r("GET", "/orgs/{id}/assessment", Assessment),
+        r("POST", "/orgs/{id}/assessment", AssessmentAnswer),
+        r("GET", "/orgs/{id}/assessment/{key}", Assessment),
+        r("GET", "/followups", FollowUps),
+        r("GET", "/cases/{id}/followups", CaseRead),
+        r("POST", "/cases/{id}/followups", FollowUpKeep),
+        r("GET", "/followups/{id}", FollowUpRead),
+        r("POST", "/followups/{id}", FollowUpKeep),
         r("POST", "/presence", Member),
         // Search: results and counts come only from what the viewer may read.
         r("GET", "/search", Member),
@@ -274,6 +299,20 @@ pub fn route_table() -> Vec<RouteSpec> {
         r("PUT", "/api/v1/lesson-themes/{key}", ThemeEdit),
         r("GET", "/api/v1/lessons/{lesson}/themes", CaseWrite),
         r("PUT", "/api/v1/lessons/{lesson}/themes", CaseWrite),
+        r("GET", "/api/v1/orgs/{id}/assessment", Assessment),
+        r("GET", "/api/v1/orgs/{id}/assessment/{key}", Assessment),
+        r(
+            "PUT",
+            "/api/v1/orgs/{id}/assessment/{key}",
+            AssessmentAnswer,
+        ),
+        r("GET", "/api/v1/adoption", Member),
+        r("GET", "/api/v1/followups", FollowUpKeep),
+        r("GET", "/api/v1/followups/completion", CaseWrite),
+        r("GET", "/api/v1/cases/{id}/followups", CaseRead),
+        r("POST", "/api/v1/cases/{id}/followups", FollowUpKeep),
+        r("GET", "/api/v1/followups/{id}", FollowUpRead),
+        r("PUT", "/api/v1/followups/{id}", FollowUpKeep),
         r("GET", "/api/v1/orgs/{id}/tokens", OrgManage),
         r("POST", "/api/v1/orgs/{id}/tokens", OrgManage),
         r("POST", "/api/v1/tokens/{id}/revoke", OrgManage),

@@ -661,7 +661,21 @@ async fn shutdown_signal() {
 }
 
 async fn check(db: &Db, config: &Config) -> Result<ExitCode> {
-    let app = db.existing_app().await?;
+    let app = match db.existing_app().await {
+        Ok(app) => app,
+        // Damage where opening reads (the schema, the instance's secrets) is still damage
+        // to report, with the way back, rather than a failure of the check itself.
+        Err(e) if kizuki_store_sqlite::is_corruption(e.as_ref()) => {
+            eprintln!(
+                "problem: {} cannot be read: {e:#}\n  fix: {}",
+                db.describe(),
+                kizuki_store_sqlite::RESTORE_ADVICE
+            );
+            eprintln!("1 problem(s) found");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e),
+    };
     // Reminders are judged against the limit the delivery loop uses, not the default.
     let opts = kizuki_app::survey::CheckOptions {
         reminder_max_attempts: config.notify.reminders.max_attempts,

@@ -25,6 +25,8 @@ pub mod directory;
 pub mod admin;
 // The lessons catalog: themes and tagged lessons.
 pub mod lessons;
+// Self-assessment, adoption figures and countermeasure follow-up.
+pub mod adoption;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -593,6 +595,13 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
             lessons::get_lesson_themes,
             lessons::put_lesson_themes
         ))
+        .routes(routes!(adoption::get_assessment))
+        .routes(routes!(adoption::assessment_history, adoption::put_answer))
+        .routes(routes!(adoption::get_adoption))
+        .routes(routes!(adoption::list_followups))
+        .routes(routes!(adoption::completion))
+        .routes(routes!(adoption::case_followups, adoption::add_followup))
+        .routes(routes!(adoption::get_followup, adoption::put_followup))
         .routes(routes!(list_cases))
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys, surveys::open_survey))

@@ -8,9 +8,10 @@ use super::{done, errors_json, render, render_as, with};
 use crate::error::WebError;
 use crate::session::{Posted, SignedIn, Viewer};
 use crate::state::WebState;
+use crate::tables::TableFormat;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kizuki_app::AppError;
 use kizuki_app::lessons::{self, CatalogFilter, ThemeCatalog, ThemeSummary};
 use kizuki_domain::access::Viewer as Access;
@@ -82,7 +83,27 @@ pub async fn theme_csv(
     Path(key): Path<String>,
     Query(q): Query<CatalogQuery>,
 ) -> Result<Response, WebError> {
-    let c = lessons::catalog(&st.app, &s.p, &key, &q.filter()).await?;
+    theme_export(&st, &s, &key, &q, TableFormat::Csv).await
+}
+
+/// `/lessons/themes/{key}/xlsx`: the same as a workbook.
+pub async fn theme_xlsx(
+    State(st): State<WebState>,
+    s: SignedIn,
+    Path(key): Path<String>,
+    Query(q): Query<CatalogQuery>,
+) -> Result<Response, WebError> {
+    theme_export(&st, &s, &key, &q, TableFormat::Xlsx).await
+}
+
+async fn theme_export(
+    st: &WebState,
+    s: &SignedIn,
+    key: &str,
+    q: &CatalogQuery,
+    format: TableFormat,
+) -> Result<Response, WebError> {
+    let c = lessons::catalog(&st.app, &s.p, key, &q.filter()).await?;
     let lessons: Vec<&str> = c
         .common_lessons
         .iter()
@@ -93,7 +114,7 @@ pub async fn theme_csv(
         &st.app,
         kizuki_app::security::audit::actor_user(s.p.user_id),
         kizuki_app::security::audit::actions::EXPORT,
-        format!("theme:{key}.csv"),
+        format!("theme:{key}.{}", format.extension()),
         &json!({"lessons": lessons}),
     )
     .await?;
@@ -150,29 +171,12 @@ pub async fn theme_csv(
             l.themes.join("・"),
         ]);
     }
-    let mut body = String::from("\u{feff}");
-    for r in rows {
-        let cells: Vec<String> = r.iter().map(|c| super::reports::csv_cell(c)).collect();
-        body.push_str(&cells.join(","));
-        body.push_str("\r\n");
-    }
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_owned(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"kizuki-lessons-{}.csv\"",
-                    c.theme.theme.key
-                ),
-            ),
-        ],
-        body,
+    crate::tables::download(
+        format,
+        &format!("kizuki-lessons-{}", c.theme.theme.key),
+        c.theme.theme.key.as_str(),
+        &rows,
     )
-        .into_response())
 }
 
 /// `/public/lessons`: the themes, counting published lessons only.

@@ -1,6 +1,7 @@
 //! HTML pages. Handlers are thin: extract, call a service in kizuki-app, render a template.
 
 pub mod account;
+pub mod adoption;
 pub mod annual_report;
 pub mod audit;
 pub mod auth;

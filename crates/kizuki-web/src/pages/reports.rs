@@ -7,6 +7,7 @@ use crate::form::FormData;
 use crate::i18n;
 use crate::session::{Posted, SignedIn};
 use crate::state::WebState;
+use crate::tables::csv_cell;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -177,22 +178,6 @@ struct ListPage {
     orgs: Vec<OrgChoice>,
     sorts: Vec<&'static str>,
     statuses: Vec<&'static str>,
-}
-
-/// One CSV cell. A text a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`,
-/// tab or carriage return: operators type titles and summaries) is prefixed with `'`, so the
-/// centre's spreadsheet shows it as text instead of running it.
-pub(crate) fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 fn csv_rows(tx: &Taxonomy, lang: Lang, items: &[Report], orgs: &[(OrgId, String)]) -> String {

@@ -465,6 +465,19 @@ fn expected_other(class: RouteClass, method: &str, role: Role) -> Option<bool> {
         RouteClass::InterviewConsent => matches!(role, Analyst | Editor | OperatorAdmin),
         RouteClass::TemplateEdit => role == Editor,
         RouteClass::ThemeEdit => role == Editor,
+        // The railway's self-assessment: its own staff and the centre read it; its
+        // administrator answers.
+        RouteClass::Assessment => {
+            matches!(role, Reporter | OperatorAdmin | Analyst | Editor | Admin)
+        }
+        RouteClass::AssessmentAnswer => role == OperatorAdmin,
+        // Follow-up: an operator's staff keep their items; the centre's analysts and editors
+        // see completion; a railway item is read by the railway's staff and the centre.
+        RouteClass::FollowUps => matches!(role, Reporter | OperatorAdmin | Analyst | Editor),
+        RouteClass::FollowUpRead => {
+            matches!(role, Reporter | OperatorAdmin | Analyst | Editor | Admin)
+        }
+        RouteClass::FollowUpKeep => matches!(role, Reporter | OperatorAdmin),
         RouteClass::OrgManage => matches!(role, OperatorAdmin | Admin),
         // The railway's contacts (the organisation these routes are tried on): its own staff,
         // the ministry overseeing railways, and the centre.
@@ -517,9 +530,35 @@ async fn every_other_route_by_role() {
         .unwrap()
         .id
         .0;
+    // A follow-up item of the railway's, for the routes of one item.
+    let measured = srv
+        .app
+        .store
+        .list_cases(Some(2019))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| !c.content.sections.countermeasures.is_empty())
+        .unwrap()
+        .id
+        .0;
+    let rail = srv.token(RAIL).await;
+    let item = srv
+        .api(
+            "POST",
+            &format!("/cases/{measured}/followups"),
+            Some(&rail),
+            &[],
+            Some(&serde_json::json!({"measure": 0, "owner": "運用部"})),
+        )
+        .await;
+    assert_eq!(item.status, 201, "{}", item.body);
+    let followup = item.json()["id"].as_i64().unwrap();
     let fill = |path: &str| {
         let id = if path.contains("/orgs/{id}") {
             railway
+        } else if path.contains("/followups/{id}") {
+            followup
         } else if path.contains("/interviews/{id}") {
             interview
         } else if path.contains("/attachments/{id}") {

@@ -5,10 +5,7 @@
 //! templates, the e-mails; and what another operator, an oversize or a mislabelled file meet.
 
 use kizuki_app::interviews::notices;
-use kizuki_app::notify::smtp::{SmtpConfig, SmtpTls};
-use kizuki_app::notify::{NotifyConfig, ReminderSettings};
-use kizuki_domain::user::Email;
-use kizuki_testkit::sinks::smtp_sink;
+use kizuki_testkit::sinks::{notify_through, smtp_sink};
 use kizuki_testkit::{ANALYST, Client, EDITOR, FINANCE, MINISTRY, RAIL, Resp, TestApp};
 use serde_json::{Value, json};
 
@@ -832,21 +829,7 @@ async fn the_request_and_late_answers_are_mailed_once() {
     let id = r.json()["interview"]["id"].as_i64().unwrap();
 
     let (port, sink) = smtp_sink(1).await;
-    let cfg = NotifyConfig {
-        public_url: Some("https://kizuki.example.jp".into()),
-        smtp: Some(SmtpConfig {
-            host: "127.0.0.1".into(),
-            port,
-            tls: SmtpTls::None,
-            ca: None,
-            auth: None,
-            from: Email::parse("kizuki@centre.example.jp").unwrap(),
-            helo: "test".into(),
-            timeout: std::time::Duration::from_secs(5),
-        }),
-        webhook: None,
-        reminders: ReminderSettings::default(),
-    };
+    let cfg = notify_through(port);
     // The sink refuses the first delivery: it is handed back, not lost.
     let first = notices::run_once(&srv.app, &cfg, "https://kizuki.example.jp")
         .await

@@ -10,6 +10,7 @@
 
 // Accounts.
 mod accounts;
+mod adoption;
 mod api;
 // The API's error shape for every refusal, and in the OpenAPI document.
 mod api_errors;
