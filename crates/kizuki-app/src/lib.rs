@@ -22,6 +22,7 @@ pub mod security;
 pub mod seed;
 pub mod selection;
 pub mod shared_limits;
+pub mod stats;
 pub mod survey;
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod org;
 pub mod report;
 pub mod selection;
 pub mod signoff;
+pub mod stats;
 pub mod survey;
 pub mod taxonomy;
 pub mod text;

@@ -380,6 +380,10 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/presence", post(cases::presence))
         // Search.
         .route("/search", get(pages::search::page))
+        // Statistics.
+        .route("/stats", get(pages::stats::page))
+        .route("/stats/csv", get(pages::stats::csv))
+        .route("/stats/xlsx", get(pages::stats::xlsx))
         .fallback(|| async { error::WebError::NotFound })
         // Fair limits: a signed-in user's form posts, inside the session layer.
         .layer(middleware::from_fn_with_state(

@@ -92,6 +92,7 @@ templates!(
     "lessons/followups.html",
     "lessons/case_followups.html",
     "lessons/followup.html",
+    "stats.html",
 );
 
 pub struct Views {

@@ -71,44 +71,40 @@ fn whole_number(s: &str) -> Option<f64> {
     plain.then(|| s.parse::<f64>().ok()).flatten()
 }
 
-/// The rows as an XLSX workbook of one sheet named `sheet`, the first row bold and frozen.
-pub(crate) fn xlsx_bytes(sheet: &str, rows: &[Vec<String>]) -> Result<Vec<u8>, XlsxError> {
+/// An XLSX workbook with a sheet per `(name, rows)`, each sheet's first row bold and frozen.
+pub(crate) fn xlsx_book(sheets: &[(&str, &[Vec<String>])]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
-    let ws = book.add_worksheet();
-    ws.set_name(sheet)?;
     let bold = Format::new().set_bold();
-    for (r, row) in rows.iter().enumerate() {
-        let r = u32::try_from(r).map_err(|_| XlsxError::RowColumnLimitError)?;
-        for (c, cell) in row.iter().enumerate() {
-            let c = u16::try_from(c).map_err(|_| XlsxError::RowColumnLimitError)?;
-            match (r, whole_number(cell)) {
-                (0, _) => ws.write_string_with_format(r, c, cell, &bold)?,
-                (_, Some(n)) => ws.write_number(r, c, n)?,
-                (_, None) => ws.write_string(r, c, cell)?,
-            };
+    for (name, rows) in sheets {
+        let ws = book.add_worksheet();
+        ws.set_name(*name)?;
+        for (r, row) in rows.iter().enumerate() {
+            let r = u32::try_from(r).map_err(|_| XlsxError::RowColumnLimitError)?;
+            for (c, cell) in row.iter().enumerate() {
+                let c = u16::try_from(c).map_err(|_| XlsxError::RowColumnLimitError)?;
+                match (r, whole_number(cell)) {
+                    (0, _) => ws.write_string_with_format(r, c, cell, &bold)?,
+                    (_, Some(n)) => ws.write_number(r, c, n)?,
+                    (_, None) => ws.write_string(r, c, cell)?,
+                };
+            }
         }
+        ws.set_freeze_panes(1, 0)?;
+        ws.autofit();
     }
-    ws.set_freeze_panes(1, 0)?;
-    ws.autofit();
     book.save_to_buffer()
 }
 
-/// The rows as a download named `<stem>.<csv|xlsx>`.
-pub(crate) fn download(
-    format: TableFormat,
-    stem: &str,
-    sheet: &str,
-    rows: &[Vec<String>],
-) -> Result<Response, WebError> {
-    let body = match format {
-        TableFormat::Csv => csv_text(rows).into_bytes(),
-        TableFormat::Xlsx => xlsx_bytes(sheet, rows).map_err(|e| {
-            WebError::from(kizuki_app::AppError::Internal(format!(
-                "writing the {stem} workbook: {e}"
-            )))
-        })?,
-    };
-    Ok((
+fn workbook(stem: &str, sheets: &[(&str, &[Vec<String>])]) -> Result<Vec<u8>, WebError> {
+    xlsx_book(sheets).map_err(|e| {
+        WebError::from(kizuki_app::AppError::Internal(format!(
+            "writing the {stem} workbook: {e}"
+        )))
+    })
+}
+
+fn respond(format: TableFormat, stem: &str, body: Vec<u8>) -> Response {
+    (
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
             (
@@ -118,7 +114,45 @@ pub(crate) fn download(
         ],
         body,
     )
-        .into_response())
+        .into_response()
+}
+
+/// The rows as a download named `<stem>.<csv|xlsx>`, one sheet named `sheet`.
+pub(crate) fn download(
+    format: TableFormat,
+    stem: &str,
+    sheet: &str,
+    rows: &[Vec<String>],
+) -> Result<Response, WebError> {
+    let body = match format {
+        TableFormat::Csv => csv_text(rows).into_bytes(),
+        TableFormat::Xlsx => workbook(stem, &[(sheet, rows)])?,
+    };
+    Ok(respond(format, stem, body))
+}
+
+/// Several tables as one download: an XLSX workbook with a sheet each, or one CSV file with
+/// each table after a line naming it and a blank line between them.
+pub(crate) fn download_sheets(
+    format: TableFormat,
+    stem: &str,
+    sheets: &[(&str, &[Vec<String>])],
+) -> Result<Response, WebError> {
+    let body = match format {
+        TableFormat::Csv => {
+            let mut all: Vec<Vec<String>> = Vec::new();
+            for (i, (name, rows)) in sheets.iter().enumerate() {
+                if i > 0 {
+                    all.push(Vec::new());
+                }
+                all.push(vec![(*name).to_owned()]);
+                all.extend(rows.iter().cloned());
+            }
+            csv_text(&all).into_bytes()
+        }
+        TableFormat::Xlsx => workbook(stem, sheets)?,
+    };
+    Ok(respond(format, stem, body))
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub mod admin;
 pub mod lessons;
 // Self-assessment, adoption figures and countermeasure follow-up.
 pub mod adoption;
+// Statistics of the reports the caller may read.
+pub mod stats;
 
 use crate::error::{ApiError, ApiErrorBody, WebError};
 use crate::state::WebState;
@@ -602,6 +604,7 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(adoption::completion))
         .routes(routes!(adoption::case_followups, adoption::add_followup))
         .routes(routes!(adoption::get_followup, adoption::put_followup))
+        .routes(routes!(stats::get_stats))
         .routes(routes!(list_cases))
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys, surveys::open_survey))

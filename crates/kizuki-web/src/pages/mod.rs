@@ -22,6 +22,7 @@ pub mod publication;
 pub mod reports;
 pub mod search;
 pub mod selection;
+pub mod stats;
 pub mod surveys;
 pub mod triage;
 

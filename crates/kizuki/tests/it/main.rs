@@ -41,6 +41,7 @@ mod select;
 mod selection_web;
 // Browser sessions in the database (shared by every node).
 mod sessions_db;
+mod stats;
 // Sharing under the TLP label.
 mod sharing;
 // A survey year run in the app.

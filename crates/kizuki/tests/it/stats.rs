@@ -1,0 +1,117 @@
+//! Statistics through the pages and the API: each viewer's figures are what its report list
+//! holds, a count links to the reports behind it, and the downloads carry every table (the
+//! workbook a sheet each).
+
+use calamine::{Reader, Xlsx, open_workbook_from_rs};
+use kizuki_testkit::{ANALYST, MINISTRY, RAIL, TestApp};
+
+/// The number of reports the report list shows for `query` to `token`'s holder.
+async fn listed(srv: &TestApp, token: &str, query: &str) -> i64 {
+    let r = srv
+        .api("GET", &format!("/reports?{query}"), Some(token), &[], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["total"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn figures_are_what_each_viewer_may_list() {
+    let srv = TestApp::demo().await;
+    for who in [ANALYST, MINISTRY, RAIL] {
+        let token = srv.token(who).await;
+        let r = srv
+            .api("GET", "/stats?fy=2019", Some(&token), &[], None)
+            .await;
+        assert_eq!(r.status, 200, "{who}: {}", r.body);
+        let v = r.json();
+        assert_eq!(
+            v["total"].as_i64().unwrap(),
+            listed(&srv, &token, "fy=2019").await,
+            "{who}"
+        );
+        // Every cell of the event type by sector table is what the list shows when narrowed
+        // to it.
+        let sectors = v["sectors"].as_array().unwrap().clone();
+        for row in v["events"].as_array().unwrap() {
+            let e = row["event_type"].as_str().unwrap();
+            for (i, n) in row["cells"].as_array().unwrap().iter().enumerate() {
+                let s = sectors[i].as_str().unwrap();
+                let q = format!("fy=2019&event_type={e}&sector={s}");
+                assert_eq!(
+                    n.as_i64().unwrap(),
+                    listed(&srv, &token, &q).await,
+                    "{who} {q}"
+                );
+            }
+        }
+        for b in v["causes"].as_array().unwrap() {
+            let q = format!("fy=2019&cause={}", b["code"].as_str().unwrap());
+            assert_eq!(
+                b["count"].as_i64().unwrap(),
+                listed(&srv, &token, &q).await,
+                "{who} {q}"
+            );
+        }
+    }
+    let bad = srv
+        .api(
+            "GET",
+            "/stats?fy=20x9",
+            Some(&srv.token(RAIL).await),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("\"fy\""), "{}", bad.body);
+}
+
+#[tokio::test]
+async fn the_page_links_counts_to_reports_and_downloads_every_table() {
+    let srv = TestApp::demo().await;
+    let mut analyst = srv.client(ANALYST).await;
+    let page = analyst.get("/stats?fy=2019").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"table-event-sector\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<svg class=\"chart\" id=\"chart-months\"")
+    );
+    assert!(
+        page.body
+            .contains("href=\"/reports?fy=2019&amp;event_type=")
+    );
+    assert!(page.body.contains("複数の原因がある報告は"));
+    let cal = analyst.get("/stats?year=2019").await;
+    assert_eq!(cal.status, 200);
+    assert!(cal.body.contains("2019年"), "{}", cal.body);
+
+    let csv = analyst.get("/stats/csv?fy=2019").await;
+    assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"));
+    for name in [
+        "概要",
+        "類型×分野",
+        "原因",
+        "深刻度",
+        "報告の段階",
+        "第一報までの時間",
+        "月別",
+    ] {
+        let text = csv.body.trim_start_matches('\u{feff}');
+        assert!(text.lines().any(|l| l == name), "{name}: {text}");
+    }
+    let xlsx = analyst.get("/stats/xlsx?fy=2019").await;
+    assert_eq!(xlsx.status, 200);
+    let mut book: Xlsx<_> =
+        open_workbook_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).unwrap();
+    assert_eq!(book.sheet_names().len(), 7, "{:?}", book.sheet_names());
+    let summary = book.worksheet_range("概要").unwrap();
+    let token = srv.token(ANALYST).await;
+    let total = listed(&srv, &token, "fy=2019").await;
+    let cell = summary.get_value((1, 1)).unwrap().to_string();
+    assert_eq!(cell, total.to_string());
+}
