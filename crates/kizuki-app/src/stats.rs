@@ -26,9 +26,10 @@ pub struct Statistics {
 #[derive(Debug, Clone, Serialize)]
 pub struct EventRow {
     pub event_type: Code,
-    /// One count per sector of [`StatsView::sectors`].
-    pub cells: Vec<u64>,
-    pub total: u64,
+    /// One count per sector of [`StatsView::sectors`]; `None` where withheld.
+    pub cells: Vec<Option<u64>>,
+    /// Withheld too when a cell of the row is, so the withheld one cannot be worked out.
+    pub total: Option<u64>,
 }
 
 /// A count under a code, with the share of the total in percent for the bar beside it.
@@ -36,7 +37,8 @@ pub struct EventRow {
 pub struct Bar {
     pub code: String,
     pub label: String,
-    pub count: u64,
+    /// `None` where withheld.
+    pub count: Option<u64>,
     /// The count against the largest of its table, 0–100, for the bar's length.
     pub scale: u64,
 }
@@ -48,11 +50,13 @@ pub struct StatsView {
     pub label: String,
     /// The 年度 the report list can be narrowed to for a drill-down (a 年度 period's own).
     pub drill_fy: Option<i32>,
-    pub total: u64,
-    pub previous_total: u64,
+    pub total: Option<u64>,
+    pub previous_total: Option<u64>,
     pub change_percent: Option<i64>,
     pub sectors: Vec<Code>,
-    pub sector_totals: Vec<u64>,
+    pub sector_totals: Vec<Option<u64>>,
+    /// Counts under this are withheld (0: none is).
+    pub min_cell: u64,
     pub events: Vec<EventRow>,
     pub causes: Vec<Bar>,
     pub severity: Vec<Bar>,
@@ -61,22 +65,46 @@ pub struct StatsView {
     pub months: Vec<Bar>,
 }
 
-fn bars(cells: Vec<(String, String, u64)>) -> Vec<Bar> {
-    let max = cells.iter().map(|c| c.2).max().unwrap_or(0).max(1);
+/// A count as shown to readers for whom counts under `min` are withheld.
+fn shown(n: u64, min: u64) -> Option<u64> {
+    (n >= min).then_some(n)
+}
+
+fn bars(cells: Vec<(String, String, u64)>, min: u64) -> Vec<Bar> {
+    let max = cells
+        .iter()
+        .filter_map(|c| shown(c.2, min))
+        .max()
+        .unwrap_or(0)
+        .max(1);
     cells
         .into_iter()
-        .map(|(code, label, count)| Bar {
-            code,
-            label,
-            count,
-            scale: count * 100 / max,
+        .map(|(code, label, count)| {
+            let count = shown(count, min);
+            Bar {
+                code,
+                label,
+                scale: count.unwrap_or(0) * 100 / max,
+                count,
+            }
         })
         .collect()
 }
 
+/// The sum of `cells`, withheld when one of them is or when it is under `min`.
+fn total_of(cells: &[Option<u64>], min: u64) -> Option<u64> {
+    cells
+        .iter()
+        .copied()
+        .sum::<Option<u64>>()
+        .and_then(|n| shown(n, min))
+}
+
 impl Statistics {
-    /// The tables as lists, labelled in `lang`.
-    pub fn view(&self, app: &App, lang: Lang) -> StatsView {
+    /// The tables as lists, labelled in `lang`, counts under `min_cell` withheld (0 for
+    /// none).
+    pub fn view(&self, app: &App, lang: Lang, min_cell: u64) -> StatsView {
+        let min = min_cell;
         let t = &self.tables;
         let label = |v: Vocabulary, c: &str| app.taxonomy.label(v, c, lang).to_owned();
         let mut sectors: Vec<Code> = t.event_sector.keys().map(|(_, s)| s.clone()).collect();
@@ -94,18 +122,24 @@ impl Statistics {
         let events = event_types
             .iter()
             .map(|e| {
-                let cells: Vec<u64> = sectors.iter().map(|s| cell(e, s)).collect();
+                let cells: Vec<Option<u64>> =
+                    sectors.iter().map(|s| shown(cell(e, s), min)).collect();
                 EventRow {
                     event_type: e.clone(),
-                    total: cells.iter().sum(),
+                    total: total_of(&cells, min),
                     cells,
                 }
             })
             .collect();
         let sector_totals = sectors
             .iter()
-            .map(|s| event_types.iter().map(|e| cell(e, s)).sum())
+            .map(|s| {
+                let column: Vec<Option<u64>> =
+                    event_types.iter().map(|e| shown(cell(e, s), min)).collect();
+                total_of(&column, min)
+            })
             .collect();
+        let (total, previous) = (shown(t.total, min), shown(self.previous_total, min));
         StatsView {
             period: self.period,
             label: period_label(self.period, lang),
@@ -113,17 +147,19 @@ impl Statistics {
                 Period::FiscalYear(y) => Some(y),
                 Period::Calendar(_) => None,
             },
-            total: t.total,
-            previous_total: self.previous_total,
-            change_percent: self.change_percent,
+            total,
+            previous_total: previous,
+            change_percent: total.and(previous).and(self.change_percent),
             sectors,
             sector_totals,
+            min_cell,
             events,
             causes: bars(
                 t.causes
                     .iter()
                     .map(|(c, n)| (c.0.clone(), label(Vocabulary::Cause, c.as_str()), *n))
                     .collect(),
+                min,
             ),
             severity: bars(
                 t.severity
@@ -137,6 +173,7 @@ impl Statistics {
                         None => (String::new(), word(lang, "未設定", "Not given"), *n),
                     })
                     .collect(),
+                min,
             ),
             completeness: bars(
                 Completeness::ALL
@@ -149,6 +186,7 @@ impl Statistics {
                         )
                     })
                     .collect(),
+                min,
             ),
             delay: bars(
                 Delay::ALL
@@ -161,6 +199,7 @@ impl Statistics {
                         )
                     })
                     .collect(),
+                min,
             ),
             months: bars(
                 self.period
@@ -177,6 +216,7 @@ impl Statistics {
                         )
                     })
                     .collect(),
+                min,
             ),
         }
     }
@@ -246,6 +286,118 @@ pub async fn statistics(app: &App, p: &Principal, period: Period) -> AppResult<S
     })
 }
 
+/// The tables of the published material: the reports behind the cases the public portal
+/// shows, counted as for anyone else. Shown with counts under
+/// [`kizuki_domain::stats::PUBLIC_MIN_CELL`] withheld.
+pub async fn public_statistics(app: &App, period: Period) -> AppResult<Statistics> {
+    let ids: Vec<kizuki_domain::ids::ReportId> =
+        crate::survey::cases::list_as(app, &kizuki_domain::access::Viewer::Public, None)
+            .await?
+            .into_iter()
+            .filter_map(|c| c.report_id)
+            .collect();
+    let reports = app.store.get_reports(&ids).await?;
+    let tables = Tables::of(period, &reports);
+    let previous = Tables::of(period.previous(), &reports);
+    Ok(Statistics {
+        period,
+        change_percent: change_percent(previous.total, tables.total),
+        previous_total: previous.total,
+        tables,
+    })
+}
+
+/// One 年度 of a trend.
+#[derive(Debug, Clone, Serialize)]
+pub struct YearPoint {
+    pub fy: i32,
+    pub total: u64,
+    /// Against the 年度 before, in percent (none for the first, or after a year of none).
+    pub change_percent: Option<i64>,
+    /// Per event type of [`Trend::event_types`].
+    pub by_event: Vec<u64>,
+    /// The total against the largest, 0–100, for the chart.
+    pub scale: u64,
+}
+
+/// Report totals over several 年度, by event type, for the trend chart and table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trend {
+    pub event_types: Vec<Code>,
+    pub years: Vec<YearPoint>,
+    pub max_total: u64,
+}
+
+/// The number of readable reports a filter matches, counted by the store as the report list
+/// counts its pages.
+async fn readable_count(app: &App, p: &Principal, filter: ReportFilter) -> AppResult<u64> {
+    let filter = scoped(app, p, filter).await?;
+    Ok(app
+        .store
+        .list_reports(&filter, Page::new(1, 1))
+        .await?
+        .total)
+}
+
+/// Totals per 年度 for the `years` 年度 up to `last`, each by event type, over what the
+/// principal may read. Each figure is the report list's own count of the same filter.
+pub async fn trend(app: &App, p: &Principal, last: i32, years: u32) -> AppResult<Trend> {
+    let event_types: Vec<Code> = app
+        .taxonomy
+        .terms(Vocabulary::EventType)
+        .iter()
+        .map(|t| Code(t.code.clone()))
+        .collect();
+    let first = last - i32::try_from(years.clamp(1, 30)).unwrap_or(10) + 1;
+    let mut points = Vec::new();
+    for fy in first..=last {
+        let mut by_event = Vec::with_capacity(event_types.len());
+        for e in &event_types {
+            by_event.push(
+                readable_count(
+                    app,
+                    p,
+                    ReportFilter {
+                        fiscal_year: Some(fy),
+                        event_type: Some(e.0.clone()),
+                        ..ReportFilter::default()
+                    },
+                )
+                .await?,
+            );
+        }
+        let total = readable_count(
+            app,
+            p,
+            ReportFilter {
+                fiscal_year: Some(fy),
+                ..ReportFilter::default()
+            },
+        )
+        .await?;
+        points.push((fy, total, by_event));
+    }
+    let max_total = points.iter().map(|p| p.1).max().unwrap_or(0);
+    let mut out: Vec<YearPoint> = Vec::new();
+    for (fy, total, by_event) in points {
+        let change = out
+            .last()
+            .and_then(|prev| change_percent(prev.total, total));
+        out.push(YearPoint {
+            fy,
+            total,
+            change_percent: change,
+            by_event,
+            scale: total * 100 / max_total.max(1),
+        });
+    }
+    Ok(Trend {
+        event_types,
+        years: out,
+        max_total,
+    })
+}
+
 /// One table for a download: its sheet name and rows, the header first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sheet {
@@ -290,8 +442,8 @@ pub fn sheets(app: &App, v: &StatsView, lang: Lang) -> Vec<Sheet> {
             ],
             vec![
                 v.label.clone(),
-                v.total.to_string(),
-                v.previous_total.to_string(),
+                cell_text(v.total, lang),
+                cell_text(v.previous_total, lang),
                 v.change_percent.map(|c| c.to_string()).unwrap_or_default(),
             ],
         ],
@@ -306,13 +458,13 @@ pub fn sheets(app: &App, v: &StatsView, lang: Lang) -> Vec<Sheet> {
     let mut rows = vec![head];
     for e in &v.events {
         let mut row = vec![label(Vocabulary::EventType, e.event_type.as_str())];
-        row.extend(e.cells.iter().map(u64::to_string));
-        row.push(e.total.to_string());
+        row.extend(e.cells.iter().map(|n| cell_text(*n, lang)));
+        row.push(cell_text(e.total, lang));
         rows.push(row);
     }
     let mut foot = vec![w("計", "Total")];
-    foot.extend(v.sector_totals.iter().map(u64::to_string));
-    foot.push(v.total.to_string());
+    foot.extend(v.sector_totals.iter().map(|n| cell_text(*n, lang)));
+    foot.push(cell_text(v.total, lang));
     rows.push(foot);
     out.push(Sheet {
         name: w("類型×分野", "event-sector"),
@@ -347,11 +499,19 @@ pub fn sheets(app: &App, v: &StatsView, lang: Lang) -> Vec<Sheet> {
         let mut rows = vec![vec![head, w("報告数", "Reports")]];
         rows.extend(
             list.iter()
-                .map(|b| vec![b.label.clone(), b.count.to_string()]),
+                .map(|b| vec![b.label.clone(), cell_text(b.count, lang)]),
         );
         out.push(Sheet { name, rows });
     }
     out
+}
+
+/// A count in a download; a withheld one says so.
+fn cell_text(n: Option<u64>, lang: Lang) -> String {
+    match n {
+        Some(n) => n.to_string(),
+        None => word(lang, "非表示", "withheld"),
+    }
 }
 
 /// How a stage completeness reads.

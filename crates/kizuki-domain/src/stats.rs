@@ -24,21 +24,7 @@ impl Period {
     /// the 年度 `today_fy`. A year that does not read, or lies outside 1989–2200, names its
     /// field.
     pub fn from_query(fy: &str, year: &str, today_fy: i32) -> Result<Period, crate::FieldError> {
-        let read = |field: &str, s: &str| {
-            s.trim()
-                .parse::<i32>()
-                .ok()
-                .filter(|y| (1989..=2200).contains(y))
-                .ok_or_else(|| {
-                    crate::FieldError::new(
-                        field,
-                        crate::FieldErrorKind::OutOfRange {
-                            min: 1989,
-                            max: 2200,
-                        },
-                    )
-                })
-        };
+        let read = |field: &str, s: &str| checked_year(field, s.trim().parse::<i32>().ok());
         if !year.trim().is_empty() {
             Ok(Period::Calendar(read("year", year)?))
         } else if !fy.trim().is_empty() {
@@ -83,6 +69,19 @@ impl Period {
             Period::Calendar(y) => Period::Calendar(y - 1),
         }
     }
+}
+
+/// A year statistics may ask about (1989–2200, from 平成 on), or the error naming `field`.
+pub fn checked_year(field: &str, year: Option<i32>) -> Result<i32, crate::FieldError> {
+    year.filter(|y| (1989..=2200).contains(y)).ok_or_else(|| {
+        crate::FieldError::new(
+            field,
+            crate::FieldErrorKind::OutOfRange {
+                min: 1989,
+                max: 2200,
+            },
+        )
+    })
 }
 
 /// How far a report's stages got.

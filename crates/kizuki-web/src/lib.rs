@@ -236,6 +236,7 @@ pub fn router_with(app: App, opts: WebOptions) -> Result<Router, String> {
         .route("/public/cases/{file}", get(publication::case))
         .route("/public/surveys/{file}", get(publication::survey))
         .route("/public/lessons", get(pages::lessons::public_themes))
+        .route("/public/stats", get(pages::stats::public_page))
         .route("/public/lessons/{key}", get(pages::lessons::public_theme))
         .route("/surveys", get(cases::surveys))
         .route(

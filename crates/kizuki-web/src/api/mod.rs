@@ -605,6 +605,7 @@ pub fn router() -> (axum::Router<WebState>, utoipa::openapi::OpenApi) {
         .routes(routes!(adoption::case_followups, adoption::add_followup))
         .routes(routes!(adoption::get_followup, adoption::put_followup))
         .routes(routes!(stats::get_stats))
+        .routes(routes!(stats::get_trend))
         .routes(routes!(list_cases))
         .routes(routes!(get_case, update_case))
         .routes(routes!(list_surveys, surveys::open_survey))

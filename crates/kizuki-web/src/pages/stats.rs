@@ -4,7 +4,7 @@
 
 use super::render;
 use crate::error::WebError;
-use crate::session::SignedIn;
+use crate::session::{SignedIn, Viewer};
 use crate::state::WebState;
 use crate::tables::TableFormat;
 use axum::extract::{Query, State};
@@ -30,7 +30,7 @@ async fn view(st: &WebState, s: &SignedIn, q: &StatsQuery) -> Result<stats::Stat
     let period =
         Period::from_query(&q.fy, &q.year, today_fy(st)).map_err(kizuki_app::AppError::from)?;
     let figures = stats::statistics(&st.app, &s.p, period).await?;
-    Ok(figures.view(&st.app, s.viewer.lang))
+    Ok(figures.view(&st.app, s.viewer.lang, 0))
 }
 
 /// `/stats`: the tables and charts.
@@ -42,11 +42,18 @@ pub async fn page(
     let v = view(&st, &s, &q).await?;
     let this = today_fy(&st);
     let years: Vec<i32> = (this - 9..=this).rev().collect();
+    // The ten 年度 up to the one shown (or the calendar year's last 年度).
+    let last = match v.period {
+        Period::FiscalYear(y) => y,
+        Period::Calendar(y) => y - 1,
+    };
+    let trend = stats::trend(&st.app, &s.p, last, 10).await?;
     render(
         &st,
         &s.viewer,
         "stats.html",
-        json!({"v": v, "years": years, "q": {"fy": q.fy, "year": q.year}}),
+        json!({"v": v, "trend": trend, "years": years, "public": false,
+               "q": {"fy": q.fy, "year": q.year}}),
     )
 }
 
@@ -93,4 +100,25 @@ pub async fn xlsx(
     Query(q): Query<StatsQuery>,
 ) -> Result<Response, WebError> {
     export(&st, &s, &q, TableFormat::Xlsx).await
+}
+
+/// `/public/stats`: the tables of the published material, small counts withheld.
+pub async fn public_page(
+    State(st): State<WebState>,
+    v: Viewer,
+    Query(q): Query<StatsQuery>,
+) -> Result<Response, WebError> {
+    let period =
+        Period::from_query(&q.fy, &q.year, today_fy(&st)).map_err(kizuki_app::AppError::from)?;
+    let figures = stats::public_statistics(&st.app, period).await?;
+    let view = figures.view(&st.app, v.lang, kizuki_domain::stats::PUBLIC_MIN_CELL);
+    let this = today_fy(&st);
+    let years: Vec<i32> = (this - 9..=this).rev().collect();
+    render(
+        &st,
+        &v,
+        "stats.html",
+        json!({"v": view, "trend": null, "years": years, "public": true,
+               "q": {"fy": q.fy, "year": q.year}}),
+    )
 }

@@ -53,6 +53,33 @@ async fn figures_are_what_each_viewer_may_list() {
             );
         }
     }
+    // The trend's 年度 2019 is the same count, with each event type's share.
+    let token = srv.token(ANALYST).await;
+    let r = srv
+        .api(
+            "GET",
+            "/stats/trend?last=2019&years=3",
+            Some(&token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let years = r.json()["years"].as_array().unwrap().clone();
+    assert_eq!(years.len(), 3);
+    let y2019 = &years[2];
+    assert_eq!(y2019["fy"], 2019);
+    assert_eq!(
+        y2019["total"].as_i64().unwrap(),
+        listed(&srv, &token, "fy=2019").await
+    );
+    let by_event: i64 = y2019["by_event"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_i64().unwrap())
+        .sum();
+    assert_eq!(by_event, y2019["total"].as_i64().unwrap());
     let bad = srv
         .api(
             "GET",
@@ -86,6 +113,13 @@ async fn the_page_links_counts_to_reports_and_downloads_every_table() {
             .contains("href=\"/reports?fy=2019&amp;event_type=")
     );
     assert!(page.body.contains("複数の原因がある報告は"));
+    assert!(page.body.contains("id=\"chart-trend\""));
+    assert!(
+        page.body
+            .contains("<td class=\"num\"><a href=\"/reports?fy=2019\">"),
+        "{}",
+        page.body
+    );
     let cal = analyst.get("/stats?year=2019").await;
     assert_eq!(cal.status, 200);
     assert!(cal.body.contains("2019年"), "{}", cal.body);
@@ -114,4 +148,49 @@ async fn the_page_links_counts_to_reports_and_downloads_every_table() {
     let total = listed(&srv, &token, "fy=2019").await;
     let cell = summary.get_value((1, 1)).unwrap().to_string();
     assert_eq!(cell, total.to_string());
+}
+
+#[tokio::test]
+async fn the_public_sees_published_material_with_small_counts_withheld() {
+    let srv = TestApp::demo().await;
+    let published: Vec<_> = srv
+        .app
+        .store
+        .list_cases(Some(2019))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| c.report_id)
+        .collect();
+    let reports = srv.app.store.get_reports(&published).await.unwrap();
+    let figures = kizuki_app::stats::public_statistics(
+        &srv.app,
+        kizuki_domain::stats::Period::FiscalYear(2019),
+    )
+    .await
+    .unwrap();
+    // Only the reports behind the published cases count.
+    let in_fy: Vec<_> = reports
+        .iter()
+        .filter(|r| kizuki_domain::fiscal::year_of(r.reported_at) == 2019)
+        .collect();
+    assert_eq!(figures.tables.total, in_fy.len() as u64);
+    let v = figures.view(&srv.app, kizuki_domain::taxonomy::Lang::Ja, 3);
+    for row in &v.events {
+        for n in row.cells.iter().flatten() {
+            assert!(*n >= 3, "{row:?}");
+        }
+    }
+    for b in v.causes.iter().chain(&v.severity).chain(&v.months) {
+        assert!(b.count.is_none_or(|n| n >= 3), "{b:?}");
+    }
+    // The page says why, and links to no report.
+    let page = srv.anonymous().get("/public/stats?fy=2019").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"stats-withheld-note\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("href=\"/reports"), "{}", page.body);
 }
