@@ -210,6 +210,34 @@ pub fn render_html_fragment(model: &ReportModel) -> String {
         }
         out.push_str("</section>\n");
     }
+    if let Some(a) = &model.appendix {
+        let _ = writeln!(
+            out,
+            "<section class=\"kz-appendix\">\n<h2>{}</h2>\n<p class=\"kz-note\">{}</p>",
+            esc(&a.heading),
+            esc(&a.note)
+        );
+        for t in &a.tables {
+            let _ = writeln!(
+                out,
+                "<h3>{}</h3>\n<table class=\"kz-table\">\n<thead><tr>",
+                esc(&t.title)
+            );
+            for h in &t.header {
+                let _ = write!(out, "<th>{}</th>", esc(h));
+            }
+            out.push_str("</tr></thead>\n<tbody>\n");
+            for r in &t.rows {
+                out.push_str("<tr>");
+                for c in r {
+                    let _ = write!(out, "<td>{}</td>", esc(c));
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</tbody>\n</table>\n");
+        }
+        out.push_str("</section>\n");
+    }
     out.push_str("</article>\n");
     out
 }

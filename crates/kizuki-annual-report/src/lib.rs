@@ -23,7 +23,7 @@ pub use html::{REPORT_CSS, render_html, render_html_fragment};
 pub use markdown::{
     DiagramLinks, diagram_file_name, diagram_files, render_markdown, render_markdown_with,
 };
-pub use model::{Imprint, ReportModel};
+pub use model::{Appendix, AppendixTable, Imprint, ReportModel};
 
 use kizuki_domain::case::CaseContent;
 use kizuki_domain::survey::SurveyContent;

@@ -129,6 +129,23 @@ pub fn render_markdown_with(model: &ReportModel, links: &DiagramLinks) -> String
             }
         }
     }
+    if let Some(a) = &model.appendix {
+        let _ = writeln!(out, "## {}\n", inline(&a.heading));
+        let _ = writeln!(out, "{}\n", inline(&a.note));
+        for t in &a.tables {
+            let _ = writeln!(out, "### {}\n", inline(&t.title));
+            let row = |cells: &[String]| {
+                let cells: Vec<String> = cells.iter().map(|c| cell(c)).collect();
+                format!("| {} |", cells.join(" | "))
+            };
+            let _ = writeln!(out, "{}", row(&t.header));
+            let _ = writeln!(out, "|{}", " --- |".repeat(t.header.len()));
+            for r in &t.rows {
+                let _ = writeln!(out, "{}", row(r));
+            }
+            out.push('\n');
+        }
+    }
     // Exactly one newline at the end.
     while out.ends_with("\n\n") {
         out.pop();

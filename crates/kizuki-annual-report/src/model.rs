@@ -7,7 +7,7 @@ use kizuki_domain::case::{CaseContent, SECTION_HEADINGS};
 use kizuki_domain::survey::SurveyContent;
 use kizuki_domain::taxonomy::{Lang, Taxonomy, Vocabulary};
 use kizuki_domain::wareki;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Fixed headings of the report, as in the reference.
 pub const HEADING_ABOUT: &str = "補完調査とは";
@@ -36,6 +36,26 @@ pub struct ReportModel {
     /// Who issues the report and when, for its cover; `None` gives no cover (the title opens
     /// the first page).
     pub imprint: Option<Imprint>,
+    /// The statistics appendix, after the cases; left out of the model when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appendix: Option<Appendix>,
+}
+
+/// 付録 統計: tables of the year's reports, each a heading row and rows of text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appendix {
+    pub heading: String,
+    /// What was counted and what is withheld.
+    pub note: String,
+    pub tables: Vec<AppendixTable>,
+}
+
+/// One table of the appendix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendixTable {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// The cover's imprint: the publisher, the day (`2020年5月29日（令和2年5月29日）`) and what
@@ -219,6 +239,12 @@ impl ReportModel {
         self
     }
 
+    /// The report with its statistics appendix.
+    pub fn with_appendix(mut self, appendix: Appendix) -> ReportModel {
+        self.appendix = Some(appendix);
+        self
+    }
+
     /// Builds the report from a survey and its cases. Cases are shown in number order whatever
     /// order they are given in; category labels come from the taxonomy (an unknown code shows
     /// as itself rather than failing the report).
@@ -331,6 +357,7 @@ impl ReportModel {
             fiscal_year: fy.year(),
             fiscal_year_label: format!("{}年度（{}）", fy.year(), fy.wareki_label()),
             imprint: None,
+            appendix: None,
             purpose: paragraphs(&survey.purpose),
             method: paragraphs(&survey.method),
             criteria,

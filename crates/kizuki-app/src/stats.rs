@@ -222,9 +222,10 @@ impl Statistics {
     }
 }
 
-/// Counts the readable reports whose first report fell in each of `periods` (Japan dates),
-/// reading the 年度 that cover them once.
-async fn count(app: &App, p: &Principal, periods: &[Period]) -> AppResult<Vec<Tables>> {
+/// Counts the reports whose first report fell in each of `periods` (Japan dates), reading
+/// the 年度 that cover them once: those the principal may read, or every one for `None`
+/// (the centre's own figures, for the annual report).
+async fn count(app: &App, p: Option<&Principal>, periods: &[Period]) -> AppResult<Vec<Tables>> {
     let mut years: Vec<i32> = Vec::new();
     for period in periods {
         let (a, b) = period.days();
@@ -241,15 +242,14 @@ async fn count(app: &App, p: &Principal, periods: &[Period]) -> AppResult<Vec<Ta
     }
     let mut out = vec![Tables::default(); periods.len()];
     for fy in years {
-        let filter = scoped(
-            app,
-            p,
-            ReportFilter {
-                fiscal_year: Some(fy),
-                ..ReportFilter::default()
-            },
-        )
-        .await?;
+        let filter = ReportFilter {
+            fiscal_year: Some(fy),
+            ..ReportFilter::default()
+        };
+        let filter = match p {
+            Some(p) => scoped(app, p, filter).await?,
+            None => filter,
+        };
         let mut n = 1;
         loop {
             let page = app
@@ -275,6 +275,10 @@ async fn count(app: &App, p: &Principal, periods: &[Period]) -> AppResult<Vec<Ta
 
 /// The tables of `period` for the principal, with the change from the period before.
 pub async fn statistics(app: &App, p: &Principal, period: Period) -> AppResult<Statistics> {
+    with_previous(app, Some(p), period).await
+}
+
+async fn with_previous(app: &App, p: Option<&Principal>, period: Period) -> AppResult<Statistics> {
     let mut both = count(app, p, &[period, period.previous()]).await?;
     let previous = both.pop().unwrap_or_default();
     let tables = both.pop().unwrap_or_default();
@@ -304,6 +308,36 @@ pub async fn public_statistics(app: &App, period: Period) -> AppResult<Statistic
         change_percent: change_percent(previous.total, tables.total),
         previous_total: previous.total,
         tables,
+    })
+}
+
+/// Counts under this are withheld in the annual report's appendix, as on the public portal.
+const APPENDIX_MIN_CELL: u64 = kizuki_domain::stats::PUBLIC_MIN_CELL;
+
+/// The annual report's statistics appendix for 年度 `fy`: every report the centre received in
+/// it (not only the surveyed cases'), counts under three withheld, since the report is
+/// published.
+pub async fn appendix(app: &App, fy: i32) -> AppResult<kizuki_annual_report::Appendix> {
+    let figures = with_previous(app, None, Period::FiscalYear(fy)).await?;
+    let view = figures.view(app, Lang::Ja, APPENDIX_MIN_CELL);
+    Ok(kizuki_annual_report::Appendix {
+        heading: "付録 統計".to_owned(),
+        note: format!(
+            "{}に受け付けた情報連絡の件数です（第一報の受付日、日本時間）。{}件未満の数は、個々の事業者が推測されないよう「非表示」としています。複数の原因がある報告は、それぞれの原因に数えています。",
+            view.label, APPENDIX_MIN_CELL
+        ),
+        tables: sheets(app, &view, Lang::Ja)
+            .into_iter()
+            .filter_map(|sh| {
+                let mut rows = sh.rows.into_iter();
+                let header = rows.next()?;
+                Some(kizuki_annual_report::AppendixTable {
+                    title: sh.name,
+                    header,
+                    rows: rows.collect(),
+                })
+            })
+            .collect(),
     })
 }
 

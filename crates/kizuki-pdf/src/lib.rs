@@ -235,12 +235,27 @@ mod tests {
                 return;
             }
         };
-        for layout in [Layout::Portrait, Layout::Landscape] {
-            let (document, warnings) = renderer
-                .typeset(&sample(), layout)
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert!(warnings.is_empty(), "{layout:?}: {warnings:?}");
-            assert!(document.pages().len() >= 10, "{layout:?}");
+        // With a statistics appendix whose text would be markup if read as such.
+        let appendix = kizuki_annual_report::Appendix {
+            heading: "付録 統計".into(),
+            note: "#set page(paper: \"a5\")".into(),
+            tables: vec![kizuki_annual_report::AppendixTable {
+                title: "類型×分野".into(),
+                header: vec!["事象の類型".into(), "鉄道".into(), "計".into()],
+                rows: vec![
+                    vec!["$x$".into(), "3".into(), "3".into()],
+                    vec!["計".into(), "非表示".into(), String::new()],
+                ],
+            }],
+        };
+        for model in [sample(), sample().with_appendix(appendix)] {
+            for layout in [Layout::Portrait, Layout::Landscape] {
+                let (document, warnings) = renderer
+                    .typeset(&model, layout)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert!(warnings.is_empty(), "{layout:?}: {warnings:?}");
+                assert!(document.pages().len() >= 10, "{layout:?}");
+            }
         }
     }
 

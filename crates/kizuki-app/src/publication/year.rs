@@ -35,6 +35,11 @@ pub struct EditionSnapshot {
     /// For each case of the edition, its published page (`2019-3`), by edition number.
     pub slugs: BTreeMap<u32, String>,
     pub left_out: Vec<LeftOut>,
+    /// The statistics appendix as it stood when the edition was published, so a report filed
+    /// later does not change an edition already out. Editions from before the appendix have
+    /// none.
+    #[serde(default)]
+    pub appendix: Option<kizuki_annual_report::Appendix>,
 }
 
 /// What publishing the year now would give, for the page to show before the editor approves.
@@ -122,6 +127,7 @@ async fn assemble(app: &App, year: i32) -> AppResult<EditionSnapshot> {
         cases: out_cases,
         slugs,
         left_out,
+        appendix: Some(crate::stats::appendix(app, year).await?),
     })
 }
 
@@ -225,8 +231,11 @@ pub async fn edition(
     let snap = decode(&e)?;
     let imprint =
         crate::survey::annual_report::imprint(app, "発行", e.published_at, Some(e.number)).await?;
-    let model = kizuki_annual_report::build_report(&snap.survey, &snap.cases, &app.taxonomy)
+    let mut model = kizuki_annual_report::build_report(&snap.survey, &snap.cases, &app.taxonomy)
         .with_imprint(imprint);
+    if let Some(a) = &snap.appendix {
+        model = model.with_appendix(a.clone());
+    }
     Ok((model, snap, e))
 }
 

@@ -104,7 +104,10 @@ pub async fn model(app: &App, edition: Edition<'_>, year: i32) -> AppResult<Repo
         }
     };
     let draft = kizuki_annual_report::build_report(&survey, &cases, &app.taxonomy);
-    Ok(draft.with_imprint(imprint(app, "作成", app.clock.now(), None).await?))
+    // The appendix a draft shows is the one publishing would freeze into the edition.
+    Ok(draft
+        .with_imprint(imprint(app, "作成", app.clock.now(), None).await?)
+        .with_appendix(crate::stats::appendix(app, year).await?))
 }
 
 /// The cover's imprint: the coordinating centre as publisher (the first organisation of

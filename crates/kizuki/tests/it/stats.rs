@@ -194,3 +194,50 @@ async fn the_public_sees_published_material_with_small_counts_withheld() {
     );
     assert!(!page.body.contains("href=\"/reports"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn the_annual_report_ends_with_the_year_s_statistics() {
+    let srv = TestApp::demo().await;
+    let all = srv
+        .app
+        .store
+        .list_reports(
+            &kizuki_store::ReportFilter {
+                fiscal_year: Some(2019),
+                ..kizuki_store::ReportFilter::default()
+            },
+            kizuki_store::Page::new(1, 1),
+        )
+        .await
+        .unwrap()
+        .total;
+    assert!(
+        all >= 3,
+        "the demo's 年度 2019 holds enough reports to show: {all}"
+    );
+    let md = srv.get("/public/surveys/2019.md").await;
+    assert_eq!(md.status, 200);
+    let appendix = md.body.split("## 付録 統計").nth(1).expect("an appendix");
+    // The summary's row carries the 年度 and every report the centre received in it.
+    assert!(
+        appendix.contains(&format!("| 2019年度（令和元年度） | {all} |")),
+        "{appendix}"
+    );
+    assert!(appendix.contains("### 類型×分野"), "{appendix}");
+    // Small counts are withheld, with the reason given.
+    assert!(appendix.contains("3件未満の数は"), "{appendix}");
+    let html = srv.get("/public/surveys/2019").await;
+    assert!(html.body.contains("kz-appendix"), "{}", html.body);
+
+    let pdf = srv.get("/public/surveys/2019.pdf").await;
+    assert_eq!(pdf.status, 200);
+    match crate::survey_year::pdf_text(&pdf.bytes) {
+        Ok(t) => {
+            assert!(t.contains("付録 統計"), "{t}");
+            assert!(t.contains("類型×分野"), "{t}");
+            assert!(t.contains("第一報までの時間"), "{t}");
+            assert!(t.contains(&all.to_string()), "{t}");
+        }
+        Err(why) => eprintln!("skipped: the PDF's text was not checked: {why}"),
+    }
+}
