@@ -240,15 +240,16 @@ async fn count(app: &App, p: Option<&Principal>, periods: &[Period]) -> AppResul
             }
         }
     }
+    // The access rule is decided once, as the report list decides it; `None` restricts nothing.
+    let base = match p {
+        Some(p) => scoped(app, p, ReportFilter::default()).await?,
+        None => ReportFilter::default(),
+    };
     let mut out = vec![Tables::default(); periods.len()];
     for fy in years {
         let filter = ReportFilter {
             fiscal_year: Some(fy),
-            ..ReportFilter::default()
-        };
-        let filter = match p {
-            Some(p) => scoped(app, p, filter).await?,
-            None => filter,
+            ..base.clone()
         };
         let mut n = 1;
         loop {
@@ -362,10 +363,9 @@ pub struct Trend {
     pub max_total: u64,
 }
 
-/// The number of readable reports a filter matches, counted by the store as the report list
-/// counts its pages.
-async fn readable_count(app: &App, p: &Principal, filter: ReportFilter) -> AppResult<u64> {
-    let filter = scoped(app, p, filter).await?;
+/// The number of reports a filter (with its access rule) matches, counted by the store as
+/// the report list counts its pages.
+async fn matching(app: &App, filter: ReportFilter) -> AppResult<u64> {
     Ok(app
         .store
         .list_reports(&filter, Page::new(1, 1))
@@ -383,29 +383,29 @@ pub async fn trend(app: &App, p: &Principal, last: i32, years: u32) -> AppResult
         .map(|t| Code(t.code.clone()))
         .collect();
     let first = last - i32::try_from(years.clamp(1, 30)).unwrap_or(10) + 1;
+    // One access decision for every count.
+    let base = scoped(app, p, ReportFilter::default()).await?;
     let mut points = Vec::new();
     for fy in first..=last {
         let mut by_event = Vec::with_capacity(event_types.len());
         for e in &event_types {
             by_event.push(
-                readable_count(
+                matching(
                     app,
-                    p,
                     ReportFilter {
                         fiscal_year: Some(fy),
                         event_type: Some(e.0.clone()),
-                        ..ReportFilter::default()
+                        ..base.clone()
                     },
                 )
                 .await?,
             );
         }
-        let total = readable_count(
+        let total = matching(
             app,
-            p,
             ReportFilter {
                 fiscal_year: Some(fy),
-                ..ReportFilter::default()
+                ..base.clone()
             },
         )
         .await?;

@@ -12,7 +12,7 @@ use kizuki_domain::clock::jst;
 use kizuki_domain::interview::Status;
 use kizuki_domain::user::{Email, Role, User};
 use kizuki_store::{AnswerState, Interview, NoticeClaim, NoticeKey, NoticeOf};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// One e-mail to send about an interview.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,18 +186,16 @@ pub(crate) async fn send_all(
         return Ok(summary);
     };
     let settings = &cfg.reminders;
-    let mut settled: BTreeMap<NoticeKey, u32> = BTreeMap::new();
-    for rec in records {
-        {
-            if rec.sent_at.is_some()
-                || rec.attempts >= settings.max_attempts
-                || rec.lease_until > app.clock.now()
-            {
-                settled.insert(rec.key.clone(), rec.attempts);
-            }
-        }
-    }
-    planned.retain(|n| !settled.contains_key(&n.key));
+    // Sent, given up or held: nothing to claim now.
+    let now = app.clock.now();
+    let settled: BTreeSet<&NoticeKey> = records
+        .iter()
+        .filter(|rec| {
+            rec.sent_at.is_some() || rec.attempts >= settings.max_attempts || rec.lease_until > now
+        })
+        .map(|rec| &rec.key)
+        .collect();
+    planned.retain(|n| !settled.contains(&n.key));
     summary.planned = planned.len();
     for n in planned {
         let now = app.clock.now();
